@@ -1,0 +1,1 @@
+//! The NATS configuration language (placeholder; see issue 3).
