@@ -1,1 +1,13 @@
-//! placeholder
+//! The NATS client protocol, without I/O: an incremental zero-copy parser
+//! for what clients send ([`parser`]), encoders for what the server sends
+//! ([`encode`]), the `INFO`/`CONNECT` JSON bodies ([`messages`]), subject
+//! validation ([`subject`]) and the reference server's error texts
+//! ([`errors`]).
+
+pub mod encode;
+pub mod errors;
+pub mod messages;
+pub mod parser;
+pub mod subject;
+
+pub use parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};

@@ -1,1 +1,15 @@
-//! placeholder
+//! rnats-server: a NATS message server, a drop-in replacement for
+//! nats-server. See ARCHITECTURE.md for how the pieces fit.
+
+pub mod cli;
+pub mod client;
+pub mod log;
+pub mod options;
+pub mod outbound;
+pub mod server;
+pub mod session;
+pub mod sublist;
+pub mod subscription;
+
+pub use options::Options;
+pub use server::Server;

@@ -1,1 +1,84 @@
-fn main() {}
+//! The `rnats-server` binary: parse the command line, start the server,
+//! run until SIGINT/SIGTERM, then shut down cleanly and exit 0.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rnats_server::cli::{self, Command};
+use rnats_server::server::{COMPATIBLE_VERSION, VERSION};
+use rnats_server::{Options, Server, log};
+use tokio::signal::unix::{SignalKind, signal};
+
+fn main() -> ExitCode {
+    let opts = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run(opts)) => opts,
+        Ok(Command::Version) => {
+            println!("rnats-server: v{VERSION} (nats-server {COMPATIBLE_VERSION} compatible)");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if let Err(e) = log::init(&opts.logging) {
+        eprintln!("rnats-server: cannot open log: {e}");
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rnats-server: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(*opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("rnats-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(opts: Options) -> std::io::Result<()> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let pid_file = opts.pid_file.clone();
+    let ports_dir = opts.ports_file_dir.clone();
+    let server = Server::start(opts).await?;
+    if let Some(path) = &pid_file {
+        std::fs::write(path, std::process::id().to_string())?;
+    }
+    let ports_file = match &ports_dir {
+        Some(dir) => Some(write_ports_file(dir, &server)?),
+        None => None,
+    };
+    let name = tokio::select! {
+        _ = interrupt.recv() => "interrupt",
+        _ = terminate.recv() => "terminated",
+    };
+    tracing::info!("Trapped \"{name}\" signal");
+    server.shutdown().await;
+    if let Some(path) = ports_file {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Writes `<dir>/rnats-server_<pid>.ports` the way nats-server writes its
+/// ports file, so tools that find the server through it keep working.
+fn write_ports_file(dir: &Path, server: &Server) -> std::io::Result<PathBuf> {
+    let path = dir.join(format!("rnats-server_{}.ports", std::process::id()));
+    let ports = serde_json::json!({ "nats": [server.client_url()] });
+    std::fs::write(&path, ports.to_string())?;
+    Ok(path)
+}

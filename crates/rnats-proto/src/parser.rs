@@ -1,0 +1,631 @@
+//! Incremental, zero-copy parser for what a client sends to the server.
+//!
+//! [`parse`] looks at a buffer that starts on a frame boundary and either
+//! returns one complete operation (as [`Span`]s into that buffer, so nothing
+//! is copied), says how many bytes it still needs, or names the protocol
+//! error. It keeps no state between calls: the caller appends what it reads
+//! and calls again, so a frame split anywhere across reads parses exactly as
+//! if it had arrived whole. Re-scanning an incomplete control line is cheap
+//! because control lines are capped (4 KB by default); an incomplete payload
+//! is never re-scanned because [`Parsed::Incomplete`] tells the caller how
+//! long the whole frame is.
+//!
+//! The accepted syntax and the error for each malformed input follow
+//! nats-server 2.9 as observed on the wire (see `tests/` and
+//! `shared/spec/reference-notes.md`).
+
+use memchr::memchr;
+
+/// A byte range of the buffer given to [`parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    const fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    /// The bytes this span covers in `buf` (the buffer that was parsed).
+    #[inline]
+    pub fn of<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start..self.end]
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// One operation sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOp {
+    /// `CONNECT <json>`: the JSON text is not interpreted here.
+    Connect {
+        json: Span,
+    },
+    /// `PUB <subject> [reply] <size>` and its payload.
+    Pub {
+        subject: Span,
+        reply: Option<Span>,
+        payload: Span,
+    },
+    /// `HPUB <subject> [reply] <header size> <total size>`; `message` holds
+    /// headers followed by payload, `header_len` bytes of it are headers.
+    HPub {
+        subject: Span,
+        reply: Option<Span>,
+        header_len: usize,
+        message: Span,
+    },
+    /// `SUB <subject> [queue] <sid>`.
+    Sub {
+        subject: Span,
+        queue: Option<Span>,
+        sid: Span,
+    },
+    /// `UNSUB <sid> [max]`. An unreadable `max` means no limit, as on nats-server.
+    Unsub {
+        sid: Span,
+        max: Option<u64>,
+    },
+    Ping,
+    Pong,
+    /// `INFO <json>` from a client: accepted and ignored, as nats-server does.
+    Info {
+        json: Span,
+    },
+}
+
+/// The outcome of a successful [`parse`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A whole operation. `control_line` is the first line without its line
+    /// ending (for protocol traces); `frame_len` counts every byte of the
+    /// frame, payload included, from the start offset.
+    Op {
+        op: ClientOp,
+        control_line: Span,
+        frame_len: usize,
+    },
+    /// More bytes are needed. When the size of the frame is already known,
+    /// `frame_len` says how long it is, so the caller can wait for it all.
+    Incomplete { frame_len: Option<usize> },
+}
+
+/// Why the input is not valid protocol. Every variant closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// Unknown or misplaced operation, or bytes where a frame must end.
+    UnknownOperation,
+    /// A control line longer than the configured maximum.
+    MaxControlLine,
+    /// A payload larger than max_payload.
+    MaxPayload,
+    /// Well-formed operation with unusable arguments. nats-server closes
+    /// these without sending an `-ERR`; the text is for the log only.
+    InvalidArguments(&'static str),
+}
+
+impl ProtocolError {
+    /// The text nats-server sends in `-ERR '...'` before closing, if any.
+    pub fn client_error(&self) -> Option<&'static str> {
+        match self {
+            ProtocolError::UnknownOperation => Some(crate::errors::UNKNOWN_PROTOCOL_OPERATION),
+            ProtocolError::MaxControlLine => Some(crate::errors::MAX_CONTROL_LINE_EXCEEDED),
+            ProtocolError::MaxPayload => Some(crate::errors::MAX_PAYLOAD_VIOLATION),
+            ProtocolError::InvalidArguments(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProtocolError::InvalidArguments(why) => write!(f, "processing error: {why}"),
+            other => f.write_str(other.client_error().unwrap_or("protocol error")),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Limits the parser enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_control_line: usize,
+    pub max_payload: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_control_line: 4096,
+            max_payload: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Connect,
+    Pub,
+    HPub,
+    Sub,
+    Unsub,
+    Info,
+}
+
+const VERBS: [(&[u8], Verb); 6] = [
+    (b"CONNECT", Verb::Connect),
+    (b"PUB", Verb::Pub),
+    (b"HPUB", Verb::HPub),
+    (b"SUB", Verb::Sub),
+    (b"UNSUB", Verb::Unsub),
+    (b"INFO", Verb::Info),
+];
+const LONGEST_VERB: usize = 7;
+
+#[inline]
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+#[inline]
+fn ends_name(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn starts_with_ignore_case(haystack: &[u8], prefix: &[u8]) -> bool {
+    haystack.len() >= prefix.len() && haystack[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Parses the frame that starts at `buf[start]`.
+pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, ProtocolError> {
+    let rest = &buf[start..];
+    if rest.is_empty() {
+        return Ok(Parsed::Incomplete { frame_len: None });
+    }
+
+    // PING and PONG: nats-server ignores whatever follows the four letters.
+    for (word, op) in [
+        (&b"PING"[..], ClientOp::Ping),
+        (&b"PONG"[..], ClientOp::Pong),
+    ] {
+        if starts_with_ignore_case(rest, word) {
+            return match memchr(b'\n', rest) {
+                Some(nl) => Ok(Parsed::Op {
+                    op,
+                    control_line: Span::new(start, start + trim_cr(rest, nl)),
+                    frame_len: nl + 1,
+                }),
+                None if rest.len() > limits.max_control_line => Err(ProtocolError::MaxControlLine),
+                None => Ok(Parsed::Incomplete { frame_len: None }),
+            };
+        }
+    }
+
+    let name_len = rest
+        .iter()
+        .take(LONGEST_VERB + 1)
+        .position(|&b| ends_name(b));
+    let Some(name_len) = name_len else {
+        // No separator yet: fail at once if no operation can start like this.
+        let could_be = rest.len() <= LONGEST_VERB
+            && (VERBS.iter().any(|(w, _)| starts_with_ignore_case(w, rest))
+                || starts_with_ignore_case(b"PING", rest)
+                || starts_with_ignore_case(b"PONG", rest));
+        return if could_be {
+            Ok(Parsed::Incomplete { frame_len: None })
+        } else {
+            Err(ProtocolError::UnknownOperation)
+        };
+    };
+    let name = &rest[..name_len];
+    let verb = VERBS
+        .iter()
+        .find(|(w, _)| name.eq_ignore_ascii_case(w))
+        .map(|&(_, v)| v)
+        .ok_or(ProtocolError::UnknownOperation)?;
+    if !is_blank(rest[name_len]) {
+        return Err(if verb == Verb::Connect {
+            ProtocolError::InvalidArguments("CONNECT without arguments")
+        } else {
+            ProtocolError::UnknownOperation
+        });
+    }
+
+    let args_start = name_len + 1;
+    let Some(nl) = memchr(b'\n', &rest[args_start..]).map(|i| i + args_start) else {
+        return if rest.len() - args_start > limits.max_control_line {
+            Err(ProtocolError::MaxControlLine)
+        } else {
+            Ok(Parsed::Incomplete { frame_len: None })
+        };
+    };
+    let line_end = trim_cr(rest, nl);
+    if line_end.saturating_sub(args_start) > limits.max_control_line {
+        return Err(ProtocolError::MaxControlLine);
+    }
+    let control_line = Span::new(start, start + line_end);
+    let line_len = nl + 1;
+    let args = Args::new(buf, start + args_start, start + line_end);
+
+    let (op, body_len) = match verb {
+        Verb::Connect => (ClientOp::Connect { json: args.rest()? }, 0),
+        Verb::Info => (
+            ClientOp::Info {
+                json: args.rest_or_empty(),
+            },
+            0,
+        ),
+        Verb::Sub => {
+            let a = args.split::<3>();
+            match a.count {
+                2 => (
+                    ClientOp::Sub {
+                        subject: a.take(0),
+                        queue: None,
+                        sid: a.take(1),
+                    },
+                    0,
+                ),
+                3 => (
+                    ClientOp::Sub {
+                        subject: a.take(0),
+                        queue: Some(a.take(1)),
+                        sid: a.take(2),
+                    },
+                    0,
+                ),
+                _ => {
+                    return Err(ProtocolError::InvalidArguments(
+                        "SUB needs a subject and a sid",
+                    ));
+                }
+            }
+        }
+        Verb::Unsub => {
+            let a = args.split::<2>();
+            match a.count {
+                1 => (
+                    ClientOp::Unsub {
+                        sid: a.take(0),
+                        max: None,
+                    },
+                    0,
+                ),
+                2 => (
+                    ClientOp::Unsub {
+                        sid: a.take(0),
+                        max: parse_size(a.take(1).of(buf)).map(|n| n as u64),
+                    },
+                    0,
+                ),
+                _ => return Err(ProtocolError::InvalidArguments("UNSUB needs a sid")),
+            }
+        }
+        Verb::Pub => {
+            let a = args.split::<3>();
+            let (subject, reply, size) = match a.count {
+                2 => (a.take(0), None, a.take(1)),
+                3 => (a.take(0), Some(a.take(1)), a.take(2)),
+                _ => {
+                    return Err(ProtocolError::InvalidArguments(
+                        "PUB needs a subject and a size",
+                    ));
+                }
+            };
+            let size = parse_size(size.of(buf))
+                .ok_or(ProtocolError::InvalidArguments("PUB size is not a number"))?;
+            if size > limits.max_payload {
+                return Err(ProtocolError::MaxPayload);
+            }
+            let body = start + line_len;
+            (
+                ClientOp::Pub {
+                    subject,
+                    reply,
+                    payload: Span::new(body, body + size),
+                },
+                size,
+            )
+        }
+        Verb::HPub => {
+            let a = args.split::<4>();
+            let (subject, reply, hsize, tsize) = match a.count {
+                3 => (a.take(0), None, a.take(1), a.take(2)),
+                4 => (a.take(0), Some(a.take(1)), a.take(2), a.take(3)),
+                _ => {
+                    return Err(ProtocolError::InvalidArguments(
+                        "HPUB needs a subject, a header size and a total size",
+                    ));
+                }
+            };
+            let header_len = parse_size(hsize.of(buf)).ok_or(ProtocolError::InvalidArguments(
+                "HPUB header size is not a number",
+            ))?;
+            let total = parse_size(tsize.of(buf)).ok_or(ProtocolError::InvalidArguments(
+                "HPUB total size is not a number",
+            ))?;
+            if header_len > total {
+                return Err(ProtocolError::InvalidArguments(
+                    "HPUB header size is larger than the total size",
+                ));
+            }
+            if total > limits.max_payload {
+                return Err(ProtocolError::MaxPayload);
+            }
+            let body = start + line_len;
+            (
+                ClientOp::HPub {
+                    subject,
+                    reply,
+                    header_len,
+                    message: Span::new(body, body + total),
+                },
+                total,
+            )
+        }
+    };
+
+    if matches!(verb, Verb::Pub | Verb::HPub) {
+        let frame_len = line_len + body_len + 2;
+        if rest.len() < frame_len {
+            return Ok(Parsed::Incomplete {
+                frame_len: Some(frame_len),
+            });
+        }
+        if &rest[line_len + body_len..frame_len] != b"\r\n" {
+            return Err(ProtocolError::UnknownOperation);
+        }
+        return Ok(Parsed::Op {
+            op,
+            control_line,
+            frame_len,
+        });
+    }
+    Ok(Parsed::Op {
+        op,
+        control_line,
+        frame_len: line_len,
+    })
+}
+
+/// Index of the end of a line whose `\n` is at `nl`, without a trailing `\r`.
+fn trim_cr(rest: &[u8], nl: usize) -> usize {
+    if nl > 0 && rest[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    }
+}
+
+/// Parses a decimal size as nats-server does: digits only, no sign.
+pub fn parse_size(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + (d - b'0') as usize)
+    })
+}
+
+/// The argument part of a control line.
+struct Args<'a> {
+    buf: &'a [u8],
+    start: usize,
+    end: usize,
+}
+
+/// Up to `N` blank-separated arguments; `count` may exceed `N` (too many).
+struct Split<const N: usize> {
+    spans: [Span; N],
+    count: usize,
+}
+
+impl<const N: usize> Split<N> {
+    fn take(&self, i: usize) -> Span {
+        self.spans[i]
+    }
+}
+
+impl<'a> Args<'a> {
+    fn new(buf: &'a [u8], start: usize, end: usize) -> Self {
+        Args { buf, start, end }
+    }
+
+    /// Everything after the leading blanks, trailing blanks removed.
+    fn rest_or_empty(&self) -> Span {
+        let mut s = self.start;
+        let mut e = self.end;
+        while s < e && is_blank(self.buf[s]) {
+            s += 1;
+        }
+        while e > s && is_blank(self.buf[e - 1]) {
+            e -= 1;
+        }
+        Span::new(s, e)
+    }
+
+    fn rest(&self) -> Result<Span, ProtocolError> {
+        let span = self.rest_or_empty();
+        if span.is_empty() {
+            Err(ProtocolError::InvalidArguments("missing arguments"))
+        } else {
+            Ok(span)
+        }
+    }
+
+    fn split<const N: usize>(&self) -> Split<N> {
+        let mut out = Split {
+            spans: [Span::new(0, 0); N],
+            count: 0,
+        };
+        let mut i = self.start;
+        while i < self.end {
+            while i < self.end && is_blank(self.buf[i]) {
+                i += 1;
+            }
+            if i == self.end {
+                break;
+            }
+            let s = i;
+            while i < self.end && !is_blank(self.buf[i]) {
+                i += 1;
+            }
+            if out.count < N {
+                out.spans[out.count] = Span::new(s, i);
+            }
+            out.count += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(input: &str) -> Result<Parsed, ProtocolError> {
+        parse(input.as_bytes(), 0, &Limits::default())
+    }
+
+    fn op(input: &str) -> ClientOp {
+        match one(input) {
+            Ok(Parsed::Op { op, .. }) => op,
+            other => panic!("expected an operation from {input:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pub_with_and_without_reply() {
+        let input = "PUB foo.bar 5\r\nhello\r\n";
+        let ClientOp::Pub {
+            subject,
+            reply,
+            payload,
+        } = op(input)
+        else {
+            panic!()
+        };
+        assert_eq!(subject.of(input.as_bytes()), b"foo.bar");
+        assert_eq!(reply, None);
+        assert_eq!(payload.of(input.as_bytes()), b"hello");
+
+        let input = "pub\tfoo  INBOX.1\t 2\r\nhi\r\n";
+        let ClientOp::Pub { reply, payload, .. } = op(input) else {
+            panic!()
+        };
+        assert_eq!(reply.map(|r| r.of(input.as_bytes())), Some(&b"INBOX.1"[..]));
+        assert_eq!(payload.of(input.as_bytes()), b"hi");
+    }
+
+    #[test]
+    fn hpub_splits_headers_from_payload() {
+        let input = "HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n";
+        let ClientOp::HPub {
+            header_len,
+            message,
+            ..
+        } = op(input)
+        else {
+            panic!()
+        };
+        assert_eq!(header_len, 12);
+        assert_eq!(message.of(input.as_bytes()), b"NATS/1.0\r\n\r\nhi");
+    }
+
+    #[test]
+    fn sub_unsub_ping_pong_connect() {
+        let input = "SUB foo q 7\r\n";
+        let ClientOp::Sub { queue, sid, .. } = op(input) else {
+            panic!()
+        };
+        assert_eq!(queue.map(|q| q.of(input.as_bytes())), Some(&b"q"[..]));
+        assert_eq!(sid.of(input.as_bytes()), b"7");
+        assert!(matches!(
+            op("UNSUB 7 10\r\n"),
+            ClientOp::Unsub { max: Some(10), .. }
+        ));
+        assert!(matches!(
+            op("UNSUB 7 x\r\n"),
+            ClientOp::Unsub { max: None, .. }
+        ));
+        assert_eq!(op("PING\r\n"), ClientOp::Ping);
+        assert_eq!(op("ping\n"), ClientOp::Ping);
+        assert_eq!(op("PINGX\r\n"), ClientOp::Ping);
+        assert_eq!(op("PONG\r\n"), ClientOp::Pong);
+        let input = "CONNECT {\"verbose\":false}\r\n";
+        let ClientOp::Connect { json } = op(input) else {
+            panic!()
+        };
+        assert_eq!(json.of(input.as_bytes()), br#"{"verbose":false}"#);
+    }
+
+    #[test]
+    fn incomplete_frames_ask_for_more() {
+        for partial in [
+            "",
+            "P",
+            "PU",
+            "PUB",
+            "PUB foo",
+            "PUB foo 5\r",
+            "PUB foo 5\r\nhel",
+            "SUB foo 1",
+        ] {
+            assert!(
+                matches!(one(partial), Ok(Parsed::Incomplete { .. })),
+                "{partial:?} should be incomplete"
+            );
+        }
+        assert_eq!(
+            one("PUB foo 5\r\nhel"),
+            Ok(Parsed::Incomplete {
+                frame_len: Some(18)
+            })
+        );
+    }
+
+    #[test]
+    fn errors_match_the_reference() {
+        use ProtocolError::*;
+        assert_eq!(one("\r\n"), Err(UnknownOperation));
+        assert_eq!(one("GET / HTTP/1.1\r\n"), Err(UnknownOperation));
+        assert_eq!(one("MSG foo 1 1\r\n"), Err(UnknownOperation));
+        assert_eq!(one("PUB\r\n"), Err(UnknownOperation));
+        assert_eq!(one("PUBX foo 1\r\n"), Err(UnknownOperation));
+        assert_eq!(one("xyz"), Err(UnknownOperation));
+        assert_eq!(one("PUB foo 3\r\nabcd\r\n"), Err(UnknownOperation));
+        assert!(matches!(one("PUB foo -1\r\n"), Err(InvalidArguments(_))));
+        assert!(matches!(one("SUB foo\r\n"), Err(InvalidArguments(_))));
+        assert!(matches!(one("CONNECT\r\n"), Err(InvalidArguments(_))));
+        assert!(matches!(
+            one("HPUB foo 12 10\r\n"),
+            Err(InvalidArguments(_))
+        ));
+        assert_eq!(one("PUB foo 2000000\r\n"), Err(MaxPayload));
+        let long = format!("PUB {} 1\r\n", "x".repeat(5000));
+        assert_eq!(one(&long), Err(MaxControlLine));
+        assert_eq!(one(&long[..4500]), Err(MaxControlLine));
+    }
+
+    #[test]
+    fn control_line_limit_counts_the_arguments() {
+        let at_limit = format!("PUB {} 1\r\na\r\n", "y".repeat(4094));
+        assert!(matches!(one(&at_limit), Ok(Parsed::Op { .. })));
+        let over = format!("PUB {} 1\r\na\r\n", "y".repeat(4095));
+        assert_eq!(one(&over), Err(ProtocolError::MaxControlLine));
+    }
+}

@@ -1,0 +1,267 @@
+//! One client connection: the state other tasks may touch ([`Client`]),
+//! and the task that serves it ([`serve`]).
+//!
+//! Each connection runs one task that drives two loops: the reader parses
+//! what the client sends and carries out each operation (see
+//! [`crate::session`]); the writer sends whatever publishers and the reader
+//! queued in the client's [`Outbound`], and sends the server's PINGs. The
+//! reader owns the cleanup, the writer owns the socket's write side.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rnats_proto::encode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::outbound::{Batch, Outbound};
+use crate::server::ServerShared;
+use crate::session::Session;
+use crate::subscription::Subscription;
+
+/// The server's first PING goes out this soon after the connection starts
+/// (nats-server does the same, so dead peers are noticed quickly).
+const FIRST_PING: Duration = Duration::from_secs(2);
+
+/// Why a connection ended; the text is what the log says, as nats-server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ProtocolViolation,
+    ParseError,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    WriteError,
+    ReadError,
+    MaxConnectionsExceeded,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::ParseError => "Parse Error",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        }
+    }
+}
+
+/// The part of a connection that publishers and the server share.
+pub struct Client {
+    pub id: u64,
+    pub addr: SocketAddr,
+    /// `127.0.0.1:5555 - cid:7`: the prefix of every log line about it.
+    pub tag: String,
+    max_pending: usize,
+    outbound: Mutex<Outbound>,
+    wake_writer: Notify,
+    wake_reader: Notify,
+    closing: AtomicBool,
+    close_reason: Mutex<Option<CloseReason>>,
+    /// Server PINGs not answered yet.
+    pings_out: AtomicU32,
+    /// Its subscriptions by sid; only sub/unsub/close touch this.
+    pub(crate) subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Client {
+    pub fn new(id: u64, addr: SocketAddr, max_pending: usize) -> Self {
+        Client {
+            id,
+            addr,
+            tag: format!("{addr} - cid:{id}"),
+            max_pending,
+            outbound: Mutex::new(Outbound::new()),
+            wake_writer: Notify::new(),
+            wake_reader: Notify::new(),
+            closing: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+            pings_out: AtomicU32::new(0),
+            subs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Appends to the client's output. Returns true when the caller must
+    /// wake the writer once its batch of work is done (see [`Client::flush`]).
+    /// A client whose output grows past max_pending is disconnected as a
+    /// slow consumer; the caller never waits.
+    #[inline]
+    pub fn enqueue(&self, write: impl FnOnce(&mut Batch)) -> bool {
+        let mut out = lock(&self.outbound);
+        if out.closed {
+            return false;
+        }
+        write(&mut out.batch);
+        if out.batch.len() > self.max_pending {
+            let pending = out.batch.len();
+            out.batch.clear();
+            drop(out);
+            tracing::info!(
+                "{} - Slow Consumer Detected: MaxPending of {} Exceeded ({} bytes pending)",
+                self.tag,
+                self.max_pending,
+                pending
+            );
+            self.close(CloseReason::SlowConsumerPendingBytes, false);
+            return false;
+        }
+        let wake = !out.flush_scheduled;
+        out.flush_scheduled = true;
+        wake
+    }
+
+    /// Wakes the writer to send what was enqueued.
+    #[inline]
+    pub fn flush(&self) {
+        self.wake_writer.notify_one();
+    }
+
+    /// Enqueues and flushes at once (for replies outside a batch).
+    pub fn send_now(&self, bytes: &[u8]) {
+        if self.enqueue(|b| b.put(bytes)) {
+            self.flush();
+        }
+    }
+
+    /// Ends the connection. With `flush`, what is already queued (an -ERR,
+    /// say) is still written; without, it is dropped (a slow consumer).
+    pub fn close(&self, reason: CloseReason, flush: bool) {
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        *lock(&self.close_reason) = Some(reason);
+        {
+            let mut out = lock(&self.outbound);
+            out.closed = true;
+            if !flush {
+                out.batch.clear();
+            }
+        }
+        self.wake_writer.notify_one();
+        self.wake_reader.notify_one();
+    }
+
+    /// Sends `-ERR '<text>'` and closes once it is written.
+    pub fn err_and_close(&self, text: &str, reason: CloseReason) {
+        tracing::trace!("{} - ->> [-ERR '{}']", self.tag, text);
+        self.enqueue(|b| encode::err(b.buf_mut(), text));
+        self.close(reason, true);
+    }
+
+    pub fn close_reason(&self) -> CloseReason {
+        lock(&self.close_reason).unwrap_or(CloseReason::ClientClosed)
+    }
+
+    pub(crate) fn pong_received(&self) {
+        self.pings_out.store(0, Ordering::Release);
+    }
+
+    /// The ping timer fired: send a PING, or give up on a peer that has not
+    /// answered `ping_max` of them.
+    fn ping_timer(&self, ping_max: u32) {
+        if self.pings_out.fetch_add(1, Ordering::AcqRel) + 1 > ping_max {
+            tracing::debug!("{} - Stale Client Connection - Closing", self.tag);
+            self.err_and_close(
+                rnats_proto::errors::STALE_CONNECTION,
+                CloseReason::StaleConnection,
+            );
+            return;
+        }
+        tracing::trace!("{} - ->> [PING]", self.tag);
+        self.enqueue(|b| b.put(encode::PING));
+    }
+}
+
+/// Serves one accepted connection until it ends.
+pub async fn serve(server: Arc<ServerShared>, client: Arc<Client>, mut stream: TcpStream) {
+    let (reader, writer) = stream.split();
+    let session = Session::new(server.clone(), client.clone());
+    tokio::join!(session.run(reader), write_loop(&server, &client, writer));
+    server.remove_client(&client);
+}
+
+async fn write_loop(
+    server: &ServerShared,
+    client: &Client,
+    mut writer: tokio::net::tcp::WriteHalf<'_>,
+) {
+    let opts = &server.opts;
+    let mut spare = Batch::default();
+    let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
+    let ping = sleep_until(Instant::now() + FIRST_PING.min(ping_interval));
+    tokio::pin!(ping);
+    loop {
+        tokio::select! {
+            biased;
+            _ = client.wake_writer.notified() => {}
+            _ = &mut ping => {
+                ping.as_mut().reset(Instant::now() + ping_interval);
+                client.ping_timer(opts.ping_max);
+            }
+        }
+        let closed = {
+            let mut out = lock(&client.outbound);
+            out.flush_scheduled = false;
+            std::mem::swap(&mut out.batch, &mut spare);
+            out.closed
+        };
+        if !spare.is_empty() {
+            let bytes = spare.len();
+            match timeout(opts.write_deadline, spare.write_to(&mut writer)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!("{} - Error flushing: {}", client.tag, e);
+                    client.close(CloseReason::WriteError, false);
+                    break;
+                }
+                Err(_) => {
+                    tracing::info!(
+                        "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} bytes pending",
+                        client.tag,
+                        opts.write_deadline,
+                        bytes
+                    );
+                    client.close(CloseReason::SlowConsumerWriteDeadline, false);
+                    break;
+                }
+            }
+            spare.clear();
+        }
+        if closed {
+            break;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// Parks the reader until the connection is closed by someone else.
+pub(crate) async fn closed(client: &Client) {
+    if client.is_closing() {
+        return;
+    }
+    client.wake_reader.notified().await;
+}

@@ -1,0 +1,187 @@
+//! What waits to be written to one client, and how it gets written.
+//!
+//! Publishers append protocol bytes to a client's [`Outbound`] under a short
+//! lock and never wait for the socket. Small payloads are copied (cheaper
+//! than sharing them); payloads of [`SHARE_THRESHOLD`] bytes or more are kept
+//! as reference-counted [`Bytes`] slices of the publisher's read buffer, so
+//! a fan-out to many subscribers shares one copy. The client's writer task
+//! swaps the whole batch out (double buffering: no allocation in steady
+//! state) and writes it with vectored writes, many messages per syscall.
+
+use std::io::{self, IoSlice};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Payloads at least this large are shared, not copied.
+pub const SHARE_THRESHOLD: usize = 4096;
+
+/// At most this many slices go into one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// A batch of bytes for one client: a contiguous buffer with shared payloads
+/// spliced in at recorded offsets.
+#[derive(Default)]
+pub struct Batch {
+    buf: BytesMut,
+    /// `(offset in buf, payload)`: the payload goes before `buf[offset..]`.
+    shared: Vec<(usize, Bytes)>,
+    shared_len: usize,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.buf.len() + self.shared_len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn put(&mut self, bytes: &[u8]) {
+        self.buf.put_slice(bytes);
+    }
+
+    /// The buffer to encode protocol lines into.
+    pub fn buf_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Appends a payload, by reference when it is large.
+    #[inline]
+    pub fn put_payload(&mut self, payload: &Bytes) {
+        if payload.len() >= SHARE_THRESHOLD {
+            self.shared_len += payload.len();
+            self.shared.push((self.buf.len(), payload.clone()));
+        } else {
+            self.buf.put_slice(payload);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.shared.clear();
+        self.shared_len = 0;
+    }
+
+    /// Writes the whole batch, as few syscalls as the socket allows.
+    pub async fn write_to<W: AsyncWrite + Unpin>(&self, w: &mut W) -> io::Result<()> {
+        let total = self.len();
+        let mut written = 0;
+        while written < total {
+            let n = {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let count = self.slices_from(written, &mut slices);
+                w.write_vectored(&slices[..count]).await?
+            };
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            written += n;
+        }
+        Ok(())
+    }
+
+    /// Fills `out` with the slices that follow the first `skip` bytes.
+    fn slices_from<'a>(&'a self, mut skip: usize, out: &mut [IoSlice<'a>]) -> usize {
+        let mut count = 0;
+        let mut cursor = 0;
+        let segments = self
+            .shared
+            .iter()
+            .flat_map(|(at, payload)| {
+                let before = &self.buf[cursor_range(&mut cursor, *at)];
+                [before, &payload[..]]
+            })
+            .chain(std::iter::once(&self.buf[last_offset(&self.shared)..]));
+        for seg in segments {
+            if count == out.len() {
+                break;
+            }
+            if skip >= seg.len() {
+                skip -= seg.len();
+                continue;
+            }
+            out[count] = IoSlice::new(&seg[skip..]);
+            skip = 0;
+            count += 1;
+        }
+        count
+    }
+}
+
+fn cursor_range(cursor: &mut usize, to: usize) -> std::ops::Range<usize> {
+    let from = *cursor;
+    *cursor = to;
+    from..to
+}
+
+fn last_offset(shared: &[(usize, Bytes)]) -> usize {
+    shared.last().map_or(0, |(at, _)| *at)
+}
+
+/// The pending output of one client, behind its lock.
+pub struct Outbound {
+    pub batch: Batch,
+    /// The writer has been woken for what is in `batch`.
+    pub flush_scheduled: bool,
+    /// The connection is closing: appends are dropped.
+    pub closed: bool,
+}
+
+impl Outbound {
+    pub fn new() -> Self {
+        Outbound {
+            batch: Batch::default(),
+            flush_scheduled: false,
+            closed: false,
+        }
+    }
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shared_payloads_are_spliced_in_order() {
+        let mut batch = Batch::default();
+        let big = Bytes::from(vec![b'x'; SHARE_THRESHOLD]);
+        batch.put(b"MSG a 1 4096\r\n");
+        batch.put_payload(&big);
+        batch.put(b"\r\nMSG b 1 2\r\n");
+        batch.put_payload(&Bytes::from_static(b"hi"));
+        batch.put(b"\r\nMSG c 1 4096\r\n");
+        batch.put_payload(&big);
+        batch.put(b"\r\n");
+        let mut out = Vec::new();
+        batch.write_to(&mut out).await.unwrap();
+        let mut expected = b"MSG a 1 4096\r\n".to_vec();
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"\r\nMSG b 1 2\r\nhi\r\nMSG c 1 4096\r\n");
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"\r\n");
+        assert_eq!(out, expected);
+        assert_eq!(batch.len(), expected.len());
+    }
+
+    #[test]
+    fn slices_resume_after_a_partial_write() {
+        let mut batch = Batch::default();
+        let big = Bytes::from(vec![b'y'; SHARE_THRESHOLD]);
+        batch.put(b"head");
+        batch.put_payload(&big);
+        batch.put(b"tail");
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let n = batch.slices_from(6, &mut slices);
+        assert_eq!(n, 2);
+        assert_eq!(slices[0].len(), SHARE_THRESHOLD - 2);
+        assert_eq!(&*slices[1], b"tail");
+    }
+}

@@ -1,0 +1,227 @@
+//! The server: state shared by every connection ([`ServerShared`]), the
+//! accept loop, and the handle that starts and stops it all ([`Server`]).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use rnats_proto::errors;
+use rnats_proto::messages::ServerInfo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex as AsyncMutex, Notify};
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use crate::client::{self, Client, CloseReason, lock};
+use crate::options::Options;
+use crate::sublist::Sublist;
+use crate::subscription::Subscription;
+
+/// The NATS server version whose protocol and behaviour rnats matches.
+/// Clients read it from INFO to decide which features they may use.
+pub const COMPATIBLE_VERSION: &str = "2.9.10";
+/// rnats's own version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// State every connection shares.
+pub struct ServerShared {
+    pub opts: Options,
+    pub id: String,
+    pub name: String,
+    pub sublist: Sublist<Subscription>,
+    info: ServerInfo,
+    clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
+    next_client_id: AtomicU64,
+    shutting_down: AtomicBool,
+    all_clients_gone: Notify,
+}
+
+impl ServerShared {
+    /// The INFO line for a new client.
+    fn info_for(&self, client: &Client) -> Vec<u8> {
+        let mut info = self.info.clone();
+        info.client_id = Some(client.id);
+        info.client_ip = Some(client.addr.ip().to_string());
+        info.to_protocol_line()
+    }
+
+    /// Removes a subscription from the index and from its client.
+    pub fn remove_subscription(&self, sub: &Arc<Subscription>) {
+        self.sublist.remove(sub);
+        let mut subs = lock(&sub.client.subs);
+        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+            subs.remove(&sub.sid);
+        }
+    }
+
+    pub(crate) fn remove_client(&self, client: &Client) {
+        let mut clients = lock(&self.clients);
+        clients.remove(&client.id);
+        if clients.is_empty() {
+            self.all_clients_gone.notify_waiters();
+        }
+    }
+
+    pub fn client_count(&self) -> usize {
+        lock(&self.clients).len()
+    }
+
+    async fn accept(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let client = Arc::new(Client::new(id, addr, self.opts.max_pending));
+        client.send_now(&self.info_for(&client));
+        {
+            let mut clients = lock(&self.clients);
+            if self.shutting_down.load(Ordering::Acquire) {
+                client.close(CloseReason::ServerShutdown, false);
+            } else if clients.len() >= self.opts.max_connections {
+                error!("{} - {}", client.tag, errors::MAX_CONNECTIONS_EXCEEDED);
+                client.err_and_close(
+                    errors::MAX_CONNECTIONS_EXCEEDED,
+                    CloseReason::MaxConnectionsExceeded,
+                );
+            } else {
+                clients.insert(id, client.clone());
+            }
+        }
+        debug!("{} - Client connection created", client.tag);
+        tokio::spawn(client::serve(self.clone(), client, stream));
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    shared: Arc<ServerShared>,
+    addr: SocketAddr,
+    accept_task: AsyncMutex<Option<JoinHandle<()>>>,
+}
+
+impl Server {
+    /// Binds the client port and starts accepting connections.
+    pub async fn start(opts: Options) -> io::Result<Server> {
+        let listener = TcpListener::bind((opts.host.as_str(), opts.bind_port())).await?;
+        let addr = listener.local_addr()?;
+        let id = new_server_id();
+        let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
+        let info = ServerInfo {
+            server_id: id.clone(),
+            server_name: name.clone(),
+            version: COMPATIBLE_VERSION.into(),
+            proto: 1,
+            go: format!("rnats {VERSION}"),
+            host: opts.host.clone(),
+            port: addr.port(),
+            headers: true,
+            max_payload: opts.max_payload,
+            ..ServerInfo::default()
+        };
+        info!("Starting rnats-server");
+        info!(
+            "  Version:  {} (nats-server {} compatible)",
+            VERSION, COMPATIBLE_VERSION
+        );
+        info!("  Name:     {}", name);
+        info!("  ID:       {}", id);
+        if opts.max_payload > 8 * 1024 * 1024 {
+            warn!(
+                "Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance"
+            );
+        }
+        let shared = Arc::new(ServerShared {
+            opts,
+            id,
+            name,
+            sublist: Sublist::new(),
+            info,
+            clients: std::sync::Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+            all_clients_gone: Notify::new(),
+        });
+        info!("Listening for client connections on {}", addr);
+        let accept_task = tokio::spawn(accept_loop(shared.clone(), listener));
+        info!("Server is ready");
+        Ok(Server {
+            shared,
+            addr,
+            accept_task: AsyncMutex::new(Some(accept_task)),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `nats://host:port` for clients, with loopback for a wildcard address.
+    pub fn client_url(&self) -> String {
+        let ip = if self.addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            self.addr.ip().to_string()
+        };
+        format!("nats://{}:{}", ip, self.addr.port())
+    }
+
+    pub fn shared(&self) -> &Arc<ServerShared> {
+        &self.shared
+    }
+
+    /// Stops accepting, flushes what is queued for every client, closes
+    /// them, and waits (bounded by the write deadline) for them to go.
+    pub async fn shutdown(&self) {
+        if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        info!("Initiating Shutdown...");
+        if let Some(task) = self.accept_task.lock().await.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let clients: Vec<_> = lock(&self.shared.clients).values().cloned().collect();
+        for client in &clients {
+            client.close(CloseReason::ServerShutdown, true);
+        }
+        let deadline = tokio::time::Instant::now() + self.shared.opts.write_deadline;
+        loop {
+            let gone = self.shared.all_clients_gone.notified();
+            if self.shared.client_count() == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, gone).await.is_err() {
+                break;
+            }
+        }
+        info!("Server Exiting..");
+    }
+}
+
+async fn accept_loop(shared: Arc<ServerShared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => shared.accept(stream, addr).await,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, don't spin.
+                error!("Error accepting client connection: {}", e);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// A server id in the shape of nats-server's (an NKey-like 56 characters
+/// of base32 starting with N).
+fn new_server_id() -> String {
+    const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::rng();
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    for _ in 0..55 {
+        id.push(BASE32[rng.random_range(0..BASE32.len())] as char);
+    }
+    id
+}

@@ -1,0 +1,561 @@
+//! The reading side of a client connection: reads, parses and carries out
+//! what the client sends — CONNECT, PUB/HPUB (routing each message to the
+//! matching subscriptions), SUB/UNSUB, PING/PONG — with nats-server's
+//! replies and errors.
+//!
+//! Reads are parsed a whole buffer at a time. The parsed region is then
+//! frozen into one shared [`Bytes`], so payloads can be handed to
+//! subscribers by reference, and every subscriber that received something is
+//! woken once per read, not once per message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use rnats_proto::messages::{ConnectInfo, redact_connect};
+use rnats_proto::parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};
+use rnats_proto::{encode, errors, subject};
+use tokio::io::AsyncReadExt;
+use tracing::{Level, debug, enabled, trace};
+
+use crate::client::{Client, CloseReason, closed, lock};
+use crate::server::ServerShared;
+use crate::sublist::Matches;
+use crate::subscription::{Delivery, Subscription};
+
+/// Reads start this small (idle connections stay cheap) and grow to
+/// [`MAX_READ`] while the client keeps filling them.
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
+/// Match results a connection remembers for the subjects it publishes to.
+const LOCAL_CACHE_SIZE: usize = 512;
+
+/// A per-connection memo of subscription-index lookups, valid while the
+/// index's generation does not change.
+struct MatchCache {
+    generation: u64,
+    entries: HashMap<Box<[u8]>, Arc<Matches<Subscription>>>,
+}
+
+/// The reader's state for one connection.
+pub struct Session {
+    server: Arc<ServerShared>,
+    client: Arc<Client>,
+    limits: Limits,
+    connected: bool,
+    verbose: bool,
+    pedantic: bool,
+    echo: bool,
+    headers: bool,
+    no_responders: bool,
+    cache: MatchCache,
+    /// Clients that were sent something during the current read.
+    to_flush: Vec<Arc<Client>>,
+    /// Operations parsed from the current read, reused between reads.
+    ops: Vec<(ClientOp, Span)>,
+    rng: u64,
+}
+
+/// What the connection does after an operation.
+type Outcome = Result<(), CloseReason>;
+
+impl Session {
+    pub fn new(server: Arc<ServerShared>, client: Arc<Client>) -> Self {
+        let limits = Limits {
+            max_control_line: server.opts.max_control_line,
+            max_payload: server.opts.max_payload,
+        };
+        Session {
+            rng: client.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            server,
+            client,
+            limits,
+            connected: false,
+            // Before CONNECT, nats-server acts as if verbose and pedantic were on.
+            verbose: true,
+            pedantic: true,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            cache: MatchCache {
+                generation: u64::MAX,
+                entries: HashMap::new(),
+            },
+            to_flush: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    pub async fn run(mut self, mut reader: tokio::net::tcp::ReadHalf<'_>) {
+        let mut buf = BytesMut::with_capacity(MIN_READ);
+        let mut read_size = MIN_READ;
+        let mut want = 0usize;
+        loop {
+            if buf.is_empty() && buf.capacity() > 4 * read_size {
+                buf = BytesMut::with_capacity(read_size);
+            }
+            buf.reserve(read_size.max(want.saturating_sub(buf.len())));
+            let room = buf.capacity() - buf.len();
+            let n = tokio::select! {
+                r = reader.read_buf(&mut buf) => r,
+                _ = closed(&self.client) => break,
+            };
+            let n = match n {
+                Ok(0) => {
+                    self.client.close(CloseReason::ClientClosed, true);
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) => {
+                    debug!("{} - Read error: {}", self.client.tag, e);
+                    self.client.close(CloseReason::ReadError, false);
+                    break;
+                }
+            };
+            if n == room {
+                read_size = (read_size * 2).min(MAX_READ);
+            } else if n < read_size / 4 {
+                read_size = (read_size / 2).max(MIN_READ);
+            }
+
+            let (consumed, error) = self.parse_all(&buf, &mut want);
+            let chunk = buf.split_to(consumed).freeze();
+            let outcome = self.process_all(&chunk);
+            self.flush_touched();
+            if let Err(reason) = outcome {
+                self.client.close(reason, true);
+                break;
+            }
+            if let Some(e) = error {
+                self.protocol_error(e);
+                break;
+            }
+        }
+        self.cleanup();
+    }
+
+    /// Parses every complete frame in `buf`; returns how many bytes they
+    /// span and the protocol error that stopped parsing, if any.
+    fn parse_all(&mut self, buf: &[u8], want: &mut usize) -> (usize, Option<ProtocolError>) {
+        let mut pos = 0;
+        loop {
+            match parse(buf, pos, &self.limits) {
+                Ok(Parsed::Op {
+                    op,
+                    control_line,
+                    frame_len,
+                }) => {
+                    self.ops.push((op, control_line));
+                    pos += frame_len;
+                }
+                Ok(Parsed::Incomplete { frame_len }) => {
+                    *want = frame_len.unwrap_or(0);
+                    return (pos, None);
+                }
+                Err(e) => return (pos, Some(e)),
+            }
+        }
+    }
+
+    fn process_all(&mut self, chunk: &Bytes) -> Outcome {
+        let mut ops = std::mem::take(&mut self.ops);
+        let mut outcome = Ok(());
+        for (op, line) in ops.drain(..) {
+            if enabled!(Level::TRACE) {
+                self.trace_op(&op, line, chunk);
+            }
+            outcome = self.process(op, chunk);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        ops.clear();
+        self.ops = ops;
+        outcome
+    }
+
+    fn process(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
+        match op {
+            ClientOp::Connect { json } => self.connect(json.of(chunk)),
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => {
+                self.publish(chunk, subject, reply, None, payload);
+                Ok(())
+            }
+            ClientOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => {
+                if !self.headers {
+                    debug!(
+                        "{} - Headers not enabled for this connection",
+                        self.client.tag
+                    );
+                    return Err(CloseReason::ProtocolViolation);
+                }
+                self.publish(chunk, subject, reply, Some(header_len), message);
+                Ok(())
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                self.subscribe(subject.of(chunk), queue.map(|q| q.of(chunk)), sid.of(chunk));
+                Ok(())
+            }
+            ClientOp::Unsub { sid, max } => {
+                self.unsubscribe(sid.of(chunk), max);
+                self.ok();
+                Ok(())
+            }
+            ClientOp::Ping => {
+                self.reply(encode::PONG, "PONG");
+                Ok(())
+            }
+            ClientOp::Pong => {
+                self.client.pong_received();
+                Ok(())
+            }
+            ClientOp::Info { .. } => Ok(()),
+        }
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Outcome {
+        let info = match ConnectInfo::from_json(json) {
+            Ok(info) => info,
+            Err(e) => {
+                debug!("{} - Invalid CONNECT: {}", self.client.tag, e);
+                return Err(CloseReason::ParseError);
+            }
+        };
+        self.verbose = info.verbose;
+        self.pedantic = info.pedantic;
+        self.echo = info.echo;
+        self.headers = info.headers;
+        self.no_responders = info.no_responders;
+        if self.no_responders && !self.headers {
+            self.client.err_and_close(
+                errors::NO_RESPONDERS_REQUIRES_HEADERS,
+                CloseReason::ProtocolViolation,
+            );
+            return Err(CloseReason::ProtocolViolation);
+        }
+        self.connected = true;
+        self.ok();
+        Ok(())
+    }
+
+    fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        if !subject::is_valid_subject(subject) {
+            self.err(errors::INVALID_SUBJECT);
+            return;
+        }
+        let mut subs = lock(&self.client.subs);
+        // A sid already in use is ignored, as nats-server ignores it.
+        if !subs.contains_key(sid) {
+            let sub = Arc::new(Subscription::new(
+                self.client.clone(),
+                Bytes::copy_from_slice(subject),
+                queue.map(Bytes::copy_from_slice),
+                Bytes::copy_from_slice(sid),
+            ));
+            if self.server.sublist.insert(sub.clone()).is_err() {
+                drop(subs);
+                self.err(errors::INVALID_SUBJECT);
+                return;
+            }
+            subs.insert(sub.sid.clone(), sub);
+        }
+        drop(subs);
+        self.ok();
+    }
+
+    fn unsubscribe(&mut self, sid: &[u8], max: Option<u64>) {
+        let Some(sub) = lock(&self.client.subs).get(sid).cloned() else {
+            return;
+        };
+        if let Some(max) = max.filter(|&m| m > 0)
+            && sub.set_max(max)
+        {
+            return;
+        }
+        self.server.remove_subscription(&sub);
+    }
+
+    /// Routes one message to every matching subscription.
+    fn publish(
+        &mut self,
+        chunk: &Bytes,
+        subject: Span,
+        reply: Option<Span>,
+        header_len: Option<usize>,
+        message: Span,
+    ) {
+        let subj = subject.of(chunk);
+        if self.pedantic && !subject::is_valid_literal_subject(subj) {
+            // nats-server complains but still delivers the message.
+            self.err(errors::INVALID_PUBLISH_SUBJECT);
+        }
+        // nats-server acknowledges before it delivers.
+        self.ok();
+        let generation = self.server.sublist.generation();
+        if self.cache.generation != generation {
+            self.cache.entries.clear();
+            self.cache.generation = generation;
+        }
+        let matches = match self.cache.entries.get(subj) {
+            Some(m) => m.clone(),
+            None => {
+                let m = self.server.sublist.matches(subj);
+                if self.cache.entries.len() >= LOCAL_CACHE_SIZE {
+                    self.cache.entries.clear();
+                }
+                self.cache.entries.insert(subj.into(), m.clone());
+                m
+            }
+        };
+        let msg = Message {
+            chunk,
+            subject: subj,
+            reply: reply.map(|r| r.of(chunk)),
+            header_len,
+            body: message,
+        };
+        let me = self.client.id;
+        let echo = self.echo;
+        for sub in &matches.plain {
+            if echo || sub.client.id != me {
+                self.deliver(sub, &msg);
+            }
+        }
+        for group in &matches.queues {
+            let members = &group.members;
+            let start = self.next_random() as usize % members.len().max(1);
+            for i in 0..members.len() {
+                let sub = &members[(start + i) % members.len()];
+                if (!echo && sub.client.id == me) || sub.client.is_closing() {
+                    continue;
+                }
+                if self.deliver(sub, &msg) {
+                    break;
+                }
+            }
+        }
+        if matches.plain.is_empty()
+            && matches.queues.is_empty()
+            && self.no_responders
+            && let Some(reply) = msg.reply
+        {
+            self.no_responders_reply(reply);
+        }
+    }
+
+    /// Sends a requester the 503 status that says nobody is listening, on
+    /// its own subscription to the reply subject.
+    fn no_responders_reply(&mut self, reply: &[u8]) {
+        let matches = self.server.sublist.matches(reply);
+        let Some(sub) = matches.plain.iter().find(|s| s.client.id == self.client.id) else {
+            return;
+        };
+        let header = Bytes::from_static(encode::NO_RESPONDERS_HEADER);
+        let msg = Message {
+            chunk: &header,
+            subject: reply,
+            reply: None,
+            header_len: Some(header.len()),
+            body: Span {
+                start: 0,
+                end: header.len(),
+            },
+        };
+        self.deliver(sub, &msg);
+    }
+
+    /// Queues the message for one subscription. False if it took nothing
+    /// (its delivery limit was already reached).
+    #[inline]
+    fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>) -> bool {
+        match sub.claim() {
+            Delivery::Deliver => {}
+            Delivery::DeliverLast => self.server.remove_subscription(sub),
+            Delivery::Exhausted => return false,
+        }
+        let client = &sub.client;
+        let payload = msg.body.of(msg.chunk);
+        if enabled!(Level::TRACE) {
+            trace_delivery(client, sub, msg);
+        }
+        let wake = client.enqueue(|batch| {
+            match msg.header_len {
+                None => encode::msg_header(
+                    batch.buf_mut(),
+                    msg.subject,
+                    &sub.sid,
+                    msg.reply,
+                    payload.len(),
+                ),
+                Some(h) => encode::hmsg_header(
+                    batch.buf_mut(),
+                    msg.subject,
+                    &sub.sid,
+                    msg.reply,
+                    h,
+                    payload.len(),
+                ),
+            }
+            if payload.len() >= crate::outbound::SHARE_THRESHOLD {
+                batch.put_payload(&msg.chunk.slice(msg.body.range()));
+            } else {
+                batch.put(payload);
+            }
+            batch.put(b"\r\n");
+        });
+        if wake {
+            self.to_flush.push(client.clone());
+        }
+        true
+    }
+
+    fn flush_touched(&mut self) {
+        for client in self.to_flush.drain(..) {
+            client.flush();
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: spreads queue-group picks; not for anything secret.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// Queues a reply to this client, flushed after the current read.
+    fn reply(&mut self, bytes: &[u8], trace_as: &str) {
+        trace!("{} - ->> [{}]", self.client.tag, trace_as);
+        if self.client.enqueue(|b| b.put(bytes)) {
+            self.to_flush.push(self.client.clone());
+        }
+    }
+
+    fn ok(&mut self) {
+        if self.verbose {
+            self.reply(encode::OK, "OK");
+        }
+    }
+
+    fn err(&mut self, text: &str) {
+        trace!("{} - ->> [-ERR '{}']", self.client.tag, text);
+        if self.client.enqueue(|b| encode::err(b.buf_mut(), text)) {
+            self.to_flush.push(self.client.clone());
+        }
+    }
+
+    fn protocol_error(&mut self, e: ProtocolError) {
+        match e.client_error() {
+            Some(text) => {
+                if e == ProtocolError::UnknownOperation {
+                    debug!("{} - Client parser ERROR", self.client.tag);
+                } else {
+                    tracing::error!("{} - {}", self.client.tag, text);
+                }
+                self.client.err_and_close(text, CloseReason::ParseError);
+            }
+            None => {
+                tracing::error!("{} - {}", self.client.tag, e);
+                self.client.close(CloseReason::ProtocolViolation, true);
+            }
+        }
+    }
+
+    fn trace_op(&self, op: &ClientOp, line: Span, chunk: &Bytes) {
+        let tag = &self.client.tag;
+        match op {
+            ClientOp::Connect { json } => {
+                trace!("{} - <<- [CONNECT {}]", tag, redact_connect(json.of(chunk)));
+            }
+            ClientOp::Pub { payload: body, .. } | ClientOp::HPub { message: body, .. } => {
+                trace!(
+                    "{} - <<- [{}]",
+                    tag,
+                    String::from_utf8_lossy(line.of(chunk))
+                );
+                trace!(
+                    "{} - <<- MSG_PAYLOAD: [{:?}]",
+                    tag,
+                    String::from_utf8_lossy(body.of(chunk))
+                );
+            }
+            _ => trace!(
+                "{} - <<- [{}]",
+                tag,
+                String::from_utf8_lossy(line.of(chunk))
+            ),
+        }
+    }
+
+    fn cleanup(&mut self) {
+        let subs: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
+        self.server.sublist.remove_all(&subs);
+        if enabled!(Level::TRACE) {
+            for sub in &subs {
+                trace!(
+                    "{} - <-> [DELSUB {}]",
+                    self.client.tag,
+                    String::from_utf8_lossy(&sub.sid)
+                );
+            }
+        }
+        self.cache.entries.clear();
+        debug!(
+            "{} - Client connection closed: {}",
+            self.client.tag,
+            self.client.close_reason().as_str()
+        );
+    }
+}
+
+/// A message being routed: where its parts are in the publisher's buffer.
+struct Message<'a> {
+    chunk: &'a Bytes,
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    header_len: Option<usize>,
+    body: Span,
+}
+
+fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
+    let subject = String::from_utf8_lossy(msg.subject);
+    let sid = String::from_utf8_lossy(&sub.sid);
+    let reply = msg
+        .reply
+        .map(|r| format!("{} ", String::from_utf8_lossy(r)))
+        .unwrap_or_default();
+    match msg.header_len {
+        None => trace!(
+            "{} - ->> [MSG {} {} {}{}]",
+            client.tag,
+            subject,
+            sid,
+            reply,
+            msg.body.len()
+        ),
+        Some(h) => trace!(
+            "{} - ->> [HMSG {} {} {}{} {}]",
+            client.tag,
+            subject,
+            sid,
+            reply,
+            h,
+            msg.body.len()
+        ),
+    }
+}

@@ -1,0 +1,76 @@
+//! A client's interest in a subject: what the subscription index stores and
+//! what a publisher delivers to.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use crate::client::Client;
+use crate::sublist::Subscriber;
+
+pub struct Subscription {
+    pub client: Arc<Client>,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    pub sid: Bytes,
+    /// Deliveries after which the subscription ends (`UNSUB <sid> <max>`); 0 = none.
+    max: AtomicU64,
+    delivered: AtomicU64,
+}
+
+/// What a publisher may do with one matching subscription.
+pub enum Delivery {
+    /// Deliver; the subscription goes on.
+    Deliver,
+    /// Deliver; this was its last message, remove it.
+    DeliverLast,
+    /// Its quota is already used up (a concurrent publisher took the last one).
+    Exhausted,
+}
+
+impl Subscription {
+    pub fn new(client: Arc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Self {
+        Subscription {
+            client,
+            subject,
+            queue,
+            sid,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+        }
+    }
+
+    /// Limits the subscription to `max` deliveries in all. Returns false when
+    /// it has already had that many (so it should go now).
+    pub fn set_max(&self, max: u64) -> bool {
+        self.max.store(max, Ordering::Release);
+        self.delivered.load(Ordering::Acquire) < max
+    }
+
+    /// Claims one delivery. With a limit, the counter makes "exactly max
+    /// messages" hold even with several publishers at once.
+    #[inline]
+    pub fn claim(&self) -> Delivery {
+        let max = self.max.load(Ordering::Acquire);
+        if max == 0 {
+            return Delivery::Deliver;
+        }
+        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+        match n.cmp(&max) {
+            std::cmp::Ordering::Less => Delivery::Deliver,
+            std::cmp::Ordering::Equal => Delivery::DeliverLast,
+            std::cmp::Ordering::Greater => Delivery::Exhausted,
+        }
+    }
+}
+
+impl Subscriber for Subscription {
+    fn subject(&self) -> &[u8] {
+        &self.subject
+    }
+
+    fn queue(&self) -> Option<&[u8]> {
+        self.queue.as_deref()
+    }
+}
