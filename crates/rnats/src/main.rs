@@ -1,1 +1,77 @@
-fn main() {}
+//! `rnats`: the command-line companion of the rnats server.
+//!
+//! Each tool is a subcommand. Today there is `passwd` (nats-server's `mkpasswd`: make a bcrypt
+//! hash for a config file's `password`/`token`); `nkey`, `jwt`, `creds` and `bench` are to come,
+//! each as one more [`Command`] variant with its own module.
+
+mod passwd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The rnats tool.
+#[derive(Debug, Parser)]
+#[command(name = "rnats", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make a bcrypt hash of a password or token for the server config (nats-server's mkpasswd).
+    ///
+    /// Without -p, generates a strong random password and prints it with its hash.
+    Passwd(passwd::PasswdArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (name, result) = match &cli.command {
+        Command::Passwd(args) => ("passwd", passwd::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("rnats {name}: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn passwd_flags_parse() {
+        let cli = Cli::try_parse_from(["rnats", "passwd", "-p", "--cost", "4"]).unwrap();
+        let Command::Passwd(args) = cli.command;
+        assert!(args.password);
+        assert_eq!(args.cost, 4);
+
+        let cli = Cli::try_parse_from(["rnats", "passwd"]).unwrap();
+        let Command::Passwd(args) = cli.command;
+        assert!(!args.password);
+        assert_eq!(args.cost, passwd::DEFAULT_COST);
+    }
+
+    #[test]
+    fn out_of_range_cost_is_refused_by_the_parser() {
+        for cost in ["3", "32", "-1", "eleven"] {
+            let error = Cli::try_parse_from(["rnats", "passwd", "--cost", cost]).unwrap_err();
+            assert!(
+                error.to_string().contains("between 4 and 31"),
+                "{cost}: {error}"
+            );
+        }
+    }
+}
