@@ -128,6 +128,59 @@ pub fn is_literal(s: &[u8]) -> bool {
     tokens(s).all(|t| t != PARTIAL_WILDCARD && t != FULL_WILDCARD)
 }
 
+/// Whether the subject `subject` is matched by the subscription pattern
+/// `pattern` (`*` one token, `>` one or more trailing tokens). Tokens of
+/// `subject` are taken literally, so this also answers "does pattern cover
+/// this (possibly wildcard) subject token by token".
+///
+/// ```
+/// use rnats_proto::subject::pattern_matches;
+///
+/// assert!(pattern_matches(b"foo.*", b"foo.bar"));
+/// assert!(pattern_matches(b"foo.>", b"foo.bar.baz"));
+/// assert!(!pattern_matches(b"foo.>", b"foo"));
+/// assert!(!pattern_matches(b"foo.*", b"foo.bar.baz"));
+/// ```
+pub fn pattern_matches(pattern: &[u8], subject: &[u8]) -> bool {
+    let mut subject_tokens = tokens(subject);
+    for p in tokens(pattern) {
+        if p == FULL_WILDCARD {
+            return subject_tokens.next().is_some();
+        }
+        match subject_tokens.next() {
+            Some(s) if p == PARTIAL_WILDCARD || p == s => {}
+            _ => return false,
+        }
+    }
+    subject_tokens.next().is_none()
+}
+
+/// Whether every subject that `subject` (a subscription, possibly with
+/// wildcards) can match is also matched by `pattern`.
+///
+/// ```
+/// use rnats_proto::subject::is_subset;
+///
+/// assert!(is_subset(b"foo.bar", b"foo.*"));
+/// assert!(is_subset(b"foo.*", b"foo.>"));
+/// assert!(!is_subset(b"foo.>", b"foo.*"));
+/// assert!(!is_subset(b"foo.*", b"foo.bar"));
+/// ```
+pub fn is_subset(subject: &[u8], pattern: &[u8]) -> bool {
+    let mut subject_tokens = tokens(subject);
+    for p in tokens(pattern) {
+        if p == FULL_WILDCARD {
+            return subject_tokens.next().is_some();
+        }
+        match subject_tokens.next() {
+            Some(s) if s == FULL_WILDCARD => return false,
+            Some(s) if p == PARTIAL_WILDCARD || (p == s && s != PARTIAL_WILDCARD) => {}
+            _ => return false,
+        }
+    }
+    subject_tokens.next().is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

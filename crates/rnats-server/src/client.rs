@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::outbound::{Batch, Outbound};
+use crate::permissions::ResponseTracker;
 use crate::server::ServerShared;
 use crate::session::Session;
 use crate::subscription::Subscription;
@@ -42,6 +43,8 @@ pub enum CloseReason {
     ReadError,
     MaxConnectionsExceeded,
     ServerShutdown,
+    AuthenticationTimeout,
+    AuthenticationViolation,
 }
 
 impl CloseReason {
@@ -57,6 +60,8 @@ impl CloseReason {
             CloseReason::ReadError => "Read Error",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::AuthenticationViolation => "Authentication Failure",
         }
     }
 }
@@ -77,6 +82,10 @@ pub struct Client {
     pings_out: AtomicU32,
     /// Its subscriptions by sid; only sub/unsub/close touch this.
     pub(crate) subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
+    /// The nonce its INFO carried, for NKey signatures.
+    pub nonce: Option<String>,
+    /// Replies it may publish (`allow_responses`), once authenticated.
+    pub(crate) responses: OnceLock<Mutex<ResponseTracker>>,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked.
@@ -85,7 +94,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Client {
-    pub fn new(id: u64, addr: SocketAddr, max_pending: usize) -> Self {
+    pub fn new(id: u64, addr: SocketAddr, max_pending: usize, nonce: Option<String>) -> Self {
         Client {
             id,
             addr,
@@ -98,6 +107,8 @@ impl Client {
             close_reason: Mutex::new(None),
             pings_out: AtomicU32::new(0),
             subs: Mutex::new(HashMap::new()),
+            nonce,
+            responses: OnceLock::new(),
         }
     }
 

@@ -1,11 +1,14 @@
 //! rnats-server: a NATS message server, a drop-in replacement for
 //! nats-server. See ARCHITECTURE.md for how the pieces fit.
 
+pub mod account;
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod log;
 pub mod options;
 pub mod outbound;
+pub mod permissions;
 pub mod server;
 pub mod session;
 pub mod sublist;

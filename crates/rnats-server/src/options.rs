@@ -31,6 +31,107 @@ pub struct Options {
     pub logging: LogOptions,
     pub pid_file: Option<PathBuf>,
     pub ports_file_dir: Option<PathBuf>,
+    pub auth: AuthOptions,
+    /// The config file this came from, if any (for reloads and messages).
+    pub config_file: Option<PathBuf>,
+}
+
+/// Who may connect and what they may do: the `authorization {}` and
+/// `accounts {}` blocks, `no_auth_user`, and `--user/--pass/--auth`.
+#[derive(Debug, Clone, Default)]
+pub struct AuthOptions {
+    /// Single user (`--user`/`--pass` or `authorization { user, password }`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `--auth` or `authorization { token }`.
+    pub token: Option<String>,
+    /// `authorization { users = [...] }`: users of the global account.
+    pub users: Vec<UserConfig>,
+    /// `authorization { users = [ {nkey: U...} ] }`.
+    pub nkeys: Vec<NkeyConfig>,
+    /// How long a client has to send CONNECT (`authorization { timeout }`).
+    pub timeout: Option<Duration>,
+    /// `authorization { default_permissions }`: for users without their own.
+    pub default_permissions: Option<PermissionsConfig>,
+    /// `accounts { NAME: { users: [...] } }`.
+    pub accounts: Vec<AccountConfig>,
+    /// A user that clients presenting no credentials are logged in as.
+    pub no_auth_user: Option<String>,
+}
+
+/// Default time a client has to authenticate (nats-server's 2 s).
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConfig {
+    pub user: String,
+    /// Plain text, or a bcrypt hash (`$2a$...`).
+    pub password: String,
+    pub permissions: Option<PermissionsConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NkeyConfig {
+    /// The user's public NKey (`U...`).
+    pub nkey: String,
+    pub permissions: Option<PermissionsConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionsConfig {
+    pub publish: Option<SubjectRuleConfig>,
+    pub subscribe: Option<SubjectRuleConfig>,
+    pub allow_responses: Option<ResponsePermissionConfig>,
+}
+
+/// `publish`/`subscribe` rules: a bare list means `allow`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubjectRuleConfig {
+    pub allow: Option<Vec<String>>,
+    pub deny: Vec<String>,
+}
+
+/// `allow_responses`: `true` is `{ max: 1 }` with no expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponsePermissionConfig {
+    pub max: usize,
+    pub expires: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountConfig {
+    pub name: String,
+    pub users: Vec<UserConfig>,
+    pub nkeys: Vec<NkeyConfig>,
+    pub exports: Vec<ExportConfig>,
+    pub imports: Vec<ImportConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportKind {
+    Stream,
+    Service,
+}
+
+/// `exports: [ {stream: "a.>"}, {service: "help", accounts: [B]} ]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportConfig {
+    pub kind: ExportKind,
+    pub subject: String,
+    /// Accounts allowed to import it; empty means every account.
+    pub accounts: Vec<String>,
+}
+
+/// `imports: [ {stream: {account: A, subject: "a.>"}, prefix: p}, {service: {account: A, subject: help}, to: h} ]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportConfig {
+    pub kind: ExportKind,
+    pub account: String,
+    pub subject: String,
+    /// Streams: a prefix put before the subject in the importing account.
+    pub prefix: Option<String>,
+    /// Services: the subject the importing account publishes requests to.
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +169,8 @@ impl Default for Options {
             logging: LogOptions::default(),
             pid_file: None,
             ports_file_dir: None,
+            auth: AuthOptions::default(),
+            config_file: None,
         }
     }
 }

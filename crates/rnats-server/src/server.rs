@@ -16,9 +16,10 @@ use tokio::sync::{Mutex as AsyncMutex, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use crate::account::Accounts;
+use crate::auth::{self, Authenticator};
 use crate::client::{self, Client, CloseReason, lock};
 use crate::options::Options;
-use crate::sublist::Sublist;
 use crate::subscription::Subscription;
 
 /// The NATS server version whose protocol and behaviour rnats matches.
@@ -32,7 +33,8 @@ pub struct ServerShared {
     pub opts: Options,
     pub id: String,
     pub name: String,
-    pub sublist: Sublist<Subscription>,
+    pub accounts: Accounts,
+    pub auth: Authenticator,
     info: ServerInfo,
     clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
@@ -46,12 +48,13 @@ impl ServerShared {
         let mut info = self.info.clone();
         info.client_id = Some(client.id);
         info.client_ip = Some(client.addr.ip().to_string());
+        info.nonce = client.nonce.clone();
         info.to_protocol_line()
     }
 
     /// Removes a subscription from the index and from its client.
     pub fn remove_subscription(&self, sub: &Arc<Subscription>) {
-        self.sublist.remove(sub);
+        sub.account.sublist.remove(sub);
         let mut subs = lock(&sub.client.subs);
         if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
             subs.remove(&sub.sid);
@@ -73,7 +76,8 @@ impl ServerShared {
     async fn accept(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let client = Arc::new(Client::new(id, addr, self.opts.max_pending));
+        let nonce = self.auth.needs_nonce().then(auth::new_nonce);
+        let client = Arc::new(Client::new(id, addr, self.opts.max_pending, nonce));
         client.send_now(&self.info_for(&client));
         {
             let mut clients = lock(&self.clients);
@@ -108,6 +112,8 @@ impl Server {
         let addr = listener.local_addr()?;
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
+        let accounts = Accounts::new(opts.auth.accounts.iter().map(|a| a.name.as_str()));
+        let auth = Authenticator::new(&opts.auth, &accounts);
         let info = ServerInfo {
             server_id: id.clone(),
             server_name: name.clone(),
@@ -118,6 +124,7 @@ impl Server {
             port: addr.port(),
             headers: true,
             max_payload: opts.max_payload,
+            auth_required: auth.required(),
             ..ServerInfo::default()
         };
         info!("Starting rnats-server");
@@ -136,7 +143,8 @@ impl Server {
             opts,
             id,
             name,
-            sublist: Sublist::new(),
+            accounts,
+            auth,
             info,
             clients: std::sync::Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),

@@ -16,9 +16,13 @@ use rnats_proto::messages::{ConnectInfo, redact_connect};
 use rnats_proto::parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};
 use rnats_proto::{encode, errors, subject};
 use tokio::io::AsyncReadExt;
-use tracing::{Level, debug, enabled, trace};
+use tokio::time::{Instant, sleep_until};
+use tracing::{Level, debug, enabled, error, trace};
 
+use crate::account::Account;
+use crate::auth::Identity;
 use crate::client::{Client, CloseReason, closed, lock};
+use crate::permissions::{Permissions, ResponseTracker};
 use crate::server::ServerShared;
 use crate::sublist::Matches;
 use crate::subscription::{Delivery, Subscription};
@@ -29,6 +33,8 @@ const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
 /// Match results a connection remembers for the subjects it publishes to.
 const LOCAL_CACHE_SIZE: usize = 512;
+/// Publish-permission verdicts a connection remembers.
+const VERDICT_CACHE_SIZE: usize = 1024;
 
 /// A per-connection memo of subscription-index lookups, valid while the
 /// index's generation does not change.
@@ -43,6 +49,13 @@ pub struct Session {
     client: Arc<Client>,
     limits: Limits,
     connected: bool,
+    /// Clients must authenticate before anything else.
+    auth_required: bool,
+    /// The account the connection publishes and subscribes in.
+    account: Arc<Account>,
+    permissions: Option<Arc<Permissions>>,
+    /// Cached answers of the publish rule, by subject.
+    publish_verdicts: HashMap<Box<[u8]>, bool>,
     verbose: bool,
     pedantic: bool,
     echo: bool,
@@ -65,8 +78,13 @@ impl Session {
             max_control_line: server.opts.max_control_line,
             max_payload: server.opts.max_payload,
         };
+        let anonymous = server.auth.anonymous();
         Session {
             rng: client.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            auth_required: server.auth.required(),
+            account: anonymous.account,
+            permissions: None,
+            publish_verdicts: HashMap::new(),
             server,
             client,
             limits,
@@ -90,6 +108,7 @@ impl Session {
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
         let mut want = 0usize;
+        let auth_deadline = Instant::now() + self.server.auth.timeout();
         loop {
             if buf.is_empty() && buf.capacity() > 4 * read_size {
                 buf = BytesMut::with_capacity(read_size);
@@ -99,6 +118,11 @@ impl Session {
             let n = tokio::select! {
                 r = reader.read_buf(&mut buf) => r,
                 _ = closed(&self.client) => break,
+                _ = sleep_until(auth_deadline), if self.auth_required && !self.connected => {
+                    error!("{} - {}", self.client.tag, "Authentication Timeout");
+                    self.client.err_and_close(errors::AUTHENTICATION_TIMEOUT, CloseReason::AuthenticationTimeout);
+                    break;
+                }
             };
             let n = match n {
                 Ok(0) => {
@@ -120,7 +144,7 @@ impl Session {
 
             let (consumed, error) = self.parse_all(&buf, &mut want);
             let chunk = buf.split_to(consumed).freeze();
-            let outcome = self.process_all(&chunk);
+            let outcome = self.process_all(&chunk).await;
             self.flush_touched();
             if let Err(reason) = outcome {
                 self.client.close(reason, true);
@@ -157,14 +181,18 @@ impl Session {
         }
     }
 
-    fn process_all(&mut self, chunk: &Bytes) -> Outcome {
+    async fn process_all(&mut self, chunk: &Bytes) -> Outcome {
         let mut ops = std::mem::take(&mut self.ops);
         let mut outcome = Ok(());
         for (op, line) in ops.drain(..) {
             if enabled!(Level::TRACE) {
                 self.trace_op(&op, line, chunk);
             }
-            outcome = self.process(op, chunk);
+            outcome = match op {
+                ClientOp::Connect { json } => self.connect(json.of(chunk)).await,
+                _ if self.auth_required && !self.connected => Err(self.auth_violation(None)),
+                op => self.process(op, chunk),
+            };
             if outcome.is_err() {
                 break;
             }
@@ -176,7 +204,7 @@ impl Session {
 
     fn process(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
         match op {
-            ClientOp::Connect { json } => self.connect(json.of(chunk)),
+            ClientOp::Connect { .. } => Ok(()),
             ClientOp::Pub {
                 subject,
                 reply,
@@ -226,7 +254,7 @@ impl Session {
         }
     }
 
-    fn connect(&mut self, json: &[u8]) -> Outcome {
+    async fn connect(&mut self, json: &[u8]) -> Outcome {
         let info = match ConnectInfo::from_json(json) {
             Ok(info) => info,
             Err(e) => {
@@ -246,9 +274,55 @@ impl Session {
             );
             return Err(CloseReason::ProtocolViolation);
         }
+        if self.auth_required && !self.connected {
+            let server = self.server.clone();
+            match server
+                .auth
+                .authenticate(&info, self.client.nonce.as_deref())
+                .await
+            {
+                Ok(identity) => self.logged_in(identity),
+                Err(failure) => {
+                    debug!("{} - Authentication failed: {}", self.client.tag, failure);
+                    return Err(self.auth_violation(info.user.as_deref().or(info.nkey.as_deref())));
+                }
+            }
+        }
         self.connected = true;
         self.ok();
         Ok(())
+    }
+
+    fn logged_in(&mut self, identity: Identity) {
+        if let Some(responses) = identity
+            .permissions
+            .as_ref()
+            .and_then(|p| p.responses.clone())
+        {
+            let _ = self
+                .client
+                .responses
+                .set(std::sync::Mutex::new(ResponseTracker::new(responses)));
+        }
+        self.account = identity.account;
+        self.permissions = identity.permissions;
+    }
+
+    /// Refuses the connection as nats-server does: the client is only told
+    /// `Authorization Violation`, the log says who it claimed to be.
+    fn auth_violation(&mut self, user: Option<&str>) -> CloseReason {
+        match user {
+            Some(user) => error!(
+                "{} - authentication error - User {:?}",
+                self.client.tag, user
+            ),
+            None => error!("{} - authentication error", self.client.tag),
+        }
+        self.client.err_and_close(
+            errors::AUTHORIZATION_VIOLATION,
+            CloseReason::AuthenticationViolation,
+        );
+        CloseReason::AuthenticationViolation
     }
 
     fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
@@ -256,16 +330,42 @@ impl Session {
             self.err(errors::INVALID_SUBJECT);
             return;
         }
+        let rule = self.permissions.as_ref().and_then(|p| p.subscribe.as_ref());
+        if let Some(rule) = rule
+            && !rule.allows_subscription(subject)
+        {
+            let subject = String::from_utf8_lossy(subject);
+            let text = match queue {
+                Some(q) => format!(
+                    "Permissions Violation for Subscription to \"{subject}\" using queue \"{}\"",
+                    String::from_utf8_lossy(q)
+                ),
+                None => format!("Permissions Violation for Subscription to \"{subject}\""),
+            };
+            error!(
+                "{} - Subscription Violation - {}",
+                self.client.tag,
+                self.user_for_log(&subject)
+            );
+            self.err(&text);
+            return;
+        }
+        let deny = rule
+            .filter(|r| !subject::is_literal(subject) && r.deny_overlaps(subject))
+            .cloned();
         let mut subs = lock(&self.client.subs);
         // A sid already in use is ignored, as nats-server ignores it.
         if !subs.contains_key(sid) {
-            let sub = Arc::new(Subscription::new(
+            let mut sub = Subscription::new(
                 self.client.clone(),
+                self.account.clone(),
                 Bytes::copy_from_slice(subject),
                 queue.map(Bytes::copy_from_slice),
                 Bytes::copy_from_slice(sid),
-            ));
-            if self.server.sublist.insert(sub.clone()).is_err() {
+            );
+            sub.deny = deny.map(Arc::new);
+            let sub = Arc::new(sub);
+            if self.account.sublist.insert(sub.clone()).is_err() {
                 drop(subs);
                 self.err(errors::INVALID_SUBJECT);
                 return;
@@ -302,9 +402,22 @@ impl Session {
             // nats-server complains but still delivers the message.
             self.err(errors::INVALID_PUBLISH_SUBJECT);
         }
+        if !self.may_publish(subj) {
+            let text = format!(
+                "Permissions Violation for Publish to \"{}\"",
+                String::from_utf8_lossy(subj)
+            );
+            error!(
+                "{} - Publish Violation - {}",
+                self.client.tag,
+                String::from_utf8_lossy(subj)
+            );
+            self.err(&text);
+            return;
+        }
         // nats-server acknowledges before it delivers.
         self.ok();
-        let generation = self.server.sublist.generation();
+        let generation = self.account.sublist.generation();
         if self.cache.generation != generation {
             self.cache.entries.clear();
             self.cache.generation = generation;
@@ -312,7 +425,7 @@ impl Session {
         let matches = match self.cache.entries.get(subj) {
             Some(m) => m.clone(),
             None => {
-                let m = self.server.sublist.matches(subj);
+                let m = self.account.sublist.matches(subj);
                 if self.cache.entries.len() >= LOCAL_CACHE_SIZE {
                     self.cache.entries.clear();
                 }
@@ -356,10 +469,39 @@ impl Session {
         }
     }
 
+    /// Checks the publish rule (verdicts cached per subject), then open
+    /// replies allowed by `allow_responses`.
+    fn may_publish(&mut self, subject: &[u8]) -> bool {
+        let Some(rule) = self.permissions.as_ref().and_then(|p| p.publish.as_ref()) else {
+            return true;
+        };
+        let allowed = match self.publish_verdicts.get(subject) {
+            Some(&verdict) => verdict,
+            None => {
+                let verdict = rule.allows_publish(subject);
+                if self.publish_verdicts.len() >= VERDICT_CACHE_SIZE {
+                    self.publish_verdicts.clear();
+                }
+                self.publish_verdicts.insert(subject.into(), verdict);
+                verdict
+            }
+        };
+        allowed
+            || self
+                .client
+                .responses
+                .get()
+                .is_some_and(|r| lock(r).take(subject))
+    }
+
+    fn user_for_log(&self, subject: &str) -> String {
+        format!("Subject {subject:?}")
+    }
+
     /// Sends a requester the 503 status that says nobody is listening, on
     /// its own subscription to the reply subject.
     fn no_responders_reply(&mut self, reply: &[u8]) {
-        let matches = self.server.sublist.matches(reply);
+        let matches = self.account.sublist.matches(reply);
         let Some(sub) = matches.plain.iter().find(|s| s.client.id == self.client.id) else {
             return;
         };
@@ -381,12 +523,20 @@ impl Session {
     /// (its delivery limit was already reached).
     #[inline]
     fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>) -> bool {
+        if let Some(deny) = &sub.deny
+            && deny.denies(msg.subject)
+        {
+            return false;
+        }
         match sub.claim() {
             Delivery::Deliver => {}
             Delivery::DeliverLast => self.server.remove_subscription(sub),
             Delivery::Exhausted => return false,
         }
         let client = &sub.client;
+        if let (Some(reply), Some(responses)) = (msg.reply, client.responses.get()) {
+            lock(responses).opened(reply);
+        }
         let payload = msg.body.of(msg.chunk);
         if enabled!(Level::TRACE) {
             trace_delivery(client, sub, msg);
@@ -504,7 +654,7 @@ impl Session {
 
     fn cleanup(&mut self) {
         let subs: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
-        self.server.sublist.remove_all(&subs);
+        self.account.sublist.remove_all(&subs);
         if enabled!(Level::TRACE) {
             for sub in &subs {
                 trace!(

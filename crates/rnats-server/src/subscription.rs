@@ -6,11 +6,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use crate::account::Account;
 use crate::client::Client;
+use crate::permissions::Rule;
 use crate::sublist::Subscriber;
 
 pub struct Subscription {
     pub client: Arc<Client>,
+    /// The account whose index holds it.
+    pub account: Arc<Account>,
+    /// For a wildcard subscription that overlaps denied subjects: the rule
+    /// to filter deliveries with.
+    pub deny: Option<Arc<Rule>>,
     pub subject: Bytes,
     pub queue: Option<Bytes>,
     pub sid: Bytes,
@@ -30,9 +37,17 @@ pub enum Delivery {
 }
 
 impl Subscription {
-    pub fn new(client: Arc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Self {
+    pub fn new(
+        client: Arc<Client>,
+        account: Arc<Account>,
+        subject: Bytes,
+        queue: Option<Bytes>,
+        sid: Bytes,
+    ) -> Self {
         Subscription {
             client,
+            account,
+            deny: None,
             subject,
             queue,
             sid,

@@ -376,7 +376,7 @@ async fn subscriptions_end_with_their_connection() {
     let staying = connect(&server).await;
     let _sub = leaving.subscribe("room").await.unwrap();
     sync(&leaving).await;
-    assert_eq!(server.shared().sublist.count(), 1);
+    assert_eq!(server.shared().accounts.global().sublist.count(), 1);
     drop(_sub);
     drop(leaving);
     // The client library closes asynchronously: wait for the server to notice.
@@ -388,6 +388,6 @@ async fn subscriptions_end_with_their_connection() {
         );
         sync(&staying).await;
     }
-    assert_eq!(server.shared().sublist.count(), 0);
+    assert_eq!(server.shared().accounts.global().sublist.count(), 0);
     server.shutdown().await;
 }

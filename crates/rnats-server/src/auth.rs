@@ -1,0 +1,378 @@
+//! Client authentication: checks the credentials a client sends in CONNECT
+//! against the configured token, users (plain or bcrypt passwords) and
+//! NKeys, and says which account and permissions the connection gets.
+//!
+//! The order of checks follows nats-server: an NKey if the client sent one,
+//! then the users table, then the token, then the single user. Plain secrets
+//! are compared in constant time; bcrypt runs on the blocking pool so it
+//! never stalls other connections.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use rnats_proto::messages::ConnectInfo;
+use subtle::ConstantTimeEq;
+
+use crate::account::{Account, Accounts};
+use crate::options::{
+    AuthOptions, DEFAULT_AUTH_TIMEOUT, NkeyConfig, PermissionsConfig, UserConfig,
+};
+use crate::permissions::Permissions;
+
+/// A configured secret: compared in constant time, or checked with bcrypt.
+#[derive(Clone)]
+pub enum Secret {
+    Plain(Box<[u8]>),
+    Bcrypt(String),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Secret::Plain(_) => "Secret::Plain([REDACTED])",
+            Secret::Bcrypt(_) => "Secret::Bcrypt([REDACTED])",
+        })
+    }
+}
+
+/// nats-server's test for a bcrypt hash: `$2a$`, `$2b$`, `$2x$` or `$2y$`
+/// followed by a two-digit cost and `$`.
+pub fn is_bcrypt(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 7
+        && b.starts_with(b"$2")
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
+        && b[3] == b'$'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && b[6] == b'$'
+}
+
+impl Secret {
+    pub fn new(configured: &str) -> Self {
+        if is_bcrypt(configured) {
+            Secret::Bcrypt(configured.to_string())
+        } else {
+            Secret::Plain(configured.as_bytes().into())
+        }
+    }
+
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Secret::Plain(_))
+    }
+
+    /// Checks what a client presented. A hash sent for a plain secret is
+    /// refused, and bcrypt runs off the I/O threads.
+    pub async fn verify(&self, presented: &str) -> bool {
+        match self {
+            Secret::Plain(expected) => {
+                !is_bcrypt(presented) && bool::from(expected.as_ref().ct_eq(presented.as_bytes()))
+            }
+            Secret::Bcrypt(hash) => {
+                let (hash, presented) = (hash.clone(), presented.to_string());
+                tokio::task::spawn_blocking(move || {
+                    bcrypt::verify(presented, &hash).unwrap_or(false)
+                })
+                .await
+                .unwrap_or(false)
+            }
+        }
+    }
+}
+
+/// Who a connection turned out to be.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The user name or NKey, for logs; None for token and anonymous logins.
+    pub user: Option<String>,
+    pub account: Arc<Account>,
+    pub permissions: Option<Arc<Permissions>>,
+}
+
+/// Why a login was refused: for the server log only. The client is always
+/// told just `Authorization Violation`, as nats-server does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    NoCredentials,
+    UnknownUser(String),
+    WrongPassword(String),
+    WrongToken,
+    BadNkeySignature(String),
+    UnknownNkey(String),
+}
+
+impl std::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthFailure::NoCredentials => write!(f, "no credentials presented"),
+            AuthFailure::UnknownUser(u) => write!(f, "User {u:?} not found"),
+            AuthFailure::WrongPassword(u) => write!(f, "User {u:?} - wrong password"),
+            AuthFailure::WrongToken => write!(f, "wrong token"),
+            AuthFailure::BadNkeySignature(k) => {
+                write!(f, "NKey {k:?} - signature verification failed")
+            }
+            AuthFailure::UnknownNkey(k) => write!(f, "NKey {k:?} not found"),
+        }
+    }
+}
+
+struct UserEntry {
+    secret: Secret,
+    account: Arc<Account>,
+    permissions: Option<Arc<Permissions>>,
+}
+
+struct NkeyEntry {
+    account: Arc<Account>,
+    permissions: Option<Arc<Permissions>>,
+}
+
+/// The configured ways to log in.
+pub struct Authenticator {
+    users: HashMap<String, UserEntry>,
+    nkeys: HashMap<String, NkeyEntry>,
+    token: Option<Secret>,
+    single_user: Option<(String, Secret)>,
+    no_auth_user: Option<String>,
+    global: Arc<Account>,
+    timeout: Duration,
+}
+
+impl Authenticator {
+    /// Builds the login tables. Configuration conflicts are reported by the
+    /// config loader; here the options are taken as valid.
+    pub fn new(opts: &AuthOptions, accounts: &Accounts) -> Self {
+        let default_permissions = opts
+            .default_permissions
+            .as_ref()
+            .map(|p| Arc::new(Permissions::from_config(p)));
+        let permissions = |p: &Option<PermissionsConfig>| match p {
+            Some(p) => Some(Arc::new(Permissions::from_config(p))),
+            None => default_permissions.clone(),
+        };
+        let mut users = HashMap::new();
+        let mut nkeys = HashMap::new();
+        let mut add = |account: &Arc<Account>, us: &[UserConfig], ks: &[NkeyConfig]| {
+            for u in us {
+                users.insert(
+                    u.user.clone(),
+                    UserEntry {
+                        secret: Secret::new(&u.password),
+                        account: account.clone(),
+                        permissions: permissions(&u.permissions),
+                    },
+                );
+            }
+            for k in ks {
+                nkeys.insert(
+                    k.nkey.clone(),
+                    NkeyEntry {
+                        account: account.clone(),
+                        permissions: permissions(&k.permissions),
+                    },
+                );
+            }
+        };
+        add(accounts.global(), &opts.users, &opts.nkeys);
+        for a in &opts.accounts {
+            if let Some(account) = accounts.get(&a.name) {
+                add(account, &a.users, &a.nkeys);
+            }
+        }
+        let single_user = match (&opts.username, &opts.password) {
+            (Some(u), p) => Some((u.clone(), Secret::new(p.as_deref().unwrap_or("")))),
+            _ => None,
+        };
+        Authenticator {
+            users,
+            nkeys,
+            token: opts.token.as_deref().map(Secret::new),
+            single_user,
+            no_auth_user: opts.no_auth_user.clone(),
+            global: accounts.global().clone(),
+            timeout: opts.timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT),
+        }
+    }
+
+    /// Whether clients must present credentials (INFO's `auth_required`).
+    pub fn required(&self) -> bool {
+        !self.users.is_empty()
+            || !self.nkeys.is_empty()
+            || self.token.is_some()
+            || self.single_user.is_some()
+    }
+
+    /// Whether INFO must carry a nonce for NKey signatures.
+    pub fn needs_nonce(&self) -> bool {
+        !self.nkeys.is_empty()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// An identity for a server without authentication.
+    pub fn anonymous(&self) -> Identity {
+        Identity {
+            user: None,
+            account: self.global.clone(),
+            permissions: None,
+        }
+    }
+
+    /// Checks a client's CONNECT. `nonce` is what its INFO carried.
+    pub async fn authenticate(
+        &self,
+        connect: &ConnectInfo,
+        nonce: Option<&str>,
+    ) -> Result<Identity, AuthFailure> {
+        if !self.required() {
+            return Ok(self.anonymous());
+        }
+        if let Some(key) = connect.nkey.as_deref().filter(|_| !self.nkeys.is_empty()) {
+            return self.nkey_login(key, connect.sig.as_deref(), nonce);
+        }
+        if !self.users.is_empty() {
+            let presented = connect.user.as_deref().filter(|u| !u.is_empty());
+            let name = match (presented, &self.no_auth_user) {
+                (Some(name), _) => name,
+                (None, Some(default)) if connect.pass.is_none() && connect.auth_token.is_none() => {
+                    return self
+                        .user_identity(default)
+                        .ok_or(AuthFailure::UnknownUser(default.clone()));
+                }
+                _ => return Err(AuthFailure::NoCredentials),
+            };
+            let entry = self
+                .users
+                .get(name)
+                .ok_or_else(|| AuthFailure::UnknownUser(name.to_string()))?;
+            if !entry
+                .secret
+                .verify(connect.pass.as_deref().unwrap_or(""))
+                .await
+            {
+                return Err(AuthFailure::WrongPassword(name.to_string()));
+            }
+            return Ok(Identity {
+                user: Some(name.to_string()),
+                account: entry.account.clone(),
+                permissions: entry.permissions.clone(),
+            });
+        }
+        if let Some(token) = &self.token {
+            let presented = connect
+                .auth_token
+                .as_deref()
+                .ok_or(AuthFailure::NoCredentials)?;
+            return if token.verify(presented).await {
+                Ok(self.anonymous())
+            } else {
+                Err(AuthFailure::WrongToken)
+            };
+        }
+        if let Some((user, secret)) = &self.single_user {
+            let presented = connect.user.as_deref().ok_or(AuthFailure::NoCredentials)?;
+            // Compare the name in constant time too: it is half the secret.
+            let name_ok = bool::from(user.as_bytes().ct_eq(presented.as_bytes()));
+            let pass_ok = secret.verify(connect.pass.as_deref().unwrap_or("")).await;
+            return if name_ok && pass_ok {
+                Ok(Identity {
+                    user: Some(user.clone()),
+                    account: self.global.clone(),
+                    permissions: None,
+                })
+            } else {
+                Err(AuthFailure::WrongPassword(presented.to_string()))
+            };
+        }
+        Err(AuthFailure::NoCredentials)
+    }
+
+    fn user_identity(&self, name: &str) -> Option<Identity> {
+        let entry = self.users.get(name)?;
+        Some(Identity {
+            user: Some(name.to_string()),
+            account: entry.account.clone(),
+            permissions: entry.permissions.clone(),
+        })
+    }
+
+    fn nkey_login(
+        &self,
+        key: &str,
+        sig: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<Identity, AuthFailure> {
+        let entry = self
+            .nkeys
+            .get(key)
+            .ok_or_else(|| AuthFailure::UnknownNkey(key.to_string()))?;
+        let bad = || AuthFailure::BadNkeySignature(key.to_string());
+        let (sig, nonce) = (sig.ok_or_else(bad)?, nonce.ok_or_else(bad)?);
+        let sig = decode_signature(sig).ok_or_else(bad)?;
+        let public = nkeys::KeyPair::from_public_key(key).map_err(|_| bad())?;
+        public.verify(nonce.as_bytes(), &sig).map_err(|_| bad())?;
+        Ok(Identity {
+            user: Some(key.to_string()),
+            account: entry.account.clone(),
+            permissions: entry.permissions.clone(),
+        })
+    }
+}
+
+/// Clients send the nonce signature in URL-safe base64 without padding;
+/// some send standard base64. Accept both, as nats-server does.
+fn decode_signature(sig: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD
+        .decode(sig)
+        .or_else(|_| STANDARD.decode(sig))
+        .ok()
+}
+
+/// A fresh nonce for a client's INFO: random bytes, URL-safe base64.
+pub fn new_nonce() -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bytes: [u8; 11] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcrypt_hashes_are_recognised_like_nats_server() {
+        assert!(is_bcrypt(
+            "$2a$11$1oJy/wZYNTxr9jNwMNwS3eUGhBpHT3On8CL9o7ey89mpgo88VG6ba"
+        ));
+        assert!(is_bcrypt("$2y$04$x"));
+        assert!(!is_bcrypt("$2c$11$x"));
+        assert!(!is_bcrypt("$2a$1$x"));
+        assert!(!is_bcrypt("password"));
+    }
+
+    #[tokio::test]
+    async fn plain_and_hashed_secrets() {
+        let plain = Secret::new("T0pS3cr3t");
+        assert!(plain.verify("T0pS3cr3t").await);
+        assert!(!plain.verify("T0pS3cr3").await);
+        let hash = bcrypt::hash("password", 4).unwrap();
+        let hashed = Secret::new(&hash);
+        assert!(hashed.verify("password").await);
+        assert!(
+            !hashed.verify(&hash).await,
+            "the hash itself is not the password"
+        );
+        assert!(!Secret::new(&hash).is_plain());
+        assert!(!Secret::new("x").verify(&hash).await);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert!(!format!("{:?}", Secret::new("hunter2")).contains("hunter2"));
+    }
+}

@@ -1,0 +1,204 @@
+//! What an authenticated user may publish and subscribe to: the
+//! `permissions {}` of a user (or `default_permissions`), checked on every
+//! PUB and SUB with nats-server's rules and error texts.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rnats_proto::subject::{is_subset, pattern_matches};
+
+use crate::options::{PermissionsConfig, ResponsePermissionConfig, SubjectRuleConfig};
+
+/// One direction's rule: allowed patterns (none = everything) minus denied.
+#[derive(Debug, Clone, Default)]
+pub struct Rule {
+    allow: Option<Vec<Box<[u8]>>>,
+    deny: Vec<Box<[u8]>>,
+}
+
+impl Rule {
+    fn from_config(c: &SubjectRuleConfig) -> Self {
+        let bytes = |v: &Vec<String>| v.iter().map(|s| s.as_bytes().into()).collect();
+        Rule {
+            allow: c.allow.as_ref().map(bytes),
+            deny: bytes(&c.deny),
+        }
+    }
+
+    /// May a message be published to this literal subject?
+    pub fn allows_publish(&self, subject: &[u8]) -> bool {
+        let allowed = match &self.allow {
+            None => true,
+            Some(allow) => allow.iter().any(|p| pattern_matches(p, subject)),
+        };
+        allowed && !self.deny.iter().any(|p| pattern_matches(p, subject))
+    }
+
+    /// May a subscription be made on this subject (which may have wildcards)?
+    /// It must fall entirely inside an allowed pattern, and no denied
+    /// pattern may cover it.
+    pub fn allows_subscription(&self, subject: &[u8]) -> bool {
+        let allowed = match &self.allow {
+            None => true,
+            Some(allow) => allow.iter().any(|p| is_subset(subject, p)),
+        };
+        allowed && !self.deny.iter().any(|p| pattern_matches(p, subject))
+    }
+
+    /// For a wildcard subscription that was allowed although some denied
+    /// subjects fall inside it: those must be filtered at delivery.
+    pub fn deny_overlaps(&self, subject: &[u8]) -> bool {
+        self.deny.iter().any(|d| is_subset(d, subject))
+    }
+
+    pub fn denies(&self, subject: &[u8]) -> bool {
+        self.deny.iter().any(|p| pattern_matches(p, subject))
+    }
+}
+
+/// `allow_responses`: a client may reply to requests it received, even
+/// where its publish rule says no.
+#[derive(Debug, Clone)]
+pub struct ResponsePermission {
+    pub max: usize,
+    pub expires: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Permissions {
+    pub publish: Option<Rule>,
+    pub subscribe: Option<Rule>,
+    pub responses: Option<ResponsePermission>,
+}
+
+impl Permissions {
+    pub fn from_config(c: &PermissionsConfig) -> Self {
+        let responses = c
+            .allow_responses
+            .as_ref()
+            .map(|r: &ResponsePermissionConfig| ResponsePermission {
+                max: r.max.max(1),
+                expires: r.expires,
+            });
+        let mut publish = c.publish.as_ref().map(Rule::from_config);
+        // As nats-server: allowing responses implies a publish rule exists,
+        // so that replies are what opens it.
+        if responses.is_some() && publish.is_none() {
+            publish = Some(Rule {
+                allow: Some(Vec::new()),
+                deny: Vec::new(),
+            });
+        }
+        Permissions {
+            publish,
+            subscribe: c.subscribe.as_ref().map(Rule::from_config),
+            responses,
+        }
+    }
+}
+
+/// Reply subjects a client with `allow_responses` may still publish to.
+#[derive(Debug)]
+pub struct ResponseTracker {
+    permission: ResponsePermission,
+    open: HashMap<Box<[u8]>, (usize, Option<Instant>)>,
+}
+
+/// Open replies remembered per client, at most (older ones are dropped).
+const MAX_OPEN_RESPONSES: usize = 64 * 1024;
+
+impl ResponseTracker {
+    pub fn new(permission: ResponsePermission) -> Self {
+        ResponseTracker {
+            permission,
+            open: HashMap::new(),
+        }
+    }
+
+    /// A request with this reply subject was delivered to the client.
+    pub fn opened(&mut self, reply: &[u8]) {
+        if self.open.len() >= MAX_OPEN_RESPONSES {
+            let now = Instant::now();
+            self.open.retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
+            if self.open.len() >= MAX_OPEN_RESPONSES {
+                self.open.clear();
+            }
+        }
+        let expires = self.permission.expires.map(|d| Instant::now() + d);
+        self.open
+            .insert(reply.into(), (self.permission.max, expires));
+    }
+
+    /// Takes one use of the permission to reply on `subject`, if open.
+    pub fn take(&mut self, subject: &[u8]) -> bool {
+        let Some((left, expires)) = self.open.get_mut(subject) else {
+            return false;
+        };
+        if expires.is_some_and(|e| e <= Instant::now()) {
+            self.open.remove(subject);
+            return false;
+        }
+        *left -= 1;
+        if *left == 0 {
+            self.open.remove(subject);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(allow: Option<&[&str]>, deny: &[&str]) -> Rule {
+        Rule::from_config(&SubjectRuleConfig {
+            allow: allow.map(|a| a.iter().map(|s| s.to_string()).collect()),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn publish_allow_and_deny() {
+        let r = rule(Some(&["SANDBOX.*", "orders.>"]), &["orders.secret"]);
+        assert!(r.allows_publish(b"SANDBOX.a"));
+        assert!(!r.allows_publish(b"SANDBOX.a.b"));
+        assert!(r.allows_publish(b"orders.new.1"));
+        assert!(!r.allows_publish(b"orders.secret"));
+        assert!(!r.allows_publish(b"other"));
+        let deny_only = rule(None, &["admin.>"]);
+        assert!(deny_only.allows_publish(b"anything"));
+        assert!(!deny_only.allows_publish(b"admin.users"));
+    }
+
+    #[test]
+    fn subscriptions_must_fit_inside_an_allowed_pattern() {
+        let r = rule(Some(&["stocks.>", "news.*"]), &["stocks.secret.>"]);
+        assert!(r.allows_subscription(b"stocks.nyse"));
+        assert!(r.allows_subscription(b"stocks.*"));
+        assert!(r.allows_subscription(b"news.*"));
+        assert!(!r.allows_subscription(b"news.>"));
+        assert!(!r.allows_subscription(b">"));
+        assert!(!r.allows_subscription(b"stocks.secret.x"));
+        assert!(r.allows_subscription(b"stocks.>"));
+        assert!(r.deny_overlaps(b"stocks.>"));
+        assert!(!r.deny_overlaps(b"stocks.nyse"));
+    }
+
+    #[test]
+    fn responses_are_counted_and_expire() {
+        let mut t = ResponseTracker::new(ResponsePermission {
+            max: 2,
+            expires: None,
+        });
+        t.opened(b"_INBOX.1");
+        assert!(t.take(b"_INBOX.1"));
+        assert!(t.take(b"_INBOX.1"));
+        assert!(!t.take(b"_INBOX.1"));
+        let mut t = ResponseTracker::new(ResponsePermission {
+            max: 1,
+            expires: Some(Duration::ZERO),
+        });
+        t.opened(b"_INBOX.2");
+        assert!(!t.take(b"_INBOX.2"));
+    }
+}
