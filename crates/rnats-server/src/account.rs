@@ -1,20 +1,88 @@
 //! Accounts: isolated subject namespaces. Each account has its own
 //! subscription index, so a message published in one account reaches only
-//! subscribers of that account. Without an `accounts {}` block every client
-//! is in the global account `$G`, as on nats-server.
+//! subscribers of that account — unless one account exports a stream or a
+//! service and another imports it. Without an `accounts {}` block every
+//! client is in the global account `$G`, as on nats-server.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
+use rand::Rng;
+use rnats_proto::subject::is_subset;
+
+use crate::client::lock;
+use crate::options::{AccountConfig, ExportKind};
 use crate::sublist::Sublist;
 use crate::subscription::Subscription;
 
 /// The account of clients not assigned to a named one.
 pub const GLOBAL_ACCOUNT: &str = "$G";
+/// Reply subjects the server makes up for requests that cross accounts.
+pub const RESPONSE_PREFIX: &[u8] = b"_R_.";
+/// How long an answer to a cross-account request is waited for.
+const RESPONSE_TTL: Duration = Duration::from_secs(120);
+/// Open cross-account requests an account remembers, at most.
+const MAX_PENDING_RESPONSES: usize = 100_000;
 
 pub struct Account {
     pub name: String,
     pub sublist: Sublist<Subscription>,
+    routes: OnceLock<Routes>,
+    /// Made-up reply subject -> (requester's account, its real reply).
+    responses: Mutex<HashMap<Box<[u8]>, PendingResponse>>,
+}
+
+struct PendingResponse {
+    requester: Weak<Account>,
+    reply: Box<[u8]>,
+    expires: Instant,
+}
+
+/// Where messages published in an account also go.
+#[derive(Default)]
+pub struct Routes {
+    /// Streams this account exports that others import.
+    pub streams: Vec<StreamRoute>,
+    /// Services this account imports from others.
+    pub services: Vec<ServiceRoute>,
+}
+
+pub struct StreamRoute {
+    /// Subjects (in the exporting account) the importer takes.
+    pub pattern: Box<[u8]>,
+    pub to: Weak<Account>,
+    /// Put before the subject in the importing account.
+    pub prefix: Option<Box<[u8]>>,
+}
+
+impl StreamRoute {
+    pub fn map_subject(&self, subject: &[u8]) -> Vec<u8> {
+        match &self.prefix {
+            Some(prefix) => [prefix.as_ref(), b".", subject].concat(),
+            None => subject.to_vec(),
+        }
+    }
+}
+
+pub struct ServiceRoute {
+    /// Subjects the importing account publishes requests to.
+    pub local: Box<[u8]>,
+    pub to: Weak<Account>,
+    /// The exported service subject in the other account.
+    pub remote: Box<[u8]>,
+}
+
+impl ServiceRoute {
+    /// The subject in the exporting account: the export's when the import
+    /// renamed a literal subject, else the subject as published.
+    pub fn map_subject<'a>(&'a self, subject: &'a [u8]) -> &'a [u8] {
+        if self.local != self.remote && rnats_proto::subject::is_literal(&self.remote) {
+            &self.remote
+        } else {
+            subject
+        }
+    }
 }
 
 impl Account {
@@ -22,7 +90,50 @@ impl Account {
         Arc::new(Account {
             name: name.into(),
             sublist: Sublist::new(),
+            routes: OnceLock::new(),
+            responses: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Its import/export routes, if it has any.
+    #[inline]
+    pub fn routes(&self) -> Option<&Routes> {
+        self.routes.get()
+    }
+
+    /// Registers a request from `requester` that will be answered in this
+    /// account, and returns the reply subject to give the responder.
+    pub fn expect_response(&self, requester: &Arc<Account>, reply: &[u8]) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        let mut made_up = RESPONSE_PREFIX.to_vec();
+        made_up.extend((0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]));
+        let now = Instant::now();
+        let mut responses = lock(&self.responses);
+        if responses.len() >= MAX_PENDING_RESPONSES {
+            responses.retain(|_, r| r.expires > now);
+            if responses.len() >= MAX_PENDING_RESPONSES {
+                responses.clear();
+            }
+        }
+        responses.insert(
+            made_up.as_slice().into(),
+            PendingResponse {
+                requester: Arc::downgrade(requester),
+                reply: reply.into(),
+                expires: now + RESPONSE_TTL,
+            },
+        );
+        made_up
+    }
+
+    /// The requester waiting for an answer on `subject`, once.
+    pub fn take_response(&self, subject: &[u8]) -> Option<(Arc<Account>, Box<[u8]>)> {
+        let pending = lock(&self.responses).remove(subject)?;
+        if pending.expires <= Instant::now() {
+            return None;
+        }
+        Some((pending.requester.upgrade()?, pending.reply))
     }
 }
 
@@ -40,15 +151,72 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+    /// Creates the accounts and wires their imports to the matching
+    /// exports. An import of something not exported to it is an error.
+    pub fn new(configs: &[AccountConfig]) -> Result<Self, String> {
         let global = Account::new(GLOBAL_ACCOUNT);
         let mut by_name = HashMap::from([(GLOBAL_ACCOUNT.to_string(), global.clone())]);
-        for name in names {
+        for c in configs {
             by_name
-                .entry(name.to_string())
-                .or_insert_with(|| Account::new(name));
+                .entry(c.name.clone())
+                .or_insert_with(|| Account::new(c.name.as_str()));
         }
-        Accounts { global, by_name }
+        let mut routes: HashMap<&str, Routes> = HashMap::new();
+        for importer in configs {
+            for import in &importer.imports {
+                let exporter_config = configs
+                    .iter()
+                    .find(|c| c.name == import.account)
+                    .ok_or_else(|| {
+                        format!(
+                            "account {:?} imports from unknown account {:?}",
+                            importer.name, import.account
+                        )
+                    })?;
+                let exported = exporter_config.exports.iter().any(|e| {
+                    e.kind == import.kind
+                        && is_subset(import.subject.as_bytes(), e.subject.as_bytes())
+                        && (e.accounts.is_empty() || e.accounts.contains(&importer.name))
+                });
+                if !exported {
+                    return Err(format!(
+                        "account {:?} imports {:?} from account {:?}, which does not export it to {:?}",
+                        importer.name, import.subject, import.account, importer.name
+                    ));
+                }
+                let (to_importer, to_exporter) =
+                    (&by_name[&importer.name], &by_name[&import.account]);
+                match import.kind {
+                    ExportKind::Stream => {
+                        routes
+                            .entry(&import.account)
+                            .or_default()
+                            .streams
+                            .push(StreamRoute {
+                                pattern: import.subject.as_bytes().into(),
+                                to: Arc::downgrade(to_importer),
+                                prefix: import.prefix.as_deref().map(|p| p.as_bytes().into()),
+                            })
+                    }
+                    ExportKind::Service => {
+                        let local = import.to.as_deref().unwrap_or(&import.subject);
+                        routes
+                            .entry(&importer.name)
+                            .or_default()
+                            .services
+                            .push(ServiceRoute {
+                                local: local.as_bytes().into(),
+                                to: Arc::downgrade(to_exporter),
+                                remote: import.subject.as_bytes().into(),
+                            })
+                    }
+                }
+            }
+        }
+        for (name, r) in routes {
+            let _ = by_name[name].routes.set(r);
+        }
+        Ok(Accounts { global, by_name })
     }
 
     pub fn global(&self) -> &Arc<Account> {

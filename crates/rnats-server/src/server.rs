@@ -69,6 +69,12 @@ impl ServerShared {
         }
     }
 
+    /// Subscriptions in the global account (the only one without an
+    /// `accounts {}` block).
+    pub fn subscription_count(&self) -> usize {
+        self.accounts.global().sublist.count()
+    }
+
     pub fn client_count(&self) -> usize {
         lock(&self.clients).len()
     }
@@ -112,7 +118,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
-        let accounts = Accounts::new(opts.auth.accounts.iter().map(|a| a.name.as_str()));
+        let accounts = Accounts::new(&opts.auth.accounts).map_err(io::Error::other)?;
         let auth = Authenticator::new(&opts.auth, &accounts);
         let info = ServerInfo {
             server_id: id.clone(),

@@ -19,7 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, trace};
 
-use crate::account::Account;
+use crate::account::{Account, RESPONSE_PREFIX, Routes};
 use crate::auth::Identity;
 use crate::client::{Client, CloseReason, closed, lock};
 use crate::permissions::{Permissions, ResponseTracker};
@@ -440,11 +440,34 @@ impl Session {
             header_len,
             body: message,
         };
+        self.deliver_all(&matches, &msg, self.echo);
+        let mut imported = false;
+        if self.account.routes().is_some() {
+            let account = self.account.clone();
+            if let Some(routes) = account.routes() {
+                imported = self.route_to_importers(routes, &msg);
+            }
+        }
+        if subj.starts_with(RESPONSE_PREFIX) {
+            self.route_response(&msg);
+        }
+        if matches.plain.is_empty()
+            && matches.queues.is_empty()
+            && !imported
+            && self.no_responders
+            && let Some(reply) = msg.reply
+        {
+            self.no_responders_reply(reply);
+        }
+    }
+
+    /// Queues the message for every plain subscription and one member of
+    /// each queue group. `echo` false skips this connection's own.
+    fn deliver_all(&mut self, matches: &Matches<Subscription>, msg: &Message<'_>, echo: bool) {
         let me = self.client.id;
-        let echo = self.echo;
         for sub in &matches.plain {
             if echo || sub.client.id != me {
-                self.deliver(sub, &msg);
+                self.deliver(sub, msg);
             }
         }
         for group in &matches.queues {
@@ -455,18 +478,67 @@ impl Session {
                 if (!echo && sub.client.id == me) || sub.client.is_closing() {
                     continue;
                 }
-                if self.deliver(sub, &msg) {
+                if self.deliver(sub, msg) {
                     break;
                 }
             }
         }
-        if matches.plain.is_empty()
-            && matches.queues.is_empty()
-            && self.no_responders
-            && let Some(reply) = msg.reply
-        {
-            self.no_responders_reply(reply);
+    }
+
+    /// Carries a message into the accounts that import it: streams this
+    /// account exports, and services this account imports (with the reply
+    /// mapped so the answer finds its way back). True if a service took it.
+    fn route_to_importers(&mut self, routes: &Routes, msg: &Message<'_>) -> bool {
+        for stream in &routes.streams {
+            if !subject::pattern_matches(&stream.pattern, msg.subject) {
+                continue;
+            }
+            let Some(target) = stream.to.upgrade() else {
+                continue;
+            };
+            let mapped = stream.map_subject(msg.subject);
+            let routed = Message {
+                subject: &mapped,
+                ..*msg
+            };
+            let matches = target.sublist.matches(&mapped);
+            self.deliver_all(&matches, &routed, true);
         }
+        let mut served = false;
+        for service in &routes.services {
+            if !subject::pattern_matches(&service.local, msg.subject) {
+                continue;
+            }
+            let Some(target) = service.to.upgrade() else {
+                continue;
+            };
+            let remote = service.map_subject(msg.subject);
+            let reply = msg.reply.map(|r| target.expect_response(&self.account, r));
+            let routed = Message {
+                subject: remote,
+                reply: reply.as_deref(),
+                ..*msg
+            };
+            let matches = target.sublist.matches(remote);
+            served |= !matches.plain.is_empty() || !matches.queues.is_empty();
+            self.deliver_all(&matches, &routed, true);
+        }
+        served
+    }
+
+    /// A reply to a request that came in through a service import: hand it
+    /// to the requester's account on the requester's own reply subject.
+    fn route_response(&mut self, msg: &Message<'_>) {
+        let Some((requester, reply)) = self.account.take_response(msg.subject) else {
+            return;
+        };
+        let routed = Message {
+            subject: &reply,
+            reply: None,
+            ..*msg
+        };
+        let matches = requester.sublist.matches(&reply);
+        self.deliver_all(&matches, &routed, true);
     }
 
     /// Checks the publish rule (verdicts cached per subject), then open
@@ -674,6 +746,7 @@ impl Session {
 }
 
 /// A message being routed: where its parts are in the publisher's buffer.
+#[derive(Clone, Copy)]
 struct Message<'a> {
     chunk: &'a Bytes,
     subject: &'a [u8],

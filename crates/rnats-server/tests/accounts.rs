@@ -1,0 +1,205 @@
+//! Accounts with the real client: isolation between accounts, and what
+//! crosses it on purpose — stream and service exports/imports.
+
+use std::time::Duration;
+
+use async_nats::{ConnectOptions, Message, Subscriber};
+use bytes::Bytes;
+use futures::StreamExt;
+use rnats_server::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, UserConfig};
+use rnats_server::{Options, Server};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn user(name: &str) -> UserConfig {
+    UserConfig {
+        user: name.into(),
+        password: format!("{name}-pw"),
+        permissions: None,
+    }
+}
+
+async fn login(server: &Server, name: &str) -> async_nats::Client {
+    ConnectOptions::new()
+        .user_and_password(name.into(), format!("{name}-pw"))
+        .connect(server.client_url())
+        .await
+        .expect("login works")
+}
+
+async fn next(sub: &mut Subscriber) -> Message {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open")
+}
+
+/// Returns once the server has processed everything `client` sent so far.
+async fn sync(client: &async_nats::Client) {
+    let inbox = client.new_inbox();
+    let mut probe = client.subscribe(inbox.clone()).await.unwrap();
+    probe.unsubscribe_after(1).await.unwrap();
+    client.publish(inbox, Bytes::new()).await.unwrap();
+    next(&mut probe).await;
+}
+
+/// Account A exports a stream (`events.>`) and a service (`help`); B imports
+/// the stream under the prefix `from_a` and the service as `ask`.
+async fn two_accounts() -> Server {
+    let mut opts = Options::for_tests();
+    opts.auth.accounts = vec![
+        AccountConfig {
+            name: "A".into(),
+            users: vec![user("alice")],
+            exports: vec![
+                ExportConfig {
+                    kind: ExportKind::Stream,
+                    subject: "events.>".into(),
+                    accounts: vec![],
+                },
+                ExportConfig {
+                    kind: ExportKind::Service,
+                    subject: "help".into(),
+                    accounts: vec!["B".into()],
+                },
+            ],
+            ..AccountConfig::default()
+        },
+        AccountConfig {
+            name: "B".into(),
+            users: vec![user("bob")],
+            imports: vec![
+                ImportConfig {
+                    kind: ExportKind::Stream,
+                    account: "A".into(),
+                    subject: "events.>".into(),
+                    prefix: Some("from_a".into()),
+                    to: None,
+                },
+                ImportConfig {
+                    kind: ExportKind::Service,
+                    account: "A".into(),
+                    subject: "help".into(),
+                    prefix: None,
+                    to: Some("ask".into()),
+                },
+            ],
+            ..AccountConfig::default()
+        },
+        AccountConfig {
+            name: "C".into(),
+            users: vec![user("carol")],
+            ..AccountConfig::default()
+        },
+    ];
+    Server::start(opts).await.expect("server starts")
+}
+
+#[tokio::test]
+async fn accounts_do_not_see_each_others_messages() {
+    let server = two_accounts().await;
+    let (alice, carol) = (login(&server, "alice").await, login(&server, "carol").await);
+    let mut in_a = alice.subscribe("news").await.unwrap();
+    let mut in_c = carol.subscribe("news").await.unwrap();
+    sync(&alice).await;
+    sync(&carol).await;
+    carol.publish("news", "for C only".into()).await.unwrap();
+    alice.publish("news", "for A only".into()).await.unwrap();
+    assert_eq!(next(&mut in_a).await.payload, "for A only");
+    assert_eq!(next(&mut in_c).await.payload, "for C only");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_imported_stream_arrives_under_its_prefix() {
+    let server = two_accounts().await;
+    let (alice, bob, carol) = (
+        login(&server, "alice").await,
+        login(&server, "bob").await,
+        login(&server, "carol").await,
+    );
+    let mut imported = bob.subscribe("from_a.events.>").await.unwrap();
+    let mut unprefixed = bob.subscribe("events.>").await.unwrap();
+    let mut not_importing = carol.subscribe(">").await.unwrap();
+    sync(&bob).await;
+    sync(&carol).await;
+    // `>` also saw carol's own sync probe.
+    assert!(next(&mut not_importing).await.subject.starts_with("_INBOX."));
+    alice
+        .publish("events.login", "alice logged in".into())
+        .await
+        .unwrap();
+    alice
+        .publish("private.stuff", "not exported".into())
+        .await
+        .unwrap();
+    let m = next(&mut imported).await;
+    assert_eq!(m.subject.as_str(), "from_a.events.login");
+    assert_eq!(m.payload, "alice logged in");
+    // Neither the unprefixed subject in B nor account C got anything.
+    bob.publish("events.mine", "B's own".into()).await.unwrap();
+    assert_eq!(next(&mut unprefixed).await.payload, "B's own");
+    carol.publish("c.marker", "marker".into()).await.unwrap();
+    assert_eq!(next(&mut not_importing).await.payload, "marker");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_imported_service_answers_across_accounts() {
+    let server = two_accounts().await;
+    let (alice, bob) = (login(&server, "alice").await, login(&server, "bob").await);
+    let mut requests = alice.subscribe("help").await.unwrap();
+    sync(&alice).await;
+    let responder = tokio::spawn(async move {
+        for _ in 0..3 {
+            let req = next(&mut requests).await;
+            let reply = req.reply.expect("requests carry a reply");
+            assert!(
+                reply.starts_with("_R_."),
+                "the requester's inbox is not exposed: {reply}"
+            );
+            let answer = format!("help with {}", String::from_utf8_lossy(&req.payload));
+            alice.publish(reply, answer.into()).await.unwrap();
+        }
+        alice.flush().await.unwrap();
+    });
+    for topic in ["a", "b", "c"] {
+        let answer = bob
+            .request("ask", topic.to_string().into())
+            .await
+            .expect("service answers");
+        assert_eq!(answer.payload, format!("help with {topic}"));
+    }
+    responder.await.unwrap();
+    // Carol's account imports nothing: nobody answers her.
+    let carol = login(&server, "carol").await;
+    let err = carol.request("ask", "?".into()).await.unwrap_err();
+    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn importing_what_is_not_exported_is_refused_at_start() {
+    let mut opts = Options::for_tests();
+    opts.auth.accounts = vec![
+        AccountConfig {
+            name: "A".into(),
+            users: vec![user("alice")],
+            ..AccountConfig::default()
+        },
+        AccountConfig {
+            name: "B".into(),
+            users: vec![user("bob")],
+            imports: vec![ImportConfig {
+                kind: ExportKind::Stream,
+                account: "A".into(),
+                subject: "secrets.>".into(),
+                prefix: None,
+                to: None,
+            }],
+            ..AccountConfig::default()
+        },
+    ];
+    let err = Server::start(opts).await.err().expect("start fails");
+    assert!(err.to_string().contains("does not export it"), "{err}");
+}
