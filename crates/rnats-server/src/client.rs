@@ -26,6 +26,25 @@ use crate::server::ServerShared;
 use crate::session::Session;
 use crate::subscription::Subscription;
 
+/// A producer is held back briefly once a consumer's backlog passes this
+/// (or half of max_pending, if smaller, leaving room for one more read):
+/// flow control instead of cutting off
+/// a consumer that is merely slower than its producer.
+const SOFT_PENDING_CAP: usize = 8 * 1024 * 1024;
+/// A writer that has not finished a write for this long is stuck, not
+/// slow: producers stop waiting for it and it meets max_pending or the
+/// write deadline instead.
+pub(crate) const STUCK_WRITER: Duration = Duration::from_millis(250);
+
+/// What [`Client::enqueue`] tells the producer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Queued {
+    /// The writer must be woken once the producer's batch is done.
+    pub wake: bool,
+    /// The consumer is behind: the producer should wait for room.
+    pub backlogged: bool,
+}
+
 /// The server's first PING goes out this soon after the connection starts
 /// (nats-server does the same, so dead peers are noticed quickly).
 const FIRST_PING: Duration = Duration::from_secs(2);
@@ -73,8 +92,11 @@ pub struct Client {
     /// `127.0.0.1:5555 - cid:7`: the prefix of every log line about it.
     pub tag: String,
     max_pending: usize,
+    soft_pending: usize,
     outbound: Mutex<Outbound>,
     wake_writer: Notify,
+    /// Signalled after every completed write, for producers waiting for room.
+    drained: Notify,
     wake_reader: Notify,
     closing: AtomicBool,
     close_reason: Mutex<Option<CloseReason>>,
@@ -100,8 +122,10 @@ impl Client {
             addr,
             tag: format!("{addr} - cid:{id}"),
             max_pending,
+            soft_pending: SOFT_PENDING_CAP.min(max_pending / 2),
             outbound: Mutex::new(Outbound::new()),
             wake_writer: Notify::new(),
+            drained: Notify::new(),
             wake_reader: Notify::new(),
             closing: AtomicBool::new(false),
             close_reason: Mutex::new(None),
@@ -116,15 +140,16 @@ impl Client {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// Appends to the client's output. Returns true when the caller must
-    /// wake the writer once its batch of work is done (see [`Client::flush`]).
-    /// A client whose output grows past max_pending is disconnected as a
-    /// slow consumer; the caller never waits.
+    /// Appends to the client's output. The answer says whether the caller
+    /// must wake the writer once its batch of work is done (see
+    /// [`Client::flush`]) and whether the client is falling behind. A
+    /// client whose output grows past max_pending is disconnected as a slow
+    /// consumer; the caller never blocks here.
     #[inline]
-    pub fn enqueue(&self, write: impl FnOnce(&mut Batch)) -> bool {
+    pub fn enqueue(&self, write: impl FnOnce(&mut Batch)) -> Queued {
         let mut out = lock(&self.outbound);
         if out.closed {
-            return false;
+            return Queued::default();
         }
         write(&mut out.batch);
         if out.batch.len() > self.max_pending {
@@ -138,11 +163,31 @@ impl Client {
                 pending
             );
             self.close(CloseReason::SlowConsumerPendingBytes, false);
-            return false;
+            return Queued::default();
         }
         let wake = !out.flush_scheduled;
         out.flush_scheduled = true;
-        wake
+        let backlogged = out.batch.len() > self.soft_pending && !out.writer_stuck();
+        Queued { wake, backlogged }
+    }
+
+    /// Waits (until `deadline` at most) while this client's backlog is over
+    /// the soft cap and its writer is making progress.
+    pub async fn wait_for_room(&self, deadline: Instant) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            {
+                let out = lock(&self.outbound);
+                if out.closed || out.batch.len() <= self.soft_pending || out.writer_stuck() {
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Wakes the writer to send what was enqueued.
@@ -153,7 +198,7 @@ impl Client {
 
     /// Enqueues and flushes at once (for replies outside a batch).
     pub fn send_now(&self, bytes: &[u8]) {
-        if self.enqueue(|b| b.put(bytes)) {
+        if self.enqueue(|b| b.put(bytes)).wake {
             self.flush();
         }
     }
@@ -238,6 +283,7 @@ async fn write_loop(
             let mut out = lock(&client.outbound);
             out.flush_scheduled = false;
             std::mem::swap(&mut out.batch, &mut spare);
+            out.write_started = (!spare.is_empty()).then(std::time::Instant::now);
             out.closed
         };
         if !spare.is_empty() {
@@ -261,6 +307,8 @@ async fn write_loop(
                 }
             }
             spare.clear();
+            lock(&client.outbound).write_started = None;
+            client.drained.notify_waiters();
         }
         if closed {
             break;

@@ -127,6 +127,16 @@ pub struct Outbound {
     pub flush_scheduled: bool,
     /// The connection is closing: appends are dropped.
     pub closed: bool,
+    /// When the writer took the batch it is writing now, if it is writing.
+    pub write_started: Option<std::time::Instant>,
+}
+
+impl Outbound {
+    /// Whether the current write has been going on too long to wait for.
+    pub fn writer_stuck(&self) -> bool {
+        self.write_started
+            .is_some_and(|t| t.elapsed() > crate::client::STUCK_WRITER)
+    }
 }
 
 impl Outbound {
@@ -135,6 +145,7 @@ impl Outbound {
             batch: Batch::default(),
             flush_scheduled: false,
             closed: false,
+            write_started: None,
         }
     }
 }

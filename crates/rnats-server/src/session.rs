@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use rnats_proto::messages::{ConnectInfo, redact_connect};
 use rnats_proto::parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};
 use rnats_proto::{encode, errors, subject};
@@ -33,6 +33,8 @@ const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
 /// Match results a connection remembers for the subjects it publishes to.
 const LOCAL_CACHE_SIZE: usize = 512;
+/// The longest a producer is held back per read for slow consumers.
+const MAX_STALL: std::time::Duration = std::time::Duration::from_millis(20);
 /// Publish-permission verdicts a connection remembers.
 const VERDICT_CACHE_SIZE: usize = 1024;
 
@@ -64,6 +66,9 @@ pub struct Session {
     cache: MatchCache,
     /// Clients that were sent something during the current read.
     to_flush: Vec<Arc<Client>>,
+    /// Consumers that fell behind during the current read: the next read
+    /// waits a little for them (flow control).
+    behind: Vec<Arc<Client>>,
     /// Operations parsed from the current read, reused between reads.
     ops: Vec<(ClientOp, Span)>,
     rng: u64,
@@ -100,6 +105,7 @@ impl Session {
                 entries: HashMap::new(),
             },
             to_flush: Vec::new(),
+            behind: Vec::new(),
             ops: Vec::new(),
         }
     }
@@ -113,10 +119,13 @@ impl Session {
             if buf.is_empty() && buf.capacity() > 4 * read_size {
                 buf = BytesMut::with_capacity(read_size);
             }
-            buf.reserve(read_size.max(want.saturating_sub(buf.len())));
-            let room = buf.capacity() - buf.len();
+            // Read at most `room`: a read's worth of output is what each
+            // consumer's backlog may grow by before flow control looks again.
+            let room = read_size.max(want.saturating_sub(buf.len()));
+            buf.reserve(room);
+            let mut limited = (&mut buf).limit(room);
             let n = tokio::select! {
-                r = reader.read_buf(&mut buf) => r,
+                r = reader.read_buf(&mut limited) => r,
                 _ = closed(&self.client) => break,
                 _ = sleep_until(auth_deadline), if self.auth_required && !self.connected => {
                     error!("{} - {}", self.client.tag, "Authentication Timeout");
@@ -146,6 +155,7 @@ impl Session {
             let chunk = buf.split_to(consumed).freeze();
             let outcome = self.process_all(&chunk).await;
             self.flush_touched();
+            self.wait_for_slow_consumers().await;
             if let Err(reason) = outcome {
                 self.client.close(reason, true);
                 break;
@@ -613,7 +623,7 @@ impl Session {
         if enabled!(Level::TRACE) {
             trace_delivery(client, sub, msg);
         }
-        let wake = client.enqueue(|batch| {
+        let queued = client.enqueue(|batch| {
             match msg.header_len {
                 None => encode::msg_header(
                     batch.buf_mut(),
@@ -638,10 +648,27 @@ impl Session {
             }
             batch.put(b"\r\n");
         });
-        if wake {
+        if queued.wake {
             self.to_flush.push(client.clone());
         }
+        if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
+            self.behind.push(client.clone());
+        }
         true
+    }
+
+    /// Holds this producer back (not reading its socket, so TCP pushes
+    /// back on it) while consumers it fed are over their soft backlog cap,
+    /// for at most [`MAX_STALL`] per read. Other consumers already have
+    /// their messages; a stuck consumer is not waited for at all.
+    async fn wait_for_slow_consumers(&mut self) {
+        if self.behind.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + MAX_STALL;
+        for client in self.behind.drain(..) {
+            client.wait_for_room(deadline).await;
+        }
     }
 
     fn flush_touched(&mut self) {
@@ -663,7 +690,7 @@ impl Session {
     /// Queues a reply to this client, flushed after the current read.
     fn reply(&mut self, bytes: &[u8], trace_as: &str) {
         trace!("{} - ->> [{}]", self.client.tag, trace_as);
-        if self.client.enqueue(|b| b.put(bytes)) {
+        if self.client.enqueue(|b| b.put(bytes)).wake {
             self.to_flush.push(self.client.clone());
         }
     }
@@ -676,7 +703,7 @@ impl Session {
 
     fn err(&mut self, text: &str) {
         trace!("{} - ->> [-ERR '{}']", self.client.tag, text);
-        if self.client.enqueue(|b| encode::err(b.buf_mut(), text)) {
+        if self.client.enqueue(|b| encode::err(b.buf_mut(), text)).wake {
             self.to_flush.push(self.client.clone());
         }
     }
