@@ -8,18 +8,18 @@ use bytes::{BufMut, BytesMut};
 /// asked (its header block, 16 bytes).
 pub const NO_RESPONDERS_HEADER: &[u8] = b"NATS/1.0 503\r\n\r\n";
 
-/// Appends `MSG <subject> <sid> [reply] <size>\r\n`.
+/// Appends `MSG <subject> <sid> [reply] <size>\r\n`. The size is given
+/// as text: a relayed message repeats the publisher's digits verbatim, as
+/// nats-server does, and no number is formatted per delivery.
 #[inline]
 pub fn msg_header(
     out: &mut BytesMut,
     subject: &[u8],
     sid: &[u8],
     reply: Option<&[u8]>,
-    size: usize,
+    size: &[u8],
 ) {
-    let mut n = itoa::Buffer::new();
-    let size = n.format(size).as_bytes();
-    out.reserve(12 + subject.len() + sid.len() + reply.map_or(0, |r| r.len() + 1) + size.len());
+    out.reserve(8 + subject.len() + sid.len() + reply.map_or(0, |r| r.len() + 1) + size.len());
     out.put_slice(b"MSG ");
     subject_sid_reply(out, subject, sid, reply);
     out.put_slice(size);
@@ -33,25 +33,21 @@ pub fn hmsg_header(
     subject: &[u8],
     sid: &[u8],
     reply: Option<&[u8]>,
-    header_len: usize,
-    total_len: usize,
+    header_size: &[u8],
+    total_size: &[u8],
 ) {
-    let mut h = itoa::Buffer::new();
-    let mut t = itoa::Buffer::new();
-    let header_len = h.format(header_len).as_bytes();
-    let total_len = t.format(total_len).as_bytes();
     out.reserve(
-        16 + subject.len()
+        10 + subject.len()
             + sid.len()
             + reply.map_or(0, |r| r.len() + 1)
-            + header_len.len()
-            + total_len.len(),
+            + header_size.len()
+            + total_size.len(),
     );
     out.put_slice(b"HMSG ");
     subject_sid_reply(out, subject, sid, reply);
-    out.put_slice(header_len);
+    out.put_slice(header_size);
     out.put_u8(b' ');
-    out.put_slice(total_len);
+    out.put_slice(total_size);
     out.put_slice(b"\r\n");
 }
 
@@ -85,10 +81,10 @@ mod tests {
     #[test]
     fn headers_read_like_the_reference() {
         let mut out = BytesMut::new();
-        msg_header(&mut out, b"foo", b"2", None, 2);
-        msg_header(&mut out, b"foo", b"2", Some(b"r"), 0);
-        hmsg_header(&mut out, b"foo", b"2", Some(b"r"), 12, 14);
-        hmsg_header(&mut out, b"_INBOX.x.y", b"1", None, 16, 16);
+        msg_header(&mut out, b"foo", b"2", None, b"2");
+        msg_header(&mut out, b"foo", b"2", Some(b"r"), b"0");
+        hmsg_header(&mut out, b"foo", b"2", Some(b"r"), b"12", b"14");
+        hmsg_header(&mut out, b"_INBOX.x.y", b"1", None, b"16", b"16");
         err(&mut out, "Invalid Subject");
         assert_eq!(
             &out[..],

@@ -45,51 +45,46 @@ impl ServerInfo {
     }
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// The options a client sends in `CONNECT`. Unknown fields are ignored.
-/// `verbose` and `pedantic` default to true when absent, as on nats-server.
-#[derive(Debug, Clone, Deserialize)]
+/// Flags are optional: a field left out keeps its current value, so a
+/// second CONNECT changes only what it names (nats-server unmarshals onto
+/// the connection's options the same way). Before any CONNECT, `verbose`,
+/// `pedantic` and `echo` are on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConnectInfo {
-    #[serde(default = "yes")]
-    pub verbose: bool,
-    #[serde(default = "yes")]
-    pub pedantic: bool,
-    #[serde(default)]
-    pub tls_required: bool,
-    #[serde(default)]
+    pub verbose: Option<bool>,
+    pub pedantic: Option<bool>,
+    pub tls_required: Option<bool>,
     pub name: Option<String>,
-    #[serde(default)]
     pub lang: Option<String>,
-    #[serde(default)]
     pub version: Option<String>,
-    #[serde(default)]
-    pub protocol: i32,
-    #[serde(default = "yes")]
-    pub echo: bool,
-    #[serde(default)]
-    pub headers: bool,
-    #[serde(default)]
-    pub no_responders: bool,
-    #[serde(default)]
+    pub protocol: Option<i32>,
+    pub echo: Option<bool>,
+    pub headers: Option<bool>,
+    pub no_responders: Option<bool>,
     pub user: Option<String>,
-    #[serde(default)]
     pub pass: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
-    #[serde(default)]
     pub nkey: Option<String>,
-    #[serde(default)]
     pub sig: Option<String>,
-    #[serde(default)]
     pub jwt: Option<String>,
 }
 
 impl ConnectInfo {
+    /// Reads the JSON of a CONNECT: an object, or `null` (which changes
+    /// nothing, as on nats-server). Anything else is an error.
     pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(json)
+        let trimmed = json.trim_ascii();
+        if trimmed == b"null" {
+            return Ok(ConnectInfo::default());
+        }
+        if trimmed.first() != Some(&b'{') {
+            // Let serde_json produce the error for a non-object.
+            return serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(trimmed)
+                .map(|_| ConnectInfo::default());
+        }
+        serde_json::from_slice(trimmed)
     }
 }
 
@@ -117,13 +112,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn connect_defaults_follow_the_reference() {
+    fn connect_fields_are_optional_and_only_objects_or_null_are_accepted() {
         let c = ConnectInfo::from_json(b"{}").unwrap();
-        assert!(c.verbose && c.pedantic && c.echo);
-        assert!(!c.headers && !c.no_responders);
+        assert_eq!(
+            (c.verbose, c.pedantic, c.echo, c.headers),
+            (None, None, None, None)
+        );
         let c = ConnectInfo::from_json(br#"{"verbose":false,"unknown":[1,2]}"#).unwrap();
-        assert!(!c.verbose && c.pedantic);
-        assert!(ConnectInfo::from_json(b"{bad").is_err());
+        assert_eq!((c.verbose, c.pedantic), (Some(false), None));
+        assert!(ConnectInfo::from_json(b" null ").is_ok());
+        for bad in [&b"{bad"[..], b"[]", b"1", b"\"x\""] {
+            assert!(
+                ConnectInfo::from_json(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

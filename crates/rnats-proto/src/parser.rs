@@ -54,10 +54,12 @@ pub enum ClientOp {
     Connect {
         json: Span,
     },
-    /// `PUB <subject> [reply] <size>` and its payload.
+    /// `PUB <subject> [reply] <size>` and its payload. `size` is the size
+    /// as written: nats-server repeats it verbatim in the `MSG` it sends.
     Pub {
         subject: Span,
         reply: Option<Span>,
+        size: Span,
         payload: Span,
     },
     /// `HPUB <subject> [reply] <header size> <total size>`; `message` holds
@@ -66,6 +68,8 @@ pub enum ClientOp {
         subject: Span,
         reply: Option<Span>,
         header_len: usize,
+        header_size: Span,
+        total_size: Span,
         message: Span,
     },
     /// `SUB <subject> [queue] <sid>`.
@@ -85,6 +89,8 @@ pub enum ClientOp {
     Info {
         json: Span,
     },
+    /// `+OK` from a client: ignored, as nats-server does.
+    Ok,
 }
 
 /// The outcome of a successful [`parse`] call.
@@ -101,6 +107,20 @@ pub enum Parsed {
     /// More bytes are needed. When the size of the frame is already known,
     /// `frame_len` says how long it is, so the caller can wait for it all.
     Incomplete { frame_len: Option<usize> },
+    /// A PING, PONG or +OK whose line runs on past the control-line limit
+    /// with no end in sight. nats-server ignores the rest of such a line,
+    /// so the caller drops the `skipped` bytes, keeps dropping input up to
+    /// the next `\n` (see [`skip_line`]), and then carries out `op`.
+    SkipLine { op: ClientOp, skipped: usize },
+}
+
+/// While a [`Parsed::SkipLine`] is pending: how many bytes of `rest` to
+/// drop, and whether that reached the end of the line.
+pub fn skip_line(rest: &[u8]) -> (usize, bool) {
+    match memchr(b'\n', rest) {
+        Some(nl) => (nl + 1, true),
+        None => (rest.len(), false),
+    }
 }
 
 /// Why the input is not valid protocol. Every variant closes the connection.
@@ -158,23 +178,23 @@ impl Default for Limits {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Verb {
-    Connect,
     Pub,
     HPub,
     Sub,
     Unsub,
-    Info,
 }
 
-const VERBS: [(&[u8], Verb); 6] = [
-    (b"CONNECT", Verb::Connect),
+const VERBS: [(&[u8], Verb); 4] = [
     (b"PUB", Verb::Pub),
     (b"HPUB", Verb::HPub),
     (b"SUB", Verb::Sub),
     (b"UNSUB", Verb::Unsub),
-    (b"INFO", Verb::Info),
 ];
-const LONGEST_VERB: usize = 7;
+const LONGEST_VERB: usize = 5;
+
+/// Operations nats-server recognises by their first letters alone: what
+/// follows on the line is their argument (CONNECT, INFO) or is ignored.
+const PREFIXED: [&[u8]; 6] = [b"PING", b"PONG", b"CONNECT", b"INFO", b"+OK", b"-ERR"];
 
 #[inline]
 fn is_blank(b: u8) -> bool {
@@ -197,22 +217,45 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
         return Ok(Parsed::Incomplete { frame_len: None });
     }
 
-    // PING and PONG: nats-server ignores whatever follows the four letters.
-    for (word, op) in [
-        (&b"PING"[..], ClientOp::Ping),
-        (&b"PONG"[..], ClientOp::Pong),
-    ] {
-        if starts_with_ignore_case(rest, word) {
-            return match memchr(b'\n', rest) {
-                Some(nl) => Ok(Parsed::Op {
+    if let Some(word) = PREFIXED.iter().find(|w| starts_with_ignore_case(rest, w)) {
+        let takes_arguments = matches!(word[0], b'C' | b'c' | b'I' | b'i' | b'-');
+        let Some(nl) = memchr(b'\n', rest) else {
+            return if rest.len() - word.len() <= limits.max_control_line {
+                Ok(Parsed::Incomplete { frame_len: None })
+            } else if takes_arguments {
+                Err(ProtocolError::MaxControlLine)
+            } else {
+                let op = if word[0] == b'+' {
+                    ClientOp::Ok
+                } else if word[1].eq_ignore_ascii_case(&b'I') {
+                    ClientOp::Ping
+                } else {
+                    ClientOp::Pong
+                };
+                Ok(Parsed::SkipLine {
                     op,
-                    control_line: Span::new(start, start + trim_cr(rest, nl)),
-                    frame_len: nl + 1,
-                }),
-                None if rest.len() > limits.max_control_line => Err(ProtocolError::MaxControlLine),
-                None => Ok(Parsed::Incomplete { frame_len: None }),
+                    skipped: rest.len(),
+                })
             };
+        };
+        let line_end = trim_cr(rest, nl).max(word.len());
+        if takes_arguments && line_end - word.len() > limits.max_control_line {
+            return Err(ProtocolError::MaxControlLine);
         }
+        let args = Args::new(buf, start + word.len(), start + line_end);
+        let op = match word.first().map(u8::to_ascii_uppercase) {
+            Some(b'P') if word[1].eq_ignore_ascii_case(&b'I') => ClientOp::Ping,
+            Some(b'P') => ClientOp::Pong,
+            Some(b'C') => ClientOp::Connect { json: args.rest()? },
+            Some(b'I') => ClientOp::Info { json: args.rest()? },
+            Some(b'+') => ClientOp::Ok,
+            _ => return Err(ProtocolError::InvalidArguments("-ERR from a client")),
+        };
+        return Ok(Parsed::Op {
+            op,
+            control_line: Span::new(start, start + line_end),
+            frame_len: nl + 1,
+        });
     }
 
     let name_len = rest
@@ -221,10 +264,8 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
         .position(|&b| ends_name(b));
     let Some(name_len) = name_len else {
         // No separator yet: fail at once if no operation can start like this.
-        let could_be = rest.len() <= LONGEST_VERB
-            && (VERBS.iter().any(|(w, _)| starts_with_ignore_case(w, rest))
-                || starts_with_ignore_case(b"PING", rest)
-                || starts_with_ignore_case(b"PONG", rest));
+        let could_be = VERBS.iter().any(|(w, _)| starts_with_ignore_case(w, rest))
+            || PREFIXED.iter().any(|w| starts_with_ignore_case(w, rest));
         return if could_be {
             Ok(Parsed::Incomplete { frame_len: None })
         } else {
@@ -238,11 +279,7 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
         .map(|&(_, v)| v)
         .ok_or(ProtocolError::UnknownOperation)?;
     if !is_blank(rest[name_len]) {
-        return Err(if verb == Verb::Connect {
-            ProtocolError::InvalidArguments("CONNECT without arguments")
-        } else {
-            ProtocolError::UnknownOperation
-        });
+        return Err(ProtocolError::UnknownOperation);
     }
 
     let args_start = name_len + 1;
@@ -262,13 +299,6 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
     let args = Args::new(buf, start + args_start, start + line_end);
 
     let (op, body_len) = match verb {
-        Verb::Connect => (ClientOp::Connect { json: args.rest()? }, 0),
-        Verb::Info => (
-            ClientOp::Info {
-                json: args.rest_or_empty(),
-            },
-            0,
-        ),
         Verb::Sub => {
             let a = args.split::<3>();
             match a.count {
@@ -326,6 +356,7 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
                     ));
                 }
             };
+            let size_text = size;
             let size = parse_size(size.of(buf))
                 .ok_or(ProtocolError::InvalidArguments("PUB size is not a number"))?;
             if size > limits.max_payload {
@@ -336,6 +367,7 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
                 ClientOp::Pub {
                     subject,
                     reply,
+                    size: size_text,
                     payload: Span::new(body, body + size),
                 },
                 size,
@@ -372,6 +404,8 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
                     subject,
                     reply,
                     header_len,
+                    header_size: hsize,
+                    total_size: tsize,
                     message: Span::new(body, body + total),
                 },
                 total,
@@ -382,6 +416,11 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
     if matches!(verb, Verb::Pub | Verb::HPub) {
         let frame_len = line_len + body_len + 2;
         if rest.len() < frame_len {
+            // Whatever part of the closing CRLF has arrived must be right.
+            let trailer = rest.get(line_len + body_len..).unwrap_or_default();
+            if !b"\r\n".starts_with(trailer) {
+                return Err(ProtocolError::UnknownOperation);
+            }
             return Ok(Parsed::Incomplete {
                 frame_len: Some(frame_len),
             });
@@ -510,16 +549,22 @@ mod tests {
 
     #[test]
     fn pub_with_and_without_reply() {
-        let input = "PUB foo.bar 5\r\nhello\r\n";
+        let input = "PUB foo.bar 05\r\nhello\r\n";
         let ClientOp::Pub {
             subject,
             reply,
+            size,
             payload,
         } = op(input)
         else {
             panic!()
         };
         assert_eq!(subject.of(input.as_bytes()), b"foo.bar");
+        assert_eq!(
+            size.of(input.as_bytes()),
+            b"05",
+            "the size is kept as written"
+        );
         assert_eq!(reply, None);
         assert_eq!(payload.of(input.as_bytes()), b"hello");
 

@@ -17,6 +17,7 @@ enum Owned {
     Ping,
     Pong,
     Info(Vec<u8>),
+    Ok,
 }
 
 fn own(op: &ClientOp, buf: &[u8]) -> Owned {
@@ -27,12 +28,14 @@ fn own(op: &ClientOp, buf: &[u8]) -> Owned {
             subject,
             reply,
             payload,
+            ..
         } => Owned::Pub(b(subject), reply.as_ref().map(b), b(payload)),
         ClientOp::HPub {
             subject,
             reply,
             header_len,
             message,
+            ..
         } => Owned::HPub(b(subject), reply.as_ref().map(b), *header_len, b(message)),
         ClientOp::Sub {
             subject,
@@ -43,6 +46,7 @@ fn own(op: &ClientOp, buf: &[u8]) -> Owned {
         ClientOp::Ping => Owned::Ping,
         ClientOp::Pong => Owned::Pong,
         ClientOp::Info { json } => Owned::Info(b(json)),
+        ClientOp::Ok => Owned::Ok,
     }
 }
 

@@ -20,6 +20,7 @@ use crate::options::{
     AuthOptions, DEFAULT_AUTH_TIMEOUT, NkeyConfig, PermissionsConfig, UserConfig,
 };
 use crate::permissions::Permissions;
+use crate::tls::TlsOptions;
 
 /// A configured secret: compared in constant time, or checked with bcrypt.
 #[derive(Clone)]
@@ -138,12 +139,14 @@ pub struct Authenticator {
     no_auth_user: Option<String>,
     global: Arc<Account>,
     timeout: Duration,
+    /// `tls { verify_and_map }`: the client certificate names the user.
+    map_certificates: bool,
 }
 
 impl Authenticator {
     /// Builds the login tables. Configuration conflicts are reported by the
     /// config loader; here the options are taken as valid.
-    pub fn new(opts: &AuthOptions, accounts: &Accounts) -> Self {
+    pub fn new(opts: &AuthOptions, accounts: &Accounts, tls: Option<&TlsOptions>) -> Self {
         let default_permissions = opts
             .default_permissions
             .as_ref()
@@ -192,13 +195,20 @@ impl Authenticator {
             single_user,
             no_auth_user: opts.no_auth_user.clone(),
             global: accounts.global().clone(),
-            timeout: opts.timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT),
+            // As nats-server: with TLS, a client has the TLS timeout plus a
+            // second to authenticate, unless configured otherwise.
+            timeout: opts.timeout.unwrap_or(match tls {
+                Some(tls) => tls.timeout() + Duration::from_secs(1),
+                None => DEFAULT_AUTH_TIMEOUT,
+            }),
+            map_certificates: tls.is_some_and(|t| t.verify_and_map),
         }
     }
 
     /// Whether clients must present credentials (INFO's `auth_required`).
     pub fn required(&self) -> bool {
-        !self.users.is_empty()
+        self.map_certificates
+            || !self.users.is_empty()
             || !self.nkeys.is_empty()
             || self.token.is_some()
             || self.single_user.is_some()
@@ -222,14 +232,26 @@ impl Authenticator {
         }
     }
 
-    /// Checks a client's CONNECT. `nonce` is what its INFO carried.
+    /// Checks a client's CONNECT. `nonce` is what its INFO carried;
+    /// `cert_identities` what its TLS certificate names (for
+    /// `verify_and_map`: the first that is a configured user logs in, no
+    /// password needed, as on nats-server).
     pub async fn authenticate(
         &self,
         connect: &ConnectInfo,
         nonce: Option<&str>,
+        cert_identities: &[String],
     ) -> Result<Identity, AuthFailure> {
         if !self.required() {
             return Ok(self.anonymous());
+        }
+        if self.map_certificates {
+            return cert_identities
+                .iter()
+                .find_map(|name| self.user_identity(name))
+                .ok_or_else(|| {
+                    AuthFailure::UnknownUser(cert_identities.last().cloned().unwrap_or_default())
+                });
         }
         if let Some(key) = connect.nkey.as_deref().filter(|_| !self.nkeys.is_empty()) {
             return self.nkey_login(key, connect.sig.as_deref(), nonce);

@@ -1,13 +1,16 @@
 //! The command line, compatible with nats-server's: the same flag names,
 //! Go-style single-dash long flags (`-port 4222`, `-DV`), `-p -1` for a
-//! random port. A nats-server flag that rnats does not implement yet is
-//! refused by name instead of being silently ignored.
+//! random port, `-c FILE` for a config file and `-t` to check one. A flag
+//! wins over the same setting in the config file. A nats-server flag that
+//! rnats does not implement yet is refused by name instead of being
+//! silently ignored.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Parser};
 
+use crate::config::{self, ConfigError, Warning};
 use crate::options::Options;
 
 #[derive(Parser, Debug)]
@@ -61,6 +64,21 @@ struct Args {
     /// Trace the raw protocol
     #[arg(short = 'V', long = "trace", action = ArgAction::Count)]
     trace: u8,
+    /// Configuration file
+    #[arg(short = 'c', long = "config", value_name = "file")]
+    config: Option<PathBuf>,
+    /// Test configuration and exit
+    #[arg(short = 't')]
+    check_config: bool,
+    /// User required for connections
+    #[arg(long = "user", value_name = "user")]
+    user: Option<String>,
+    /// Password required for connections
+    #[arg(long = "pass", value_name = "password")]
+    pass: Option<String>,
+    /// Authorization token required for connections
+    #[arg(long = "auth", value_name = "token")]
+    auth: Option<String>,
     /// Show version
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -69,15 +87,97 @@ struct Args {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Run(Box<Options>),
+    /// Run a server (or, with `-t`, check its config file).
+    Run(Box<Flags>),
     Version,
+}
+
+/// The command line, parsed: the config file to read and the settings
+/// given as flags, which win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    config: Option<PathBuf>,
+    check_config: bool,
+    host: Option<String>,
+    port: Option<i32>,
+    server_name: Option<String>,
+    pid_file: Option<PathBuf>,
+    ports_file_dir: Option<PathBuf>,
+    log_file: Option<PathBuf>,
+    logtime: Option<bool>,
+    debug: bool,
+    trace: bool,
+    user: Option<String>,
+    pass: Option<String>,
+    token: Option<String>,
+}
+
+impl Flags {
+    /// `-c FILE`.
+    pub fn config_file(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+
+    /// `-t`: check the config file and exit (a config file is then given).
+    pub fn check_config(&self) -> bool {
+        self.check_config
+    }
+
+    /// The options to run with: the defaults, then the config file, then
+    /// the flags. The warnings are about the config file, to be logged.
+    pub fn options(&self) -> Result<(Options, Vec<Warning>), ConfigError> {
+        let mut opts = Options::default();
+        let warnings = match &self.config {
+            Some(path) => config::apply_file(&mut opts, path)?,
+            None => Vec::new(),
+        };
+        self.apply(&mut opts);
+        Ok((opts, warnings))
+    }
+
+    /// Puts the settings given on the command line over `opts`. As in
+    /// nats-server, `--user/--pass` and `--auth` may be given together
+    /// (the token wins when clients log in); only the config file refuses
+    /// that combination.
+    pub fn apply(&self, opts: &mut Options) {
+        if let Some(host) = &self.host {
+            opts.host.clone_from(host);
+        }
+        if let Some(port) = self.port {
+            opts.port = port;
+        }
+        if let Some(name) = &self.server_name {
+            opts.server_name = Some(name.clone());
+        }
+        if let Some(path) = &self.pid_file {
+            opts.pid_file = Some(path.clone());
+        }
+        if let Some(dir) = &self.ports_file_dir {
+            opts.ports_file_dir = Some(dir.clone());
+        }
+        if let Some(path) = &self.log_file {
+            opts.logging.log_file = Some(path.clone());
+        }
+        if let Some(logtime) = self.logtime {
+            opts.logging.logtime = logtime;
+        }
+        opts.logging.debug |= self.debug;
+        opts.logging.trace |= self.trace;
+        if let Some(user) = &self.user {
+            opts.auth.username = Some(user.clone());
+        }
+        if let Some(pass) = &self.pass {
+            opts.auth.password = Some(pass.clone());
+        }
+        if let Some(token) = &self.token {
+            opts.auth.token = Some(token.clone());
+        }
+    }
 }
 
 /// nats-server flags that rnats does not implement yet, and where each is
 /// tracked. Refusing them beats running with a setting silently dropped.
 const NOT_YET: &[(&[&str], &str)] = &[
-    (&["-c", "--config", "-t"], "configuration files (issue 3)"),
-    (&["--user", "--pass", "--auth"], "authentication (issue 3)"),
     (
         &[
             "--tls",
@@ -163,33 +263,45 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
     if args.version {
         return Ok(Command::Version);
     }
-    let mut opts = Options::default();
-    if let Some(addr) = args.addr {
-        opts.host = addr;
+    if args.check_config && args.config.is_none() {
+        return Err(clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "must specify [-c, --config] option to check configuration file syntax\n",
+        ));
     }
-    if let Some(port) = args.port {
-        opts.port = port;
-    }
-    opts.server_name = args.name;
-    opts.pid_file = args.pid;
-    opts.ports_file_dir = args.ports_file_dir;
-    opts.logging.log_file = args.log;
-    if let Some(logtime) = args.logtime {
-        opts.logging.logtime = logtime;
-    }
-    opts.logging.debug = args.debug > 0;
-    opts.logging.trace = args.trace > 0;
-    Ok(Command::Run(Box::new(opts)))
+    Ok(Command::Run(Box::new(Flags {
+        config: args.config,
+        check_config: args.check_config,
+        host: args.addr,
+        port: args.port,
+        server_name: args.name,
+        pid_file: args.pid,
+        ports_file_dir: args.ports_file_dir,
+        log_file: args.log,
+        logtime: args.logtime,
+        debug: args.debug > 0,
+        trace: args.trace > 0,
+        user: args.user,
+        pass: args.pass,
+        token: args.auth,
+    })))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Options {
+    fn flags(args: &[&str]) -> Flags {
         match parse(args.iter().map(OsString::from)) {
-            Ok(Command::Run(opts)) => *opts,
+            Ok(Command::Run(flags)) => *flags,
             other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    fn run(args: &[&str]) -> Options {
+        match flags(args).options() {
+            Ok((opts, _warnings)) => opts,
+            Err(e) => panic!("{args:?}: {e}"),
         }
     }
 
@@ -220,7 +332,7 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_refused_by_name() {
-        for flag in ["--tls", "-routes", "--cluster=nats://x:1", "-m", "--auth"] {
+        for flag in ["--tls", "-routes", "--cluster=nats://x:1", "-m", "-js"] {
             let err = parse([OsString::from(flag)]).unwrap_err().to_string();
             assert!(
                 err.contains("not supported by rnats-server yet"),
@@ -228,6 +340,66 @@ mod tests {
             );
         }
         assert!(parse([OsString::from("--no-such-flag")]).is_err());
+    }
+
+    #[test]
+    fn user_pass_and_token_flags() {
+        let opts = run(&["--user", "derek", "-pass", "T0pS3cr3t"]);
+        assert_eq!(opts.auth.username.as_deref(), Some("derek"));
+        assert_eq!(opts.auth.password.as_deref(), Some("T0pS3cr3t"));
+        assert_eq!(opts.auth.token, None);
+        // nats-server starts with both; the token wins when clients log in.
+        let opts = run(&["-auth", "S3Cr3T0k3n!", "--user", "a", "--pass", "b"]);
+        assert_eq!(opts.auth.token.as_deref(), Some("S3Cr3T0k3n!"));
+        assert_eq!(opts.auth.username.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn config_file_then_flags_on_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nats.conf");
+        std::fs::write(
+            &path,
+            "listen: 127.0.0.1:4333\nserver_name: from_file\ndebug: true\nlogtime: false\n\
+             authorization { user: file_user, password: file_pass }\n",
+        )
+        .unwrap();
+        let path_arg = path.to_str().unwrap();
+
+        let opts = run(&["-c", path_arg]);
+        assert_eq!((opts.host.as_str(), opts.port), ("127.0.0.1", 4333));
+        assert_eq!(opts.server_name.as_deref(), Some("from_file"));
+        assert!(opts.logging.debug && !opts.logging.logtime);
+        assert_eq!(opts.config_file.as_deref(), Some(path.as_path()));
+
+        let opts = run(&[
+            "-config",
+            path_arg,
+            "-p",
+            "-1",
+            "-n",
+            "from_flag",
+            "-T",
+            "--user",
+            "flag_user",
+        ]);
+        assert_eq!((opts.host.as_str(), opts.port), ("127.0.0.1", -1));
+        assert_eq!(opts.server_name.as_deref(), Some("from_flag"));
+        assert!(opts.logging.debug && opts.logging.logtime);
+        assert_eq!(opts.auth.username.as_deref(), Some("flag_user"));
+        assert_eq!(opts.auth.password.as_deref(), Some("file_pass"));
+    }
+
+    #[test]
+    fn check_needs_a_config_file() {
+        let f = flags(&["-t", "-c", "nats.conf"]);
+        assert!(f.check_config());
+        assert_eq!(f.config_file(), Some(Path::new("nats.conf")));
+        let err = parse([OsString::from("-t")]).unwrap_err().to_string();
+        assert!(
+            err.contains("must specify [-c, --config] option to check configuration file syntax"),
+            "{err}"
+        );
     }
 
     #[test]

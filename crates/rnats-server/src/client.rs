@@ -10,21 +10,24 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
 use rnats_proto::encode;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::outbound::{Batch, Outbound};
-use crate::permissions::ResponseTracker;
+use crate::permissions::{ResponsePermission, ResponseTracker};
 use crate::server::ServerShared;
 use crate::session::Session;
 use crate::subscription::Subscription;
+use crate::tls::TlsOptions;
 
 /// A producer is held back briefly once a consumer's backlog passes this
 /// (or half of max_pending, if smaller, leaving room for one more read):
@@ -102,12 +105,16 @@ pub struct Client {
     close_reason: Mutex<Option<CloseReason>>,
     /// Server PINGs not answered yet.
     pings_out: AtomicU32,
+    /// CONNECT was processed: the writer moves its first PING to soon after.
+    just_connected: AtomicBool,
     /// Its subscriptions by sid; only sub/unsub/close touch this.
     pub(crate) subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     /// The nonce its INFO carried, for NKey signatures.
     pub nonce: Option<String>,
     /// Replies it may publish (`allow_responses`), once authenticated.
-    pub(crate) responses: OnceLock<Mutex<ResponseTracker>>,
+    responses: Mutex<Option<ResponseTracker>>,
+    /// Whether `responses` is set: lets deliveries skip its lock.
+    tracks_responses: AtomicBool,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked.
@@ -130,9 +137,11 @@ impl Client {
             closing: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             pings_out: AtomicU32::new(0),
+            just_connected: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             nonce,
-            responses: OnceLock::new(),
+            responses: Mutex::new(None),
+            tracks_responses: AtomicBool::new(false),
         }
     }
 
@@ -232,6 +241,39 @@ impl Client {
         lock(&self.close_reason).unwrap_or(CloseReason::ClientClosed)
     }
 
+    /// Starts (or stops) tracking the replies this client may publish.
+    pub(crate) fn track_responses(&self, permission: Option<ResponsePermission>) {
+        self.tracks_responses
+            .store(permission.is_some(), Ordering::Release);
+        *lock(&self.responses) = permission.map(ResponseTracker::new);
+    }
+
+    /// A request with this reply subject is being delivered to the client.
+    #[inline]
+    pub(crate) fn open_response(&self, reply: &[u8]) {
+        if self.tracks_responses.load(Ordering::Acquire)
+            && let Some(tracker) = lock(&self.responses).as_mut()
+        {
+            tracker.opened(reply);
+        }
+    }
+
+    /// Uses up one permitted reply on `subject`, if there is one.
+    pub(crate) fn take_response(&self, subject: &[u8]) -> bool {
+        self.tracks_responses.load(Ordering::Acquire)
+            && lock(&self.responses)
+                .as_mut()
+                .is_some_and(|t| t.take(subject))
+    }
+
+    /// CONNECT was processed: as nats-server, the first server PING comes
+    /// [`FIRST_PING`] later, and none before it.
+    pub(crate) fn connected(&self) {
+        if !self.just_connected.swap(true, Ordering::AcqRel) {
+            self.wake_writer.notify_one();
+        }
+    }
+
     pub(crate) fn pong_received(&self) {
         self.pings_out.store(0, Ordering::Release);
     }
@@ -252,24 +294,124 @@ impl Client {
     }
 }
 
-/// Serves one accepted connection until it ends.
-pub async fn serve(server: Arc<ServerShared>, client: Arc<Client>, mut stream: TcpStream) {
-    let (reader, writer) = stream.split();
-    let session = Session::new(server.clone(), client.clone());
-    tokio::join!(session.run(reader), write_loop(&server, &client, writer));
+/// Serves one accepted connection until it ends. Over plain TCP the INFO
+/// line is already queued; with TLS it is sent here, around the handshake.
+pub async fn serve(
+    server: Arc<ServerShared>,
+    client: Arc<Client>,
+    mut stream: TcpStream,
+    plain: bool,
+) {
+    match &server.tls {
+        Some((opts, acceptor)) if !plain => {
+            let Some(stream) = start_tls(&server, opts, acceptor, &client, stream).await else {
+                tracing::debug!(
+                    "{} - Client connection closed: TLS Handshake Failure",
+                    client.tag
+                );
+                server.remove_client(&client);
+                return;
+            };
+            let identities = match (&opts.verify_and_map, stream.get_ref().1.peer_certificates()) {
+                (true, Some([cert, ..])) => crate::tls::certificate_identities(cert),
+                _ => Vec::new(),
+            };
+            let (reader, writer) = tokio::io::split(stream);
+            let session = Session::new(server.clone(), client.clone(), identities);
+            tokio::join!(session.run(reader), write_loop(&server, &client, writer));
+        }
+        _ => {
+            let (reader, writer) = stream.split();
+            let session = Session::new(server.clone(), client.clone(), Vec::new());
+            tokio::join!(session.run(reader), write_loop(&server, &client, writer));
+        }
+    }
     server.remove_client(&client);
 }
 
-async fn write_loop(
+/// The TLS upgrade as nats-server does it: INFO in plain text, then the
+/// client's handshake (or, with `handshake_first`, the handshake first and
+/// INFO inside it). A client that answers INFO in plain text is told TLS
+/// is required.
+async fn start_tls(
     server: &ServerShared,
+    opts: &TlsOptions,
+    acceptor: &TlsAcceptor,
     client: &Client,
-    mut writer: tokio::net::tcp::WriteHalf<'_>,
-) {
+    mut stream: TcpStream,
+) -> Option<TlsStream<TcpStream>> {
+    let tag = &client.tag;
+    tracing::debug!("{tag} - Starting TLS client connection handshake");
+    if !opts.handshake_first {
+        stream.write_all(&server.info_for(client)).await.ok()?;
+        let mut first = [0u8; 1];
+        match timeout(opts.timeout(), stream.peek(&mut first)).await {
+            Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
+            Ok(Ok(1)) => {
+                tracing::error!("{tag} - TLS handshake error: the client did not start TLS");
+                let mut err = bytes::BytesMut::new();
+                encode::err(
+                    &mut err,
+                    rnats_proto::errors::SECURE_CONNECTION_TLS_REQUIRED,
+                );
+                let _ = stream.write_all(&err).await;
+                // Take in what the client already sent, so that closing
+                // does not reset the connection before it reads the -ERR.
+                let mut discard = [0u8; 4096];
+                while matches!(stream.try_read(&mut discard), Ok(n) if n > 0) {}
+                let _ = stream.shutdown().await;
+                return None;
+            }
+            Ok(_) => return None,
+            Err(_) => {
+                tracing::error!("{tag} - TLS handshake timeout");
+                return None;
+            }
+        }
+    }
+    let stream = match timeout(opts.timeout(), acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::error!("{tag} - TLS handshake error: {e}");
+            return None;
+        }
+        Err(_) => {
+            tracing::error!("{tag} - TLS handshake timeout");
+            return None;
+        }
+    };
+    let session = stream.get_ref().1;
+    tracing::debug!("{tag} - TLS handshake complete");
+    if let (Some(version), Some(suite)) = (
+        session.protocol_version(),
+        session.negotiated_cipher_suite(),
+    ) {
+        tracing::debug!(
+            "{tag} - TLS version {:?}, cipher suite {:?}",
+            version,
+            suite.suite()
+        );
+    }
+    if !crate::tls::pinned_cert_ok(opts, session.peer_certificates()) {
+        tracing::error!("{tag} - Peer certificate is not one of the pinned certificates");
+        return None;
+    }
+    if opts.handshake_first {
+        client.send_now(&server.info_for(client));
+    }
+    Some(stream)
+}
+
+/// The first byte of a TLS ClientHello record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+async fn write_loop<W: AsyncWrite + Unpin>(server: &ServerShared, client: &Client, mut writer: W) {
     let opts = &server.opts;
     let mut spare = Batch::default();
     let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
-    let ping = sleep_until(Instant::now() + FIRST_PING.min(ping_interval));
+    let ping = sleep_until(Instant::now() + ping_interval);
     tokio::pin!(ping);
+    let mut first_ping_armed = false;
     loop {
         tokio::select! {
             biased;
@@ -278,6 +420,11 @@ async fn write_loop(
                 ping.as_mut().reset(Instant::now() + ping_interval);
                 client.ping_timer(opts.ping_max);
             }
+        }
+        if !first_ping_armed && client.just_connected.load(Ordering::Acquire) {
+            first_ping_armed = true;
+            ping.as_mut()
+                .reset(Instant::now() + FIRST_PING.min(ping_interval));
         }
         let closed = {
             let mut out = lock(&client.outbound);

@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod log;
 pub mod options;
 pub mod outbound;
@@ -13,6 +14,7 @@ pub mod server;
 pub mod session;
 pub mod sublist;
 pub mod subscription;
+pub mod tls;
 
 pub use options::Options;
 pub use server::Server;

@@ -1,17 +1,19 @@
-//! The `rnats-server` binary: parse the command line, start the server,
-//! run until SIGINT/SIGTERM, then shut down cleanly and exit 0.
+//! The `rnats-server` binary: parse the command line, read the config
+//! file, start the server, run until SIGINT/SIGTERM, then shut down cleanly
+//! and exit 0. `-t` checks the config file and exits.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rnats_server::cli::{self, Command};
+use rnats_server::config;
 use rnats_server::server::{COMPATIBLE_VERSION, VERSION};
 use rnats_server::{Options, Server, log};
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
-    let opts = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Run(opts)) => opts,
+    let flags = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run(flags)) => flags,
         Ok(Command::Version) => {
             println!("rnats-server: v{VERSION} (nats-server {COMPATIBLE_VERSION} compatible)");
             return ExitCode::SUCCESS;
@@ -25,9 +27,30 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let (true, Some(path)) = (flags.check_config(), flags.config_file()) {
+        return check_config(path);
+    }
+    // Logging is not set up yet (the file may say where it goes): errors
+    // in the config file go to stderr.
+    let (opts, warnings) = match flags.options() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("rnats-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if let Err(e) = log::init(&opts.logging) {
         eprintln!("rnats-server: cannot open log: {e}");
         return ExitCode::from(1);
+    }
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    if config::has_plaintext_passwords(&opts.auth) {
+        tracing::warn!("{}", config::PLAINTEXT_PASSWORDS_WARNING);
+    }
+    if let Some(path) = &opts.config_file {
+        tracing::info!("Using configuration file: {}", path.display());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -39,10 +62,34 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(*opts)) {
+    match runtime.block_on(run(opts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
+            eprintln!("rnats-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `-t -c FILE`, as nats-server does it: report on stderr, exit 0 only for
+/// a file without errors or warnings (nats-server's `-t` fails on warnings
+/// such as a bare number for a duration, though it starts with them).
+fn check_config(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok((_, warnings)) if warnings.is_empty() => {
+            eprintln!(
+                "rnats-server: configuration file {} is valid",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok((_, warnings)) => {
+            let lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+            eprintln!("rnats-server: {}", lines.join("\n"));
+            ExitCode::from(1)
+        }
+        Err(e) => {
             eprintln!("rnats-server: {e}");
             ExitCode::from(1)
         }

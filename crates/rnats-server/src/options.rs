@@ -1,6 +1,6 @@
 //! Everything that configures a server, with nats-server's defaults. The
-//! command line (and, later, the config file) fill this in; the server
-//! reads it once at start.
+//! config file (`config.rs`) and then the command line (`cli.rs`) fill this
+//! in; the server reads it once at start.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,6 +32,8 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     pub ports_file_dir: Option<PathBuf>,
     pub auth: AuthOptions,
+    /// TLS for clients (`tls {}` or `--tls*`).
+    pub tls: Option<crate::tls::TlsOptions>,
     /// The config file this came from, if any (for reloads and messages).
     pub config_file: Option<PathBuf>,
 }
@@ -91,12 +93,18 @@ pub struct SubjectRuleConfig {
     pub deny: Vec<String>,
 }
 
-/// `allow_responses`: `true` is `{ max: 1 }` with no expiry.
+/// `allow_responses`: `true` is `{ max: 1, expires: "2m" }` as in
+/// nats-server (missing or zero values take these defaults); `expires:
+/// None` means no expiry (a negative `expires` in the file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponsePermissionConfig {
     pub max: usize,
     pub expires: Option<Duration>,
 }
+
+/// How long a reply subject opened by `allow_responses` stays open by
+/// default (nats-server's `DEFAULT_ALLOW_RESPONSE_EXPIRATION`).
+pub const DEFAULT_ALLOW_RESPONSE_EXPIRATION: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountConfig {
@@ -170,6 +178,7 @@ impl Default for Options {
             pid_file: None,
             ports_file_dir: None,
             auth: AuthOptions::default(),
+            tls: None,
             config_file: None,
         }
     }

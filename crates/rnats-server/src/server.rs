@@ -21,6 +21,8 @@ use crate::auth::{self, Authenticator};
 use crate::client::{self, Client, CloseReason, lock};
 use crate::options::Options;
 use crate::subscription::Subscription;
+use crate::tls::TlsOptions;
+use tokio_rustls::TlsAcceptor;
 
 /// The NATS server version whose protocol and behaviour rnats matches.
 /// Clients read it from INFO to decide which features they may use.
@@ -35,6 +37,7 @@ pub struct ServerShared {
     pub name: String,
     pub accounts: Accounts,
     pub auth: Authenticator,
+    pub tls: Option<(TlsOptions, TlsAcceptor)>,
     info: ServerInfo,
     clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
@@ -44,7 +47,7 @@ pub struct ServerShared {
 
 impl ServerShared {
     /// The INFO line for a new client.
-    fn info_for(&self, client: &Client) -> Vec<u8> {
+    pub(crate) fn info_for(&self, client: &Client) -> Vec<u8> {
         let mut info = self.info.clone();
         info.client_id = Some(client.id);
         info.client_ip = Some(client.addr.ip().to_string());
@@ -84,12 +87,15 @@ impl ServerShared {
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
         let nonce = self.auth.needs_nonce().then(auth::new_nonce);
         let client = Arc::new(Client::new(id, addr, self.opts.max_pending, nonce));
-        client.send_now(&self.info_for(&client));
+        // With TLS, INFO is sent around the handshake by the connection task.
+        let mut plain = self.tls.is_none();
         {
             let mut clients = lock(&self.clients);
             if self.shutting_down.load(Ordering::Acquire) {
                 client.close(CloseReason::ServerShutdown, false);
             } else if clients.len() >= self.opts.max_connections {
+                plain = true;
+                client.send_now(&self.info_for(&client));
                 error!("{} - {}", client.tag, errors::MAX_CONNECTIONS_EXCEEDED);
                 client.err_and_close(
                     errors::MAX_CONNECTIONS_EXCEEDED,
@@ -97,10 +103,13 @@ impl ServerShared {
                 );
             } else {
                 clients.insert(id, client.clone());
+                if plain {
+                    client.send_now(&self.info_for(&client));
+                }
             }
         }
         debug!("{} - Client connection created", client.tag);
-        tokio::spawn(client::serve(self.clone(), client, stream));
+        tokio::spawn(client::serve(self.clone(), client, stream, plain));
     }
 }
 
@@ -119,7 +128,14 @@ impl Server {
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let accounts = Accounts::new(&opts.auth.accounts).map_err(io::Error::other)?;
-        let auth = Authenticator::new(&opts.auth, &accounts);
+        let tls = match &opts.tls {
+            Some(t) => Some((
+                t.clone(),
+                crate::tls::acceptor(t).map_err(io::Error::other)?,
+            )),
+            None => None,
+        };
+        let auth = Authenticator::new(&opts.auth, &accounts, opts.tls.as_ref());
         let info = ServerInfo {
             server_id: id.clone(),
             server_name: name.clone(),
@@ -131,6 +147,8 @@ impl Server {
             headers: true,
             max_payload: opts.max_payload,
             auth_required: auth.required(),
+            tls_required: tls.is_some(),
+            tls_verify: tls.as_ref().is_some_and(|(t, _)| t.verifies_clients()),
             ..ServerInfo::default()
         };
         info!("Starting rnats-server");
@@ -151,6 +169,7 @@ impl Server {
             name,
             accounts,
             auth,
+            tls,
             info,
             clients: std::sync::Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),

@@ -13,16 +13,16 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rnats_proto::messages::{ConnectInfo, redact_connect};
-use rnats_proto::parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};
+use rnats_proto::parser::{self, ClientOp, Limits, Parsed, ProtocolError, Span, parse};
 use rnats_proto::{encode, errors, subject};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, trace};
 
 use crate::account::{Account, RESPONSE_PREFIX, Routes};
 use crate::auth::Identity;
 use crate::client::{Client, CloseReason, closed, lock};
-use crate::permissions::{Permissions, ResponseTracker};
+use crate::permissions::Permissions;
 use crate::server::ServerShared;
 use crate::sublist::Matches;
 use crate::subscription::{Delivery, Subscription};
@@ -64,11 +64,14 @@ pub struct Session {
     headers: bool,
     no_responders: bool,
     cache: MatchCache,
+    tls_identities: Vec<String>,
     /// Clients that were sent something during the current read.
     to_flush: Vec<Arc<Client>>,
     /// Consumers that fell behind during the current read: the next read
     /// waits a little for them (flow control).
     behind: Vec<Arc<Client>>,
+    /// A PING/PONG/+OK whose overlong line is being skipped to its end.
+    skipping: Option<ClientOp>,
     /// Operations parsed from the current read, reused between reads.
     ops: Vec<(ClientOp, Span)>,
     rng: u64,
@@ -78,7 +81,13 @@ pub struct Session {
 type Outcome = Result<(), CloseReason>;
 
 impl Session {
-    pub fn new(server: Arc<ServerShared>, client: Arc<Client>) -> Self {
+    /// `tls_identities`: what the client's certificate names, for
+    /// `verify_and_map` (empty otherwise).
+    pub fn new(
+        server: Arc<ServerShared>,
+        client: Arc<Client>,
+        tls_identities: Vec<String>,
+    ) -> Self {
         let limits = Limits {
             max_control_line: server.opts.max_control_line,
             max_payload: server.opts.max_payload,
@@ -104,13 +113,15 @@ impl Session {
                 generation: u64::MAX,
                 entries: HashMap::new(),
             },
+            tls_identities,
             to_flush: Vec::new(),
             behind: Vec::new(),
             ops: Vec::new(),
+            skipping: None,
         }
     }
 
-    pub async fn run(mut self, mut reader: tokio::net::tcp::ReadHalf<'_>) {
+    pub async fn run<R: AsyncRead + Unpin>(mut self, mut reader: R) {
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
         let mut want = 0usize;
@@ -173,6 +184,21 @@ impl Session {
     fn parse_all(&mut self, buf: &[u8], want: &mut usize) -> (usize, Option<ProtocolError>) {
         let mut pos = 0;
         loop {
+            if let Some(op) = self.skipping.take() {
+                let (skipped, line_ended) = parser::skip_line(&buf[pos..]);
+                pos += skipped;
+                if !line_ended {
+                    self.skipping = Some(op);
+                    return (pos, None);
+                }
+                self.ops.push((
+                    op,
+                    Span {
+                        start: pos,
+                        end: pos,
+                    },
+                ));
+            }
             match parse(buf, pos, &self.limits) {
                 Ok(Parsed::Op {
                     op,
@@ -185,6 +211,10 @@ impl Session {
                 Ok(Parsed::Incomplete { frame_len }) => {
                     *want = frame_len.unwrap_or(0);
                     return (pos, None);
+                }
+                Ok(Parsed::SkipLine { op, skipped }) => {
+                    pos += skipped;
+                    self.skipping = Some(op);
                 }
                 Err(e) => return (pos, Some(e)),
             }
@@ -218,15 +248,19 @@ impl Session {
             ClientOp::Pub {
                 subject,
                 reply,
+                size,
                 payload,
             } => {
-                self.publish(chunk, subject, reply, None, payload);
+                let sizes = Sizes::Msg(size.of(chunk));
+                self.publish(chunk, subject, reply, sizes, payload);
                 Ok(())
             }
             ClientOp::HPub {
                 subject,
                 reply,
                 header_len,
+                header_size,
+                total_size,
                 message,
             } => {
                 if !self.headers {
@@ -236,7 +270,12 @@ impl Session {
                     );
                     return Err(CloseReason::ProtocolViolation);
                 }
-                self.publish(chunk, subject, reply, Some(header_len), message);
+                // An empty header block is a plain message, as on nats-server.
+                let sizes = match header_len {
+                    0 => Sizes::Msg(total_size.of(chunk)),
+                    _ => Sizes::HMsg(header_size.of(chunk), total_size.of(chunk)),
+                };
+                self.publish(chunk, subject, reply, sizes, message);
                 Ok(())
             }
             ClientOp::Sub {
@@ -260,7 +299,15 @@ impl Session {
                 self.client.pong_received();
                 Ok(())
             }
-            ClientOp::Info { .. } => Ok(()),
+            // A client's INFO is ignored, but it must be a JSON object.
+            ClientOp::Info { json } => match serde_json::from_slice::<
+                serde_json::Map<String, serde_json::Value>,
+            >(json.of(chunk))
+            {
+                Ok(_) => Ok(()),
+                Err(_) => Err(CloseReason::ParseError),
+            },
+            ClientOp::Ok => Ok(()),
         }
     }
 
@@ -272,23 +319,20 @@ impl Session {
                 return Err(CloseReason::ParseError);
             }
         };
-        self.verbose = info.verbose;
-        self.pedantic = info.pedantic;
-        self.echo = info.echo;
-        self.headers = info.headers;
-        self.no_responders = info.no_responders;
-        if self.no_responders && !self.headers {
-            self.client.err_and_close(
-                errors::NO_RESPONDERS_REQUIRES_HEADERS,
-                CloseReason::ProtocolViolation,
-            );
-            return Err(CloseReason::ProtocolViolation);
-        }
-        if self.auth_required && !self.connected {
+        let keep = |field: Option<bool>, current: bool| field.unwrap_or(current);
+        self.verbose = keep(info.verbose, self.verbose);
+        self.pedantic = keep(info.pedantic, self.pedantic);
+        self.echo = keep(info.echo, self.echo);
+        self.headers = keep(info.headers, self.headers);
+        self.no_responders = keep(info.no_responders, self.no_responders);
+        self.client.connected();
+        // Every CONNECT is authenticated, a second one too (as nats-server).
+        if self.auth_required {
             let server = self.server.clone();
+            let nonce = self.client.nonce.as_deref();
             match server
                 .auth
-                .authenticate(&info, self.client.nonce.as_deref())
+                .authenticate(&info, nonce, &self.tls_identities)
                 .await
             {
                 Ok(identity) => self.logged_in(identity),
@@ -298,24 +342,52 @@ impl Session {
                 }
             }
         }
+        if self.no_responders && !self.headers {
+            self.client.err_and_close(
+                errors::NO_RESPONDERS_REQUIRES_HEADERS,
+                CloseReason::ProtocolViolation,
+            );
+            return Err(CloseReason::ProtocolViolation);
+        }
         self.connected = true;
         self.ok();
         Ok(())
     }
 
     fn logged_in(&mut self, identity: Identity) {
-        if let Some(responses) = identity
+        let responses = identity
             .permissions
             .as_ref()
-            .and_then(|p| p.responses.clone())
-        {
-            let _ = self
-                .client
-                .responses
-                .set(std::sync::Mutex::new(ResponseTracker::new(responses)));
-        }
-        self.account = identity.account;
+            .and_then(|p| p.responses.clone());
+        self.client.track_responses(responses);
+        self.publish_verdicts.clear();
         self.permissions = identity.permissions;
+        if !Arc::ptr_eq(&self.account, &identity.account) {
+            self.move_subscriptions(identity.account);
+        }
+    }
+
+    /// A later CONNECT logged in to another account: its subscriptions
+    /// move there with it.
+    fn move_subscriptions(&mut self, to: Arc<Account>) {
+        let mut subs = lock(&self.client.subs);
+        let moved: Vec<_> = subs.values().cloned().collect();
+        self.account.sublist.remove_all(&moved);
+        for old in moved {
+            let sub = Arc::new(Subscription::new(
+                self.client.clone(),
+                to.clone(),
+                old.subject.clone(),
+                old.queue.clone(),
+                old.sid.clone(),
+            ));
+            if to.sublist.insert(sub.clone()).is_ok() {
+                subs.insert(sub.sid.clone(), sub);
+            }
+        }
+        drop(subs);
+        self.cache.entries.clear();
+        self.account = to;
     }
 
     /// Refuses the connection as nats-server does: the client is only told
@@ -404,7 +476,7 @@ impl Session {
         chunk: &Bytes,
         subject: Span,
         reply: Option<Span>,
-        header_len: Option<usize>,
+        sizes: Sizes<'_>,
         message: Span,
     ) {
         let subj = subject.of(chunk);
@@ -447,7 +519,7 @@ impl Session {
             chunk,
             subject: subj,
             reply: reply.map(|r| r.of(chunk)),
-            header_len,
+            sizes,
             body: message,
         };
         self.deliver_all(&matches, &msg, self.echo);
@@ -568,12 +640,7 @@ impl Session {
                 verdict
             }
         };
-        allowed
-            || self
-                .client
-                .responses
-                .get()
-                .is_some_and(|r| lock(r).take(subject))
+        allowed || self.client.take_response(subject)
     }
 
     fn user_for_log(&self, subject: &str) -> String {
@@ -592,7 +659,7 @@ impl Session {
             chunk: &header,
             subject: reply,
             reply: None,
-            header_len: Some(header.len()),
+            sizes: Sizes::HMsg(b"16", b"16"),
             body: Span {
                 start: 0,
                 end: header.len(),
@@ -616,29 +683,25 @@ impl Session {
             Delivery::Exhausted => return false,
         }
         let client = &sub.client;
-        if let (Some(reply), Some(responses)) = (msg.reply, client.responses.get()) {
-            lock(responses).opened(reply);
+        if let Some(reply) = msg.reply {
+            client.open_response(reply);
         }
         let payload = msg.body.of(msg.chunk);
         if enabled!(Level::TRACE) {
             trace_delivery(client, sub, msg);
         }
         let queued = client.enqueue(|batch| {
-            match msg.header_len {
-                None => encode::msg_header(
+            match msg.sizes {
+                Sizes::Msg(size) => {
+                    encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size)
+                }
+                Sizes::HMsg(header, total) => encode::hmsg_header(
                     batch.buf_mut(),
                     msg.subject,
                     &sub.sid,
                     msg.reply,
-                    payload.len(),
-                ),
-                Some(h) => encode::hmsg_header(
-                    batch.buf_mut(),
-                    msg.subject,
-                    &sub.sid,
-                    msg.reply,
-                    h,
-                    payload.len(),
+                    header,
+                    total,
                 ),
             }
             if payload.len() >= crate::outbound::SHARE_THRESHOLD {
@@ -778,8 +841,17 @@ struct Message<'a> {
     chunk: &'a Bytes,
     subject: &'a [u8],
     reply: Option<&'a [u8]>,
-    header_len: Option<usize>,
+    sizes: Sizes<'a>,
     body: Span,
+}
+
+/// The sizes a delivery announces, as the publisher wrote them.
+#[derive(Clone, Copy)]
+enum Sizes<'a> {
+    /// `MSG ... <size>`.
+    Msg(&'a [u8]),
+    /// `HMSG ... <header size> <total size>`.
+    HMsg(&'a [u8], &'a [u8]),
 }
 
 fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
@@ -789,23 +861,23 @@ fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
         .reply
         .map(|r| format!("{} ", String::from_utf8_lossy(r)))
         .unwrap_or_default();
-    match msg.header_len {
-        None => trace!(
+    match msg.sizes {
+        Sizes::Msg(size) => trace!(
             "{} - ->> [MSG {} {} {}{}]",
             client.tag,
             subject,
             sid,
             reply,
-            msg.body.len()
+            String::from_utf8_lossy(size)
         ),
-        Some(h) => trace!(
+        Sizes::HMsg(header, total) => trace!(
             "{} - ->> [HMSG {} {} {}{} {}]",
             client.tag,
             subject,
             sid,
             reply,
-            h,
-            msg.body.len()
+            String::from_utf8_lossy(header),
+            String::from_utf8_lossy(total)
         ),
     }
 }

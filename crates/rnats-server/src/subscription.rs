@@ -56,22 +56,23 @@ impl Subscription {
         }
     }
 
-    /// Limits the subscription to `max` deliveries in all. Returns false when
-    /// it has already had that many (so it should go now).
+    /// Limits the subscription to `max` deliveries in all, counting those
+    /// it already had (as nats-server does). Returns false when it has had
+    /// that many already (so it should go now).
     pub fn set_max(&self, max: u64) -> bool {
         self.max.store(max, Ordering::Release);
         self.delivered.load(Ordering::Acquire) < max
     }
 
-    /// Claims one delivery. With a limit, the counter makes "exactly max
-    /// messages" hold even with several publishers at once.
+    /// Claims one delivery. The counter makes "exactly max messages" hold
+    /// even with several publishers at once.
     #[inline]
     pub fn claim(&self) -> Delivery {
+        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
         let max = self.max.load(Ordering::Acquire);
         if max == 0 {
             return Delivery::Deliver;
         }
-        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
         match n.cmp(&max) {
             std::cmp::Ordering::Less => Delivery::Deliver,
             std::cmp::Ordering::Equal => Delivery::DeliverLast,

@@ -124,7 +124,12 @@ async fn an_imported_stream_arrives_under_its_prefix() {
     sync(&bob).await;
     sync(&carol).await;
     // `>` also saw carol's own sync probe.
-    assert!(next(&mut not_importing).await.subject.starts_with("_INBOX."));
+    assert!(
+        next(&mut not_importing)
+            .await
+            .subject
+            .starts_with("_INBOX.")
+    );
     alice
         .publish("events.login", "alice logged in".into())
         .await

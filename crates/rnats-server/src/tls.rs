@@ -1,0 +1,281 @@
+//! TLS for client connections, with rustls: the `tls {}` options, building
+//! the acceptor from them (nats-server's Go names for cipher suites and
+//! curves, refused by name when unknown), pinned certificates, and the
+//! identities a client certificate offers for `verify_and_map`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::crypto::CryptoProvider;
+use rustls::crypto::ring::{self as provider, cipher_suite, kx_group};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use tokio_rustls::TlsAcceptor;
+
+/// nats-server's default TLS handshake timeout.
+pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The `tls {}` block (or `--tls*` flags).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// CA certificates that client certificates must chain to.
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify a client certificate.
+    pub verify: bool,
+    /// Like `verify`, and log the client in as the user its certificate names.
+    pub verify_and_map: bool,
+    /// Handshake timeout; None means [`DEFAULT_TLS_TIMEOUT`].
+    pub timeout: Option<Duration>,
+    /// Expect the client to start TLS before the server sends INFO.
+    pub handshake_first: bool,
+    /// `"1.2"` or `"1.3"`.
+    pub min_version: Option<String>,
+    /// Go names, e.g. `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`.
+    pub cipher_suites: Vec<String>,
+    /// Go names: `X25519`, `CurveP256`, `CurveP384`.
+    pub curve_preferences: Vec<String>,
+    /// Hex SHA-256 of the client certificate's SubjectPublicKeyInfo.
+    pub pinned_certs: Vec<String>,
+}
+
+impl TlsOptions {
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT)
+    }
+
+    pub fn verifies_clients(&self) -> bool {
+        self.verify || self.verify_and_map
+    }
+}
+
+/// Why a TLS configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("tls: cert_file and key_file are both required")]
+    MissingCertOrKey,
+    #[error("tls: cannot read {what} {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("tls: {0} holds no certificate")]
+    NoCertificate(PathBuf),
+    #[error("tls: verify requires ca_file")]
+    VerifyWithoutCa,
+    #[error("tls: cipher suite {0:?} is not supported")]
+    UnknownCipherSuite(String),
+    #[error("tls: curve {0:?} is not supported")]
+    UnknownCurve(String),
+    #[error("tls: min_version {0:?} is not supported (use \"1.2\" or \"1.3\")")]
+    UnknownVersion(String),
+    #[error("tls: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("tls: client certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+fn cipher_suite_by_go_name(name: &str) -> Option<SupportedCipherSuite> {
+    Some(
+        match name.trim_end_matches("_SHA256").trim_end_matches("_SHA384") {
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM" => {
+                cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+            }
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM" => {
+                cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+            }
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305" => {
+                cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+            }
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM" => cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM" => cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305" => {
+                cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+            }
+            "TLS_AES_128_GCM" => cipher_suite::TLS13_AES_128_GCM_SHA256,
+            "TLS_AES_256_GCM" => cipher_suite::TLS13_AES_256_GCM_SHA384,
+            "TLS_CHACHA20_POLY1305" => cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+            _ => return None,
+        },
+    )
+}
+
+fn provider_for(opts: &TlsOptions) -> Result<CryptoProvider, TlsConfigError> {
+    let mut p = provider::default_provider();
+    if !opts.cipher_suites.is_empty() {
+        let mut suites = opts
+            .cipher_suites
+            .iter()
+            .map(|n| {
+                cipher_suite_by_go_name(n)
+                    .ok_or_else(|| TlsConfigError::UnknownCipherSuite(n.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Go does not let TLS 1.3 suites be configured: keep them all.
+        for s in provider::ALL_CIPHER_SUITES {
+            if s.version() == &rustls::version::TLS13 && !suites.contains(s) {
+                suites.push(*s);
+            }
+        }
+        p.cipher_suites = suites;
+    }
+    if !opts.curve_preferences.is_empty() {
+        p.kx_groups = opts
+            .curve_preferences
+            .iter()
+            .map(|n| match n.as_str() {
+                "X25519" => Ok(kx_group::X25519),
+                "CurveP256" | "P256" | "P-256" => Ok(kx_group::SECP256R1),
+                "CurveP384" | "P384" | "P-384" => Ok(kx_group::SECP384R1),
+                other => Err(TlsConfigError::UnknownCurve(other.to_string())),
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(p)
+}
+
+/// Builds the acceptor for the configured certificate and client policy.
+pub fn acceptor(opts: &TlsOptions) -> Result<TlsAcceptor, TlsConfigError> {
+    let (Some(cert_file), Some(key_file)) = (&opts.cert_file, &opts.key_file) else {
+        return Err(TlsConfigError::MissingCertOrKey);
+    };
+    let read = |what, path: &PathBuf, source| TlsConfigError::Read {
+        what,
+        path: path.clone(),
+        source,
+    };
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .map_err(|e| read("cert_file", cert_file, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| read("cert_file", cert_file, e))?;
+    if certs.is_empty() {
+        return Err(TlsConfigError::NoCertificate(cert_file.clone()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| read("key_file", key_file, e))?;
+    let provider = Arc::new(provider_for(opts)?);
+    let versions: &[&rustls::SupportedProtocolVersion] = match opts.min_version.as_deref() {
+        None | Some("1.2") => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        Some("1.3") => &[&rustls::version::TLS13],
+        Some(other) => return Err(TlsConfigError::UnknownVersion(other.to_string())),
+    };
+    let builder =
+        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
+    let builder = if opts.verifies_clients() {
+        let ca_file = opts
+            .ca_file
+            .as_ref()
+            .ok_or(TlsConfigError::VerifyWithoutCa)?;
+        let mut roots = RootCertStore::empty();
+        for ca in CertificateDer::pem_file_iter(ca_file).map_err(|e| read("ca_file", ca_file, e))? {
+            roots.add(ca.map_err(|e| read("ca_file", ca_file, e))?)?;
+        }
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(certs, key)?;
+    // Small records cost CPU per message; let rustls fill whole records.
+    config.send_half_rtt_data = false;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Whether the client's certificate is one of the pinned ones (if any are).
+pub fn pinned_cert_ok(opts: &TlsOptions, peer: Option<&[CertificateDer<'_>]>) -> bool {
+    if opts.pinned_certs.is_empty() {
+        return true;
+    }
+    let Some(cert) = peer.and_then(|c| c.first()) else {
+        return false;
+    };
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return false;
+    };
+    let digest = Sha256::digest(parsed.tbs_certificate.subject_pki.raw);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    opts.pinned_certs
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(&hex))
+}
+
+/// The names a client certificate offers for `verify_and_map`, in the
+/// order nats-server tries them: email SANs, DNS SANs, then the subject
+/// DN (RFC 2253 form, e.g. `CN=alice,OU=dev,O=Acme`).
+pub fn certificate_identities(cert: &CertificateDer<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = parsed.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let GeneralName::RFC822Name(email) = name {
+                names.push(email.to_string());
+            }
+        }
+        for name in &san.value.general_names {
+            if let GeneralName::DNSName(dns) = name {
+                names.push(dns.to_string());
+            }
+        }
+    }
+    names.push(rfc2253(parsed.subject()));
+    names
+}
+
+/// The subject as nats-server prints it: most specific attribute first.
+fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let mut parts: Vec<String> = name
+        .iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .filter_map(|attr| {
+            let value = attr.as_str().ok()?;
+            let key = x509_parser::objects::oid2abbrev(
+                attr.attr_type(),
+                x509_parser::objects::oid_registry(),
+            )
+            .map(str::to_string)
+            .unwrap_or_else(|_| attr.attr_type().to_id_string());
+            Some(format!("{key}={value}"))
+        })
+        .collect();
+    parts.reverse();
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, DnType, KeyPair, SanType};
+
+    fn cert(params: CertificateParams) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn identities_are_email_and_dns_sans_then_the_subject_dn() {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = vec![
+            SanType::DnsName("app.example.com".try_into().unwrap()),
+            SanType::Rfc822Name("alice@example.com".try_into().unwrap()),
+        ];
+        // rcgen starts with a CN of its own: begin from an empty name.
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Acme");
+        params.distinguished_name.push(DnType::CommonName, "alice");
+        assert_eq!(
+            certificate_identities(&cert(params)),
+            ["alice@example.com", "app.example.com", "CN=alice,O=Acme"]
+        );
+    }
+}
