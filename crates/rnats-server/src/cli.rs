@@ -12,6 +12,7 @@ use clap::{ArgAction, Parser};
 
 use crate::config::{self, ConfigError, Warning};
 use crate::options::Options;
+use crate::tls::TlsOptions;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -79,6 +80,21 @@ struct Args {
     /// Authorization token required for connections
     #[arg(long = "auth", value_name = "token")]
     auth: Option<String>,
+    /// Enable TLS, do not verify clients (default: false)
+    #[arg(long = "tls")]
+    tls: bool,
+    /// Server certificate file
+    #[arg(long = "tlscert", value_name = "file")]
+    tlscert: Option<PathBuf>,
+    /// Private key for server certificate
+    #[arg(long = "tlskey", value_name = "file")]
+    tlskey: Option<PathBuf>,
+    /// Enable TLS, verify client certificates
+    #[arg(long = "tlsverify")]
+    tlsverify: bool,
+    /// Client certificate CA for verification
+    #[arg(long = "tlscacert", value_name = "file")]
+    tlscacert: Option<PathBuf>,
     /// Show version
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -110,6 +126,11 @@ pub struct Flags {
     user: Option<String>,
     pass: Option<String>,
     token: Option<String>,
+    tls: bool,
+    tls_verify: bool,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
 }
 
 impl Flags {
@@ -172,23 +193,38 @@ impl Flags {
         if let Some(token) = &self.token {
             opts.auth.token = Some(token.clone());
         }
+        self.apply_tls(opts);
+    }
+
+    /// `--tls`/`--tlsverify` turn TLS on; the file flags fill in or replace
+    /// what a `tls {}` block set.
+    fn apply_tls(&self, opts: &mut Options) {
+        let given =
+            self.tls || self.tls_verify || self.tls_cert.is_some() || self.tls_key.is_some();
+        if !given && self.tls_ca.is_none() {
+            return;
+        }
+        if opts.tls.is_none() && !(self.tls || self.tls_verify) {
+            return;
+        }
+        let tls = opts.tls.get_or_insert_with(TlsOptions::default);
+        if let Some(cert) = &self.tls_cert {
+            tls.cert_file = Some(cert.clone());
+        }
+        if let Some(key) = &self.tls_key {
+            tls.key_file = Some(key.clone());
+        }
+        if let Some(ca) = &self.tls_ca {
+            tls.ca_file = Some(ca.clone());
+        }
+        tls.verify |= self.tls_verify;
     }
 }
 
 /// nats-server flags that rnats does not implement yet, and where each is
 /// tracked. Refusing them beats running with a setting silently dropped.
 const NOT_YET: &[(&[&str], &str)] = &[
-    (
-        &[
-            "--tls",
-            "--tlscert",
-            "--tlskey",
-            "--tlsverify",
-            "--tlscacert",
-            "--help_tls",
-        ],
-        "TLS (issue 5)",
-    ),
+    (&["--help_tls"], "TLS help"),
     (
         &[
             "--routes",
@@ -284,12 +320,44 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
         user: args.user,
         pass: args.pass,
         token: args.auth,
+        tls: args.tls,
+        tls_verify: args.tlsverify,
+        tls_cert: args.tlscert,
+        tls_key: args.tlskey,
+        tls_ca: args.tlscacert,
     })))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_flags_turn_tls_on() {
+        let opts = |args: &[&str]| flags(args).options().unwrap().0;
+        let tls = opts(&["--tls", "--tlscert", "c.pem", "--tlskey", "k.pem"])
+            .tls
+            .unwrap();
+        assert_eq!(tls.cert_file.as_deref(), Some(Path::new("c.pem")));
+        assert!(!tls.verify);
+        let tls = opts(&[
+            "-tlsverify",
+            "-tlscert",
+            "c.pem",
+            "-tlskey",
+            "k.pem",
+            "-tlscacert",
+            "ca.pem",
+        ])
+        .tls
+        .unwrap();
+        assert!(tls.verify);
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("ca.pem")));
+        assert!(
+            opts(&["--tlscert", "c.pem"]).tls.is_none(),
+            "--tls or --tlsverify turns it on"
+        );
+    }
 
     fn flags(args: &[&str]) -> Flags {
         match parse(args.iter().map(OsString::from)) {
@@ -332,7 +400,7 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_refused_by_name() {
-        for flag in ["--tls", "-routes", "--cluster=nats://x:1", "-m", "-js"] {
+        for flag in ["--help_tls", "-routes", "--cluster=nats://x:1", "-m", "-js"] {
             let err = parse([OsString::from(flag)]).unwrap_err().to_string();
             assert!(
                 err.contains("not supported by rnats-server yet"),

@@ -23,7 +23,7 @@
 //! `max_connections`/`max_conn`, `max_control_line`, `max_pending`,
 //! `write_deadline`, `ping_interval`, `ping_max`, `debug`, `trace`,
 //! `logtime`, `log_file`/`logfile`, `pid_file`/`pidfile`, `ports_file_dir`,
-//! `authorization {}`, `accounts {}` and `no_auth_user`. Every other key
+//! `authorization {}`, `accounts {}`, `no_auth_user` and `tls {}`. Every other key
 //! nats-server knows is refused as not supported yet, naming the key, so
 //! that no setting is silently dropped; a key nats-server does not know
 //! either is an `unknown field`, as nats-server reports it. Keys that are
@@ -46,6 +46,7 @@ use crate::options::{
     ImportConfig, NkeyConfig, Options, PermissionsConfig, ResponsePermissionConfig,
     SubjectRuleConfig, UserConfig,
 };
+use crate::tls::TlsOptions;
 
 /// What nats-server logs at start when a password in the options is not a
 /// bcrypt hash; see [`has_plaintext_passwords`].
@@ -182,7 +183,10 @@ fn is_bcrypt(password: &str) -> bool {
 
 /// nats-server keys that rnats does not implement yet, and what they belong to.
 const NOT_YET: &[(&[&str], &str)] = &[
-    (&["tls", "allow_non_tls", "ocsp"], "TLS, issue 5"),
+    (
+        &["allow_non_tls", "ocsp"],
+        "TLS options beyond the tls block",
+    ),
     (
         &[
             "cluster",
@@ -562,6 +566,7 @@ impl Reader {
                     }
                 }
                 "authorization" => auth = self.authorization(entry),
+                "tls" => opts.tls = self.tls(value),
                 "accounts" => accounts = Some(self.accounts(value)),
                 "no_auth_user" => no_auth_user = self.located_string(value),
                 key => match not_yet_supported(key) {
@@ -583,6 +588,64 @@ impl Reader {
             }
         }
         self.finish_auth(opts, auth, accounts, no_auth_user);
+    }
+
+    /// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout,
+    /// handshake_first, min_version, cipher_suites, curve_preferences,
+    /// pinned_certs }`. Whether the files and names work is checked when the
+    /// server builds its TLS configuration.
+    fn tls(&mut self, value: &Value) -> Option<TlsOptions> {
+        let block = self.map(value)?;
+        let mut tls = TlsOptions::default();
+        for entry in block {
+            let v = &entry.value;
+            match entry.key.to_ascii_lowercase().as_str() {
+                "cert_file" => tls.cert_file = self.path(v),
+                "key_file" => tls.key_file = self.path(v),
+                "ca_file" => tls.ca_file = self.path(v),
+                "verify" => tls.verify = self.ok(v.as_bool()).unwrap_or(false),
+                "verify_and_map" => tls.verify_and_map = self.ok(v.as_bool()).unwrap_or(false),
+                "handshake_first" | "first" | "immediate" => {
+                    tls.handshake_first = self.ok(v.as_bool()).unwrap_or(false)
+                }
+                // nats-server takes seconds, as a number (fractions allowed).
+                "timeout" => match &v.kind {
+                    ValueKind::Integer(n) if *n >= 0 => {
+                        tls.timeout = Some(Duration::from_secs(*n as u64))
+                    }
+                    ValueKind::Float(f) if *f >= 0.0 && f.is_finite() => {
+                        tls.timeout = Some(Duration::from_secs_f64(*f))
+                    }
+                    _ => {
+                        tls.timeout = self.duration(entry);
+                    }
+                },
+                "min_version" => tls.min_version = self.string(v),
+                "cipher_suites" => tls.cipher_suites = self.string_list(v),
+                "curve_preferences" => tls.curve_preferences = self.string_list(v),
+                "pinned_certs" => tls.pinned_certs = self.string_list(v),
+                "insecure"
+                | "cert_store"
+                | "cert_match"
+                | "cert_match_by"
+                | "ocsp_peer"
+                | "certs"
+                | "handshake_first_fallback" => self.not_yet(entry, "this TLS option"),
+                _ => self.unknown(entry),
+            }
+        }
+        if tls.cert_file.is_none() || tls.key_file.is_none() {
+            self.fail(
+                &value.pos,
+                "tls requires cert_file and key_file".to_string(),
+            );
+            return None;
+        }
+        if tls.verifies_clients() && tls.ca_file.is_none() {
+            self.fail(&value.pos, "tls verify requires ca_file".to_string());
+            return None;
+        }
+        Some(tls)
     }
 
     /// `listen: 4222`, `listen: 127.0.0.1:4222`, `listen: "[::1]:-1"`.
@@ -1608,10 +1671,36 @@ ports_file_dir: /tmp
     }
 
     #[test]
+    fn the_tls_block() {
+        let (opts, _) = apply_text(
+            "tls {\n  cert_file: \"./server.pem\"\n  key_file: './key.pem'\n  ca_file: ca.pem\n  verify: true\n  timeout: 0.5\n  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]\n  curve_preferences: [X25519]\n  handshake_first: true\n}\n",
+        )
+        .unwrap();
+        let tls = opts.tls.unwrap();
+        assert_eq!(tls.cert_file.as_deref(), Some(Path::new("./server.pem")));
+        assert_eq!(tls.key_file.as_deref(), Some(Path::new("./key.pem")));
+        assert!(tls.verify && tls.handshake_first && !tls.verify_and_map);
+        assert_eq!(tls.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(tls.cipher_suites, ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]);
+        assert_eq!(
+            error("tls {\n  cert_file: x\n}\n"),
+            "nats.conf:1:5: tls requires cert_file and key_file"
+        );
+        assert_eq!(
+            error("tls {\n  cert_file: x\n  key_file: y\n  verify: true\n}\n"),
+            "nats.conf:1:5: tls verify requires ca_file"
+        );
+        assert_eq!(
+            error("tls {\n  cert_file: x\n  key_file: y\n  verfy: true\n}\n"),
+            "nats.conf:4:3: unknown field \"verfy\""
+        );
+    }
+
+    #[test]
     fn unsupported_keys_are_refused_by_name() {
         assert_eq!(
-            error("port: 4222\n\ntls {\n  cert_file: x\n}\n"),
-            "nats.conf:3:1: \"tls\" is not supported by rnats-server yet (TLS, issue 5)"
+            error("port: 4222\n\nallow_non_tls: true\n"),
+            "nats.conf:3:1: \"allow_non_tls\" is not supported by rnats-server yet (TLS options beyond the tls block)"
         );
         assert_eq!(
             error("Cluster { port: 6222 }\nhttp_port: 8222\njetstream: enabled\n"),

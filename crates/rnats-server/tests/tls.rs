@@ -296,3 +296,79 @@ async fn unknown_cipher_suites_and_curves_are_refused_at_start() {
         .shutdown()
         .await;
 }
+
+/// The binary, started from a config file's `tls {}` block and from the
+/// `--tls*` flags, serves TLS clients.
+#[tokio::test]
+async fn the_binary_takes_tls_from_the_config_file_and_from_flags() {
+    let pki = Pki::new();
+    let conf = pki.path("tls.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: 127.0.0.1:-1\ntls {{\n  cert_file: {:?}\n  key_file: {:?}\n  timeout: 1.5\n}}\n",
+            pki.path("server-cert.pem"),
+            pki.path("server-key.pem")
+        ),
+    )
+    .unwrap();
+    let cert = pki.path("server-cert.pem");
+    let key = pki.path("server-key.pem");
+    let from_flags = [
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "--tls",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+    ];
+    for args in [vec!["-c", conf.to_str().unwrap()], from_flags.to_vec()] {
+        let ports = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rnats-server"))
+            .args(&args)
+            .arg("--ports_file_dir")
+            .arg(ports.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(KillOnDrop)
+            .unwrap();
+        let file = ports
+            .path()
+            .join(format!("rnats-server_{}.ports", child.0.id()));
+        let deadline = std::time::Instant::now() + WAIT;
+        let port = loop {
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && let Some(port) = text
+                    .split(':')
+                    .next_back()
+                    .and_then(|p| p.trim_end_matches("\"]}").parse::<u16>().ok())
+            {
+                break port;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no ports file for {args:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let client = pki
+            .client()
+            .connect(format!("tls://localhost:{port}"))
+            .await;
+        round_trip(&client.unwrap_or_else(|e| panic!("{args:?}: {e}"))).await;
+        drop(child);
+    }
+}
+
+/// A server process that ends with the test, however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
