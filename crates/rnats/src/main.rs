@@ -4,6 +4,7 @@
 //! hash for a config file's `password`/`token`); `nkey`, `jwt`, `creds` and `bench` are to come,
 //! each as one more [`Command`] variant with its own module.
 
+mod bench;
 mod passwd;
 
 use std::process::ExitCode;
@@ -25,12 +26,16 @@ enum Command {
     ///
     /// Without -p, generates a strong random password and prints it with its hash.
     Passwd(passwd::PasswdArgs),
+    /// Benchmark a NATS server: publish/subscribe, queue groups, request/reply latency,
+    /// connection storms and idle connections (like `nats bench`).
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (name, result) = match &cli.command {
-        Command::Passwd(args) => ("passwd", passwd::run(args)),
+        Command::Passwd(args) => ("passwd", passwd::run(args).map_err(|e| e.to_string())),
+        Command::Bench(args) => ("bench", bench::run(args).map_err(|e| e.to_string())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,12 +59,16 @@ mod tests {
     #[test]
     fn passwd_flags_parse() {
         let cli = Cli::try_parse_from(["rnats", "passwd", "-p", "--cost", "4"]).unwrap();
-        let Command::Passwd(args) = cli.command;
+        let Command::Passwd(args) = cli.command else {
+            panic!("not passwd")
+        };
         assert!(args.password);
         assert_eq!(args.cost, 4);
 
         let cli = Cli::try_parse_from(["rnats", "passwd"]).unwrap();
-        let Command::Passwd(args) = cli.command;
+        let Command::Passwd(args) = cli.command else {
+            panic!("not passwd")
+        };
         assert!(!args.password);
         assert_eq!(args.cost, passwd::DEFAULT_COST);
     }
