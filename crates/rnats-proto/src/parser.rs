@@ -217,70 +217,15 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
         return Ok(Parsed::Incomplete { frame_len: None });
     }
 
-    if let Some(word) = PREFIXED.iter().find(|w| starts_with_ignore_case(rest, w)) {
-        let takes_arguments = matches!(word[0], b'C' | b'c' | b'I' | b'i' | b'-');
-        let Some(nl) = memchr(b'\n', rest) else {
-            return if rest.len() - word.len() <= limits.max_control_line {
-                Ok(Parsed::Incomplete { frame_len: None })
-            } else if takes_arguments {
-                Err(ProtocolError::MaxControlLine)
-            } else {
-                let op = if word[0] == b'+' {
-                    ClientOp::Ok
-                } else if word[1].eq_ignore_ascii_case(&b'I') {
-                    ClientOp::Ping
-                } else {
-                    ClientOp::Pong
-                };
-                Ok(Parsed::SkipLine {
-                    op,
-                    skipped: rest.len(),
-                })
-            };
-        };
-        let line_end = trim_cr(rest, nl).max(word.len());
-        if takes_arguments && line_end - word.len() > limits.max_control_line {
-            return Err(ProtocolError::MaxControlLine);
+    // The common case first: `PUB ` (any case) goes straight to its arguments.
+    let (verb, name_len) = if is_pub(rest) {
+        (Verb::Pub, 3)
+    } else {
+        match verb_or_prefixed(buf, start, limits)? {
+            Start::Verb(verb, name_len) => (verb, name_len),
+            Start::Done(parsed) => return Ok(parsed),
         }
-        let args = Args::new(buf, start + word.len(), start + line_end);
-        let op = match word.first().map(u8::to_ascii_uppercase) {
-            Some(b'P') if word[1].eq_ignore_ascii_case(&b'I') => ClientOp::Ping,
-            Some(b'P') => ClientOp::Pong,
-            Some(b'C') => ClientOp::Connect { json: args.rest()? },
-            Some(b'I') => ClientOp::Info { json: args.rest()? },
-            Some(b'+') => ClientOp::Ok,
-            _ => return Err(ProtocolError::InvalidArguments("-ERR from a client")),
-        };
-        return Ok(Parsed::Op {
-            op,
-            control_line: Span::new(start, start + line_end),
-            frame_len: nl + 1,
-        });
-    }
-
-    let name_len = rest
-        .iter()
-        .take(LONGEST_VERB + 1)
-        .position(|&b| ends_name(b));
-    let Some(name_len) = name_len else {
-        // No separator yet: fail at once if no operation can start like this.
-        let could_be = VERBS.iter().any(|(w, _)| starts_with_ignore_case(w, rest))
-            || PREFIXED.iter().any(|w| starts_with_ignore_case(w, rest));
-        return if could_be {
-            Ok(Parsed::Incomplete { frame_len: None })
-        } else {
-            Err(ProtocolError::UnknownOperation)
-        };
     };
-    let name = &rest[..name_len];
-    let verb = VERBS
-        .iter()
-        .find(|(w, _)| name.eq_ignore_ascii_case(w))
-        .map(|&(_, v)| v)
-        .ok_or(ProtocolError::UnknownOperation)?;
-    if !is_blank(rest[name_len]) {
-        return Err(ProtocolError::UnknownOperation);
-    }
 
     let args_start = name_len + 1;
     let Some(nl) = memchr(b'\n', &rest[args_start..]).map(|i| i + args_start) else {
@@ -439,6 +384,95 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
         control_line,
         frame_len: line_len,
     })
+}
+
+/// `PUB` followed by a blank, in any case.
+#[inline]
+fn is_pub(rest: &[u8]) -> bool {
+    rest.len() > 3
+        && rest[0] | 0x20 == b'p'
+        && rest[1] | 0x20 == b'u'
+        && rest[2] | 0x20 == b'b'
+        && is_blank(rest[3])
+}
+
+/// How a frame starts.
+enum Start {
+    /// A verb with arguments, and the length of its name.
+    Verb(Verb, usize),
+    /// The whole outcome already: an operation recognised by its prefix
+    /// (PING, CONNECT, ...), or input still too short to tell.
+    Done(Parsed),
+}
+
+/// Finds which operation starts at `buf[start]`.
+fn verb_or_prefixed(buf: &[u8], start: usize, limits: &Limits) -> Result<Start, ProtocolError> {
+    let rest = &buf[start..];
+    if let Some(word) = PREFIXED.iter().find(|w| starts_with_ignore_case(rest, w)) {
+        let takes_arguments = matches!(word[0], b'C' | b'c' | b'I' | b'i' | b'-');
+        let Some(nl) = memchr(b'\n', rest) else {
+            return if rest.len() - word.len() <= limits.max_control_line {
+                Ok(Start::Done(Parsed::Incomplete { frame_len: None }))
+            } else if takes_arguments {
+                Err(ProtocolError::MaxControlLine)
+            } else {
+                let op = if word[0] == b'+' {
+                    ClientOp::Ok
+                } else if word[1].eq_ignore_ascii_case(&b'I') {
+                    ClientOp::Ping
+                } else {
+                    ClientOp::Pong
+                };
+                Ok(Start::Done(Parsed::SkipLine {
+                    op,
+                    skipped: rest.len(),
+                }))
+            };
+        };
+        let line_end = trim_cr(rest, nl).max(word.len());
+        if takes_arguments && line_end - word.len() > limits.max_control_line {
+            return Err(ProtocolError::MaxControlLine);
+        }
+        let args = Args::new(buf, start + word.len(), start + line_end);
+        let op = match word.first().map(u8::to_ascii_uppercase) {
+            Some(b'P') if word[1].eq_ignore_ascii_case(&b'I') => ClientOp::Ping,
+            Some(b'P') => ClientOp::Pong,
+            Some(b'C') => ClientOp::Connect { json: args.rest()? },
+            Some(b'I') => ClientOp::Info { json: args.rest()? },
+            Some(b'+') => ClientOp::Ok,
+            _ => return Err(ProtocolError::InvalidArguments("-ERR from a client")),
+        };
+        return Ok(Start::Done(Parsed::Op {
+            op,
+            control_line: Span::new(start, start + line_end),
+            frame_len: nl + 1,
+        }));
+    }
+
+    let name_len = rest
+        .iter()
+        .take(LONGEST_VERB + 1)
+        .position(|&b| ends_name(b));
+    let Some(name_len) = name_len else {
+        // No separator yet: fail at once if no operation can start like this.
+        let could_be = VERBS.iter().any(|(w, _)| starts_with_ignore_case(w, rest))
+            || PREFIXED.iter().any(|w| starts_with_ignore_case(w, rest));
+        return if could_be {
+            Ok(Start::Done(Parsed::Incomplete { frame_len: None }))
+        } else {
+            Err(ProtocolError::UnknownOperation)
+        };
+    };
+    let name = &rest[..name_len];
+    let verb = VERBS
+        .iter()
+        .find(|(w, _)| name.eq_ignore_ascii_case(w))
+        .map(|&(_, v)| v)
+        .ok_or(ProtocolError::UnknownOperation)?;
+    if !is_blank(rest[name_len]) {
+        return Err(ProtocolError::UnknownOperation);
+    }
+    Ok(Start::Verb(verb, name_len))
 }
 
 /// Index of the end of a line whose `\n` is at `nl`, without a trailing `\r`.

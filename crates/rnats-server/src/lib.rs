@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod delivery;
 pub mod log;
 pub mod options;
 pub mod outbound;

@@ -20,7 +20,6 @@ use crate::account::Accounts;
 use crate::auth::{self, Authenticator};
 use crate::client::{self, Client, CloseReason, lock};
 use crate::options::Options;
-use crate::subscription::Subscription;
 use crate::tls::TlsOptions;
 use tokio_rustls::TlsAcceptor;
 
@@ -53,15 +52,6 @@ impl ServerShared {
         info.client_ip = Some(client.addr.ip().to_string());
         info.nonce = client.nonce.clone();
         info.to_protocol_line()
-    }
-
-    /// Removes a subscription from the index and from its client.
-    pub fn remove_subscription(&self, sub: &Arc<Subscription>) {
-        sub.account.sublist.remove(sub);
-        let mut subs = lock(&sub.client.subs);
-        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
-            subs.remove(&sub.sid);
-        }
     }
 
     pub(crate) fn remove_client(&self, client: &Client) {

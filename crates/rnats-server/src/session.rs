@@ -22,10 +22,11 @@ use tracing::{Level, debug, enabled, error, trace};
 use crate::account::{Account, RESPONSE_PREFIX, Routes};
 use crate::auth::Identity;
 use crate::client::{Client, CloseReason, closed, lock};
+use crate::delivery::{Deliveries, Message, Sizes};
 use crate::permissions::Permissions;
 use crate::server::ServerShared;
 use crate::sublist::Matches;
-use crate::subscription::{Delivery, Subscription};
+use crate::subscription::Subscription;
 
 /// Reads start this small (idle connections stay cheap) and grow to
 /// [`MAX_READ`] while the client keeps filling them.
@@ -33,8 +34,6 @@ const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
 /// Match results a connection remembers for the subjects it publishes to.
 const LOCAL_CACHE_SIZE: usize = 512;
-/// The longest a producer is held back per read for slow consumers.
-const MAX_STALL: std::time::Duration = std::time::Duration::from_millis(20);
 /// Publish-permission verdicts a connection remembers.
 const VERDICT_CACHE_SIZE: usize = 1024;
 
@@ -43,6 +42,64 @@ const VERDICT_CACHE_SIZE: usize = 1024;
 struct MatchCache {
     generation: u64,
     entries: HashMap<Box<[u8]>, Arc<Matches<Subscription>>>,
+    /// The last subject looked up and its result: publishers mostly
+    /// repeat a subject, and comparing bytes is cheaper than hashing.
+    last_subject: Vec<u8>,
+    last: Option<Arc<Matches<Subscription>>>,
+}
+
+impl MatchCache {
+    fn new() -> Self {
+        MatchCache {
+            generation: u64::MAX,
+            entries: HashMap::new(),
+            last_subject: Vec::new(),
+            last: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.last = None;
+    }
+
+    /// What `subject` matches in `account`, borrowed from the cache (no
+    /// reference count is touched on a hit).
+    #[inline]
+    fn lookup(&mut self, account: &Account, subject: &[u8]) -> &Matches<Subscription> {
+        let generation = account.sublist.generation();
+        if self.generation != generation {
+            self.clear();
+            self.generation = generation;
+        }
+        if self.last.is_none() || self.last_subject != subject {
+            let matches = match self.entries.get(subject) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = account.sublist.matches(subject);
+                    if self.entries.len() >= LOCAL_CACHE_SIZE {
+                        self.entries.clear();
+                    }
+                    self.entries.insert(subject.into(), m.clone());
+                    m
+                }
+            };
+            self.last_subject.clear();
+            self.last_subject.extend_from_slice(subject);
+            self.last = Some(matches);
+        }
+        match &self.last {
+            Some(m) => m,
+            None => unreachable_matches(),
+        }
+    }
+}
+
+/// Never reached (`last` was just set); an empty result keeps it panic-free.
+#[cold]
+fn unreachable_matches() -> &'static Matches<Subscription> {
+    static EMPTY: std::sync::OnceLock<Matches<Subscription>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Matches::default)
 }
 
 /// The reader's state for one connection.
@@ -65,16 +122,12 @@ pub struct Session {
     no_responders: bool,
     cache: MatchCache,
     tls_identities: Vec<String>,
-    /// Clients that were sent something during the current read.
-    to_flush: Vec<Arc<Client>>,
-    /// Consumers that fell behind during the current read: the next read
-    /// waits a little for them (flow control).
-    behind: Vec<Arc<Client>>,
+    /// Who this connection's messages went to during the current read.
+    out: Deliveries,
     /// A PING/PONG/+OK whose overlong line is being skipped to its end.
     skipping: Option<ClientOp>,
     /// Operations parsed from the current read, reused between reads.
     ops: Vec<(ClientOp, Span)>,
-    rng: u64,
 }
 
 /// What the connection does after an operation.
@@ -93,8 +146,8 @@ impl Session {
             max_payload: server.opts.max_payload,
         };
         let anonymous = server.auth.anonymous();
+        let out = Deliveries::new(client.id);
         Session {
-            rng: client.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             auth_required: server.auth.required(),
             account: anonymous.account,
             permissions: None,
@@ -109,13 +162,9 @@ impl Session {
             echo: true,
             headers: false,
             no_responders: false,
-            cache: MatchCache {
-                generation: u64::MAX,
-                entries: HashMap::new(),
-            },
+            cache: MatchCache::new(),
             tls_identities,
-            to_flush: Vec::new(),
-            behind: Vec::new(),
+            out,
             ops: Vec::new(),
             skipping: None,
         }
@@ -165,8 +214,8 @@ impl Session {
             let (consumed, error) = self.parse_all(&buf, &mut want);
             let chunk = buf.split_to(consumed).freeze();
             let outcome = self.process_all(&chunk).await;
-            self.flush_touched();
-            self.wait_for_slow_consumers().await;
+            self.out.flush();
+            self.out.wait_for_slow_consumers().await;
             if let Err(reason) = outcome {
                 self.client.close(reason, true);
                 break;
@@ -386,7 +435,7 @@ impl Session {
             }
         }
         drop(subs);
-        self.cache.entries.clear();
+        self.cache.clear();
         self.account = to;
     }
 
@@ -467,7 +516,7 @@ impl Session {
         {
             return;
         }
-        self.server.remove_subscription(&sub);
+        sub.cancel();
     }
 
     /// Routes one message to every matching subscription.
@@ -499,22 +548,8 @@ impl Session {
         }
         // nats-server acknowledges before it delivers.
         self.ok();
-        let generation = self.account.sublist.generation();
-        if self.cache.generation != generation {
-            self.cache.entries.clear();
-            self.cache.generation = generation;
-        }
-        let matches = match self.cache.entries.get(subj) {
-            Some(m) => m.clone(),
-            None => {
-                let m = self.account.sublist.matches(subj);
-                if self.cache.entries.len() >= LOCAL_CACHE_SIZE {
-                    self.cache.entries.clear();
-                }
-                self.cache.entries.insert(subj.into(), m.clone());
-                m
-            }
-        };
+        let matches = self.cache.lookup(&self.account, subj);
+        let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
         let msg = Message {
             chunk,
             subject: subj,
@@ -522,7 +557,8 @@ impl Session {
             sizes,
             body: message,
         };
-        self.deliver_all(&matches, &msg, self.echo);
+        let skip = (!self.echo).then_some(self.client.id);
+        self.out.deliver_all(matches, &msg, skip);
         let mut imported = false;
         if self.account.routes().is_some() {
             let account = self.account.clone();
@@ -533,37 +569,12 @@ impl Session {
         if subj.starts_with(RESPONSE_PREFIX) {
             self.route_response(&msg);
         }
-        if matches.plain.is_empty()
-            && matches.queues.is_empty()
+        if matched_nothing
             && !imported
             && self.no_responders
             && let Some(reply) = msg.reply
         {
             self.no_responders_reply(reply);
-        }
-    }
-
-    /// Queues the message for every plain subscription and one member of
-    /// each queue group. `echo` false skips this connection's own.
-    fn deliver_all(&mut self, matches: &Matches<Subscription>, msg: &Message<'_>, echo: bool) {
-        let me = self.client.id;
-        for sub in &matches.plain {
-            if echo || sub.client.id != me {
-                self.deliver(sub, msg);
-            }
-        }
-        for group in &matches.queues {
-            let members = &group.members;
-            let start = self.next_random() as usize % members.len().max(1);
-            for i in 0..members.len() {
-                let sub = &members[(start + i) % members.len()];
-                if (!echo && sub.client.id == me) || sub.client.is_closing() {
-                    continue;
-                }
-                if self.deliver(sub, msg) {
-                    break;
-                }
-            }
         }
     }
 
@@ -584,7 +595,7 @@ impl Session {
                 ..*msg
             };
             let matches = target.sublist.matches(&mapped);
-            self.deliver_all(&matches, &routed, true);
+            self.out.deliver_all(&matches, &routed, None);
         }
         let mut served = false;
         for service in &routes.services {
@@ -603,7 +614,7 @@ impl Session {
             };
             let matches = target.sublist.matches(remote);
             served |= !matches.plain.is_empty() || !matches.queues.is_empty();
-            self.deliver_all(&matches, &routed, true);
+            self.out.deliver_all(&matches, &routed, None);
         }
         served
     }
@@ -620,7 +631,7 @@ impl Session {
             ..*msg
         };
         let matches = requester.sublist.matches(&reply);
-        self.deliver_all(&matches, &routed, true);
+        self.out.deliver_all(&matches, &routed, None);
     }
 
     /// Checks the publish rule (verdicts cached per subject), then open
@@ -665,96 +676,14 @@ impl Session {
                 end: header.len(),
             },
         };
-        self.deliver(sub, &msg);
-    }
-
-    /// Queues the message for one subscription. False if it took nothing
-    /// (its delivery limit was already reached).
-    #[inline]
-    fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>) -> bool {
-        if let Some(deny) = &sub.deny
-            && deny.denies(msg.subject)
-        {
-            return false;
-        }
-        match sub.claim() {
-            Delivery::Deliver => {}
-            Delivery::DeliverLast => self.server.remove_subscription(sub),
-            Delivery::Exhausted => return false,
-        }
-        let client = &sub.client;
-        if let Some(reply) = msg.reply {
-            client.open_response(reply);
-        }
-        let payload = msg.body.of(msg.chunk);
-        if enabled!(Level::TRACE) {
-            trace_delivery(client, sub, msg);
-        }
-        let queued = client.enqueue(|batch| {
-            match msg.sizes {
-                Sizes::Msg(size) => {
-                    encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size)
-                }
-                Sizes::HMsg(header, total) => encode::hmsg_header(
-                    batch.buf_mut(),
-                    msg.subject,
-                    &sub.sid,
-                    msg.reply,
-                    header,
-                    total,
-                ),
-            }
-            if payload.len() >= crate::outbound::SHARE_THRESHOLD {
-                batch.put_payload(&msg.chunk.slice(msg.body.range()));
-            } else {
-                batch.put(payload);
-            }
-            batch.put(b"\r\n");
-        });
-        if queued.wake {
-            self.to_flush.push(client.clone());
-        }
-        if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
-            self.behind.push(client.clone());
-        }
-        true
-    }
-
-    /// Holds this producer back (not reading its socket, so TCP pushes
-    /// back on it) while consumers it fed are over their soft backlog cap,
-    /// for at most [`MAX_STALL`] per read. Other consumers already have
-    /// their messages; a stuck consumer is not waited for at all.
-    async fn wait_for_slow_consumers(&mut self) {
-        if self.behind.is_empty() {
-            return;
-        }
-        let deadline = Instant::now() + MAX_STALL;
-        for client in self.behind.drain(..) {
-            client.wait_for_room(deadline).await;
-        }
-    }
-
-    fn flush_touched(&mut self) {
-        for client in self.to_flush.drain(..) {
-            client.flush();
-        }
-    }
-
-    fn next_random(&mut self) -> u64 {
-        // xorshift64: spreads queue-group picks; not for anything secret.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
+        self.out.deliver(sub, &msg);
     }
 
     /// Queues a reply to this client, flushed after the current read.
     fn reply(&mut self, bytes: &[u8], trace_as: &str) {
         trace!("{} - ->> [{}]", self.client.tag, trace_as);
         if self.client.enqueue(|b| b.put(bytes)).wake {
-            self.to_flush.push(self.client.clone());
+            self.out.touched(&self.client);
         }
     }
 
@@ -767,7 +696,7 @@ impl Session {
     fn err(&mut self, text: &str) {
         trace!("{} - ->> [-ERR '{}']", self.client.tag, text);
         if self.client.enqueue(|b| encode::err(b.buf_mut(), text)).wake {
-            self.to_flush.push(self.client.clone());
+            self.out.touched(&self.client);
         }
     }
 
@@ -826,58 +755,11 @@ impl Session {
                 );
             }
         }
-        self.cache.entries.clear();
+        self.cache.clear();
         debug!(
             "{} - Client connection closed: {}",
             self.client.tag,
             self.client.close_reason().as_str()
         );
-    }
-}
-
-/// A message being routed: where its parts are in the publisher's buffer.
-#[derive(Clone, Copy)]
-struct Message<'a> {
-    chunk: &'a Bytes,
-    subject: &'a [u8],
-    reply: Option<&'a [u8]>,
-    sizes: Sizes<'a>,
-    body: Span,
-}
-
-/// The sizes a delivery announces, as the publisher wrote them.
-#[derive(Clone, Copy)]
-enum Sizes<'a> {
-    /// `MSG ... <size>`.
-    Msg(&'a [u8]),
-    /// `HMSG ... <header size> <total size>`.
-    HMsg(&'a [u8], &'a [u8]),
-}
-
-fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
-    let subject = String::from_utf8_lossy(msg.subject);
-    let sid = String::from_utf8_lossy(&sub.sid);
-    let reply = msg
-        .reply
-        .map(|r| format!("{} ", String::from_utf8_lossy(r)))
-        .unwrap_or_default();
-    match msg.sizes {
-        Sizes::Msg(size) => trace!(
-            "{} - ->> [MSG {} {} {}{}]",
-            client.tag,
-            subject,
-            sid,
-            reply,
-            String::from_utf8_lossy(size)
-        ),
-        Sizes::HMsg(header, total) => trace!(
-            "{} - ->> [HMSG {} {} {}{} {}]",
-            client.tag,
-            subject,
-            sid,
-            reply,
-            String::from_utf8_lossy(header),
-            String::from_utf8_lossy(total)
-        ),
     }
 }

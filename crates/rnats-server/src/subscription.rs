@@ -68,15 +68,33 @@ impl Subscription {
     /// even with several publishers at once.
     #[inline]
     pub fn claim(&self) -> Delivery {
-        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
         let max = self.max.load(Ordering::Acquire);
         if max == 0 {
+            // Unlimited: the count only matters if an `UNSUB <sid> <max>`
+            // comes later. A plain load and store (no locked instruction on
+            // the hot path) may miss a count when publishers on two cores
+            // race, which only shifts such a later limit by that much.
+            let n = self.delivered.load(Ordering::Relaxed);
+            self.delivered.store(n + 1, Ordering::Relaxed);
             return Delivery::Deliver;
         }
+        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
         match n.cmp(&max) {
             std::cmp::Ordering::Less => Delivery::Deliver,
             std::cmp::Ordering::Equal => Delivery::DeliverLast,
             std::cmp::Ordering::Greater => Delivery::Exhausted,
+        }
+    }
+}
+
+impl Subscription {
+    /// Ends the subscription: out of its account's index and its client's
+    /// table (unless the sid was reused for a newer subscription).
+    pub fn cancel(self: &Arc<Self>) {
+        self.account.sublist.remove(self);
+        let mut subs = crate::client::lock(&self.client.subs);
+        if subs.get(&self.sid).is_some_and(|s| Arc::ptr_eq(s, self)) {
+            subs.remove(&self.sid);
         }
     }
 }

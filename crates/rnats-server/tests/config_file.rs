@@ -143,7 +143,7 @@ fn configuration_errors_are_all_reported_with_their_location() {
     );
     assert_refused(
         "port: 4222\n\ntls {\n  cert_file: server.pem\n}\n",
-        "nats.conf:3:1: \"tls\" is not supported by rnats-server yet (TLS, issue 5)",
+        "nats.conf:3:5: tls requires cert_file and key_file",
     );
     assert_refused(
         "authorization {\n  user: derek\n  password: T0pS3cr3t\n  token: S3Cr3T0k3n!\n}\n",

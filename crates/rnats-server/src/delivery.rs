@@ -1,0 +1,202 @@
+//! Delivery: queueing a routed message for the subscriptions it matched,
+//! and what a producer owes its consumers once a read is processed (waking
+//! each writer once, waiting briefly for consumers that fall behind).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rnats_proto::encode;
+use rnats_proto::parser::Span;
+use tokio::time::Instant;
+use tracing::{Level, enabled, trace};
+
+use crate::client::Client;
+use crate::sublist::Matches;
+use crate::subscription::{Delivery, Subscription};
+
+/// The longest a producer is held back per read for slow consumers.
+const MAX_STALL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// One producer's pending obligations towards the clients it sent to.
+pub struct Deliveries {
+    /// Clients that were sent something during the current read.
+    to_flush: Vec<Arc<Client>>,
+    /// Consumers that fell behind during the current read: the producer
+    /// waits a little for them before reading on (flow control).
+    behind: Vec<Arc<Client>>,
+    rng: u64,
+}
+
+impl Deliveries {
+    pub fn new(seed: u64) -> Self {
+        Deliveries {
+            to_flush: Vec::new(),
+            behind: Vec::new(),
+            rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
+    }
+
+    /// Remembers to wake `client`'s writer after the current read.
+    pub fn touched(&mut self, client: &Arc<Client>) {
+        self.to_flush.push(client.clone());
+    }
+
+    /// Queues the message for every plain subscription and one member of
+    /// each queue group. `skip` is the publisher's client id when it does
+    /// not want its own messages back (echo off).
+    pub fn deliver_all(
+        &mut self,
+        matches: &Matches<Subscription>,
+        msg: &Message<'_>,
+        skip: Option<u64>,
+    ) {
+        for sub in &matches.plain {
+            if skip != Some(sub.client.id) {
+                self.deliver(sub, msg);
+            }
+        }
+        for group in &matches.queues {
+            let members = &group.members;
+            let start = self.next_random() as usize % members.len().max(1);
+            for i in 0..members.len() {
+                let sub = &members[(start + i) % members.len()];
+                if skip == Some(sub.client.id) || sub.client.is_closing() {
+                    continue;
+                }
+                if self.deliver(sub, msg) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Queues the message for one subscription. False if it took nothing
+    /// (its delivery limit was already reached).
+    #[inline]
+    pub fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>) -> bool {
+        if let Some(deny) = &sub.deny
+            && deny.denies(msg.subject)
+        {
+            return false;
+        }
+        match sub.claim() {
+            Delivery::Deliver => {}
+            Delivery::DeliverLast => sub.cancel(),
+            Delivery::Exhausted => return false,
+        }
+        let client = &sub.client;
+        if let Some(reply) = msg.reply {
+            client.open_response(reply);
+        }
+        let payload = msg.body.of(msg.chunk);
+        if enabled!(Level::TRACE) {
+            trace_delivery(client, sub, msg);
+        }
+        let queued = client.enqueue(|batch| {
+            match msg.sizes {
+                Sizes::Msg(size) => {
+                    encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size)
+                }
+                Sizes::HMsg(header, total) => encode::hmsg_header(
+                    batch.buf_mut(),
+                    msg.subject,
+                    &sub.sid,
+                    msg.reply,
+                    header,
+                    total,
+                ),
+            }
+            if payload.len() >= crate::outbound::SHARE_THRESHOLD {
+                batch.put_payload(&msg.chunk.slice(msg.body.range()));
+            } else {
+                batch.put(payload);
+            }
+            batch.put(b"\r\n");
+        });
+        if queued.wake {
+            self.to_flush.push(client.clone());
+        }
+        if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
+            self.behind.push(client.clone());
+        }
+        true
+    }
+
+    /// Holds this producer back (not reading its socket, so TCP pushes
+    /// back on it) while consumers it fed are over their soft backlog cap,
+    /// for at most [`MAX_STALL`] per read. Other consumers already have
+    /// their messages; a stuck consumer is not waited for at all.
+    pub async fn wait_for_slow_consumers(&mut self) {
+        if self.behind.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + MAX_STALL;
+        for client in self.behind.drain(..) {
+            client.wait_for_room(deadline).await;
+        }
+    }
+
+    /// Wakes the writer of every client that was sent something.
+    pub fn flush(&mut self) {
+        for client in self.to_flush.drain(..) {
+            client.flush();
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: spreads queue-group picks; not for anything secret.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
+
+/// A message being routed: where its parts are in the publisher's buffer.
+#[derive(Clone, Copy)]
+pub struct Message<'a> {
+    pub chunk: &'a Bytes,
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub sizes: Sizes<'a>,
+    pub body: Span,
+}
+
+/// The sizes a delivery announces, as the publisher wrote them.
+#[derive(Clone, Copy)]
+pub enum Sizes<'a> {
+    /// `MSG ... <size>`.
+    Msg(&'a [u8]),
+    /// `HMSG ... <header size> <total size>`.
+    HMsg(&'a [u8], &'a [u8]),
+}
+
+fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
+    let subject = String::from_utf8_lossy(msg.subject);
+    let sid = String::from_utf8_lossy(&sub.sid);
+    let reply = msg
+        .reply
+        .map(|r| format!("{} ", String::from_utf8_lossy(r)))
+        .unwrap_or_default();
+    match msg.sizes {
+        Sizes::Msg(size) => trace!(
+            "{} - ->> [MSG {} {} {}{}]",
+            client.tag,
+            subject,
+            sid,
+            reply,
+            String::from_utf8_lossy(size)
+        ),
+        Sizes::HMsg(header, total) => trace!(
+            "{} - ->> [HMSG {} {} {}{} {}]",
+            client.tag,
+            subject,
+            sid,
+            reply,
+            String::from_utf8_lossy(header),
+            String::from_utf8_lossy(total)
+        ),
+    }
+}
