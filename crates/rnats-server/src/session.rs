@@ -126,8 +126,14 @@ pub struct Session {
     out: Deliveries,
     /// A PING/PONG/+OK whose overlong line is being skipped to its end.
     skipping: Option<ClientOp>,
-    /// Operations parsed from the current read, reused between reads.
-    ops: Vec<(ClientOp, Span)>,
+}
+
+/// Why reading stops.
+enum Stop {
+    /// Close, flushing what is queued (the reason is for the log).
+    Close(CloseReason),
+    /// Bad input: nats-server's error for it, then close.
+    Protocol(ProtocolError),
 }
 
 /// What the connection does after an operation.
@@ -165,7 +171,6 @@ impl Session {
             cache: MatchCache::new(),
             tls_identities,
             out,
-            ops: Vec::new(),
             skipping: None,
         }
     }
@@ -211,84 +216,86 @@ impl Session {
                 read_size = (read_size / 2).max(MIN_READ);
             }
 
-            let (consumed, error) = self.parse_all(&buf, &mut want);
-            let chunk = buf.split_to(consumed).freeze();
-            let outcome = self.process_all(&chunk).await;
+            if buf.len() < want {
+                continue; // the frame's size is known: wait for all of it
+            }
+            // Freeze what has arrived, so payloads can be shared by
+            // reference; what is left of an incomplete frame goes back.
+            let chunk = buf.split().freeze();
+            let (consumed, outcome) = self.handle(&chunk, &mut want).await;
+            buf.extend_from_slice(&chunk[consumed..]);
+            drop(chunk);
             self.out.flush();
             self.out.wait_for_slow_consumers().await;
-            if let Err(reason) = outcome {
-                self.client.close(reason, true);
-                break;
-            }
-            if let Some(e) = error {
-                self.protocol_error(e);
-                break;
+            match outcome {
+                Ok(()) => {}
+                Err(Stop::Close(reason)) => {
+                    self.client.close(reason, true);
+                    break;
+                }
+                Err(Stop::Protocol(e)) => {
+                    self.protocol_error(e);
+                    break;
+                }
             }
         }
         self.cleanup();
     }
 
-    /// Parses every complete frame in `buf`; returns how many bytes they
-    /// span and the protocol error that stopped parsing, if any.
-    fn parse_all(&mut self, buf: &[u8], want: &mut usize) -> (usize, Option<ProtocolError>) {
+    /// Parses and carries out every complete frame in `chunk`, one by one
+    /// (no list of operations in between). Returns how many bytes were
+    /// used, and why the connection must stop, if it must.
+    async fn handle(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Result<(), Stop>) {
         let mut pos = 0;
         loop {
             if let Some(op) = self.skipping.take() {
-                let (skipped, line_ended) = parser::skip_line(&buf[pos..]);
+                let (skipped, line_ended) = parser::skip_line(&chunk[pos..]);
                 pos += skipped;
                 if !line_ended {
                     self.skipping = Some(op);
-                    return (pos, None);
+                    return (pos, Ok(()));
                 }
-                self.ops.push((
-                    op,
-                    Span {
-                        start: pos,
-                        end: pos,
-                    },
-                ));
+                let line = Span {
+                    start: pos,
+                    end: pos,
+                };
+                if let Err(reason) = self.carry_out(op, line, chunk).await {
+                    return (pos, Err(Stop::Close(reason)));
+                }
             }
-            match parse(buf, pos, &self.limits) {
+            match parse(chunk, pos, &self.limits) {
                 Ok(Parsed::Op {
                     op,
                     control_line,
                     frame_len,
                 }) => {
-                    self.ops.push((op, control_line));
                     pos += frame_len;
+                    if let Err(reason) = self.carry_out(op, control_line, chunk).await {
+                        return (pos, Err(Stop::Close(reason)));
+                    }
                 }
                 Ok(Parsed::Incomplete { frame_len }) => {
                     *want = frame_len.unwrap_or(0);
-                    return (pos, None);
+                    return (pos, Ok(()));
                 }
                 Ok(Parsed::SkipLine { op, skipped }) => {
                     pos += skipped;
                     self.skipping = Some(op);
                 }
-                Err(e) => return (pos, Some(e)),
+                Err(e) => return (pos, Err(Stop::Protocol(e))),
             }
         }
     }
 
-    async fn process_all(&mut self, chunk: &Bytes) -> Outcome {
-        let mut ops = std::mem::take(&mut self.ops);
-        let mut outcome = Ok(());
-        for (op, line) in ops.drain(..) {
-            if enabled!(Level::TRACE) {
-                self.trace_op(&op, line, chunk);
-            }
-            outcome = match op {
-                ClientOp::Connect { json } => self.connect(json.of(chunk)).await,
-                _ if self.auth_required && !self.connected => Err(self.auth_violation(None)),
-                op => self.process(op, chunk),
-            };
-            if outcome.is_err() {
-                break;
-            }
+    async fn carry_out(&mut self, op: ClientOp, line: Span, chunk: &Bytes) -> Outcome {
+        if enabled!(Level::TRACE) {
+            self.trace_op(&op, line, chunk);
         }
-        ops.clear();
-        self.ops = ops;
-        outcome
+        match op {
+            ClientOp::Connect { json } => self.connect(json.of(chunk)).await,
+            _ if self.auth_required && !self.connected => Err(self.auth_violation(None)),
+            op => self.process(op, chunk),
+        }
     }
 
     fn process(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
