@@ -11,7 +11,7 @@
 use std::io::{self, IoSlice};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 
 /// Payloads at least this large are shared, not copied.
 pub const SHARE_THRESHOLD: usize = 4096;
@@ -69,11 +69,14 @@ impl Batch {
         let total = self.len();
         let mut written = 0;
         while written < total {
-            let n = {
+            // The slice array lives only inside one poll, never in the
+            // future's state: every connection's task stays small.
+            let n = std::future::poll_fn(|cx| {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let count = self.slices_from(written, &mut slices);
-                w.write_vectored(&slices[..count]).await?
-            };
+                std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
+            })
+            .await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
