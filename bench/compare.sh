@@ -43,6 +43,10 @@ fanout-1to4    |  | --pub 1 --sub 4 --msgs 3M --size 16             | throughput
 queue-4        |  | --pub 1 --sub 4 --queue q --msgs 8M --size 16   | throughput>=1.25 cpu<=0.6
 request-reply  |  | --request --msgs 20k --size 16                  | p50<=0.9 p99<=0.9
 storm-noauth   |  | --conns-storm 5000 --concurrency 16             | throughput>=1.2
+storm-user     | --user alice --pass s3cret | --conns-storm 5000 --concurrency 16 --user alice --password s3cret | throughput>=1.2
+idle-10k       |  | --idle 10000 --hold 3                           | kib_per_conn<=0.3
+storm-token    | --auth t0k3n | --conns-storm 5000 --concurrency 16 --token t0k3n | throughput>=1.2
+storm-bcrypt   | --user alice --pass $2a$11$ut2munJZvTRupCw.pj2EIex5z9N/ek7aBwApuci4qQqkEizrZDrOq | --conns-storm 300 --concurrency 8 --user alice --password s3cret | throughput>=20
 '
 
 log() { printf '%s\n' "$*" >&2; }

@@ -8,6 +8,7 @@ pub mod encode;
 pub mod errors;
 pub mod messages;
 pub mod parser;
+pub mod route;
 pub mod subject;
 
 pub use parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};

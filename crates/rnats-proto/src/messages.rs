@@ -28,6 +28,9 @@ pub struct ServerInfo {
     pub tls_verify: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_available: bool,
+    /// The cluster's name, when clustered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connect_urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

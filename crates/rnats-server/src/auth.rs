@@ -16,11 +16,14 @@ use rnats_proto::messages::ConnectInfo;
 use subtle::ConstantTimeEq;
 
 use crate::account::{Account, Accounts};
+use crate::client::Client;
+use crate::login_cache::LoginCache;
 use crate::options::{
     AuthOptions, DEFAULT_AUTH_TIMEOUT, NkeyConfig, PermissionsConfig, UserConfig,
 };
 use crate::permissions::Permissions;
 use crate::tls::TlsOptions;
+use crate::trust::{JwtLogin, JwtRefusal, Trust};
 
 /// A configured secret: compared in constant time, or checked with bcrypt.
 #[derive(Clone)]
@@ -90,6 +93,8 @@ pub struct Identity {
     pub user: Option<String>,
     pub account: Arc<Account>,
     pub permissions: Option<Arc<Permissions>>,
+    /// For a user JWT login: its limits, deadline and place in its account.
+    pub jwt: Option<Arc<JwtLogin>>,
 }
 
 /// Why a login was refused: for the server log only. The client is always
@@ -102,6 +107,24 @@ pub enum AuthFailure {
     WrongToken,
     BadNkeySignature(String),
     UnknownNkey(String),
+    /// A user JWT was refused (the reason says why).
+    Jwt(JwtRefusal),
+    /// Operator mode, and the client sent no user JWT.
+    NoJwt,
+}
+
+impl AuthFailure {
+    /// What the client is told: `Authorization Violation`, except for a
+    /// full account (nats-server's own text for that).
+    pub fn client_error(&self) -> &'static str {
+        match self {
+            AuthFailure::Jwt(JwtRefusal {
+                client_error: Some(text),
+                ..
+            }) => text,
+            _ => rnats_proto::errors::AUTHORIZATION_VIOLATION,
+        }
+    }
 }
 
 impl std::fmt::Display for AuthFailure {
@@ -115,6 +138,8 @@ impl std::fmt::Display for AuthFailure {
                 write!(f, "NKey {k:?} - signature verification failed")
             }
             AuthFailure::UnknownNkey(k) => write!(f, "NKey {k:?} not found"),
+            AuthFailure::Jwt(refusal) => f.write_str(&refusal.reason),
+            AuthFailure::NoJwt => write!(f, "no user JWT presented (operator mode)"),
         }
     }
 }
@@ -141,12 +166,46 @@ pub struct Authenticator {
     timeout: Duration,
     /// `tls { verify_and_map }`: the client certificate names the user.
     map_certificates: bool,
+    /// Operator mode: users log in with JWTs.
+    trust: Option<Arc<Trust>>,
+    /// Successful bcrypt logins, unless turned off (`no_login_cache`).
+    login_cache: Option<LoginCache>,
 }
 
 impl Authenticator {
+    /// Checks a presented secret; a bcrypt one through the login cache.
+    async fn check(&self, secret: &Secret, presented: &str) -> bool {
+        let (Secret::Bcrypt(hash), Some(cache)) = (secret, &self.login_cache) else {
+            return secret.verify(presented).await;
+        };
+        if cache.contains(hash, presented) {
+            return true;
+        }
+        let ok = secret.verify(presented).await;
+        if ok {
+            cache.insert(hash, presented);
+        }
+        ok
+    }
+
+    /// Logins remembered by the bcrypt login cache (0 when it is off).
+    pub fn cached_logins(&self) -> usize {
+        self.login_cache.as_ref().map_or(0, LoginCache::len)
+    }
+
     /// Builds the login tables. Configuration conflicts are reported by the
     /// config loader; here the options are taken as valid.
     pub fn new(opts: &AuthOptions, accounts: &Accounts, tls: Option<&TlsOptions>) -> Self {
+        Self::with_trust(opts, accounts, tls, None)
+    }
+
+    /// Like [`Authenticator::new`], in operator mode when `trust` is given.
+    pub fn with_trust(
+        opts: &AuthOptions,
+        accounts: &Accounts,
+        tls: Option<&TlsOptions>,
+        trust: Option<Arc<Trust>>,
+    ) -> Self {
         let default_permissions = opts
             .default_permissions
             .as_ref()
@@ -202,12 +261,20 @@ impl Authenticator {
                 None => DEFAULT_AUTH_TIMEOUT,
             }),
             map_certificates: tls.is_some_and(|t| t.verify_and_map),
+            login_cache: (!opts.no_login_cache).then(LoginCache::new),
+            trust,
         }
+    }
+
+    /// The trusted operators and their accounts, in operator mode.
+    pub fn trust(&self) -> Option<&Arc<Trust>> {
+        self.trust.as_ref()
     }
 
     /// Whether clients must present credentials (INFO's `auth_required`).
     pub fn required(&self) -> bool {
         self.map_certificates
+            || self.trust.is_some()
             || !self.users.is_empty()
             || !self.nkeys.is_empty()
             || self.token.is_some()
@@ -216,7 +283,7 @@ impl Authenticator {
 
     /// Whether INFO must carry a nonce for NKey signatures.
     pub fn needs_nonce(&self) -> bool {
-        !self.nkeys.is_empty()
+        !self.nkeys.is_empty() || self.trust.is_some()
     }
 
     pub fn timeout(&self) -> Duration {
@@ -229,7 +296,34 @@ impl Authenticator {
             user: None,
             account: self.global.clone(),
             permissions: None,
+            jwt: None,
         }
+    }
+
+    /// Checks the CONNECT of `client`: a user JWT in operator mode, else as
+    /// [`Authenticator::authenticate`].
+    pub async fn authenticate_client(
+        &self,
+        connect: &ConnectInfo,
+        client: &Arc<Client>,
+        cert_identities: &[String],
+    ) -> Result<Identity, AuthFailure> {
+        if let Some(trust) = &self.trust
+            && (connect.jwt.is_some() || (self.users.is_empty() && self.nkeys.is_empty()))
+        {
+            if connect.jwt.as_deref().is_none_or(str::is_empty) {
+                return Err(AuthFailure::NoJwt);
+            }
+            let (login, permissions) = trust.login(connect, client).map_err(AuthFailure::Jwt)?;
+            return Ok(Identity {
+                user: Some(login.user.clone()),
+                account: login.account.account.clone(),
+                permissions: permissions.map(|p| Arc::new(Permissions::from_config(&p))),
+                jwt: Some(Arc::new(login)),
+            });
+        }
+        self.authenticate(connect, client.nonce.as_deref(), cert_identities)
+            .await
     }
 
     /// Checks a client's CONNECT. `nonce` is what its INFO carried;
@@ -271,9 +365,8 @@ impl Authenticator {
                 .users
                 .get(name)
                 .ok_or_else(|| AuthFailure::UnknownUser(name.to_string()))?;
-            if !entry
-                .secret
-                .verify(connect.pass.as_deref().unwrap_or(""))
+            if !self
+                .check(&entry.secret, connect.pass.as_deref().unwrap_or(""))
                 .await
             {
                 return Err(AuthFailure::WrongPassword(name.to_string()));
@@ -282,6 +375,7 @@ impl Authenticator {
                 user: Some(name.to_string()),
                 account: entry.account.clone(),
                 permissions: entry.permissions.clone(),
+                jwt: None,
             });
         }
         if let Some(token) = &self.token {
@@ -289,7 +383,7 @@ impl Authenticator {
                 .auth_token
                 .as_deref()
                 .ok_or(AuthFailure::NoCredentials)?;
-            return if token.verify(presented).await {
+            return if self.check(token, presented).await {
                 Ok(self.anonymous())
             } else {
                 Err(AuthFailure::WrongToken)
@@ -299,12 +393,15 @@ impl Authenticator {
             let presented = connect.user.as_deref().ok_or(AuthFailure::NoCredentials)?;
             // Compare the name in constant time too: it is half the secret.
             let name_ok = bool::from(user.as_bytes().ct_eq(presented.as_bytes()));
-            let pass_ok = secret.verify(connect.pass.as_deref().unwrap_or("")).await;
+            let pass_ok = self
+                .check(secret, connect.pass.as_deref().unwrap_or(""))
+                .await;
             return if name_ok && pass_ok {
                 Ok(Identity {
                     user: Some(user.clone()),
                     account: self.global.clone(),
                     permissions: None,
+                    jwt: None,
                 })
             } else {
                 Err(AuthFailure::WrongPassword(presented.to_string()))
@@ -319,6 +416,7 @@ impl Authenticator {
             user: Some(name.to_string()),
             account: entry.account.clone(),
             permissions: entry.permissions.clone(),
+            jwt: None,
         })
     }
 
@@ -341,13 +439,14 @@ impl Authenticator {
             user: Some(key.to_string()),
             account: entry.account.clone(),
             permissions: entry.permissions.clone(),
+            jwt: None,
         })
     }
 }
 
 /// Clients send the nonce signature in URL-safe base64 without padding;
 /// some send standard base64. Accept both, as nats-server does.
-fn decode_signature(sig: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_signature(sig: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     URL_SAFE_NO_PAD
         .decode(sig)

@@ -95,9 +95,34 @@ struct Args {
     /// Client certificate CA for verification
     #[arg(long = "tlscacert", value_name = "file")]
     tlscacert: Option<PathBuf>,
+    /// Verify every bcrypt login in full (no cache of successful logins)
+    #[arg(long = "no_login_cache")]
+    no_login_cache: bool,
     /// Show version
     #[arg(short = 'v', long = "version")]
     version: bool,
+    /// Cluster URL for solicited routes (nats://[user:pass@]host:port; port -1 for any)
+    #[arg(
+        long = "cluster",
+        visible_alias = "cluster_listen",
+        value_name = "cluster-url"
+    )]
+    cluster: Option<String>,
+    /// Cluster name (default: made up, or learned from peers)
+    #[arg(long = "cluster_name", value_name = "name")]
+    cluster_name: Option<String>,
+    /// Routes to solicit and connect, comma separated
+    #[arg(long = "routes", value_name = "rurl-1, rurl-2")]
+    routes: Option<String>,
+    /// Do not advertise known cluster information to clients
+    #[arg(long = "no_advertise", value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    no_advertise: Option<bool>,
+    /// Cluster URL to advertise to other servers
+    #[arg(long = "cluster_advertise", value_name = "url")]
+    cluster_advertise: Option<String>,
+    /// For implicit routes, number of connect retries
+    #[arg(long = "connect_retries", value_name = "number")]
+    connect_retries: Option<u32>,
 }
 
 /// What the command line asks for.
@@ -126,11 +151,18 @@ pub struct Flags {
     user: Option<String>,
     pass: Option<String>,
     token: Option<String>,
+    no_login_cache: bool,
     tls: bool,
     tls_verify: bool,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
+    cluster: Option<String>,
+    cluster_name: Option<String>,
+    routes: Option<String>,
+    no_advertise: Option<bool>,
+    cluster_advertise: Option<String>,
+    connect_retries: Option<u32>,
 }
 
 impl Flags {
@@ -193,7 +225,62 @@ impl Flags {
         if let Some(token) = &self.token {
             opts.auth.token = Some(token.clone());
         }
+        opts.auth.no_login_cache |= self.no_login_cache;
         self.apply_tls(opts);
+        self.apply_cluster(opts);
+    }
+
+    /// `--cluster`, `--cluster_name`, `--routes`, `--no_advertise`,
+    /// `--cluster_advertise`, `--connect_retries`: any of them turns
+    /// clustering on; credentials in the `--cluster` URL are the ones
+    /// routes must present.
+    fn apply_cluster(&self, opts: &mut Options) {
+        let given = self.cluster.is_some()
+            || self.cluster_name.is_some()
+            || self.routes.is_some()
+            || self.no_advertise.is_some()
+            || self.cluster_advertise.is_some()
+            || self.connect_retries.is_some();
+        if !given {
+            return;
+        }
+        let cluster = opts
+            .cluster
+            .get_or_insert_with(|| crate::options::ClusterOptions {
+                host: "0.0.0.0".into(),
+                port: i32::from(crate::options::DEFAULT_CLUSTER_PORT),
+                ..Default::default()
+            });
+        if let Some(url) = &self.cluster
+            && let Some(parsed) = crate::route::RouteUrl::parse(url)
+        {
+            cluster.host = parsed.host;
+            cluster.port = parsed.port;
+            if parsed.user.is_some() {
+                cluster.username = parsed.user;
+                cluster.password = parsed.pass;
+            }
+        }
+        if let Some(name) = &self.cluster_name {
+            cluster.name = Some(name.clone());
+        }
+        if let Some(routes) = &self.routes {
+            cluster.routes = routes
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(no) = self.no_advertise {
+            cluster.no_advertise = no;
+        }
+        if let Some(advertise) = &self.cluster_advertise {
+            cluster.advertise = Some(advertise.clone());
+        }
+        if let Some(n) = self.connect_retries {
+            cluster.connect_retries = n;
+        }
     }
 
     /// `--tls`/`--tlsverify` turn TLS on; the file flags fill in or replace
@@ -225,19 +312,7 @@ impl Flags {
 /// tracked. Refusing them beats running with a setting silently dropped.
 const NOT_YET: &[(&[&str], &str)] = &[
     (&["--help_tls"], "TLS help"),
-    (
-        &[
-            "--routes",
-            "--cluster",
-            "--cluster_name",
-            "--no_advertise",
-            "--cluster_advertise",
-            "--connect_retries",
-            "--cluster_listen",
-            "--client_advertise",
-        ],
-        "clustering (issue 6)",
-    ),
+    (&["--client_advertise"], "clustering (issue 6)"),
     (&["-m", "--http_port", "--ms", "--https_port"], "monitoring"),
     (
         &["-js", "--js", "--jetstream", "--sd", "--store_dir"],
@@ -320,11 +395,18 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
         user: args.user,
         pass: args.pass,
         token: args.auth,
+        no_login_cache: args.no_login_cache,
         tls: args.tls,
         tls_verify: args.tlsverify,
         tls_cert: args.tlscert,
         tls_key: args.tlskey,
         tls_ca: args.tlscacert,
+        cluster: args.cluster,
+        cluster_name: args.cluster_name,
+        routes: args.routes,
+        no_advertise: args.no_advertise,
+        cluster_advertise: args.cluster_advertise,
+        connect_retries: args.connect_retries,
     })))
 }
 
@@ -400,7 +482,7 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_refused_by_name() {
-        for flag in ["--help_tls", "-routes", "--cluster=nats://x:1", "-m", "-js"] {
+        for flag in ["--help_tls", "--client_advertise", "-m", "-js"] {
             let err = parse([OsString::from(flag)]).unwrap_err().to_string();
             assert!(
                 err.contains("not supported by rnats-server yet"),
@@ -408,6 +490,30 @@ mod tests {
             );
         }
         assert!(parse([OsString::from("--no-such-flag")]).is_err());
+    }
+
+    #[test]
+    fn cluster_flags() {
+        let opts = run(&[
+            "-cluster",
+            "nats://ru:rp@127.0.0.1:-1",
+            "-cluster_name",
+            "c1",
+            "-routes",
+            "nats-route://ru:rp@127.0.0.1:6223, nats://127.0.0.1:6224",
+            "-no_advertise",
+            "-connect_retries",
+            "3",
+        ]);
+        let c = opts.cluster.unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", -1));
+        assert_eq!(c.username.as_deref(), Some("ru"));
+        assert_eq!(c.password.as_deref(), Some("rp"));
+        assert_eq!(c.name.as_deref(), Some("c1"));
+        assert_eq!(c.routes.len(), 2);
+        assert!(c.no_advertise);
+        assert_eq!(c.connect_retries, 3);
+        assert!(run(&[]).cluster.is_none());
     }
 
     #[test]

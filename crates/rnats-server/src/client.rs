@@ -67,6 +67,9 @@ pub enum CloseReason {
     ServerShutdown,
     AuthenticationTimeout,
     AuthenticationViolation,
+    DuplicateRoute,
+    ClusterNameConflict,
+    WrongPort,
 }
 
 impl CloseReason {
@@ -84,6 +87,9 @@ impl CloseReason {
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::WrongPort => "Incorrect Port",
         }
     }
 }
@@ -115,6 +121,12 @@ pub struct Client {
     responses: Mutex<Option<ResponseTracker>>,
     /// Whether `responses` is set: lets deliveries skip its lock.
     tracks_responses: AtomicBool,
+    /// A route to another server of the cluster: messages for it are
+    /// sent as `RMSG`, once per message.
+    pub is_route: bool,
+    /// The cluster its subscriptions are announced to (local clients of a
+    /// clustered server only).
+    pub(crate) cluster: Option<Arc<crate::route::Cluster>>,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked.
@@ -142,7 +154,22 @@ impl Client {
             nonce,
             responses: Mutex::new(None),
             tracks_responses: AtomicBool::new(false),
+            is_route: false,
+            cluster: None,
         }
+    }
+
+    /// Makes this a route connection (logged as `rid:N`).
+    pub(crate) fn into_route(mut self) -> Self {
+        self.is_route = true;
+        self.tag = format!("{} - rid:{}", self.addr, self.id);
+        self
+    }
+
+    /// Announces its subscriptions to `cluster`.
+    pub(crate) fn in_cluster(mut self, cluster: Option<Arc<crate::route::Cluster>>) -> Self {
+        self.cluster = cluster;
+        self
     }
 
     pub fn is_closing(&self) -> bool {
@@ -303,23 +330,9 @@ pub async fn serve(
     plain: bool,
 ) {
     match &server.tls {
-        Some((opts, acceptor)) if !plain => {
-            let Some(stream) = start_tls(&server, opts, acceptor, &client, stream).await else {
-                tracing::debug!(
-                    "{} - Client connection closed: TLS Handshake Failure",
-                    client.tag
-                );
-                server.remove_client(&client);
-                return;
-            };
-            let identities = match (&opts.verify_and_map, stream.get_ref().1.peer_certificates()) {
-                (true, Some([cert, ..])) => crate::tls::certificate_identities(cert),
-                _ => Vec::new(),
-            };
-            let (reader, writer) = tokio::io::split(stream);
-            let session = Session::new(server.clone(), client.clone(), identities);
-            tokio::join!(session.run(reader), write_loop(&server, &client, writer));
-        }
+        // Boxed: the TLS state is large, and plain connections (most, and
+        // every idle one) should not carry its room in their task.
+        Some(_) if !plain => Box::pin(serve_tls(&server, &client, stream)).await,
         _ => {
             let (reader, writer) = stream.split();
             let session = Session::new(server.clone(), client.clone(), Vec::new());
@@ -327,6 +340,26 @@ pub async fn serve(
         }
     }
     server.remove_client(&client);
+}
+
+async fn serve_tls(server: &Arc<ServerShared>, client: &Arc<Client>, stream: TcpStream) {
+    let Some((opts, acceptor)) = &server.tls else {
+        return;
+    };
+    let Some(stream) = start_tls(server, opts, acceptor, client, stream).await else {
+        tracing::debug!(
+            "{} - Client connection closed: TLS Handshake Failure",
+            client.tag
+        );
+        return;
+    };
+    let identities = match (&opts.verify_and_map, stream.get_ref().1.peer_certificates()) {
+        (true, Some([cert, ..])) => crate::tls::certificate_identities(cert),
+        _ => Vec::new(),
+    };
+    let (reader, writer) = tokio::io::split(stream);
+    let session = Session::new(server.clone(), client.clone(), identities);
+    tokio::join!(session.run(reader), write_loop(server, client, writer));
 }
 
 /// The TLS upgrade as nats-server does it: INFO in plain text, then the
@@ -405,7 +438,11 @@ async fn start_tls(
 /// The first byte of a TLS ClientHello record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
-async fn write_loop<W: AsyncWrite + Unpin>(server: &ServerShared, client: &Client, mut writer: W) {
+pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
+    server: &ServerShared,
+    client: &Client,
+    mut writer: W,
+) {
     let opts = &server.opts;
     let mut spare = Batch::default();
     let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
@@ -470,4 +507,26 @@ pub(crate) async fn closed(client: &Client) {
         return;
     }
     client.wake_reader.notified().await;
+}
+
+impl Client {
+    /// For a server-internal client (one with no socket, such as the
+    /// system account's request handler): waits until something is queued
+    /// for it and takes it all. None once the client is closed.
+    pub(crate) async fn take_queued(&self) -> Option<Batch> {
+        loop {
+            let woken = self.wake_writer.notified();
+            {
+                let mut out = lock(&self.outbound);
+                out.flush_scheduled = false;
+                if !out.batch.is_empty() {
+                    return Some(std::mem::take(&mut out.batch));
+                }
+                if out.closed {
+                    return None;
+                }
+            }
+            woken.await;
+        }
+    }
 }

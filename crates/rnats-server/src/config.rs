@@ -23,7 +23,9 @@
 //! `max_connections`/`max_conn`, `max_control_line`, `max_pending`,
 //! `write_deadline`, `ping_interval`, `ping_max`, `debug`, `trace`,
 //! `logtime`, `log_file`/`logfile`, `pid_file`/`pidfile`, `ports_file_dir`,
-//! `authorization {}`, `accounts {}`, `no_auth_user` and `tls {}`. Every other key
+//! `authorization {}`, `accounts {}`, `no_auth_user`, `tls {}`, and for
+//! decentralized authentication `operator`, `system_account`, `resolver`
+//! (`MEMORY` or `{ type: full|cache, dir }`) and `resolver_preload`. Every other key
 //! nats-server knows is refused as not supported yet, naming the key, so
 //! that no setting is silently dropped; a key nats-server does not know
 //! either is an `unknown field`, as nats-server reports it. Keys that are
@@ -43,8 +45,8 @@ pub use rnats_conf::Warning;
 
 use crate::options::{
     AccountConfig, AuthOptions, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind,
-    ImportConfig, NkeyConfig, Options, PermissionsConfig, ResponsePermissionConfig,
-    SubjectRuleConfig, UserConfig,
+    ImportConfig, NkeyConfig, Options, PermissionsConfig, ResolverOptions,
+    ResponsePermissionConfig, SubjectRuleConfig, TrustOptions, UserConfig,
 };
 use crate::tls::TlsOptions;
 
@@ -189,7 +191,6 @@ const NOT_YET: &[(&[&str], &str)] = &[
     ),
     (
         &[
-            "cluster",
             "gateway",
             "leaf",
             "leafnodes",
@@ -228,32 +229,18 @@ const NOT_YET: &[(&[&str], &str)] = &[
     ),
     (
         &[
-            "operator",
-            "operators",
             "root",
             "roots",
-            "root_operator",
-            "root_operators",
-            "resolver",
-            "account_resolver",
-            "accounts_resolver",
             "resolver_tls",
-            "resolver_preload",
             "resolver_pinned_accounts",
             "trusted",
             "trusted_keys",
         ],
-        "operators and JWT authentication",
+        "trusted keys without operator JWTs, URL resolvers",
     ),
     (
-        &[
-            "system_account",
-            "system",
-            "no_system_account",
-            "no_system",
-            "no_sys_acc",
-        ],
-        "the system account",
+        &["no_system_account", "no_system", "no_sys_acc"],
+        "turning the system account off",
     ),
     (&["websocket", "ws"], "WebSocket"),
     (&["mqtt"], "MQTT"),
@@ -328,6 +315,17 @@ struct AuthBlock {
     /// `Some` as soon as a `users` array is written, even an empty one.
     users: Option<UserList>,
     default_permissions: Option<PermissionsConfig>,
+}
+
+/// `operator`, `system_account`, `resolver`, `resolver_preload`.
+#[derive(Default)]
+struct TrustBlock {
+    operator_pos: Option<Pos>,
+    operators: Vec<String>,
+    system_account: Option<At<String>>,
+    resolver: Option<At<ResolverOptions>>,
+    preload: Vec<(String, String)>,
+    preload_pos: Option<Pos>,
 }
 
 struct AccountBlock {
@@ -468,6 +466,8 @@ impl Reader {
         let mut auth: Option<AuthBlock> = None;
         let mut accounts: Option<Vec<AccountBlock>> = None;
         let mut no_auth_user: Option<At<String>> = None;
+        let mut no_login_cache: Option<bool> = None;
+        let mut trust = TrustBlock::default();
         let mut payload_pos = None;
         let mut pending_pos = None;
         for entry in root {
@@ -566,9 +566,21 @@ impl Reader {
                     }
                 }
                 "authorization" => auth = self.authorization(entry),
+                "cluster" => opts.cluster = self.cluster(value),
                 "tls" => opts.tls = self.tls(value),
                 "accounts" => accounts = Some(self.accounts(value)),
                 "no_auth_user" => no_auth_user = self.located_string(value),
+                // rnats's own: verify every bcrypt login in full.
+                "no_login_cache" => no_login_cache = self.ok(value.as_bool()),
+                "operator" | "operators" | "root_operator" | "root_operators" => {
+                    trust.operator_pos = Some(entry.key_pos.clone());
+                    self.operators(value, &mut trust);
+                }
+                "system_account" | "system" => trust.system_account = self.located_string(value),
+                "resolver" | "account_resolver" | "accounts_resolver" => {
+                    trust.resolver = self.resolver(value);
+                }
+                "resolver_preload" => self.resolver_preload(value, &mut trust),
                 key => match not_yet_supported(key) {
                     Some(what) => self.not_yet(entry, what),
                     None => self.unknown(entry),
@@ -587,7 +599,184 @@ impl Reader {
                 );
             }
         }
+        let no_auth_pos = no_auth_user.as_ref().map(|n| n.pos.clone());
         self.finish_auth(opts, auth, accounts, no_auth_user);
+        self.finish_trust(opts, trust, no_auth_pos);
+        if let Some(off) = no_login_cache {
+            opts.auth.no_login_cache = off;
+        }
+    }
+
+    /// `operator: <jwt or file>` or a list of them. A file may hold the JWT
+    /// plain or between `-----BEGIN ... JWT-----` lines; a relative path is
+    /// tried from the working directory, then from the config file's.
+    fn operators(&mut self, value: &Value, trust: &mut TrustBlock) {
+        let items: Vec<&Value> = match &value.kind {
+            ValueKind::Array(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        for item in items {
+            let Some(text) = self.string(item) else {
+                continue;
+            };
+            let jwt = if text.trim_start().starts_with("eyJ") {
+                text
+            } else {
+                let path = PathBuf::from(&text);
+                let from_config = Path::new(&*item.pos.file)
+                    .parent()
+                    .map(|dir| dir.join(&path));
+                let read = std::fs::read_to_string(&path).or_else(|e| match &from_config {
+                    Some(p) if path.is_relative() => std::fs::read_to_string(p),
+                    _ => Err(e),
+                });
+                match read {
+                    Ok(contents) => rnats_jwt::parse_decorated_jwt(&contents),
+                    Err(e) => {
+                        self.fail(
+                            &item.pos,
+                            format!("error parsing operator JWT: open {text}: {e}"),
+                        );
+                        continue;
+                    }
+                }
+            };
+            match rnats_jwt::decode_operator(&jwt) {
+                Ok(_) => trust.operators.push(jwt),
+                Err(e) => self.fail(&item.pos, format!("error parsing operator JWT: {e}")),
+            }
+        }
+    }
+
+    /// `resolver: MEMORY` or `resolver: { type: full|cache, dir: ..., allow_delete }`.
+    fn resolver(&mut self, value: &Value) -> Option<At<ResolverOptions>> {
+        let at = |r| {
+            Some(At {
+                value: r,
+                pos: value.pos.clone(),
+            })
+        };
+        if let ValueKind::String(text) = &value.kind {
+            if text.eq_ignore_ascii_case("MEMORY") || text.eq_ignore_ascii_case("MEM") {
+                return at(ResolverOptions::Memory);
+            }
+            self.fail(
+                &value.pos,
+                format!(
+                    "resolver {text:?} is not supported by rnats-server yet (use MEMORY or {{ type: full|cache, dir: ... }})"
+                ),
+            );
+            return None;
+        }
+        let map = self.map(value)?;
+        let (mut kind, mut dir, mut allow_delete) = (None, None, false);
+        for e in map {
+            match e.key.to_ascii_lowercase().as_str() {
+                "type" => kind = self.located_string(&e.value),
+                "dir" => dir = self.path(&e.value),
+                "allow_delete" => allow_delete = self.ok(e.value.as_bool()).unwrap_or(false),
+                // Cluster synchronisation settings: nothing to synchronise with.
+                "interval" | "limit" | "timeout" | "ttl" | "hard_delete" => {}
+                _ => self.unknown(e),
+            }
+        }
+        let full = match kind.as_ref().map(|k| k.value.to_ascii_lowercase()) {
+            Some(k) if k == "full" => true,
+            Some(k) if k == "cache" => false,
+            Some(_) | None => {
+                let pos = kind.as_ref().map_or(&value.pos, |k| &k.pos).clone();
+                self.fail(&pos, "resolver type must be \"full\" or \"cache\"");
+                return None;
+            }
+        };
+        let Some(dir) = dir else {
+            self.fail(&value.pos, "resolver needs a dir");
+            return None;
+        };
+        at(ResolverOptions::Dir {
+            dir,
+            full,
+            allow_delete,
+        })
+    }
+
+    /// `resolver_preload { <account public key>: <account JWT> }`.
+    fn resolver_preload(&mut self, value: &Value, trust: &mut TrustBlock) {
+        let Some(map) = self.map(value) else { return };
+        for e in map {
+            let Some(jwt) = self.string(&e.value) else {
+                continue;
+            };
+            match rnats_jwt::decode_account(jwt.trim()) {
+                Ok(claims) if claims.subject == e.key => {
+                    trust.preload.push((e.key.clone(), jwt.trim().to_string()));
+                }
+                Ok(_) | Err(_) => self.fail(&e.value.pos, "invalid account JWT"),
+            }
+        }
+        trust.preload_pos = Some(value.pos.clone());
+    }
+
+    /// Operator mode's rules, with nats-server's messages.
+    fn finish_trust(&mut self, opts: &mut Options, trust: TrustBlock, no_auth: Option<Pos>) {
+        let Some(pos) = trust.operator_pos else {
+            if let Some(p) = trust.preload_pos {
+                self.warnings.push(Warning {
+                    pos: p,
+                    message: "resolver_preload is ignored without an operator".into(),
+                });
+            }
+            return;
+        };
+        let auth = &opts.auth;
+        if !auth.users.is_empty() || !auth.nkeys.is_empty() || auth.username.is_some() {
+            self.fail(
+                &pos,
+                "operators do not allow users to be configured directly",
+            );
+        }
+        if !auth.accounts.is_empty() {
+            self.fail(
+                &pos,
+                "operators do not allow Accounts to be configured directly",
+            );
+        }
+        if let Some(p) = no_auth {
+            self.fail(&p, "no_auth_user not compatible with Trusted Operator");
+        }
+        if let Some(sys) = &trust.system_account
+            && !rnats_jwt::is_public_key_of(&sys.value, rnats_jwt::nkeys::KeyPairType::Account)
+        {
+            self.fail(
+                &sys.pos,
+                "error resolving system account: will only fetch valid account keys",
+            );
+        }
+        let Some(resolver) = trust.resolver else {
+            self.fail(
+                &pos,
+                "operator needs a resolver: resolver: MEMORY, or resolver: { type: full, dir: ... }",
+            );
+            return;
+        };
+        let operator_sys = trust.operators.iter().any(|jwt| {
+            rnats_jwt::decode_operator(jwt).is_ok_and(|o| !o.nats.system_account.is_empty())
+        });
+        if matches!(resolver.value, ResolverOptions::Dir { .. })
+            && trust.system_account.is_none()
+            && !operator_sys
+        {
+            self.fail(
+                &resolver.pos,
+                "using nats based account resolver - the system account needs to be specified in configuration or the operator jwt",
+            );
+        }
+        opts.auth.trust = Some(TrustOptions {
+            operators: trust.operators,
+            system_account: trust.system_account.map(|s| s.value),
+            resolver: resolver.value,
+            preload: trust.preload,
+        });
     }
 
     /// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout,
@@ -683,6 +872,76 @@ impl Reader {
                 );
             }
         }
+    }
+
+    /// `cluster { name, listen | host + port, authorization { user,
+    /// password, timeout }, routes, connect_retries, no_advertise,
+    /// cluster_advertise }`.
+    fn cluster(&mut self, value: &Value) -> Option<crate::options::ClusterOptions> {
+        let block = self.map(value)?;
+        let mut cluster = crate::options::ClusterOptions {
+            host: "0.0.0.0".into(),
+            port: i32::from(crate::options::DEFAULT_CLUSTER_PORT),
+            ..Default::default()
+        };
+        for entry in block {
+            let v = &entry.value;
+            match entry.key.to_ascii_lowercase().as_str() {
+                "name" => cluster.name = self.string(v).filter(|n| !n.is_empty()),
+                "listen" => {
+                    let mut listen = Options {
+                        host: cluster.host.clone(),
+                        port: cluster.port,
+                        ..Options::default()
+                    };
+                    self.listen(v, &mut listen);
+                    cluster.host = listen.host;
+                    cluster.port = listen.port;
+                }
+                "host" | "net" => {
+                    if let Some(host) = self.string(v).filter(|h| !h.is_empty()) {
+                        cluster.host = host;
+                    }
+                }
+                "port" => {
+                    if let Some(port) = self.port(v) {
+                        cluster.port = port;
+                    }
+                }
+                "authorization" => {
+                    let Some(map) = self.map(v) else { continue };
+                    for e in map {
+                        match e.key.to_ascii_lowercase().as_str() {
+                            "user" | "username" => cluster.username = self.string(&e.value),
+                            "pass" | "password" => cluster.password = self.string(&e.value),
+                            "timeout" => cluster.auth_timeout = self.auth_timeout(&e.value),
+                            "token" | "users" => {
+                                self.not_yet(e, "route authorization by token or users")
+                            }
+                            _ => self.unknown(e),
+                        }
+                    }
+                }
+                "routes" => {
+                    cluster.routes = match &v.kind {
+                        ValueKind::String(_) => self.string(v).into_iter().collect(),
+                        _ => self.string_list(v),
+                    }
+                }
+                "connect_retries" => {
+                    if let Some(n) = self.count(entry, u32::MAX.into()) {
+                        cluster.connect_retries = n as u32;
+                    }
+                }
+                "no_advertise" => cluster.no_advertise = self.ok(v.as_bool()).unwrap_or(false),
+                "cluster_advertise" | "advertise" => cluster.advertise = self.string(v),
+                "tls" | "permissions" | "pool_size" | "accounts" | "compression" => {
+                    self.not_yet(entry, "this cluster option")
+                }
+                _ => self.unknown(entry),
+            }
+        }
+        Some(cluster)
     }
 
     fn port(&mut self, value: &Value) -> Option<i32> {
@@ -1703,8 +1962,8 @@ ports_file_dir: /tmp
             "nats.conf:3:1: \"allow_non_tls\" is not supported by rnats-server yet (TLS options beyond the tls block)"
         );
         assert_eq!(
-            error("Cluster { port: 6222 }\nhttp_port: 8222\njetstream: enabled\n"),
-            "nats.conf:1:1: \"Cluster\" is not supported by rnats-server yet (clustering, issue 6)\n\
+            error("Gateway { port: 6222 }\nhttp_port: 8222\njetstream: enabled\n"),
+            "nats.conf:1:1: \"Gateway\" is not supported by rnats-server yet (clustering, issue 6)\n\
              nats.conf:2:1: \"http_port\" is not supported by rnats-server yet (monitoring)\n\
              nats.conf:3:1: \"jetstream\" is not supported by rnats-server yet (JetStream)"
         );
@@ -1714,6 +1973,28 @@ ports_file_dir: /tmp
             ),
             "nats.conf:1:49: \"allowed_connection_types\" is not supported by rnats-server yet (allowed connection types)"
         );
+    }
+
+    #[test]
+    fn the_cluster_block() {
+        let opts = options(
+            "cluster {\n  name: c1\n  listen: 127.0.0.1:-1\n  authorization { user: ru, password: rp, timeout: 0.5 }\n  \
+             routes: [ nats-route://ru:rp@127.0.0.1:6223 ]\n  connect_retries: 5\n  no_advertise: true\n}\n",
+        );
+        let c = opts.cluster.unwrap();
+        assert_eq!(c.name.as_deref(), Some("c1"));
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", -1));
+        assert_eq!(c.username.as_deref(), Some("ru"));
+        assert_eq!(c.password.as_deref(), Some("rp"));
+        assert_eq!(c.auth_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(c.routes, ["nats-route://ru:rp@127.0.0.1:6223"]);
+        assert_eq!(c.connect_retries, 5);
+        assert!(c.no_advertise);
+        let c = options("cluster { port: 7244, host: 127.0.0.2 }")
+            .cluster
+            .unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.2", 7244));
+        assert!(error("cluster { bogus: 1 }").contains("unknown field"));
     }
 
     #[test]

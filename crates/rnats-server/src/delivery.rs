@@ -25,6 +25,16 @@ pub struct Deliveries {
     /// waits a little for them before reading on (flow control).
     behind: Vec<Arc<Client>>,
     rng: u64,
+    /// Routes the message being delivered goes to, and for which queue
+    /// groups (reused between messages).
+    routes: Vec<RouteTarget>,
+}
+
+/// One route a message is sent to.
+struct RouteTarget {
+    /// One of the route's subscriptions (for its client and account).
+    sub: Arc<Subscription>,
+    queues: Vec<Box<[u8]>>,
 }
 
 impl Deliveries {
@@ -33,6 +43,7 @@ impl Deliveries {
             to_flush: Vec::new(),
             behind: Vec::new(),
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            routes: Vec::new(),
         }
     }
 
@@ -42,8 +53,10 @@ impl Deliveries {
     }
 
     /// Queues the message for every plain subscription and one member of
-    /// each queue group. `skip` is the publisher's client id when it does
-    /// not want its own messages back (echo off).
+    /// each queue group (a local member if there is one, else a route's).
+    /// `skip` is the publisher's client id when it does not want its own
+    /// messages back (echo off). Each route with interest gets the message
+    /// once, naming the queue groups it is to deliver to.
     pub fn deliver_all(
         &mut self,
         matches: &Matches<Subscription>,
@@ -51,16 +64,64 @@ impl Deliveries {
         skip: Option<u64>,
     ) {
         for sub in &matches.plain {
-            if skip != Some(sub.client.id) {
+            if sub.client.is_route {
+                self.route_target(sub, None);
+            } else if skip != Some(sub.client.id) {
                 self.deliver(sub, msg);
             }
         }
         for group in &matches.queues {
             let members = &group.members;
             let start = self.next_random() as usize % members.len().max(1);
+            let mut remote = None;
+            let mut delivered = false;
             for i in 0..members.len() {
                 let sub = &members[(start + i) % members.len()];
                 if skip == Some(sub.client.id) || sub.client.is_closing() {
+                    continue;
+                }
+                if sub.client.is_route {
+                    remote.get_or_insert(sub);
+                    continue;
+                }
+                if self.deliver(sub, msg) {
+                    delivered = true;
+                    break;
+                }
+            }
+            if !delivered && let Some(sub) = remote {
+                self.route_target(sub, Some(&group.name));
+            }
+        }
+        if !self.routes.is_empty() {
+            self.send_to_routes(msg);
+        }
+    }
+
+    /// A message that came in on a route: for local clients only, the
+    /// plain subscriptions and one local member of each queue group the
+    /// sender named.
+    pub fn deliver_routed(
+        &mut self,
+        matches: &Matches<Subscription>,
+        msg: &Message<'_>,
+        queues: Option<&[u8]>,
+    ) {
+        for sub in &matches.plain {
+            if !sub.client.is_route {
+                self.deliver(sub, msg);
+            }
+        }
+        let Some(queues) = queues else { return };
+        for group in &matches.queues {
+            if !rnats_proto::route::queue_names(queues).any(|q| q == &*group.name) {
+                continue;
+            }
+            let members = &group.members;
+            let start = self.next_random() as usize % members.len().max(1);
+            for i in 0..members.len() {
+                let sub = &members[(start + i) % members.len()];
+                if sub.client.is_route || sub.client.is_closing() {
                     continue;
                 }
                 if self.deliver(sub, msg) {
@@ -68,6 +129,78 @@ impl Deliveries {
                 }
             }
         }
+    }
+
+    /// Notes that the route of `sub` gets this message (for `queue`).
+    fn route_target(&mut self, sub: &Arc<Subscription>, queue: Option<&[u8]>) {
+        let target = match self
+            .routes
+            .iter_mut()
+            .find(|t| t.sub.client.id == sub.client.id)
+        {
+            Some(t) => t,
+            None => {
+                self.routes.push(RouteTarget {
+                    sub: sub.clone(),
+                    queues: Vec::new(),
+                });
+                let last = self.routes.len() - 1;
+                &mut self.routes[last]
+            }
+        };
+        if let Some(q) = queue {
+            target.queues.push(q.into());
+        }
+    }
+
+    /// Sends the message once to each route noted for it.
+    fn send_to_routes(&mut self, msg: &Message<'_>) {
+        let payload = msg.body.of(msg.chunk);
+        let mut routes = std::mem::take(&mut self.routes);
+        for target in &routes {
+            let client = &target.sub.client;
+            let account = target.sub.account.name.as_bytes();
+            let queues = target.queues.iter().map(|q| &q[..]);
+            let (header, total) = match msg.sizes {
+                Sizes::Msg(size) => (None, size),
+                Sizes::HMsg(h, t) => (Some(h), t),
+            };
+            let queued = client.enqueue(|batch| {
+                rnats_proto::route::rmsg_header(
+                    batch.buf_mut(),
+                    account,
+                    msg.subject,
+                    msg.reply,
+                    queues.clone(),
+                    header,
+                    total,
+                );
+                if enabled!(Level::TRACE) {
+                    let line = batch.buf_mut();
+                    let line = &line[..line.len() - 2];
+                    let start = line.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                    trace!(
+                        "{} - ->> [{}]",
+                        client.tag,
+                        String::from_utf8_lossy(&line[start..])
+                    );
+                }
+                if payload.len() >= crate::outbound::SHARE_THRESHOLD {
+                    batch.put_payload(&msg.chunk.slice(msg.body.range()));
+                } else {
+                    batch.put(payload);
+                }
+                batch.put(b"\r\n");
+            });
+            if queued.wake {
+                self.to_flush.push(client.clone());
+            }
+            if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
+                self.behind.push(client.clone());
+            }
+        }
+        routes.clear();
+        self.routes = routes;
     }
 
     /// Queues the message for one subscription. False if it took nothing

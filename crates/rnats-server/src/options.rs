@@ -36,6 +36,46 @@ pub struct Options {
     pub tls: Option<crate::tls::TlsOptions>,
     /// The config file this came from, if any (for reloads and messages).
     pub config_file: Option<PathBuf>,
+    /// Clustering (`cluster {}` or `--cluster`/`--routes`); `None` = alone.
+    pub cluster: Option<ClusterOptions>,
+}
+
+/// Default route port.
+pub const DEFAULT_CLUSTER_PORT: u16 = 6222;
+
+/// `cluster { name, listen/host/port, authorization, routes,
+/// connect_retries, no_advertise }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterOptions {
+    /// The cluster's name; when unset, one is made up (or taken from peers).
+    pub name: Option<String>,
+    pub host: String,
+    /// Route port; 0 means the default, -1 any free port.
+    pub port: i32,
+    /// Credentials routes must present (`authorization { user, password }`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// How long a route has to send CONNECT.
+    pub auth_timeout: Option<Duration>,
+    /// Routes to solicit: `nats-route://[user:pass@]host:port`.
+    pub routes: Vec<String>,
+    /// Attempts to connect an explicit route before giving up (0 = forever).
+    pub connect_retries: u32,
+    /// Do not advertise other servers' client URLs to clients.
+    pub no_advertise: bool,
+    /// Route URL announced to peers instead of the listen address.
+    pub advertise: Option<String>,
+}
+
+impl ClusterOptions {
+    /// The port to bind: the default for 0, the OS's choice for -1.
+    pub fn bind_port(&self) -> u16 {
+        match self.port {
+            0 => DEFAULT_CLUSTER_PORT,
+            p if p < 0 => 0,
+            p => p as u16,
+        }
+    }
 }
 
 /// Who may connect and what they may do: the `authorization {}` and
@@ -59,6 +99,40 @@ pub struct AuthOptions {
     pub accounts: Vec<AccountConfig>,
     /// A user that clients presenting no credentials are logged in as.
     pub no_auth_user: Option<String>,
+    /// Verify every bcrypt login in full, with no cache of successful ones
+    /// (see `login_cache.rs` for the trade-off).
+    pub no_login_cache: bool,
+    /// Decentralized authentication: trusted operators and where account
+    /// JWTs come from (`operator`, `system_account`, `resolver`).
+    pub trust: Option<TrustOptions>,
+}
+
+/// `operator`, `system_account`, `resolver`, `resolver_preload`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustOptions {
+    /// Operator JWTs (the text, already read from their files).
+    pub operators: Vec<String>,
+    /// The system account's public key.
+    pub system_account: Option<String>,
+    pub resolver: ResolverOptions,
+    /// `resolver_preload`: account public key -> account JWT.
+    pub preload: Vec<(String, String)>,
+}
+
+/// Where account JWTs are looked up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ResolverOptions {
+    /// `resolver: MEMORY`: only the preloaded accounts (and updates).
+    #[default]
+    Memory,
+    /// `resolver: { type: full|cache, dir: ... }`: `<pubkey>.jwt` files.
+    Dir {
+        dir: PathBuf,
+        /// `full` keeps every account; `cache` is the same here (no
+        /// cluster to fetch from).
+        full: bool,
+        allow_delete: bool,
+    },
 }
 
 /// Default time a client has to authenticate (nats-server's 2 s).
@@ -180,6 +254,7 @@ impl Default for Options {
             auth: AuthOptions::default(),
             tls: None,
             config_file: None,
+            cluster: None,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct ServerShared {
     pub accounts: Accounts,
     pub auth: Authenticator,
     pub tls: Option<(TlsOptions, TlsAcceptor)>,
+    /// This server's side of its cluster, when clustered.
+    pub cluster: Option<Arc<crate::route::Cluster>>,
     info: ServerInfo,
     clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
@@ -51,7 +53,28 @@ impl ServerShared {
         info.client_id = Some(client.id);
         info.client_ip = Some(client.addr.ip().to_string());
         info.nonce = client.nonce.clone();
+        if let Some(cluster) = &self.cluster {
+            info.cluster = Some(cluster.name());
+            info.connect_urls = cluster.connect_urls();
+        }
         info.to_protocol_line()
+    }
+
+    /// The port clients connect to.
+    pub fn client_port(&self) -> u16 {
+        self.info.port
+    }
+
+    /// Routes came or went: clients are sent the new `connect_urls`.
+    pub(crate) fn cluster_changed(&self) {
+        let Some(cluster) = &self.cluster else { return };
+        if cluster.connect_urls().is_empty() {
+            return;
+        }
+        let clients: Vec<_> = lock(&self.clients).values().cloned().collect();
+        for client in clients {
+            client.send_now(&self.info_for(&client));
+        }
     }
 
     pub(crate) fn remove_client(&self, client: &Client) {
@@ -76,7 +99,9 @@ impl ServerShared {
         let _ = stream.set_nodelay(true);
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
         let nonce = self.auth.needs_nonce().then(auth::new_nonce);
-        let client = Arc::new(Client::new(id, addr, self.opts.max_pending, nonce));
+        let client = Arc::new(
+            Client::new(id, addr, self.opts.max_pending, nonce).in_cluster(self.cluster.clone()),
+        );
         // With TLS, INFO is sent around the handshake by the connection task.
         let mut plain = self.tls.is_none();
         {
@@ -117,7 +142,23 @@ impl Server {
         let addr = listener.local_addr()?;
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
-        let accounts = Accounts::new(&opts.auth.accounts).map_err(io::Error::other)?;
+        let mut trust = match &opts.auth.trust {
+            Some(t) => Some(crate::trust::Trust::load(t).map_err(io::Error::other)?),
+            None => None,
+        };
+        let accounts = match &trust {
+            Some(trust) => {
+                let mut all = opts.auth.accounts.clone();
+                all.extend(trust.account_configs());
+                Accounts::new(&all)
+            }
+            None => Accounts::new(&opts.auth.accounts),
+        }
+        .map_err(io::Error::other)?;
+        if let Some(trust) = &mut trust {
+            trust.attach(&accounts);
+        }
+        let trust = trust.map(Arc::new);
         let tls = match &opts.tls {
             Some(t) => Some((
                 t.clone(),
@@ -125,7 +166,7 @@ impl Server {
             )),
             None => None,
         };
-        let auth = Authenticator::new(&opts.auth, &accounts, opts.tls.as_ref());
+        let auth = Authenticator::with_trust(&opts.auth, &accounts, opts.tls.as_ref(), trust);
         let info = ServerInfo {
             server_id: id.clone(),
             server_name: name.clone(),
@@ -148,12 +189,20 @@ impl Server {
         );
         info!("  Name:     {}", name);
         info!("  ID:       {}", id);
+        if let Some(trust) = auth.trust() {
+            trust.log_start();
+        }
         if opts.max_payload > 8 * 1024 * 1024 {
             warn!(
                 "Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance"
             );
         }
+        let cluster = opts
+            .cluster
+            .clone()
+            .map(|c| Arc::new(crate::route::Cluster::new(c, id.clone())));
         let shared = Arc::new(ServerShared {
+            cluster,
             opts,
             id,
             name,
@@ -166,7 +215,18 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             all_clients_gone: Notify::new(),
         });
+        if let Some(trust) = shared.auth.trust() {
+            trust.start_requests(crate::sysreq::ServerIdent {
+                id: shared.id.clone(),
+                name: shared.name.clone(),
+                host: shared.opts.host.clone(),
+                version: COMPATIBLE_VERSION.into(),
+            });
+        }
         info!("Listening for client connections on {}", addr);
+        if let Some(cluster) = &shared.cluster {
+            crate::route::start(&shared, cluster).await?;
+        }
         let accept_task = tokio::spawn(accept_loop(shared.clone(), listener));
         info!("Server is ready");
         Ok(Server {
@@ -190,6 +250,11 @@ impl Server {
         format!("nats://{}:{}", ip, self.addr.port())
     }
 
+    /// Where routes are accepted, when clustered.
+    pub fn cluster_addr(&self) -> Option<SocketAddr> {
+        self.shared.cluster.as_ref().and_then(|c| c.listen_addr())
+    }
+
     pub fn shared(&self) -> &Arc<ServerShared> {
         &self.shared
     }
@@ -201,9 +266,15 @@ impl Server {
             return;
         }
         info!("Initiating Shutdown...");
+        if let Some(trust) = self.shared.auth.trust() {
+            trust.stop_requests();
+        }
         if let Some(task) = self.accept_task.lock().await.take() {
             task.abort();
             let _ = task.await;
+        }
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.shutdown();
         }
         let clients: Vec<_> = lock(&self.shared.clients).values().cloned().collect();
         for client in &clients {

@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, trace};
 
 use crate::account::{Account, RESPONSE_PREFIX, Routes};
-use crate::auth::Identity;
+use crate::auth::{AuthFailure, Identity};
 use crate::client::{Client, CloseReason, closed, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
 use crate::permissions::Permissions;
@@ -126,6 +126,8 @@ pub struct Session {
     out: Deliveries,
     /// A PING/PONG/+OK whose overlong line is being skipped to its end.
     skipping: Option<ClientOp>,
+    /// A user JWT login: its limits, expiry timer and place in its account.
+    jwt: Option<crate::trust::JwtSession>,
 }
 
 /// Why reading stops.
@@ -172,6 +174,7 @@ impl Session {
             tls_identities,
             out,
             skipping: None,
+            jwt: None,
         }
     }
 
@@ -292,7 +295,9 @@ impl Session {
             self.trace_op(&op, line, chunk);
         }
         match op {
-            ClientOp::Connect { json } => self.connect(json.of(chunk)).await,
+            // Boxed: login (bcrypt, JWTs) happens once; every connection
+            // task would otherwise carry room for its state.
+            ClientOp::Connect { json } => Box::pin(self.connect(json.of(chunk))).await,
             _ if self.auth_required && !self.connected => Err(self.auth_violation(None)),
             op => self.process(op, chunk),
         }
@@ -385,17 +390,13 @@ impl Session {
         // Every CONNECT is authenticated, a second one too (as nats-server).
         if self.auth_required {
             let server = self.server.clone();
-            let nonce = self.client.nonce.as_deref();
             match server
                 .auth
-                .authenticate(&info, nonce, &self.tls_identities)
+                .authenticate_client(&info, &self.client, &self.tls_identities)
                 .await
             {
                 Ok(identity) => self.logged_in(identity),
-                Err(failure) => {
-                    debug!("{} - Authentication failed: {}", self.client.tag, failure);
-                    return Err(self.auth_violation(info.user.as_deref().or(info.nkey.as_deref())));
-                }
+                Err(failure) => return Err(self.refused(&info, failure)),
             }
         }
         if self.no_responders && !self.headers {
@@ -421,6 +422,34 @@ impl Session {
         if !Arc::ptr_eq(&self.account, &identity.account) {
             self.move_subscriptions(identity.account);
         }
+        // A user JWT's payload limit is enforced by the parser.
+        self.jwt = identity
+            .jwt
+            .map(|login| crate::trust::JwtSession::start(login, &self.client));
+        let jwt_payload = self.jwt.as_ref().and_then(|j| j.login.max_payload);
+        self.limits.max_payload = jwt_payload.map_or(self.server.opts.max_payload, |max| {
+            max.min(self.server.opts.max_payload)
+        });
+    }
+
+    /// A refused login: the reason goes to the debug log (as on
+    /// nats-server), the client gets `Authorization Violation` (or, for a
+    /// full account, nats-server's own text) and is disconnected.
+    fn refused(&mut self, info: &ConnectInfo, failure: AuthFailure) -> CloseReason {
+        debug!("{} - Authentication failed: {}", self.client.tag, failure);
+        let text = failure.client_error();
+        if text != errors::AUTHORIZATION_VIOLATION {
+            error!("{} - {}", self.client.tag, text);
+            self.client
+                .err_and_close(text, CloseReason::AuthenticationViolation);
+            return CloseReason::AuthenticationViolation;
+        }
+        // In operator mode nats-server names nobody in this line.
+        let who = match self.server.auth.trust() {
+            Some(_) => None,
+            None => info.user.as_deref().or(info.nkey.as_deref()),
+        };
+        self.auth_violation(who)
     }
 
     /// A later CONNECT logged in to another account: its subscriptions
@@ -429,6 +458,9 @@ impl Session {
         let mut subs = lock(&self.client.subs);
         let moved: Vec<_> = subs.values().cloned().collect();
         self.account.sublist.remove_all(&moved);
+        if let Some(cluster) = &self.client.cluster {
+            cluster.local_unsubs(&moved);
+        }
         for old in moved {
             let sub = Arc::new(Subscription::new(
                 self.client.clone(),
@@ -438,6 +470,9 @@ impl Session {
                 old.sid.clone(),
             ));
             if to.sublist.insert(sub.clone()).is_ok() {
+                if let Some(cluster) = &self.client.cluster {
+                    cluster.local_sub(&sub);
+                }
                 subs.insert(sub.sid.clone(), sub);
             }
         }
@@ -494,6 +529,18 @@ impl Session {
         let mut subs = lock(&self.client.subs);
         // A sid already in use is ignored, as nats-server ignores it.
         if !subs.contains_key(sid) {
+            if let Some(max) = self.jwt.as_ref().and_then(|j| j.max_subs())
+                && subs.len() >= max
+            {
+                drop(subs);
+                error!(
+                    "{} - {}",
+                    self.client.tag,
+                    errors::MAX_SUBSCRIPTIONS_EXCEEDED
+                );
+                self.err(errors::MAX_SUBSCRIPTIONS_EXCEEDED);
+                return;
+            }
             let mut sub = Subscription::new(
                 self.client.clone(),
                 self.account.clone(),
@@ -507,6 +554,9 @@ impl Session {
                 drop(subs);
                 self.err(errors::INVALID_SUBJECT);
                 return;
+            }
+            if let Some(cluster) = &self.client.cluster {
+                cluster.local_sub(&sub);
             }
             subs.insert(sub.sid.clone(), sub);
         }
@@ -753,6 +803,9 @@ impl Session {
     fn cleanup(&mut self) {
         let subs: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
         self.account.sublist.remove_all(&subs);
+        if let Some(cluster) = &self.client.cluster {
+            cluster.local_unsubs(&subs);
+        }
         if enabled!(Level::TRACE) {
             for sub in &subs {
                 trace!(

@@ -91,7 +91,11 @@ impl Subscription {
     /// Ends the subscription: out of its account's index and its client's
     /// table (unless the sid was reused for a newer subscription).
     pub fn cancel(self: &Arc<Self>) {
-        self.account.sublist.remove(self);
+        if self.account.sublist.remove(self)
+            && let Some(cluster) = &self.client.cluster
+        {
+            cluster.local_unsub(self);
+        }
         let mut subs = crate::client::lock(&self.client.subs);
         if subs.get(&self.sid).is_some_and(|s| Arc::ptr_eq(s, self)) {
             subs.remove(&self.sid);

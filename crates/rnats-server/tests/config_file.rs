@@ -103,8 +103,8 @@ fn the_spec_examples_are_valid() {
 }
 
 #[test]
-fn the_spec_cluster_example_is_refused_until_clustering_exists() {
-    assert_refused(
+fn the_spec_cluster_example_is_accepted() {
+    assert_valid(
         "cluster {
   authorization {
     user: route_user
@@ -113,7 +113,6 @@ fn the_spec_cluster_example_is_refused_until_clustering_exists() {
   }
 }
 ",
-        "nats.conf:1:1: \"cluster\" is not supported by rnats-server yet (clustering, issue 6)",
     );
 }
 

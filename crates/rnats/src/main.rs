@@ -1,10 +1,15 @@
 //! `rnats`: the command-line companion of the rnats server.
 //!
-//! Each tool is a subcommand. Today there is `passwd` (nats-server's `mkpasswd`: make a bcrypt
-//! hash for a config file's `password`/`token`); `nkey`, `jwt`, `creds` and `bench` are to come,
-//! each as one more [`Command`] variant with its own module.
+//! Each tool is a subcommand with its own module: `passwd` (nats-server's `mkpasswd`: make a
+//! bcrypt hash for a config file's `password`/`token`), `nkey` (nats' `nk`), `jwt` and `creds`
+//! (the offline part of `nsc`: operator, account and user JWTs, credentials files and the
+//! server's resolver config), and `bench`.
 
 mod bench;
+mod creds;
+mod jwt;
+mod keys;
+mod nkey;
 mod passwd;
 
 use std::process::ExitCode;
@@ -29,6 +34,12 @@ enum Command {
     /// Benchmark a NATS server: publish/subscribe, queue groups, request/reply latency,
     /// connection storms and idle connections (like `nats bench`).
     Bench(Box<bench::BenchArgs>),
+    /// NKeys: generate (user, account, operator), show the public key, sign, verify (like `nk`).
+    Nkey(nkey::NkeyArgs),
+    /// Make and sign operator, account and user JWTs; show one; print a resolver config.
+    Jwt(jwt::JwtArgs),
+    /// Write a user credentials file (.creds) from a user JWT and the user's seed.
+    Creds(creds::CredsArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +47,9 @@ fn main() -> ExitCode {
     let (name, result) = match &cli.command {
         Command::Passwd(args) => ("passwd", passwd::run(args).map_err(|e| e.to_string())),
         Command::Bench(args) => ("bench", bench::run(args).map_err(|e| e.to_string())),
+        Command::Nkey(args) => ("nkey", nkey::run(args)),
+        Command::Jwt(args) => ("jwt", jwt::run(args)),
+        Command::Creds(args) => ("creds", creds::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,1153 @@
+//! Clustering: route connections between servers, as nats-server 2.9
+//! speaks them (see [`rnats_proto::route`]).
+//!
+//! Every server of a cluster keeps one route to every other (a full mesh).
+//! A route carries interest (`RS+`/`RS-`: the subjects the other side's
+//! clients subscribe to, per account, with queue weights) and messages
+//! (`RMSG`/`HMSG`: a message published here that the other side has
+//! interest in, sent once per route with the queue groups it is meant for).
+//! Messages that arrive on a route go to local clients only, never to other
+//! routes, so nothing loops.
+//!
+//! Remote interest lives in the account indexes as subscriptions owned by
+//! the route's [`Client`]: one per subject, and one per queue group (so a
+//! remote server counts as one member of a group). Local interest is
+//! reference-counted here ([`Cluster::local_sub`]) so a route hears `RS+`
+//! for the first plain subscription on a subject and `RS-` for the last;
+//! queue subscriptions announce their new weight each time.
+//!
+//! Routes are solicited (configured `routes`, retried with backoff for as
+//! long as the server runs, and implicit ones learned from peers' gossip) or
+//! accepted on the route port. A second route to a server already connected
+//! is a duplicate: the one solicited by the server with the smaller id wins
+//! (else the first one), so both ends keep the same connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rnats_proto::errors;
+use rnats_proto::parser::Span;
+use rnats_proto::route::{
+    self as proto, RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed,
+};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, sleep_until};
+use tracing::{Level, debug, enabled, error, info, trace};
+
+use crate::account::Account;
+use crate::auth::Secret;
+use crate::client::{self, Client, CloseReason, closed, lock};
+use crate::delivery::{Deliveries, Message, Sizes};
+use crate::options::ClusterOptions;
+use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
+use crate::subscription::Subscription;
+
+/// How long a route has to send CONNECT, unless configured.
+const DEFAULT_ROUTE_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Reconnect delays for solicited routes: from the first to the longest.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(2);
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
+
+/// `nats-route://[user:pass@]host:port` (also `nats://`, `route://`, or a
+/// bare `host:port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteUrl {
+    pub host: String,
+    pub port: i32,
+    pub user: Option<String>,
+    pub pass: Option<String>,
+}
+
+impl RouteUrl {
+    pub fn parse(url: &str) -> Option<RouteUrl> {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let rest = rest.trim_end_matches('/');
+        let (auth, hostport) = match rest.rsplit_once('@') {
+            Some((auth, hp)) => (Some(auth), hp),
+            None => (None, rest),
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':').unwrap_or(""))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, p),
+                None => (hostport, ""),
+            }
+        };
+        let port = if port.is_empty() {
+            i32::from(crate::options::DEFAULT_CLUSTER_PORT)
+        } else {
+            port.parse().ok()?
+        };
+        let (user, pass) = match auth {
+            Some(a) => match a.split_once(':') {
+                Some((u, p)) => (Some(percent_decode(u)), Some(percent_decode(p))),
+                None => (Some(percent_decode(a)), None),
+            },
+            None => (None, None),
+        };
+        Some(RouteUrl {
+            host: if host.is_empty() {
+                "127.0.0.1".into()
+            } else {
+                host.into()
+            },
+            port,
+            user,
+            pass,
+        })
+    }
+
+    fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Local interest announced to routes: (account, subject, queue) -> count.
+type InterestKey = (Arc<str>, Bytes, Option<Bytes>);
+
+/// A registered route.
+struct RouteEntry {
+    client: Arc<Client>,
+    /// Whether this server solicited it.
+    solicited: bool,
+    /// The client URLs the peer announced.
+    connect_urls: Vec<String>,
+}
+
+/// A server's side of its cluster.
+pub struct Cluster {
+    opts: ClusterOptions,
+    server_id: String,
+    /// The cluster's name: configured, or adopted from the first peer.
+    name: Mutex<String>,
+    /// Where routes are accepted (known once bound).
+    listen: Mutex<Option<SocketAddr>>,
+    /// This server's client URLs, for `connect_urls`.
+    client_urls: Mutex<Vec<String>>,
+    /// Registered routes by the peer's server id.
+    routes: Mutex<HashMap<String, RouteEntry>>,
+    /// Local interest, counted; the lock also orders what routes are told.
+    interest: Mutex<HashMap<InterestKey, u32>>,
+    next_id: AtomicU64,
+    stopping: AtomicBool,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Implicit routes being tried, by URL (not to try one twice at once).
+    trying: Mutex<Vec<String>>,
+    /// Route URLs this server solicits explicitly.
+    explicit: Vec<RouteUrl>,
+}
+
+impl Cluster {
+    pub fn new(opts: ClusterOptions, server_id: String) -> Cluster {
+        let name = opts.name.clone().unwrap_or_else(|| {
+            // A made-up name, replaced by the first peer's.
+            let id: String = server_id.chars().skip(1).take(22).collect();
+            id
+        });
+        let explicit = opts
+            .routes
+            .iter()
+            .filter_map(|r| {
+                let parsed = RouteUrl::parse(r);
+                if parsed.is_none() {
+                    error!("Error parsing route URL {:?}", r);
+                }
+                parsed
+            })
+            .collect();
+        Cluster {
+            opts,
+            server_id,
+            name: Mutex::new(name),
+            listen: Mutex::new(None),
+            client_urls: Mutex::new(Vec::new()),
+            routes: Mutex::new(HashMap::new()),
+            interest: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            stopping: AtomicBool::new(false),
+            tasks: Mutex::new(Vec::new()),
+            trying: Mutex::new(Vec::new()),
+            explicit,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        lock(&self.name).clone()
+    }
+
+    /// The address routes are accepted on (after [`start`]).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        *lock(&self.listen)
+    }
+
+    /// Server ids of the connected routes.
+    pub fn route_ids(&self) -> Vec<String> {
+        lock(&self.routes).keys().cloned().collect()
+    }
+
+    pub fn route_count(&self) -> usize {
+        lock(&self.routes).len()
+    }
+
+    /// What clients are told in `connect_urls`: this server's client URLs
+    /// and those of every peer (none with `no_advertise`).
+    pub fn connect_urls(&self) -> Vec<String> {
+        if self.opts.no_advertise {
+            return Vec::new();
+        }
+        let mut urls = lock(&self.client_urls).clone();
+        for entry in lock(&self.routes).values() {
+            for url in &entry.connect_urls {
+                if !urls.contains(url) {
+                    urls.push(url.clone());
+                }
+            }
+        }
+        urls
+    }
+
+    /// A local subscription was added: routes hear `RS+` for the first
+    /// plain one on its subject, and every queue weight change.
+    pub(crate) fn local_sub(&self, sub: &Subscription) {
+        if sub.client.is_route {
+            return;
+        }
+        let key: InterestKey = (
+            sub.account.name.as_str().into(),
+            sub.subject.clone(),
+            sub.queue.clone(),
+        );
+        let mut interest = lock(&self.interest);
+        let count = interest.entry(key).or_insert(0);
+        *count += 1;
+        let weight = *count;
+        if sub.queue.is_none() && weight > 1 {
+            return;
+        }
+        let mut line = BytesMut::new();
+        proto::rs_plus(
+            &mut line,
+            sub.account.name.as_bytes(),
+            &sub.subject,
+            sub.queue.as_deref().map(|q| (q, weight)),
+        );
+        self.send_to_all(&line, None);
+        drop(interest);
+    }
+
+    /// A local subscription is gone: `RS-` after the last one (a queue
+    /// group's new weight otherwise).
+    pub(crate) fn local_unsub(&self, sub: &Subscription) {
+        self.local_unsubs(std::slice::from_ref(&sub));
+    }
+
+    pub(crate) fn local_unsubs<S: std::ops::Deref<Target = Subscription>>(&self, subs: &[S]) {
+        let mut interest = lock(&self.interest);
+        let mut lines = BytesMut::new();
+        for sub in subs {
+            if sub.client.is_route {
+                continue;
+            }
+            let key: InterestKey = (
+                sub.account.name.as_str().into(),
+                sub.subject.clone(),
+                sub.queue.clone(),
+            );
+            let Some(count) = interest.get_mut(&key) else {
+                continue;
+            };
+            *count -= 1;
+            let account = sub.account.name.as_bytes();
+            if *count == 0 {
+                interest.remove(&key);
+                proto::rs_minus(&mut lines, account, &sub.subject, sub.queue.as_deref());
+            } else if let Some(queue) = sub.queue.as_deref() {
+                proto::rs_plus(&mut lines, account, &sub.subject, Some((queue, *count)));
+            }
+        }
+        if !lines.is_empty() {
+            self.send_to_all(&lines, None);
+        }
+        drop(interest);
+    }
+
+    /// Queues `bytes` for every registered route but `except`.
+    fn send_to_all(&self, bytes: &[u8], except: Option<u64>) {
+        for entry in lock(&self.routes).values() {
+            if Some(entry.client.id) == except {
+                continue;
+            }
+            if enabled!(Level::TRACE) {
+                for line in bytes.split(|b| *b == b'\n').filter(|l| l.len() > 1) {
+                    trace!(
+                        "{} - ->> [{}]",
+                        entry.client.tag,
+                        String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line))
+                    );
+                }
+            }
+            entry.client.send_now(bytes);
+        }
+    }
+
+    /// The INFO this server sends on its routes.
+    fn route_info(&self, shared: &ServerShared) -> RouteInfo {
+        let listen = self.listen_addr();
+        let (host, port) = match self.opts.advertise.as_deref().and_then(RouteUrl::parse) {
+            Some(adv) => (adv.host, adv.port.max(0) as u16),
+            None => (self.opts.host.clone(), listen.map_or(0, |a| a.port())),
+        };
+        RouteInfo {
+            server_id: self.server_id.clone(),
+            server_name: shared.name.clone(),
+            version: COMPATIBLE_VERSION.into(),
+            proto: 2,
+            go: format!("rnats {VERSION}"),
+            host,
+            port,
+            headers: true,
+            auth_required: self.opts.username.is_some(),
+            tls_required: false,
+            max_payload: shared.opts.max_payload,
+            nonce: None,
+            ip: None,
+            cluster: self.name(),
+            connect_urls: Some(lock(&self.client_urls).clone()),
+            lnoc: true,
+        }
+    }
+
+    /// Registers a route whose peer introduced itself; false if it is a
+    /// duplicate that loses to the route already there (the caller closes
+    /// it). The local interest is sent on the new route before any update
+    /// can reach it.
+    fn register(
+        &self,
+        remote_id: &str,
+        client: &Arc<Client>,
+        solicited: bool,
+        urls: Vec<String>,
+    ) -> bool {
+        let interest = lock(&self.interest);
+        let mut routes = lock(&self.routes);
+        if let Some(existing) = routes.get(remote_id) {
+            // The route solicited by the smaller server id is kept by both ends.
+            let preferred = |solicited_here: bool| {
+                let solicitor = if solicited_here {
+                    self.server_id.as_str()
+                } else {
+                    remote_id
+                };
+                solicitor == self.server_id.as_str().min(remote_id)
+            };
+            if existing.client.is_closing()
+                || (preferred(solicited) && !preferred(existing.solicited))
+            {
+                debug!(
+                    "{} - Replacing duplicate route to {:?}",
+                    existing.client.tag, remote_id
+                );
+                existing.client.close(CloseReason::DuplicateRoute, true);
+            } else {
+                return false;
+            }
+        }
+        debug!("{} - Registering remote route {:?}", client.tag, remote_id);
+        let mut all = BytesMut::new();
+        for ((account, subject, queue), count) in interest.iter() {
+            proto::rs_plus(
+                &mut all,
+                account.as_bytes(),
+                subject,
+                queue.as_deref().map(|q| (q, *count)),
+            );
+        }
+        if enabled!(Level::TRACE) {
+            for line in all[..].split(|b| *b == b'\n').filter(|l| l.len() > 1) {
+                trace!(
+                    "{} - ->> [{}]",
+                    client.tag,
+                    String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line))
+                );
+            }
+        }
+        client.send_now(&all);
+        debug!("{} - Sent local subscriptions to route", client.tag);
+        routes.insert(
+            remote_id.to_string(),
+            RouteEntry {
+                client: client.clone(),
+                solicited,
+                connect_urls: urls,
+            },
+        );
+        drop(routes);
+        drop(interest);
+        true
+    }
+
+    fn unregister(&self, remote_id: &str, client: &Client) -> bool {
+        let mut routes = lock(&self.routes);
+        if routes
+            .get(remote_id)
+            .is_some_and(|e| e.client.id == client.id)
+        {
+            routes.remove(remote_id);
+            return true;
+        }
+        false
+    }
+
+    fn is_connected(&self, remote_id: &str) -> bool {
+        lock(&self.routes).contains_key(remote_id)
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
+    }
+
+    /// Stops soliciting and closes every route.
+    pub(crate) fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+        for entry in lock(&self.routes).values() {
+            entry.client.close(CloseReason::ServerShutdown, true);
+        }
+    }
+}
+
+/// Binds the route port and starts accepting and soliciting routes.
+pub(crate) async fn start(
+    shared: &Arc<ServerShared>,
+    cluster: &Arc<Cluster>,
+) -> std::io::Result<()> {
+    let opts = &cluster.opts;
+    let listener = TcpListener::bind((opts.host.as_str(), opts.bind_port())).await?;
+    let addr = listener.local_addr()?;
+    *lock(&cluster.listen) = Some(addr);
+    *lock(&cluster.client_urls) = own_client_urls(shared);
+    info!("Cluster name is {}", cluster.name());
+    info!("Listening for route connections on {}", addr);
+    {
+        let (shared, cluster2) = (shared.clone(), cluster.clone());
+        cluster.spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let (shared, cluster) = (shared.clone(), cluster2.clone());
+                        tokio::spawn(async move {
+                            run_route(shared, cluster, stream, peer, None).await;
+                        });
+                    }
+                    Err(e) => {
+                        error!("Error accepting route connection: {}", e);
+                        sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        });
+    }
+    for url in cluster.explicit.clone() {
+        let (shared, c) = (shared.clone(), cluster.clone());
+        cluster.spawn(solicit(shared, c, url, true));
+    }
+    Ok(())
+}
+
+/// The client URLs of this server: its advertised host, or for a wildcard
+/// address the machine's outgoing address.
+fn own_client_urls(shared: &ServerShared) -> Vec<String> {
+    let port = shared.client_port();
+    let host = &shared.opts.host;
+    let ip: Option<std::net::IpAddr> = host.parse().ok();
+    match ip {
+        Some(ip) if ip.is_unspecified() => {
+            let out = std::net::UdpSocket::bind("0.0.0.0:0")
+                .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+                .and_then(|s| s.local_addr());
+            match out {
+                Ok(a) if !a.ip().is_unspecified() => vec![format!("{}:{}", a.ip(), port)],
+                _ => vec![format!("127.0.0.1:{port}")],
+            }
+        }
+        Some(std::net::IpAddr::V6(v6)) => vec![format!("[{v6}]:{port}")],
+        _ => vec![format!("{host}:{port}")],
+    }
+}
+
+/// Keeps a route to `url` connected: retried with backoff for as long as
+/// the server runs (explicit routes; `connect_retries` bounds the first
+/// attempts when set), or tried until connected once (implicit routes).
+async fn solicit(shared: Arc<ServerShared>, cluster: Arc<Cluster>, url: RouteUrl, explicit: bool) {
+    let mut delay = FIRST_RETRY;
+    let mut attempts: u32 = 0;
+    let addr = url.addr();
+    loop {
+        if cluster.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        debug!("Trying to connect to route on {}", addr);
+        match TcpStream::connect(&addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let peer = stream
+                    .peer_addr()
+                    .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into());
+                let outcome =
+                    run_route(shared.clone(), cluster.clone(), stream, peer, Some(&url)).await;
+                match outcome {
+                    Outcome::ToSelf => return,
+                    Outcome::Registered if !explicit => return,
+                    Outcome::Registered => {
+                        delay = FIRST_RETRY;
+                        attempts = 0;
+                    }
+                    Outcome::Duplicate(remote) => {
+                        if !explicit {
+                            return;
+                        }
+                        // Wait while the other route to that server lives.
+                        while cluster.is_connected(&remote)
+                            && !cluster.stopping.load(Ordering::Acquire)
+                        {
+                            sleep(Duration::from_millis(250)).await;
+                        }
+                        delay = FIRST_RETRY;
+                        continue;
+                    }
+                    Outcome::Failed => attempts += 1,
+                }
+            }
+            Err(e) => {
+                debug!("Error trying to connect to route ({}): {}", addr, e);
+                attempts += 1;
+            }
+        }
+        let retries = cluster.opts.connect_retries;
+        if !explicit && attempts > retries {
+            debug!("Giving up on implicit route to {}", addr);
+            return;
+        }
+        if explicit && retries > 0 && attempts > retries {
+            error!("Giving up on route to {} after {} attempts", addr, attempts);
+            return;
+        }
+        sleep(delay).await;
+        delay = (delay * 2).min(MAX_RETRY);
+    }
+}
+
+/// How a route connection ended.
+enum Outcome {
+    /// It was registered (and has now closed).
+    Registered,
+    /// The peer is already connected by another route (its id).
+    Duplicate(String),
+    /// It led back to this server.
+    ToSelf,
+    Failed,
+}
+
+/// Serves one route connection, accepted (`solicited` is `None`) or
+/// solicited, until it ends.
+async fn run_route(
+    shared: Arc<ServerShared>,
+    cluster: Arc<Cluster>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    solicited: Option<&RouteUrl>,
+) -> Outcome {
+    let id = cluster.next_id.fetch_add(1, Ordering::Relaxed);
+    let client = Arc::new(Client::new(id, peer, shared.opts.max_pending, None).into_route());
+    let mut hello = Vec::new();
+    if let Some(url) = solicited {
+        let (user, pass) = match &url.user {
+            Some(_) => (url.user.clone(), url.pass.clone()),
+            None => (cluster.opts.username.clone(), cluster.opts.password.clone()),
+        };
+        let connect = RouteConnect {
+            echo: true,
+            verbose: false,
+            pedantic: false,
+            user,
+            pass,
+            tls_required: false,
+            headers: true,
+            name: cluster.server_id.clone(),
+            cluster: cluster.name(),
+            lnoc: true,
+            lang: None,
+        };
+        hello.extend(connect.to_protocol_line());
+        debug!("{} - Route connect msg sent", client.tag);
+    }
+    hello.extend(cluster.route_info(&shared).to_protocol_line());
+    client.send_now(&hello);
+    info!("{} - Route connection created", client.tag);
+    let mut session = RouteSession {
+        shared: shared.clone(),
+        cluster: cluster.clone(),
+        client: client.clone(),
+        solicited: solicited.is_some(),
+        connected: solicited.is_some(),
+        remote_id: None,
+        registered: false,
+        duplicate: None,
+        to_self: false,
+        subs: HashMap::new(),
+        out: Deliveries::new(id),
+        ops: Vec::new(),
+    };
+    let (reader, writer) = stream.split();
+    let ((), ()) = tokio::join!(
+        session.run(reader),
+        client::write_loop(&shared, &client, writer)
+    );
+    if session.to_self {
+        Outcome::ToSelf
+    } else if let Some(remote) = session.duplicate.take() {
+        Outcome::Duplicate(remote)
+    } else if session.registered {
+        Outcome::Registered
+    } else {
+        Outcome::Failed
+    }
+}
+
+/// The reading side of a route.
+struct RouteSession {
+    shared: Arc<ServerShared>,
+    cluster: Arc<Cluster>,
+    client: Arc<Client>,
+    solicited: bool,
+    /// CONNECT was accepted (always true for a route this server solicited).
+    connected: bool,
+    remote_id: Option<String>,
+    registered: bool,
+    duplicate: Option<String>,
+    to_self: bool,
+    /// The peer's interest: "account subject [queue]" -> subscription.
+    subs: HashMap<Bytes, Arc<Subscription>>,
+    out: Deliveries,
+    ops: Vec<(RouteOp, Span)>,
+}
+
+impl RouteSession {
+    async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R) {
+        let mut buf = BytesMut::with_capacity(MIN_READ);
+        let mut read_size = MIN_READ;
+        let timeout = self
+            .cluster
+            .opts
+            .auth_timeout
+            .unwrap_or(DEFAULT_ROUTE_AUTH_TIMEOUT);
+        let auth_deadline = Instant::now() + timeout;
+        let max_control_line = self.shared.opts.max_control_line;
+        // Routed messages may be as large as any server of the cluster allows.
+        let max_payload = self.shared.opts.max_payload.max(64 * 1024 * 1024);
+        loop {
+            buf.reserve(read_size);
+            let n = tokio::select! {
+                r = reader.read_buf(&mut buf) => r,
+                _ = closed(&self.client) => break,
+                _ = sleep_until(auth_deadline), if !self.connected => {
+                    error!("{} - {}", self.client.tag, "Authentication Timeout");
+                    self.client.err_and_close(errors::AUTHENTICATION_TIMEOUT, CloseReason::AuthenticationTimeout);
+                    break;
+                }
+            };
+            match n {
+                Ok(0) => {
+                    self.client.close(CloseReason::ClientClosed, true);
+                    break;
+                }
+                Ok(n) => {
+                    if n >= read_size {
+                        read_size = (read_size * 2).min(MAX_READ);
+                    }
+                }
+                Err(e) => {
+                    debug!("{} - Read error: {}", self.client.tag, e);
+                    self.client.close(CloseReason::ReadError, false);
+                    break;
+                }
+            }
+            let mut pos = 0;
+            let mut failure = None;
+            loop {
+                match proto::parse(&buf, pos, max_control_line, max_payload) {
+                    Ok(RouteParsed::Op {
+                        op,
+                        control_line,
+                        frame_len,
+                    }) => {
+                        self.ops.push((op, control_line));
+                        pos += frame_len;
+                    }
+                    Ok(RouteParsed::Incomplete { .. }) => break,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            let chunk = buf.split_to(pos).freeze();
+            let outcome = self.process_all(&chunk).await;
+            self.out.flush();
+            self.out.wait_for_slow_consumers().await;
+            if let Err(reason) = outcome {
+                self.client.close(reason, true);
+                break;
+            }
+            if let Some(e) = failure {
+                error!("{} - Router parser ERROR: {}", self.client.tag, e);
+                if e == RouteError::UnknownOperation {
+                    self.client
+                        .err_and_close(errors::UNKNOWN_PROTOCOL_OPERATION, CloseReason::ParseError);
+                } else {
+                    self.client.close(CloseReason::ProtocolViolation, true);
+                }
+                break;
+            }
+        }
+        self.cleanup();
+    }
+
+    async fn process_all(&mut self, chunk: &Bytes) -> Result<(), CloseReason> {
+        let ops = std::mem::take(&mut self.ops);
+        let mut result = Ok(());
+        for (op, line) in &ops {
+            if enabled!(Level::TRACE) {
+                self.trace_op(op, *line, chunk);
+            }
+            result = self.process(op, chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.ops = ops;
+        self.ops.clear();
+        result
+    }
+
+    fn trace_op(&self, op: &RouteOp, line: Span, chunk: &Bytes) {
+        let tag = &self.client.tag;
+        match op {
+            RouteOp::Connect { json } => trace!(
+                "{} - <<- [CONNECT {}]",
+                tag,
+                rnats_proto::messages::redact_connect(json.of(chunk))
+            ),
+            RouteOp::Info { .. } => {}
+            RouteOp::Msg { message, .. } => {
+                trace!(
+                    "{} - <<- [{}]",
+                    tag,
+                    String::from_utf8_lossy(line.of(chunk))
+                );
+                trace!(
+                    "{} - <<- MSG_PAYLOAD: [{:?}]",
+                    tag,
+                    String::from_utf8_lossy(message.of(chunk))
+                );
+            }
+            _ => trace!(
+                "{} - <<- [{}]",
+                tag,
+                String::from_utf8_lossy(line.of(chunk))
+            ),
+        }
+    }
+
+    fn process(&mut self, op: &RouteOp, chunk: &Bytes) -> Result<(), CloseReason> {
+        if let RouteOp::Connect { json } = op {
+            return self.connect(json.of(chunk));
+        }
+        if !self.connected && self.cluster.opts.username.is_some() {
+            return Err(self.auth_violation());
+        }
+        match op {
+            RouteOp::Connect { .. } => Ok(()),
+            RouteOp::Info { json } => self.info(json.of(chunk)),
+            RouteOp::Ping => {
+                trace!("{} - ->> [PONG]", self.client.tag);
+                if self
+                    .client
+                    .enqueue(|b| b.put(rnats_proto::encode::PONG))
+                    .wake
+                {
+                    self.out.touched(&self.client);
+                }
+                Ok(())
+            }
+            RouteOp::Pong => {
+                self.client.pong_received();
+                Ok(())
+            }
+            RouteOp::Ok => Ok(()),
+            RouteOp::Err { text } => {
+                error!(
+                    "{} - Router Error {}",
+                    self.client.tag,
+                    String::from_utf8_lossy(text.of(chunk))
+                );
+                Err(CloseReason::ParseError)
+            }
+            RouteOp::Sub {
+                account,
+                subject,
+                queue,
+            } => {
+                self.remote_sub(
+                    account.of(chunk),
+                    subject.of(chunk),
+                    queue.map(|(q, _)| q.of(chunk)),
+                );
+                Ok(())
+            }
+            RouteOp::Unsub {
+                account,
+                subject,
+                queue,
+            } => {
+                self.remote_unsub(
+                    account.of(chunk),
+                    subject.of(chunk),
+                    queue.map(|q| q.of(chunk)),
+                );
+                Ok(())
+            }
+            RouteOp::Msg {
+                account,
+                subject,
+                reply,
+                queues,
+                header_size,
+                header_len,
+                total_size,
+                message,
+            } => {
+                let Some(acc) = self.account(account.of(chunk)) else {
+                    return Ok(());
+                };
+                let sizes = match header_size {
+                    Some(h) if *header_len > 0 => Sizes::HMsg(h.of(chunk), total_size.of(chunk)),
+                    _ => Sizes::Msg(total_size.of(chunk)),
+                };
+                let msg = Message {
+                    chunk,
+                    subject: subject.of(chunk),
+                    reply: reply.map(|r| r.of(chunk)),
+                    sizes,
+                    body: *message,
+                };
+                let matches = acc.sublist.matches(msg.subject);
+                self.out
+                    .deliver_routed(&matches, &msg, queues.map(|q| q.of(chunk)));
+                Ok(())
+            }
+        }
+    }
+
+    fn account(&self, name: &[u8]) -> Option<Arc<Account>> {
+        let name = std::str::from_utf8(name).ok()?;
+        self.shared.accounts.get(name).cloned()
+    }
+
+    fn auth_violation(&self) -> CloseReason {
+        error!("{} - authentication error", self.client.tag);
+        self.client.err_and_close(
+            errors::AUTHORIZATION_VIOLATION,
+            CloseReason::AuthenticationViolation,
+        );
+        CloseReason::AuthenticationViolation
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+        if self.solicited {
+            return Ok(());
+        }
+        let Ok(connect) = serde_json::from_slice::<RouteConnect>(json) else {
+            debug!("{} - Invalid route CONNECT", self.client.tag);
+            return Err(CloseReason::ParseError);
+        };
+        if let Some(user) = &self.cluster.opts.username {
+            let password = self.cluster.opts.password.as_deref().unwrap_or("");
+            let user_ok = connect.user.as_deref() == Some(user.as_str());
+            // Route CONNECT is handled inline; bcrypt hashes are checked too.
+            let pass_ok = match Secret::new(password) {
+                Secret::Plain(_) => {
+                    use subtle::ConstantTimeEq;
+                    let presented = connect.pass.as_deref().unwrap_or("");
+                    !crate::auth::is_bcrypt(presented)
+                        && bool::from(password.as_bytes().ct_eq(presented.as_bytes()))
+                }
+                Secret::Bcrypt(hash) => {
+                    bcrypt::verify(connect.pass.as_deref().unwrap_or(""), &hash).unwrap_or(false)
+                }
+            };
+            if !(user_ok && pass_ok) {
+                return Err(self.auth_violation());
+            }
+        }
+        if connect.lang.is_some() {
+            error!("{} - {}", self.client.tag, ROUTE_PORT_ERROR);
+            self.client
+                .err_and_close(ROUTE_PORT_ERROR, CloseReason::WrongPort);
+            return Err(CloseReason::WrongPort);
+        }
+        self.check_cluster_name(&connect.cluster)?;
+        self.connected = true;
+        if !connect.name.is_empty() {
+            self.remote_id = Some(connect.name);
+        }
+        Ok(())
+    }
+
+    /// A configured name must match the peer's; a made-up one gives way.
+    fn check_cluster_name(&self, theirs: &str) -> Result<(), CloseReason> {
+        let ours = self.cluster.name();
+        if theirs == ours {
+            return Ok(());
+        }
+        if self.cluster.opts.name.is_none() && !theirs.is_empty() {
+            // Adopt the peer's name; the smaller one wins if both are made up.
+            if self.cluster.route_count() == 0 || theirs < ours.as_str() {
+                *lock(&self.cluster.name) = theirs.to_string();
+            }
+            return Ok(());
+        }
+        if theirs.is_empty() && self.cluster.opts.name.is_none() {
+            return Ok(());
+        }
+        let text = format!("Rejecting connection, cluster name {theirs:?} does not match {ours:?}");
+        error!("{} - {}", self.client.tag, text);
+        self.client
+            .err_and_close(&text, CloseReason::ClusterNameConflict);
+        Err(CloseReason::ClusterNameConflict)
+    }
+
+    fn info(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+        let Ok(info) = serde_json::from_slice::<RouteInfo>(json) else {
+            debug!("{} - Invalid route INFO", self.client.tag);
+            return Err(CloseReason::ParseError);
+        };
+        if self.registered {
+            let remote = self.remote_id.clone().unwrap_or_default();
+            if info.server_id == remote || info.server_id.is_empty() {
+                // An update of the peer's client URLs.
+                if let Some(urls) = info.connect_urls {
+                    if let Some(entry) = lock(&self.cluster.routes).get_mut(&remote) {
+                        entry.connect_urls = urls;
+                    }
+                    self.shared.cluster_changed();
+                }
+            } else if let Some(ip) = &info.ip {
+                self.implicit_route(&info.server_id, ip);
+            }
+            return Ok(());
+        }
+        if info.server_id == self.cluster.server_id {
+            debug!("{} - Detected route to self, ignoring", self.client.tag);
+            self.to_self = true;
+            return Err(CloseReason::ClientClosed);
+        }
+        if self.solicited {
+            self.check_cluster_name(&info.cluster)?;
+        }
+        let remote = info.server_id.clone();
+        self.remote_id = Some(remote.clone());
+        let urls = info.connect_urls.clone().unwrap_or_default();
+        if !self
+            .cluster
+            .register(&remote, &self.client, self.solicited, urls)
+        {
+            debug!(
+                "{} - Detected duplicate remote route {:?}",
+                self.client.tag, remote
+            );
+            self.duplicate = Some(remote);
+            return Err(CloseReason::DuplicateRoute);
+        }
+        self.registered = true;
+        self.client.connected();
+        // Tell the other peers about a server that connected to us, so
+        // they connect to it too (the full mesh).
+        if !self.solicited {
+            let mut gossip = info;
+            let host = match gossip.host.parse::<std::net::IpAddr>() {
+                Ok(ip) if !ip.is_unspecified() => gossip.host.clone(),
+                Err(_) if !gossip.host.is_empty() => gossip.host.clone(),
+                _ => self.client.addr.ip().to_string(),
+            };
+            let hostport = if host.contains(':') {
+                format!("[{host}]:{}", gossip.port)
+            } else {
+                format!("{host}:{}", gossip.port)
+            };
+            gossip.ip = Some(format!("nats-route://{hostport}/"));
+            gossip.nonce = None;
+            self.cluster
+                .send_to_all(&gossip.to_protocol_line(), Some(self.client.id));
+        }
+        self.shared.cluster_changed();
+        Ok(())
+    }
+
+    /// A peer told of a server this one is not connected to yet.
+    fn implicit_route(&self, server_id: &str, ip: &str) {
+        if server_id == self.cluster.server_id || self.cluster.is_connected(server_id) {
+            return;
+        }
+        let Some(mut url) = RouteUrl::parse(ip) else {
+            return;
+        };
+        {
+            let mut trying = lock(&self.cluster.trying);
+            if trying.contains(&url.addr()) {
+                return;
+            }
+            trying.push(url.addr());
+        }
+        url.user = self.cluster.opts.username.clone();
+        url.pass = self.cluster.opts.password.clone();
+        debug!("Connecting to implicit route {}", ip);
+        let (shared, cluster) = (self.shared.clone(), self.cluster.clone());
+        self.cluster.spawn(async move {
+            let addr = url.addr();
+            solicit(shared, cluster.clone(), url, false).await;
+            lock(&cluster.trying).retain(|a| *a != addr);
+        });
+    }
+
+    fn remote_sub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+        let Some(acc) = self.account(account) else {
+            return;
+        };
+        let key = sub_key(account, subject, queue);
+        if self.subs.contains_key(&key) {
+            // A new queue weight: the peer stays one member of the group.
+            return;
+        }
+        let sub = Arc::new(Subscription::new(
+            self.client.clone(),
+            acc.clone(),
+            Bytes::copy_from_slice(subject),
+            queue.map(Bytes::copy_from_slice),
+            key.clone(),
+        ));
+        if acc.sublist.insert(sub.clone()).is_ok() {
+            self.subs.insert(key, sub);
+        }
+    }
+
+    fn remote_unsub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+        let key = sub_key(account, subject, queue);
+        if let Some(sub) = self.subs.remove(&key) {
+            sub.account.sublist.remove(&sub);
+        }
+    }
+
+    fn cleanup(&mut self) {
+        let mut by_account: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
+        for (_, sub) in self.subs.drain() {
+            by_account
+                .entry(sub.account.name.clone())
+                .or_default()
+                .push(sub);
+        }
+        for subs in by_account.values() {
+            debug!(
+                "{} - Removing {} subscriptions for account {:?}",
+                self.client.tag,
+                subs.len(),
+                subs[0].account.name
+            );
+            subs[0].account.sublist.remove_all(subs);
+        }
+        if let Some(remote) = &self.remote_id
+            && self.registered
+            && self.cluster.unregister(remote, &self.client)
+        {
+            self.shared.cluster_changed();
+        }
+        info!(
+            "{} - Router connection closed: {}",
+            self.client.tag,
+            self.client.close_reason().as_str()
+        );
+    }
+}
+
+/// What a client that connects to the route port is told.
+const ROUTE_PORT_ERROR: &str = "attempted to connect to route port";
+
+fn sub_key(account: &[u8], subject: &[u8], queue: Option<&[u8]>) -> Bytes {
+    let mut key =
+        Vec::with_capacity(account.len() + subject.len() + 2 + queue.map_or(0, |q| q.len()));
+    key.extend_from_slice(account);
+    key.push(b' ');
+    key.extend_from_slice(subject);
+    if let Some(q) = queue {
+        key.push(b' ');
+        key.extend_from_slice(q);
+    }
+    Bytes::from(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_urls() {
+        let u = RouteUrl::parse("nats-route://ru:p%40ss@127.0.0.1:6222").unwrap();
+        assert_eq!(u.host, "127.0.0.1");
+        assert_eq!(u.port, 6222);
+        assert_eq!(u.user.as_deref(), Some("ru"));
+        assert_eq!(u.pass.as_deref(), Some("p@ss"));
+        let u = RouteUrl::parse("nats://[::1]:7000/").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.user), ("::1", 7000, None));
+        assert_eq!(RouteUrl::parse("nats://h:-1").unwrap().port, -1);
+        assert_eq!(RouteUrl::parse("h").unwrap().port, 6222);
+    }
+}

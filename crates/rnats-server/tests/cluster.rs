@@ -1,0 +1,454 @@
+//! Clustering: rnats servers routed together in-process on loopback ports,
+//! and a mixed cluster of rnats and the reference nats-server.
+//!
+//! Interest travels asynchronously, so before publishing a test waits for
+//! the concrete sign that it has arrived (the publisher's server counting
+//! the remote subscription, or a probe message that went the same way).
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use rnats_server::options::ClusterOptions;
+use rnats_server::{Options, Server};
+use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
+use tokio::time::{Instant, sleep, timeout};
+
+const USER: &str = "ru";
+const PASS: &str = "T0pS3cr3tT00!";
+
+fn cluster_opts(port: i32, routes: Vec<String>, auth: bool) -> ClusterOptions {
+    ClusterOptions {
+        name: Some("test".into()),
+        host: "127.0.0.1".into(),
+        port,
+        username: auth.then(|| USER.into()),
+        password: auth.then(|| PASS.into()),
+        routes,
+        ..Default::default()
+    }
+}
+
+async fn node(name: &str, routes: Vec<String>) -> Server {
+    node_on(name, -1, routes, true).await
+}
+
+async fn node_on(name: &str, port: i32, routes: Vec<String>, auth: bool) -> Server {
+    let opts = Options {
+        server_name: Some(name.into()),
+        cluster: Some(cluster_opts(port, routes, auth)),
+        ..Options::for_tests()
+    };
+    start_server(opts).await
+}
+
+fn route_to(server: &Server) -> String {
+    let addr = server.cluster_addr().expect("clustered");
+    format!("nats-route://{USER}:{}@{addr}", PASS.replace('!', "%21"))
+}
+
+fn cluster(server: &Server) -> &rnats_server::route::Cluster {
+    server.shared().cluster.as_deref().expect("clustered")
+}
+
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn wait_routes(server: &Server, n: usize) {
+    wait_until(&format!("{n} routes"), || {
+        cluster(server).route_count() == n
+    })
+    .await;
+}
+
+/// Waits until `server` indexes at least `n` subscriptions (local and remote).
+async fn wait_subs(server: &Server, n: usize) {
+    wait_until(&format!("{n} subscriptions"), || {
+        server.shared().subscription_count() >= n
+    })
+    .await;
+}
+
+async fn client(server: &Server) -> async_nats::Client {
+    async_nats::connect(server.client_url()).await.unwrap()
+}
+
+async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    timeout(TIMEOUT, sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open")
+}
+
+async fn nothing_more(sub: &mut async_nats::Subscriber) {
+    if let Ok(Some(m)) = timeout(Duration::from_millis(200), sub.next()).await {
+        panic!("unexpected message on {}", m.subject);
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_exchange_messages_both_ways() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+    let (ca, cb) = (client(&a).await, client(&b).await);
+
+    let mut on_b = cb.subscribe("foo.>").await.unwrap();
+    cb.flush().await.unwrap();
+    wait_subs(&a, 1).await;
+    ca.publish("foo.bar", "hello".into()).await.unwrap();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("X-Test", "1");
+    ca.publish_with_headers("foo.baz", headers, "with headers".into())
+        .await
+        .unwrap();
+    let m = next(&mut on_b).await;
+    assert_eq!(
+        (m.subject.as_str(), &m.payload[..]),
+        ("foo.bar", &b"hello"[..])
+    );
+    let m = next(&mut on_b).await;
+    assert_eq!(m.headers.unwrap().get("X-Test").unwrap().as_str(), "1");
+    assert_eq!(&m.payload[..], b"with headers");
+
+    let mut on_a = ca.subscribe("back").await.unwrap();
+    ca.flush().await.unwrap();
+    wait_subs(&b, 2).await;
+    cb.publish("back", "again".into()).await.unwrap();
+    assert_eq!(&next(&mut on_a).await.payload[..], b"again");
+    // Each message crossed once: nothing more on either side.
+    nothing_more(&mut on_a).await;
+    nothing_more(&mut on_b).await;
+}
+
+#[tokio::test]
+async fn three_nodes_mesh_from_one_seed_queue_groups_and_requests() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    let c = node("C", vec![route_to(&a)]).await;
+    // C learns B from A's gossip (and B learns C): a full mesh.
+    for s in [&a, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    let (ca, cb, cc) = (client(&a).await, client(&b).await, client(&c).await);
+    // Clients learn the other servers.
+    assert!(
+        ca.server_info().connect_urls.len() >= 2,
+        "{:?}",
+        ca.server_info().connect_urls
+    );
+
+    let mut qb1 = cb.queue_subscribe("work", "q".into()).await.unwrap();
+    let mut qb2 = cb.queue_subscribe("work", "q".into()).await.unwrap();
+    let mut qc = cc.queue_subscribe("work", "q".into()).await.unwrap();
+    let mut plain_c = cc.subscribe("work").await.unwrap();
+    cb.flush().await.unwrap();
+    cc.flush().await.unwrap();
+    // A sees one queue member per route plus C's plain subscription.
+    wait_subs(&a, 3).await;
+    const N: usize = 200;
+    for i in 0..N {
+        ca.publish("work", i.to_string().into()).await.unwrap();
+    }
+    ca.flush().await.unwrap();
+    for _ in 0..N {
+        next(&mut plain_c).await;
+    }
+    let mut got = 0;
+    for sub in [&mut qb1, &mut qb2, &mut qc] {
+        while let Ok(Some(_)) = timeout(Duration::from_millis(300), sub.next()).await {
+            got += 1;
+        }
+    }
+    assert_eq!(
+        got, N,
+        "each message to exactly one queue member cluster-wide"
+    );
+
+    // Request/reply across nodes.
+    let mut service = cc.subscribe("svc").await.unwrap();
+    cc.flush().await.unwrap();
+    wait_subs(&a, 4).await;
+    let responder = cc.clone();
+    tokio::spawn(async move {
+        while let Some(m) = service.next().await {
+            if let Some(reply) = m.reply {
+                let mut answer = b"re: ".to_vec();
+                answer.extend_from_slice(&m.payload);
+                responder.publish(reply, answer.into()).await.unwrap();
+            }
+        }
+    });
+    let answer = timeout(TIMEOUT, ca.request("svc", "ping".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&answer.payload[..], b"re: ping");
+    // No responders anywhere: the requester hears so at once.
+    let err = timeout(TIMEOUT, cb.request("nobody.home", "x".into()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+}
+
+#[tokio::test]
+async fn routes_configured_both_ways_end_as_one() {
+    let (pa, pb) = (free_port(), free_port());
+    let url = |port: u16| {
+        format!(
+            "nats-route://{USER}:{}@127.0.0.1:{port}",
+            PASS.replace('!', "%21")
+        )
+    };
+    let a = node_on("A", i32::from(pa), vec![url(pb)], true).await;
+    let b = node_on("B", i32::from(pb), vec![url(pa)], true).await;
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+    // Let any duplicate be resolved, then check both ends agree.
+    sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster(&a).route_count(), 1);
+    assert_eq!(cluster(&b).route_count(), 1);
+    let (ca, cb) = (client(&a).await, client(&b).await);
+    let mut sub = cb.subscribe("once").await.unwrap();
+    cb.flush().await.unwrap();
+    wait_subs(&a, 1).await;
+    ca.publish("once", "1".into()).await.unwrap();
+    next(&mut sub).await;
+    nothing_more(&mut sub).await;
+}
+
+#[tokio::test]
+async fn local_queue_members_are_preferred() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    let (ca, cb) = (client(&a).await, client(&b).await);
+    let mut local = ca.queue_subscribe("job", "g".into()).await.unwrap();
+    let mut remote = cb.queue_subscribe("job", "g".into()).await.unwrap();
+    ca.flush().await.unwrap();
+    cb.flush().await.unwrap();
+    wait_subs(&a, 2).await;
+    for _ in 0..20 {
+        ca.publish("job", "x".into()).await.unwrap();
+    }
+    for _ in 0..20 {
+        next(&mut local).await;
+    }
+    nothing_more(&mut remote).await;
+}
+
+#[tokio::test]
+async fn unsubscribe_and_disconnect_withdraw_interest() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    let cb = client(&b).await;
+    let mut sub = cb.subscribe("gone").await.unwrap();
+    let _q = cb.queue_subscribe("gone.q", "g".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    wait_subs(&a, 2).await;
+    sub.unsubscribe().await.unwrap();
+    cb.flush().await.unwrap();
+    wait_until("RS- to arrive", || a.shared().subscription_count() == 1).await;
+    drop(_q);
+    drop(cb);
+    wait_until("all interest withdrawn", || {
+        a.shared().subscription_count() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn routes_with_wrong_or_missing_credentials_are_refused() {
+    let a = node("A", vec![]).await;
+    let bad = format!("nats-route://{USER}:wrong@{}", a.cluster_addr().unwrap());
+    let b = node("B", vec![bad]).await;
+    sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster(&a).route_count(), 0);
+    assert_eq!(cluster(&b).route_count(), 0);
+
+    let route_port = a.cluster_addr().unwrap();
+    for connect in [
+        format!(r#"CONNECT {{"user":"{USER}","pass":"nope","name":"NX","cluster":"test"}}"#),
+        r#"CONNECT {"name":"NX","cluster":"test"}"#.to_string(),
+    ] {
+        let mut raw = RawClient::connect(route_port).await;
+        raw.send(format!("{connect}\r\nPING\r\n").as_bytes()).await;
+        raw.expect_closed_with(b"-ERR 'Authorization Violation'\r\n")
+            .await;
+    }
+    drop(b);
+}
+
+#[tokio::test]
+async fn clients_on_the_route_port_are_told_so() {
+    let a = node_on("A", -1, vec![], false).await;
+    let mut raw = RawClient::connect(a.cluster_addr().unwrap()).await;
+    assert!(raw.info().starts_with(b"INFO {"));
+    raw.send(b"CONNECT {\"verbose\":false,\"lang\":\"rust\",\"version\":\"1\"}\r\nPING\r\n")
+        .await;
+    raw.expect_closed_with(b"-ERR 'attempted to connect to route port'\r\n")
+        .await;
+}
+
+#[tokio::test]
+async fn malformed_route_protocol_closes_only_that_route() {
+    let a = node_on("A", -1, vec![], false).await;
+    let ca = client(&a).await;
+    let mut sub = ca.subscribe("still.here").await.unwrap();
+    ca.flush().await.unwrap();
+    let mut raw = RawClient::connect(a.cluster_addr().unwrap()).await;
+    raw.send(b"CONNECT {\"name\":\"NFAKE\",\"cluster\":\"test\"}\r\nGARBAGE\r\n")
+        .await;
+    raw.expect_closed_with(b"-ERR 'Unknown Protocol Operation'\r\n")
+        .await;
+    ca.publish("still.here", "ok".into()).await.unwrap();
+    assert_eq!(&next(&mut sub).await.payload[..], b"ok");
+}
+
+#[tokio::test]
+async fn a_restarted_node_is_reconnected() {
+    let a = node("A", vec![]).await;
+    let port = a.cluster_addr().unwrap().port();
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&b, 1).await;
+    a.shutdown().await;
+    wait_routes(&b, 0).await;
+    drop(a);
+    let a = node_on("A2", i32::from(port), vec![], true).await;
+    wait_routes(&b, 1).await;
+    let (ca, cb) = (client(&a).await, client(&b).await);
+    let mut sub = cb.subscribe("after.restart").await.unwrap();
+    cb.flush().await.unwrap();
+    wait_subs(&a, 1).await;
+    ca.publish("after.restart", "back".into()).await.unwrap();
+    assert_eq!(&next(&mut sub).await.payload[..], b"back");
+    nothing_more(&mut sub).await;
+}
+
+/// Mixed cluster: one rnats node and one reference nats-server, routed
+/// with route authorization, clients on both sides.
+#[tokio::test]
+async fn mixed_cluster_with_the_reference_nats_server() {
+    let rnats = node("rnats", vec![]).await;
+    let ref_route_port = free_port();
+    let config = format!(
+        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{ref_route_port}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{}\" ]\n}}\n",
+        route_to(&rnats)
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&rnats, 1).await;
+    let cr = client(&rnats).await;
+    let cn = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+
+    // Interest from the reference reaches rnats; messages go there.
+    let mut on_ref = cn.subscribe("to.ref").await.unwrap();
+    let mut probe_ref = cn.subscribe("probe.ref").await.unwrap();
+    cn.flush().await.unwrap();
+    let before = rnats.shared().subscription_count();
+    wait_until("the reference's interest", || {
+        rnats.shared().subscription_count() >= 2
+    })
+    .await;
+    let _ = before;
+    cr.publish("to.ref", "from rnats".into()).await.unwrap();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("X-Mixed", "yes");
+    cr.publish_with_headers("to.ref", headers, "hdr".into())
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut on_ref).await.payload[..], b"from rnats");
+    let m = next(&mut on_ref).await;
+    assert_eq!(m.headers.unwrap().get("X-Mixed").unwrap().as_str(), "yes");
+
+    // Interest from rnats reaches the reference: a probe sent after the
+    // SUB, along the same route, proves the reference has it.
+    let mut on_rnats = cr.subscribe("to.rnats").await.unwrap();
+    cr.flush().await.unwrap();
+    cr.publish("probe.ref", "sync".into()).await.unwrap();
+    next(&mut probe_ref).await;
+    cn.publish("to.rnats", "from reference".into())
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut on_rnats).await.payload[..], b"from reference");
+
+    // Queue group with a member on each side: exactly once, both ways.
+    let mut q_r = cr
+        .queue_subscribe("mixed.q", "workers".into())
+        .await
+        .unwrap();
+    let mut q_n = cn
+        .queue_subscribe("mixed.q", "workers".into())
+        .await
+        .unwrap();
+    cr.flush().await.unwrap();
+    cn.flush().await.unwrap();
+    wait_until("the reference's queue member", || {
+        rnats.shared().subscription_count() >= 5
+    })
+    .await;
+    cr.publish("probe.ref", "sync".into()).await.unwrap();
+    next(&mut probe_ref).await;
+    const N: usize = 100;
+    for publisher in [&cr, &cn] {
+        for i in 0..N {
+            publisher
+                .publish("mixed.q", i.to_string().into())
+                .await
+                .unwrap();
+        }
+        publisher.flush().await.unwrap();
+    }
+    let mut got = 0;
+    for sub in [&mut q_r, &mut q_n] {
+        while let Ok(Some(_)) = timeout(Duration::from_millis(500), sub.next()).await {
+            got += 1;
+        }
+    }
+    assert_eq!(got, 2 * N, "each queue message delivered exactly once");
+
+    // Request/reply both ways.
+    for (server_side, client_side, subject) in [(&cr, &cn, "svc.rnats"), (&cn, &cr, "svc.ref")] {
+        let mut service = server_side.subscribe(subject).await.unwrap();
+        server_side.flush().await.unwrap();
+        let responder = server_side.clone();
+        tokio::spawn(async move {
+            while let Some(m) = service.next().await {
+                if let Some(reply) = m.reply {
+                    responder.publish(reply, m.payload).await.unwrap();
+                }
+            }
+        });
+        // Retry until the service's interest has crossed the route.
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match timeout(
+                Duration::from_secs(1),
+                client_side.request(subject, "echo".into()),
+            )
+            .await
+            {
+                Ok(Ok(answer)) => {
+                    assert_eq!(&answer.payload[..], b"echo");
+                    break;
+                }
+                _ if Instant::now() < deadline => sleep(Duration::from_millis(50)).await,
+                other => panic!("no answer on {subject}: {other:?}"),
+            }
+        }
+    }
+    drop(reference);
+}

@@ -1,0 +1,943 @@
+//! Decentralized authentication: operator, account and user JWTs.
+//!
+//! Each test builds its own chain of keys and JWTs with `rnats-jwt`, starts
+//! an in-process server that trusts the operator, and speaks the protocol
+//! as raw bytes, so every `-ERR` text and every close is checked exactly.
+
+mod support;
+
+use std::time::Duration;
+
+use rnats_jwt::nkeys::KeyPair;
+use rnats_jwt::{
+    AccountClaims, Export, ExportType, Import, SigningKey, TimeRange, UserClaims, UserScope,
+};
+use rnats_server::options::{ResolverOptions, TrustOptions};
+use rnats_server::{Options, Server};
+use support::{RawClient, start_server, wait_for_client_count};
+
+const AUTH_VIOLATION: &[u8] = b"-ERR 'Authorization Violation'\r\n";
+
+fn now() -> i64 {
+    rnats_jwt::now_unix()
+}
+
+/// An operator, a system account and any number of accounts.
+struct Chain {
+    op: KeyPair,
+    op_jwt: String,
+    sys: KeyPair,
+    preload: Vec<(String, String)>,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let op = KeyPair::new_operator();
+        let sys = KeyPair::new_account();
+        let mut oc = rnats_jwt::OperatorClaims::new(op.public_key());
+        oc.name = "OP".into();
+        oc.nats.system_account = sys.public_key();
+        let op_jwt = rnats_jwt::encode(&mut oc, &op, now()).unwrap();
+        let mut chain = Chain {
+            op,
+            op_jwt,
+            sys,
+            preload: Vec::new(),
+        };
+        let sys = chain.sys.clone_seed();
+        chain.add_account(&sys, |_| {});
+        chain
+    }
+
+    /// Signs and preloads an account.
+    fn add_account(&mut self, acc: &KeyPair, f: impl FnOnce(&mut AccountClaims)) -> String {
+        let jwt = account_jwt(&self.op, acc, f);
+        self.preload.push((acc.public_key(), jwt.clone()));
+        jwt
+    }
+
+    fn trust(&self) -> TrustOptions {
+        TrustOptions {
+            operators: vec![self.op_jwt.clone()],
+            system_account: Some(self.sys.public_key()),
+            resolver: ResolverOptions::Memory,
+            preload: self.preload.clone(),
+        }
+    }
+
+    fn options(&self) -> Options {
+        let mut opts = Options::for_tests();
+        opts.auth.trust = Some(self.trust());
+        opts
+    }
+
+    async fn start(&self) -> Server {
+        start_server(self.options()).await
+    }
+}
+
+trait CloneSeed {
+    fn clone_seed(&self) -> KeyPair;
+}
+
+impl CloneSeed for KeyPair {
+    fn clone_seed(&self) -> KeyPair {
+        KeyPair::from_seed(&self.seed().unwrap()).unwrap()
+    }
+}
+
+fn account_jwt(signer: &KeyPair, acc: &KeyPair, f: impl FnOnce(&mut AccountClaims)) -> String {
+    let mut c = AccountClaims::new_account(acc.public_key());
+    f(&mut c);
+    rnats_jwt::encode(&mut c, signer, now()).unwrap()
+}
+
+fn user_jwt(signer: &KeyPair, user: &KeyPair, f: impl FnOnce(&mut UserClaims)) -> String {
+    let mut c = UserClaims::new_user(user.public_key());
+    c.name = "tester".into();
+    f(&mut c);
+    rnats_jwt::encode(&mut c, signer, now()).unwrap()
+}
+
+fn nonce_of(client: &RawClient) -> String {
+    let info = std::str::from_utf8(client.info()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(info[5..].trim()).unwrap();
+    json["nonce"]
+        .as_str()
+        .expect("INFO carries a nonce in operator mode")
+        .to_string()
+}
+
+/// Connects, sends CONNECT with `jwt` (signing the nonce with `key` when
+/// given) and a PING.
+async fn connect_jwt(server: &Server, jwt: &str, key: Option<&KeyPair>) -> RawClient {
+    let mut c = RawClient::connect(server.local_addr()).await;
+    let mut connect = serde_json::json!({
+        "verbose": false, "pedantic": false, "headers": true, "jwt": jwt,
+    });
+    if let Some(key) = key {
+        let sig = key.sign(nonce_of(&c).as_bytes()).unwrap();
+        use base64::Engine;
+        connect["sig"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sig)
+            .into();
+    }
+    c.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())
+        .await;
+    c
+}
+
+async fn login(server: &Server, jwt: &str, key: &KeyPair) -> RawClient {
+    let mut c = connect_jwt(server, jwt, Some(key)).await;
+    c.expect(b"PONG\r\n").await;
+    c
+}
+
+async fn refused(server: &Server, jwt: &str, key: Option<&KeyPair>) {
+    let mut c = connect_jwt(server, jwt, key).await;
+    c.expect_closed_with(AUTH_VIOLATION).await;
+}
+
+#[tokio::test]
+async fn info_asks_for_auth_with_a_nonce() {
+    let server = Chain::new().start().await;
+    let c = RawClient::connect(server.local_addr()).await;
+    let info = String::from_utf8_lossy(c.info()).to_string();
+    assert!(info.contains(r#""auth_required":true"#), "{info}");
+    assert!(!nonce_of(&c).is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn users_log_in_and_are_bound_to_their_account() {
+    let mut chain = Chain::new();
+    let (a, b) = (KeyPair::new_account(), KeyPair::new_account());
+    chain.add_account(&a, |c| c.name = "A".into());
+    chain.add_account(&b, |c| c.name = "B".into());
+    let server = chain.start().await;
+    let (ua, ua2, ub) = (
+        KeyPair::new_user(),
+        KeyPair::new_user(),
+        KeyPair::new_user(),
+    );
+    let mut sub_a = login(&server, &user_jwt(&a, &ua, |_| {}), &ua).await;
+    let mut sub_b = login(&server, &user_jwt(&b, &ub, |_| {}), &ub).await;
+    sub_a.send(b"SUB x 1\r\n").await;
+    sub_a.assert_open().await;
+    sub_b.send(b"SUB x 1\r\n").await;
+    sub_b.assert_open().await;
+    let mut pubber = login(&server, &user_jwt(&a, &ua2, |_| {}), &ua2).await;
+    pubber.send(b"PUB x 2\r\nhi\r\n").await;
+    pubber.assert_open().await;
+    sub_a.expect(b"MSG x 1 2\r\nhi\r\n").await;
+    sub_b.assert_open().await; // nothing crossed into account B
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_bad_jwt_is_refused_with_authorization_violation() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    let u = KeyPair::new_user();
+    let revoked_at = now();
+    chain.add_account(&a, |c| {
+        c.nats.revocations.insert(u.public_key(), revoked_at);
+    });
+    let stranger = KeyPair::new_account();
+    let server = chain.start().await;
+    let fresh = KeyPair::new_user();
+
+    // Expired, not yet valid.
+    refused(
+        &server,
+        &user_jwt(&a, &fresh, |c| c.expires = now() - 5),
+        Some(&fresh),
+    )
+    .await;
+    refused(
+        &server,
+        &user_jwt(&a, &fresh, |c| c.not_before = now() + 3600),
+        Some(&fresh),
+    )
+    .await;
+    // Revoked: issued before the revocation.
+    let old = user_jwt(&a, &u, |c| c.issued_at = revoked_at - 10);
+    refused(&server, &old, Some(&u)).await;
+    // Signed by an account the operator never signed (unknown account).
+    refused(&server, &user_jwt(&stranger, &fresh, |_| {}), Some(&fresh)).await;
+    // Claims to be of account A but signed by a key that is not A's signing key.
+    let wrong = user_jwt(&stranger, &fresh, |c| {
+        c.nats.issuer_account = a.public_key()
+    });
+    refused(&server, &wrong, Some(&fresh)).await;
+    // The nonce signed by someone else, or not signed.
+    let good = user_jwt(&a, &fresh, |_| {});
+    refused(&server, &good, Some(&KeyPair::new_user())).await;
+    refused(&server, &good, None).await;
+    // Tampered: claims changed after signing (made a bearer token).
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["nats"]["bearer_token"] = true.into();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
+    refused(&server, &tampered, None).await;
+    // An unknown algorithm, garbage, an account JWT instead of a user JWT.
+    let hs256 = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"HS256"}"#);
+    refused(
+        &server,
+        &format!("{hs256}.{}.{}", parts[1], parts[2]),
+        Some(&fresh),
+    )
+    .await;
+    refused(&server, "not.a.jwt", Some(&fresh)).await;
+    refused(&server, &good[..good.len() / 2], Some(&fresh)).await;
+    refused(&server, &chain.preload[1].1, Some(&fresh)).await;
+    // No JWT at all, or user/password in operator mode.
+    let mut c = RawClient::connect(server.local_addr()).await;
+    c.send(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"b\"}\r\nPING\r\n")
+        .await;
+    c.expect_closed_with(AUTH_VIOLATION).await;
+    // A JWT that is not a string is a malformed CONNECT: closed, no -ERR.
+    let mut c = RawClient::connect(server.local_addr()).await;
+    c.send(b"CONNECT {\"verbose\":false,\"jwt\":42}\r\nPING\r\n")
+        .await;
+    c.expect_closed_with(b"").await;
+    // And the server is fine.
+    login(&server, &good, &fresh).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_account_refuses_its_users() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.expires = now() + 1);
+    let server = chain.start().await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let u = KeyPair::new_user();
+    refused(&server, &user_jwt(&a, &u, |_| {}), Some(&u)).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bearer_tokens_need_no_signature_unless_the_account_disallows_them() {
+    let mut chain = Chain::new();
+    let (a, strict) = (KeyPair::new_account(), KeyPair::new_account());
+    chain.add_account(&a, |_| {});
+    chain.add_account(&strict, |c| c.nats.limits.disallow_bearer = true);
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let bearer = user_jwt(&a, &u, |c| c.nats.limits.bearer_token = true);
+    let mut c = connect_jwt(&server, &bearer, None).await;
+    c.expect(b"PONG\r\n").await;
+    let strict_bearer = user_jwt(&strict, &u, |c| c.nats.limits.bearer_token = true);
+    refused(&server, &strict_bearer, None).await;
+    refused(&server, &strict_bearer, Some(&u)).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn account_signing_keys_and_scoped_templates() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    let (sk, scoped) = (KeyPair::new_account(), KeyPair::new_account());
+    chain.add_account(&a, |c| {
+        c.nats.signing_keys.push(SigningKey::Plain(sk.public_key()));
+        let mut scope = UserScope {
+            kind: "user_template".into(),
+            key: scoped.public_key(),
+            ..UserScope::default()
+        };
+        scope.template.permissions.publish.allow = vec!["only.this".into()];
+        scope.template.limits = rnats_jwt::NatsLimits::UNLIMITED;
+        c.nats
+            .signing_keys
+            .push(SigningKey::Scoped(Box::new(scope)));
+    });
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    // Signed by a signing key, with issuer_account naming the account.
+    let jwt = user_jwt(&sk, &u, |c| c.nats.issuer_account = a.public_key());
+    let mut c = login(&server, &jwt, &u).await;
+    c.send(b"PUB anything 0\r\n\r\n").await;
+    c.assert_open().await;
+    // A scoped key: the template's permissions, not the user's.
+    let jwt = user_jwt(&scoped, &u, |c| c.nats.issuer_account = a.public_key());
+    let mut c = login(&server, &jwt, &u).await;
+    c.send(b"PUB anything 0\r\n\r\nPUB only.this 0\r\n\r\n")
+        .await;
+    c.expect(b"-ERR 'Permissions Violation for Publish to \"anything\"'\r\n")
+        .await;
+    c.assert_open().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn permissions_come_from_the_user_claims_or_the_account_defaults() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| {
+        c.nats.default_permissions.publish.deny = vec!["default.denied".into()];
+    });
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let jwt = user_jwt(&a, &u, |c| {
+        let p = &mut c.nats.limits.permissions;
+        p.publish.allow = vec!["pub.>".into()];
+        p.publish.deny = vec!["pub.secret".into()];
+        p.subscribe.allow = vec!["sub.*".into(), "q.> workers".into()];
+    });
+    let mut c = login(&server, &jwt, &u).await;
+    c.send(b"PUB pub.ok 0\r\n\r\nPUB pub.secret 0\r\n\r\nPUB other 0\r\n\r\n")
+        .await;
+    c.expect(b"-ERR 'Permissions Violation for Publish to \"pub.secret\"'\r\n-ERR 'Permissions Violation for Publish to \"other\"'\r\n").await;
+    c.send(b"SUB sub.x 1\r\nSUB sub.x.y 2\r\nSUB q.a workers 3\r\n")
+        .await;
+    c.expect(b"-ERR 'Permissions Violation for Subscription to \"sub.x.y\"'\r\n")
+        .await;
+    c.assert_open().await;
+    // No permissions in the JWT: the account's default permissions.
+    let plain = user_jwt(&a, &u, |_| {});
+    let mut c = login(&server, &plain, &u).await;
+    c.send(b"PUB default.denied 0\r\n\r\nPUB fine 0\r\n\r\n")
+        .await;
+    c.expect(b"-ERR 'Permissions Violation for Publish to \"default.denied\"'\r\n")
+        .await;
+    c.assert_open().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn response_permission_lets_a_service_reply() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |_| {});
+    let server = chain.start().await;
+    let (svc, req) = (KeyPair::new_user(), KeyPair::new_user());
+    let svc_jwt = user_jwt(&a, &svc, |c| {
+        let p = &mut c.nats.limits.permissions;
+        p.publish.allow = vec!["nothing".into()];
+        p.response = Some(rnats_jwt::ResponsePermission {
+            max_msgs: 1,
+            ttl_nanos: 0,
+        });
+    });
+    let mut service = login(&server, &svc_jwt, &svc).await;
+    service.send(b"SUB help 1\r\n").await;
+    service.assert_open().await;
+    let mut requester = login(&server, &user_jwt(&a, &req, |_| {}), &req).await;
+    requester
+        .send(b"SUB _INBOX.r 9\r\nPUB help _INBOX.r 1\r\n?\r\n")
+        .await;
+    requester.assert_open().await;
+    service.expect(b"MSG help 1 _INBOX.r 1\r\n?\r\n").await;
+    service
+        .send(b"PUB _INBOX.r 2\r\nok\r\nPUB _INBOX.r 2\r\nno\r\n")
+        .await;
+    service
+        .expect(b"-ERR 'Permissions Violation for Publish to \"_INBOX.r\"'\r\n")
+        .await;
+    requester.expect(b"MSG _INBOX.r 9 2\r\nok\r\n").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn subscription_and_payload_limits_from_user_and_account() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.nats.limits.nats.subs = 3);
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let jwt = user_jwt(&a, &u, |c| {
+        c.nats.limits.limits.subs = 2;
+        c.nats.limits.limits.payload = 4;
+    });
+    let mut c = login(&server, &jwt, &u).await;
+    c.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n").await;
+    c.expect(b"-ERR 'maximum subscriptions exceeded'\r\n").await;
+    c.assert_open().await;
+    c.send(b"UNSUB 1\r\nSUB c 3\r\nPUB a 4\r\nfour\r\n").await;
+    c.assert_open().await;
+    c.send(b"PUB a 5\r\nfive!\r\n").await;
+    c.expect_closed_with(b"-ERR 'Maximum Payload Violation'\r\n")
+        .await;
+    // The account's limit applies when the user sets none.
+    let jwt = user_jwt(&a, &u, |_| {});
+    let mut c = login(&server, &jwt, &u).await;
+    c.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nSUB d 4\r\n")
+        .await;
+    c.expect(b"-ERR 'maximum subscriptions exceeded'\r\n").await;
+    c.assert_open().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn account_connection_limit() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.nats.limits.conn = 1);
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let jwt = user_jwt(&a, &u, |_| {});
+    let mut first = login(&server, &jwt, &u).await;
+    let mut second = connect_jwt(&server, &jwt, Some(&u)).await;
+    second
+        .expect_closed_with(b"-ERR 'maximum account active connections exceeded'\r\n")
+        .await;
+    // A second CONNECT on the same connection does not count twice.
+    let sig = u.sign(nonce_of(&first).as_bytes()).unwrap();
+    use base64::Engine;
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig);
+    first
+        .send(
+            format!("CONNECT {{\"verbose\":false,\"jwt\":\"{jwt}\",\"sig\":\"{sig}\"}}\r\n")
+                .as_bytes(),
+        )
+        .await;
+    first.assert_open().await;
+    first.send(b"QUIT-NOW\r\n").await; // unknown op: the server closes it
+    first.read_until_closed().await;
+    wait_for_client_count(&server, 0).await;
+    login(&server, &jwt, &u).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn source_networks_and_time_windows() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |_| {});
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    refused(
+        &server,
+        &user_jwt(&a, &u, |c| c.nats.limits.src = vec!["10.0.0.0/8".into()]),
+        Some(&u),
+    )
+    .await;
+    login(
+        &server,
+        &user_jwt(&a, &u, |c| {
+            c.nats.limits.src = vec!["10.0.0.0/8".into(), "127.0.0.0/8".into()]
+        }),
+        &u,
+    )
+    .await;
+    // Windows in UTC around now (an hour either side) and far from now.
+    let t = |secs: i64| {
+        let s = secs.rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    let n = now();
+    let inside = TimeRange {
+        start: t(n - 3600),
+        end: t(n + 3600),
+    };
+    let outside = TimeRange {
+        start: t(n + 3 * 3600),
+        end: t(n + 4 * 3600),
+    };
+    let with = |r: TimeRange| {
+        user_jwt(&a, &u, |c| {
+            c.nats.limits.times = vec![r];
+            c.nats.limits.locale = "UTC".into();
+        })
+    };
+    login(&server, &with(inside), &u).await;
+    refused(&server, &with(outside), Some(&u)).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_jwt_that_expires_while_connected_ends_the_connection() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |_| {});
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let jwt = user_jwt(&a, &u, |c| c.expires = now() + 2);
+    let mut c = login(&server, &jwt, &u).await;
+    let got = c
+        .read_until(Duration::from_secs(5), |b| b.ends_with(b"\r\n"))
+        .await;
+    assert_eq!(got.bytes, b"-ERR 'User Authentication Expired'\r\n");
+    c.read_until_closed().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_account_that_expires_while_its_users_are_connected_ends_them() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.expires = now() + 2);
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let mut c = login(&server, &user_jwt(&a, &u, |_| {}), &u).await;
+    let got = c
+        .read_until(Duration::from_secs(5), |b| b.ends_with(b"\r\n"))
+        .await;
+    assert_eq!(got.bytes, b"-ERR 'Account Authentication Expired'\r\n");
+    c.read_until_closed().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn exports_and_imports_between_jwt_accounts() {
+    let mut chain = Chain::new();
+    let (a, b) = (KeyPair::new_account(), KeyPair::new_account());
+    chain.add_account(&a, |c| {
+        for (subject, kind) in [
+            ("news.>", ExportType::Stream),
+            ("help", ExportType::Service),
+        ] {
+            c.nats.exports.push(Export {
+                subject: subject.into(),
+                kind,
+                ..Export::default()
+            });
+        }
+    });
+    let a_key = a.public_key();
+    chain.add_account(&b, |c| {
+        c.nats.imports.push(Import {
+            subject: "news.>".into(),
+            account: a_key.clone(),
+            to: "a".into(),
+            kind: ExportType::Stream,
+            ..Import::default()
+        });
+        c.nats.imports.push(Import {
+            subject: "help".into(),
+            account: a_key.clone(),
+            local_subject: "ask.a".into(),
+            kind: ExportType::Service,
+            ..Import::default()
+        });
+        // Not exported: skipped with a warning, the account still loads.
+        c.nats.imports.push(Import {
+            subject: "private".into(),
+            account: a_key.clone(),
+            kind: ExportType::Stream,
+            ..Import::default()
+        });
+    });
+    let server = chain.start().await;
+    let (ua, ub) = (KeyPair::new_user(), KeyPair::new_user());
+    let mut in_a = login(&server, &user_jwt(&a, &ua, |_| {}), &ua).await;
+    let mut in_b = login(&server, &user_jwt(&b, &ub, |_| {}), &ub).await;
+    in_b.send(b"SUB a.news.> 1\r\nSUB _INBOX.1 2\r\n").await;
+    in_b.assert_open().await;
+    in_a.send(b"SUB help 7\r\nPUB news.today 3\r\nyes\r\n")
+        .await;
+    in_a.assert_open().await;
+    in_b.expect(b"MSG a.news.today 1 3\r\nyes\r\n").await;
+    in_b.send(b"PUB ask.a _INBOX.1 1\r\n?\r\n").await;
+    let msg = in_a.next_msg().await;
+    assert_eq!(msg.subject, "help");
+    let reply = msg.reply.expect("a reply subject");
+    in_a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
+        .await;
+    in_b.expect(b"MSG _INBOX.1 2 2\r\nok\r\n").await;
+    server.shutdown().await;
+}
+
+/// A system account user pushes an account JWT to `$SYS.REQ.CLAIMS.UPDATE`.
+async fn push_update(server: &Server, chain: &Chain, jwt: &str) -> serde_json::Value {
+    let su = KeyPair::new_user();
+    let mut sys = login(server, &user_jwt(&chain.sys, &su, |_| {}), &su).await;
+    sys.send(b"SUB _INBOX.upd 1\r\n").await;
+    sys.send(
+        format!(
+            "PUB $SYS.REQ.CLAIMS.UPDATE _INBOX.upd {}\r\n{jwt}\r\n",
+            jwt.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    let msg = sys.next_msg().await;
+    serde_json::from_slice(&msg.payload).unwrap()
+}
+
+#[tokio::test]
+async fn claims_update_revokes_connected_users_and_changes_limits() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.name = "A".into());
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let jwt = user_jwt(&a, &u, |c| c.issued_at = now() - 10);
+    let mut victim = login(&server, &jwt, &u).await;
+    let other = KeyPair::new_user();
+    let mut bystander = login(&server, &user_jwt(&a, &other, |_| {}), &other).await;
+
+    let update = account_jwt(&chain.op, &a, |c| {
+        c.name = "A".into();
+        c.nats.revocations.insert(u.public_key(), now() - 5);
+        c.nats.limits.conn = 2;
+        c.issued_at = now() + 1;
+    });
+    let answer = push_update(&server, &chain, &update).await;
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    assert_eq!(answer["data"]["account"], a.public_key());
+    assert_eq!(answer["data"]["message"], "jwt updated");
+    assert!(answer["server"]["id"].is_string());
+    victim
+        .expect_closed_with(b"-ERR 'User Authentication Revoked'\r\n")
+        .await;
+    bystander.assert_open().await;
+    refused(&server, &jwt, Some(&u)).await;
+    // The new connection limit: the bystander and the system user (in
+    // another account) are connected; one more fits in A, not two.
+    let third = KeyPair::new_user();
+    let third_jwt = user_jwt(&a, &third, |_| {});
+    let _kept = login(&server, &third_jwt, &third).await;
+    connect_jwt(&server, &third_jwt, Some(&third))
+        .await
+        .expect_closed_with(b"-ERR 'maximum account active connections exceeded'\r\n")
+        .await;
+
+    // A JWT the operator did not sign is refused with nats-server's error shape.
+    let forged = account_jwt(&KeyPair::new_operator(), &a, |_| {});
+    let answer = push_update(&server, &chain, &forged).await;
+    assert_eq!(answer["error"]["code"], 500, "{answer}");
+    assert!(
+        answer["error"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("not a trusted operator"),
+        "{answer}"
+    );
+    // A new account pushed at run time can be used at once.
+    let n = KeyPair::new_account();
+    let answer = push_update(&server, &chain, &account_jwt(&chain.op, &n, |_| {})).await;
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    let nu = KeyPair::new_user();
+    login(&server, &user_jwt(&n, &nu, |_| {}), &nu).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn directory_resolver_reads_and_stores_account_jwts() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new();
+    let a = KeyPair::new_account();
+    // Only the system account is preloaded; A is a file in the directory.
+    std::fs::write(
+        dir.path().join(format!("{}.jwt", a.public_key())),
+        account_jwt(&chain.op, &a, |_| {}),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("junk.jwt"), "not a jwt").unwrap();
+    let mut opts = chain.options();
+    opts.auth.trust.as_mut().unwrap().resolver = ResolverOptions::Dir {
+        dir: dir.path().to_path_buf(),
+        full: true,
+        allow_delete: false,
+    };
+    let server = start_server(opts).await;
+    let u = KeyPair::new_user();
+    login(&server, &user_jwt(&a, &u, |_| {}), &u).await;
+    // An account added to the directory later is found at its first login.
+    let b = KeyPair::new_account();
+    std::fs::write(
+        dir.path().join(format!("{}.jwt", b.public_key())),
+        account_jwt(&chain.op, &b, |_| {}),
+    )
+    .unwrap();
+    login(&server, &user_jwt(&b, &u, |_| {}), &u).await;
+    // An update is stored.
+    let c = KeyPair::new_account();
+    let jwt = account_jwt(&chain.op, &c, |_| {});
+    let answer = push_update(&server, &chain, &jwt).await;
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    let stored =
+        std::fs::read_to_string(dir.path().join(format!("{}.jwt", c.public_key()))).unwrap();
+    assert_eq!(stored, jwt);
+    server.shutdown().await;
+}
+
+/// Tokens made by the standard NATS tooling (see rnats-jwt's
+/// `tests/fixtures/README.md` for where each comes from): nats-server's test
+/// operator (JWT v1) with its system account, and an account signed by one
+/// of the operator's published signing keys.
+#[tokio::test]
+async fn the_nats_server_test_operator_is_trusted() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../rnats-jwt/tests/fixtures");
+    let op_jwt = std::fs::read_to_string(format!("{fixtures}/op.jwt")).unwrap();
+    let sys_jwt = std::fs::read_to_string(format!("{fixtures}/sys_account.jwt")).unwrap();
+    let signing_seed = std::fs::read_to_string(format!("{fixtures}/op_signing_seeds.txt")).unwrap();
+    let op_signer = KeyPair::from_seed(signing_seed.lines().next().unwrap()).unwrap();
+    let a = KeyPair::new_account();
+    let a_jwt = account_jwt(&op_signer, &a, |_| {});
+    let sys_key = "AD2VB6C25DQPEUUQ7KJBUFX2J4ZNVBPOHSCBISC7VFZXVWXZA7VASQZG";
+    let mut opts = Options::for_tests();
+    opts.auth.trust = Some(TrustOptions {
+        operators: vec![op_jwt],
+        system_account: Some(sys_key.into()),
+        resolver: ResolverOptions::Memory,
+        preload: vec![
+            (sys_key.into(), sys_jwt.trim().into()),
+            (a.public_key(), a_jwt),
+        ],
+    });
+    let server = start_server(opts).await;
+    let u = KeyPair::new_user();
+    login(&server, &user_jwt(&a, &u, |_| {}), &u).await;
+    server.shutdown().await;
+}
+
+#[test]
+fn config_files_with_operators() {
+    use rnats_server::config;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new();
+    let op_path = dir.path().join("op.jwt");
+    std::fs::write(&op_path, rnats_jwt::decorate_jwt("operator", &chain.op_jwt)).unwrap();
+    let (sys_key, sys_jwt) = &chain.preload[0];
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let good = write(
+        "good.conf",
+        &format!(
+            "operator: \"{}\"\nsystem_account: {sys_key}\nresolver: MEMORY\nresolver_preload: {{\n  {sys_key}: {sys_jwt}\n}}\n",
+            op_path.display()
+        ),
+    );
+    let (opts, _) = config::load(&good).unwrap();
+    let trust = opts.auth.trust.unwrap();
+    assert_eq!(trust.operators, vec![chain.op_jwt.clone()]);
+    assert_eq!(trust.preload.len(), 1);
+    assert_eq!(trust.resolver, ResolverOptions::Memory);
+
+    let error = |text: &str| {
+        config::load(&write("bad.conf", text))
+            .unwrap_err()
+            .to_string()
+    };
+    let op_line = format!("operator: {}\n", chain.op_jwt);
+    assert!(
+        error(&format!(
+            "{op_line}resolver: MEMORY\nauthorization {{ users: [{{user: a, password: b}}] }}\n"
+        ))
+        .contains("operators do not allow users to be configured directly")
+    );
+    assert!(
+        error(&format!(
+            "{op_line}resolver: MEMORY\naccounts {{ A: {{}} }}\n"
+        ))
+        .contains("operators do not allow Accounts to be configured directly")
+    );
+    assert!(
+        error(&format!(
+            "{op_line}resolver: MEMORY\nresolver_preload: {{ {sys_key}: \"garbage\" }}\n"
+        ))
+        .contains("invalid account JWT")
+    );
+    assert!(
+        error(&format!(
+            "{op_line}resolver: {{ type: full, dir: \"/tmp/x\" }}\nsystem_account: \"\"\n"
+        ))
+        .contains("will only fetch valid account keys")
+    );
+    assert!(
+        error("operator: \"./missing.jwt\"\nresolver: MEMORY\n")
+            .contains("error parsing operator JWT")
+    );
+    assert!(error(&format!("{op_line}\n")).contains("needs a resolver"));
+    assert!(error(&format!("{op_line}resolver: URL(\"http://x/\")\n")).contains("not supported"));
+    assert!(
+        error(&format!("{op_line}resolver: MEMORY\nno_auth_user: x\n"))
+            .contains("no_auth_user not compatible with Trusted Operator")
+    );
+}
+
+/// One login and what follows it, as raw bytes: CONNECT (with the nonce
+/// signed by `key`) and PING, then `after` and a PING. Returns everything
+/// the server sent until a PONG answered the last PING, or it closed.
+/// When `after` is expected to end the connection (`closes`) no PING follows it: a
+/// server that closes with unread input resets the connection, and the
+/// reset can discard what it sent before.
+async fn script(
+    addr: std::net::SocketAddr,
+    jwt: &str,
+    key: Option<&KeyPair>,
+    after: &[u8],
+    closes: bool,
+) -> Vec<u8> {
+    use base64::Engine;
+    let mut c = RawClient::connect(addr).await;
+    let mut connect = serde_json::json!({"verbose": false, "pedantic": false, "jwt": jwt});
+    if let Some(key) = key {
+        let sig = key.sign(nonce_of(&c).as_bytes()).unwrap();
+        connect["sig"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sig)
+            .into();
+    }
+    c.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())
+        .await;
+    let first = c
+        .read_until(Duration::from_secs(3), |b| b.ends_with(b"PONG\r\n"))
+        .await;
+    let mut all = first.bytes;
+    if first.end == support::End::Done && !after.is_empty() {
+        // A separate read, so that limits set by the CONNECT apply.
+        c.send(after).await;
+        if !closes {
+            c.send(b"PING\r\n").await;
+        }
+        let rest = c
+            .read_until(Duration::from_secs(3), |b| b.ends_with(b"PONG\r\n"))
+            .await;
+        all.extend(rest.bytes);
+    }
+    all
+}
+
+/// The same logins against rnats and the reference nats-server, byte for byte.
+#[tokio::test]
+async fn jwt_logins_match_the_reference_server() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    let revoked = KeyPair::new_user();
+    let revoked_at = now();
+    chain.add_account(&a, |c| {
+        c.nats.revocations.insert(revoked.public_key(), revoked_at);
+        c.nats.default_permissions.publish.deny = vec!["nope".into()];
+    });
+    let mut config = format!(
+        "operator: {}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n",
+        chain.op_jwt,
+        chain.sys.public_key()
+    );
+    for (key, jwt) in &chain.preload {
+        config.push_str(&format!("  {key}: {jwt}\n"));
+    }
+    config.push_str("}\n");
+    let Some(reference) = support::ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let cases: Vec<(&str, String, Option<&KeyPair>, &[u8])> = vec![
+        (
+            "valid",
+            user_jwt(&a, &u, |_| {}),
+            Some(&u),
+            b"PUB nope 0\r\n\r\n",
+        ),
+        ("wrong key", user_jwt(&a, &u, |_| {}), Some(&revoked), b""),
+        ("no signature", user_jwt(&a, &u, |_| {}), None, b""),
+        (
+            "expired",
+            user_jwt(&a, &u, |c| c.expires = now() - 5),
+            Some(&u),
+            b"",
+        ),
+        (
+            "not yet valid",
+            user_jwt(&a, &u, |c| c.not_before = now() + 600),
+            Some(&u),
+            b"",
+        ),
+        (
+            "revoked",
+            user_jwt(&a, &revoked, |c| c.issued_at = revoked_at - 5),
+            Some(&revoked),
+            b"",
+        ),
+        (
+            "unknown account",
+            user_jwt(&KeyPair::new_account(), &u, |_| {}),
+            Some(&u),
+            b"",
+        ),
+        (
+            "bearer",
+            user_jwt(&a, &u, |c| c.nats.limits.bearer_token = true),
+            None,
+            b"",
+        ),
+        (
+            "subs limit",
+            user_jwt(&a, &u, |c| c.nats.limits.limits.subs = 1),
+            Some(&u),
+            b"SUB a 1\r\nSUB b 2\r\n",
+        ),
+        (
+            "payload limit",
+            user_jwt(&a, &u, |c| c.nats.limits.limits.payload = 3),
+            Some(&u),
+            b"PUB a 3\r\nabc\r\nPUB a 4\r\nabcd\r\n",
+        ),
+        (
+            "permissions",
+            user_jwt(&a, &u, |c| {
+                c.nats.limits.permissions.publish.allow = vec!["ok".into()];
+                c.nats.limits.permissions.subscribe.deny = vec!["secret.>".into()];
+            }),
+            Some(&u),
+            b"PUB ok 0\r\n\r\nPUB other 0\r\n\r\nSUB secret.x 1\r\nSUB fine 2\r\n",
+        ),
+    ];
+    for (name, jwt, key, after) in cases {
+        let closes = name == "payload limit";
+        let ours = script(server.local_addr(), &jwt, key, after, closes).await;
+        let theirs = script(reference.addr(), &jwt, key, after, closes).await;
+        assert_eq!(
+            support::show(&ours),
+            support::show(&theirs),
+            "{name}: rnats and nats-server differ"
+        );
+    }
+    server.shutdown().await;
+}

@@ -1,0 +1,56 @@
+//! The bcrypt login cache: a repeated login with the same credentials is
+//! not verified with bcrypt again; wrong secrets are never cached; the
+//! cache can be turned off.
+
+use async_nats::ConnectOptions;
+use rnats_server::options::UserConfig;
+use rnats_server::{Options, Server};
+
+async fn server(no_login_cache: bool) -> Server {
+    let hash = bcrypt::hash_with_result("s3cret", 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoA);
+    let mut opts = Options::for_tests();
+    opts.auth.users = vec![UserConfig {
+        user: "alice".into(),
+        password: hash,
+        permissions: None,
+    }];
+    opts.auth.no_login_cache = no_login_cache;
+    Server::start(opts).await.expect("server starts")
+}
+
+async fn login(server: &Server, pass: &str) -> bool {
+    ConnectOptions::new()
+        .user_and_password("alice".into(), pass.into())
+        .max_reconnects(0)
+        .connect(server.client_url())
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn successful_bcrypt_logins_are_remembered_by_a_keyed_hash() {
+    let server = server(false).await;
+    let auth = &server.shared().auth;
+    assert!(!login(&server, "wrong").await);
+    assert_eq!(auth.cached_logins(), 0, "a failed login is never cached");
+    assert!(login(&server, "s3cret").await);
+    assert_eq!(auth.cached_logins(), 1);
+    assert!(login(&server, "s3cret").await);
+    assert_eq!(auth.cached_logins(), 1, "the second login was a cache hit");
+    assert!(
+        !login(&server, "s3cret ").await,
+        "only the exact secret matches"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_cache_can_be_turned_off() {
+    let server = server(true).await;
+    assert!(login(&server, "s3cret").await);
+    assert!(login(&server, "s3cret").await);
+    assert_eq!(server.shared().auth.cached_logins(), 0);
+    server.shutdown().await;
+}

@@ -1,0 +1,378 @@
+//! The whole chain made with the `rnats` binary alone — keys, operator,
+//! accounts, a user, its `.creds` file, the server's resolver config — and
+//! the real `async-nats` client logging in with that credentials file.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+fn rnats(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("rnats runs");
+    assert!(
+        out.status.success(),
+        "rnats {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn rnats_fails(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("rnats runs");
+    assert!(!out.status.success(), "rnats {args:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn mode(path: PathBuf) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Keys and JWTs for an operator, a system account, an account `A` and a
+/// user `alice` allowed `app.>` only.
+fn make_chain(dir: &Path) {
+    for (kind, file) in [
+        ("operator", "op.nk"),
+        ("account", "sys.nk"),
+        ("account", "a.nk"),
+        ("user", "alice.nk"),
+        ("user", "sys-user.nk"),
+    ] {
+        let public = rnats(dir, &["nkey", "gen", kind, "--out", file]);
+        assert_eq!(public.trim().len(), 56);
+        assert_eq!(mode(dir.join(file)), 0o600, "{file} holds a seed");
+    }
+    rnats(
+        dir,
+        &[
+            "jwt",
+            "operator",
+            "--seed",
+            "op.nk",
+            "--name",
+            "OP",
+            "--system-account",
+            "sys.nk",
+            "-o",
+            "op.jwt",
+        ],
+    );
+    rnats(
+        dir,
+        &[
+            "jwt",
+            "account",
+            "--account",
+            "sys.nk",
+            "--signer",
+            "op.nk",
+            "--name",
+            "SYS",
+            "-o",
+            "sys.jwt",
+        ],
+    );
+    rnats(
+        dir,
+        &[
+            "jwt",
+            "account",
+            "--account",
+            "a.nk",
+            "--signer",
+            "op.nk",
+            "--name",
+            "A",
+            "--conn",
+            "5",
+            "-o",
+            "a.jwt",
+        ],
+    );
+    rnats(
+        dir,
+        &[
+            "jwt",
+            "user",
+            "--user",
+            "alice.nk",
+            "--signer",
+            "a.nk",
+            "--name",
+            "alice",
+            "--pub-allow",
+            "app.>",
+            "--pub-allow",
+            "_INBOX.>",
+            "--sub-allow",
+            "app.>",
+            "--sub-allow",
+            "_INBOX.>",
+            "--expires",
+            "1h",
+            "-o",
+            "alice.jwt",
+        ],
+    );
+    rnats(
+        dir,
+        &[
+            "jwt",
+            "user",
+            "--user",
+            "sys-user.nk",
+            "--signer",
+            "sys.nk",
+            "-o",
+            "sys-user.jwt",
+        ],
+    );
+    rnats(
+        dir,
+        &[
+            "creds",
+            "--jwt",
+            "alice.jwt",
+            "--seed",
+            "alice.nk",
+            "--out",
+            "alice.creds",
+        ],
+    );
+    rnats(
+        dir,
+        &[
+            "creds",
+            "--jwt",
+            "sys-user.jwt",
+            "--seed",
+            "sys-user.nk",
+            "--out",
+            "sys.creds",
+        ],
+    );
+    let config = rnats(
+        dir,
+        &[
+            "jwt",
+            "resolver",
+            "--operator",
+            "op.jwt",
+            "--account",
+            "sys.jwt",
+            "--account",
+            "a.jwt",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.conf"),
+        format!("port: -1\nhost: 127.0.0.1\n{config}"),
+    )
+    .unwrap();
+}
+
+async fn start(dir: &Path) -> rnats_server::Server {
+    let (mut opts, _) =
+        rnats_server::config::load(&dir.join("server.conf")).expect("the generated config loads");
+    opts.host = "127.0.0.1".into();
+    rnats_server::Server::start(opts)
+        .await
+        .expect("the server starts")
+}
+
+#[tokio::test]
+async fn async_nats_logs_in_with_a_creds_file_made_by_rnats() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    make_chain(dir);
+    assert_eq!(mode(dir.join("alice.creds")), 0o600);
+    let creds = std::fs::read_to_string(dir.join("alice.creds")).unwrap();
+    assert!(creds.starts_with("-----BEGIN NATS USER JWT-----\n"));
+    assert!(creds.contains("\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\nNKEYs are sensitive and should be treated as secrets.\n\n-----BEGIN USER NKEY SEED-----\nSU"));
+    assert!(creds.ends_with("\n------END USER NKEY SEED------\n\n*************************************************************\n"));
+
+    let server = start(dir).await;
+    let url = server.client_url();
+    let nc = async_nats::ConnectOptions::with_credentials_file(dir.join("alice.creds"))
+        .await
+        .expect("the creds file reads")
+        .connect(&url)
+        .await
+        .expect("alice logs in");
+    let mut sub = nc.subscribe("app.events").await.unwrap();
+    nc.publish("app.events", "hello".into()).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"hello");
+    nc.flush().await.unwrap();
+
+    // The system account user pushes a new account JWT that revokes alice:
+    // her connection is told and closed.
+    let sys = async_nats::ConnectOptions::with_credentials_file(dir.join("sys.creds"))
+        .await
+        .unwrap()
+        .connect(&url)
+        .await
+        .expect("the system user logs in");
+    rnats(
+        dir,
+        &[
+            "jwt",
+            "account",
+            "--account",
+            "a.nk",
+            "--signer",
+            "op.nk",
+            "--name",
+            "A",
+            "--revoke",
+            "alice.nk",
+            "-o",
+            "a2.jwt",
+        ],
+    );
+    let update = std::fs::read_to_string(dir.join("a2.jwt")).unwrap();
+    let answer = sys
+        .request("$SYS.REQ.CLAIMS.UPDATE", update.trim().to_string().into())
+        .await
+        .expect("the server answers the update");
+    let answer: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    // Her connection is closed (and her reconnects are refused).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while nc.connection_state() == async_nats::connection::State::Connected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "alice is still connected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = tokio::time::timeout(
+        Duration::from_secs(3),
+        async_nats::ConnectOptions::with_credentials_file(dir.join("alice.creds"))
+            .await
+            .unwrap()
+            .connect(&url),
+    )
+    .await
+    .expect("a refusal, not a hang");
+    assert!(refused.is_err(), "alice is revoked");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_creds_files_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    make_chain(dir);
+    let server = start(dir).await;
+    let url = server.client_url();
+    let creds = std::fs::read_to_string(dir.join("alice.creds")).unwrap();
+    // Truncated before the seed: the client cannot even read it.
+    let cut = &creds[..creds.find("-----BEGIN USER NKEY SEED").unwrap()];
+    std::fs::write(dir.join("cut.creds"), cut).unwrap();
+    assert!(
+        async_nats::ConnectOptions::with_credentials_file(dir.join("cut.creds"))
+            .await
+            .is_err()
+    );
+    // A JWT damaged in transit: the server refuses the login.
+    let jwt_start = creds.find("eyJ").unwrap();
+    let mut damaged = creds.clone();
+    damaged.replace_range(jwt_start + 40..jwt_start + 41, "A");
+    if damaged == creds {
+        damaged.replace_range(jwt_start + 40..jwt_start + 41, "B");
+    }
+    std::fs::write(dir.join("damaged.creds"), damaged).unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(3),
+        async_nats::ConnectOptions::with_credentials_file(dir.join("damaged.creds"))
+            .await
+            .unwrap()
+            .connect(&url),
+    )
+    .await
+    .expect("a refusal, not a hang");
+    assert!(result.is_err());
+    // The server is fine.
+    async_nats::ConnectOptions::with_credentials_file(dir.join("alice.creds"))
+        .await
+        .unwrap()
+        .connect(&url)
+        .await
+        .expect("alice still logs in");
+    server.shutdown().await;
+}
+
+#[test]
+fn nkey_sign_and_verify_and_tool_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let printed = rnats(dir, &["nkey", "gen", "user"]);
+    let mut lines = printed.lines();
+    let (seed, public) = (lines.next().unwrap(), lines.next().unwrap());
+    assert!(seed.starts_with("SU") && public.starts_with('U'));
+    std::fs::write(dir.join("u.nk"), seed).unwrap();
+    assert_eq!(rnats(dir, &["nkey", "pub", "u.nk"]).trim(), public);
+    let sig = rnats(dir, &["nkey", "sign", "u.nk", "--data", "nonce-123"]);
+    rnats(
+        dir,
+        &[
+            "nkey",
+            "verify",
+            public,
+            "--sig",
+            sig.trim(),
+            "--data",
+            "nonce-123",
+        ],
+    );
+    let err = rnats_fails(
+        dir,
+        &[
+            "nkey",
+            "verify",
+            public,
+            "--sig",
+            sig.trim(),
+            "--data",
+            "other",
+        ],
+    );
+    assert!(err.contains("verification failed"), "{err}");
+    // A user JWT cannot be signed by a user key; a creds file needs the matching seed.
+    rnats(dir, &["nkey", "gen", "user", "--out", "v.nk"]);
+    let err = rnats_fails(dir, &["jwt", "user", "--user", "v.nk", "--signer", "u.nk"]);
+    assert!(err.contains("cannot be signed"), "{err}");
+    rnats(dir, &["nkey", "gen", "account", "--out", "a.nk"]);
+    rnats(
+        dir,
+        &[
+            "jwt", "user", "--user", "v.nk", "--signer", "a.nk", "-o", "v.jwt",
+        ],
+    );
+    let err = rnats_fails(
+        dir,
+        &[
+            "creds", "--jwt", "v.jwt", "--seed", "u.nk", "--out", "x.creds",
+        ],
+    );
+    assert!(err.contains("the seed is for"), "{err}");
+    // `jwt show` verifies and prints the claims.
+    let shown = rnats(dir, &["jwt", "show", "v.jwt"]);
+    let claims: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(claims["nats"]["type"], "user");
+    std::fs::write(dir.join("bad.jwt"), "eyJ0eXAiOiJKV1QifQ.e30.AAAA").unwrap();
+    rnats_fails(dir, &["jwt", "show", "bad.jwt"]);
+}
