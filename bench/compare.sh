@@ -46,6 +46,7 @@ storm-noauth   |  | --conns-storm 5000 --concurrency 16             | throughput
 storm-user     | --user alice --pass s3cret | --conns-storm 5000 --concurrency 16 --user alice --password s3cret | throughput>=1.2
 idle-10k       |  | --idle 10000 --hold 3                           | kib_per_conn<=0.3
 storm-token    | --auth t0k3n | --conns-storm 5000 --concurrency 16 --token t0k3n | throughput>=1.2
+tls-1to1       | --tls --tlscert /tmp/rnats-bench-tls/cert.pem --tlskey /tmp/rnats-bench-tls/key.pem | --pub 1 --sub 1 --msgs 4M --size 16 --tls-ca /tmp/rnats-bench-tls/ca.pem | throughput>=1.2
 storm-bcrypt   | --user alice --pass $2a$11$ut2munJZvTRupCw.pj2EIex5z9N/ek7aBwApuci4qQqkEizrZDrOq | --conns-storm 300 --concurrency 8 --user alice --password s3cret | throughput>=20
 '
 
@@ -62,6 +63,19 @@ fi
 [ -x "$NATS_SERVER" ] || die "no nats-server at $NATS_SERVER (apt-get install nats-server)"
 command -v python3 >/dev/null || die "python3 is needed for the arithmetic"
 mkdir -p "$OUT"
+
+# A CA and a server certificate for 127.0.0.1, for the TLS scenarios.
+TLS_DIR=/tmp/rnats-bench-tls
+if [ ! -s "$TLS_DIR/cert.pem" ] && command -v openssl >/dev/null; then
+    mkdir -p "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=rnats bench CA" \
+        -keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/req.pem" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$TLS_DIR/san.ext"
+    openssl x509 -req -in "$TLS_DIR/req.pem" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca-key.pem" \
+        -CAcreateserial -days 30 -extfile "$TLS_DIR/san.ext" -out "$TLS_DIR/cert.pem" 2>/dev/null
+fi
 
 # More open files for storms and idle connections (the servers inherit it).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -188,6 +188,13 @@ impl Authenticator {
         ok
     }
 
+    /// Forgets every remembered login (on a configuration reload).
+    pub fn clear_login_cache(&self) {
+        if let Some(cache) = &self.login_cache {
+            cache.clear();
+        }
+    }
+
     /// Logins remembered by the bcrypt login cache (0 when it is off).
     pub fn cached_logins(&self) -> usize {
         self.login_cache.as_ref().map_or(0, LoginCache::len)

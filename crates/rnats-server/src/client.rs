@@ -329,10 +329,10 @@ pub async fn serve(
     mut stream: TcpStream,
     plain: bool,
 ) {
-    match &server.tls {
+    match server.tls() {
         // Boxed: the TLS state is large, and plain connections (most, and
         // every idle one) should not carry its room in their task.
-        Some(_) if !plain => Box::pin(serve_tls(&server, &client, stream)).await,
+        Some(tls) if !plain => Box::pin(serve_tls(&server, &client, stream, &tls)).await,
         _ => {
             let (reader, writer) = stream.split();
             let session = Session::new(server.clone(), client.clone(), Vec::new());
@@ -342,10 +342,12 @@ pub async fn serve(
     server.remove_client(&client);
 }
 
-async fn serve_tls(server: &Arc<ServerShared>, client: &Arc<Client>, stream: TcpStream) {
-    let Some((opts, acceptor)) = &server.tls else {
-        return;
-    };
+async fn serve_tls(
+    server: &Arc<ServerShared>,
+    client: &Arc<Client>,
+    stream: TcpStream,
+    (opts, acceptor): &crate::server::TlsSetup,
+) {
     let Some(stream) = start_tls(server, opts, acceptor, client, stream).await else {
         tracing::debug!(
             "{} - Client connection closed: TLS Handshake Failure",

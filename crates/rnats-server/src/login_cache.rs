@@ -66,6 +66,10 @@ impl LoginCache {
         verified.insert(entry);
     }
 
+    pub fn clear(&self) {
+        lock(&self.verified).clear();
+    }
+
     pub fn len(&self) -> usize {
         lock(&self.verified).len()
     }

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(opts)) {
+    match runtime.block_on(run(opts, &flags)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -96,9 +96,10 @@ fn check_config(path: &Path) -> ExitCode {
     }
 }
 
-async fn run(opts: Options) -> std::io::Result<()> {
+async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
     let server = Server::start(opts).await?;
@@ -109,9 +110,23 @@ async fn run(opts: Options) -> std::io::Result<()> {
         Some(dir) => Some(write_ports_file(dir, &server)?),
         None => None,
     };
-    let name = tokio::select! {
-        _ = interrupt.recv() => "interrupt",
-        _ = terminate.recv() => "terminated",
+    let name = loop {
+        tokio::select! {
+            _ = interrupt.recv() => break "interrupt",
+            _ = terminate.recv() => break "terminated",
+            _ = hangup.recv() => {
+                tracing::info!("Trapped \"hangup\" signal");
+                // The same config file and flags as at start, read again.
+                match flags.options() {
+                    Ok((opts, _)) => {
+                        if let Err(e) = server.reload(&opts) {
+                            tracing::error!("Failed to reload server configuration: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!("Failed to reload server configuration: {e}"),
+                }
+            }
+        }
     };
     tracing::info!("Trapped \"{name}\" signal");
     server.shutdown().await;

@@ -36,7 +36,8 @@ pub struct ServerShared {
     pub name: String,
     pub accounts: Accounts,
     pub auth: Authenticator,
-    pub tls: Option<(TlsOptions, TlsAcceptor)>,
+    /// TLS for clients; a reload (SIGHUP) swaps in new certificates.
+    tls: std::sync::RwLock<Option<Arc<TlsSetup>>>,
     /// This server's side of its cluster, when clustered.
     pub cluster: Option<Arc<crate::route::Cluster>>,
     info: ServerInfo,
@@ -46,7 +47,15 @@ pub struct ServerShared {
     all_clients_gone: Notify,
 }
 
+/// The TLS options in force and the acceptor built from them.
+pub type TlsSetup = (TlsOptions, TlsAcceptor);
+
 impl ServerShared {
+    /// The TLS setup new connections use (None without TLS).
+    pub fn tls(&self) -> Option<Arc<TlsSetup>> {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The INFO line for a new client.
     pub(crate) fn info_for(&self, client: &Client) -> Vec<u8> {
         let mut info = self.info.clone();
@@ -103,7 +112,7 @@ impl ServerShared {
             Client::new(id, addr, self.opts.max_pending, nonce).in_cluster(self.cluster.clone()),
         );
         // With TLS, INFO is sent around the handshake by the connection task.
-        let mut plain = self.tls.is_none();
+        let mut plain = self.tls().is_none();
         {
             let mut clients = lock(&self.clients);
             if self.shutting_down.load(Ordering::Acquire) {
@@ -160,10 +169,10 @@ impl Server {
         }
         let trust = trust.map(Arc::new);
         let tls = match &opts.tls {
-            Some(t) => Some((
+            Some(t) => Some(Arc::new((
                 t.clone(),
                 crate::tls::acceptor(t).map_err(io::Error::other)?,
-            )),
+            ))),
             None => None,
         };
         let auth = Authenticator::with_trust(&opts.auth, &accounts, opts.tls.as_ref(), trust);
@@ -179,7 +188,7 @@ impl Server {
             max_payload: opts.max_payload,
             auth_required: auth.required(),
             tls_required: tls.is_some(),
-            tls_verify: tls.as_ref().is_some_and(|(t, _)| t.verifies_clients()),
+            tls_verify: tls.as_ref().is_some_and(|t| t.0.verifies_clients()),
             ..ServerInfo::default()
         };
         info!("Starting rnats-server");
@@ -208,7 +217,7 @@ impl Server {
             name,
             accounts,
             auth,
-            tls,
+            tls: std::sync::RwLock::new(tls),
             info,
             clients: std::sync::Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -257,6 +266,29 @@ impl Server {
 
     pub fn shared(&self) -> &Arc<ServerShared> {
         &self.shared
+    }
+
+    /// Applies a reloaded configuration (SIGHUP): new TLS certificates and
+    /// settings for the connections that come next (connected clients keep
+    /// theirs), and an empty bcrypt login cache. TLS cannot be turned on or
+    /// off this way, as on nats-server; other settings need a restart.
+    pub fn reload(&self, opts: &Options) -> Result<(), String> {
+        let mut tls = self.shared.tls.write().unwrap_or_else(|e| e.into_inner());
+        match (&*tls, &opts.tls) {
+            (Some(_), Some(new)) => {
+                let acceptor = crate::tls::acceptor(new).map_err(|e| e.to_string())?;
+                *tls = Some(Arc::new((new.clone(), acceptor)));
+                info!("Reloaded: TLS certificates and settings");
+            }
+            (None, None) => {}
+            _ => {
+                return Err("TLS cannot be turned on or off by a reload; restart the server".into());
+            }
+        }
+        drop(tls);
+        self.shared.auth.clear_login_cache();
+        info!("Reloaded server configuration");
+        Ok(())
     }
 
     /// Stops accepting, flushes what is queued for every client, closes

@@ -372,3 +372,82 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// SIGHUP re-reads the config: new certificates for new connections, and
+/// clients already connected keep going.
+#[tokio::test]
+async fn sighup_reloads_certificates_without_dropping_clients() {
+    let (old, new) = (Pki::new(), Pki::new());
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let install = |pki: &Pki| {
+        std::fs::copy(pki.path("server-cert.pem"), &cert).unwrap();
+        std::fs::copy(pki.path("server-key.pem"), &key).unwrap();
+    };
+    install(&old);
+    let conf = dir.path().join("tls.conf");
+    std::fs::write(
+        &conf,
+        format!("listen: 127.0.0.1:-1\ntls {{\n  cert_file: {cert:?}\n  key_file: {key:?}\n}}\n"),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rnats-server"))
+        .args([
+            "-c",
+            conf.to_str().unwrap(),
+            "--ports_file_dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(KillOnDrop)
+        .unwrap();
+    let ports = dir
+        .path()
+        .join(format!("rnats-server_{}.ports", child.0.id()));
+    let deadline = std::time::Instant::now() + WAIT;
+    let port = loop {
+        if let Ok(text) = std::fs::read_to_string(&ports)
+            && let Some(port) = text
+                .split(':')
+                .next_back()
+                .and_then(|p| p.trim_end_matches("\"]}").parse::<u16>().ok())
+        {
+            break port;
+        }
+        assert!(std::time::Instant::now() < deadline, "no ports file");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let url = format!("tls://localhost:{port}");
+    let before = old
+        .client()
+        .connect(&url)
+        .await
+        .expect("the first certificate works");
+    round_trip(&before).await;
+
+    install(&new);
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The reload is done when a client trusting only the new CA gets in.
+    let deadline = std::time::Instant::now() + WAIT;
+    let after = loop {
+        if let Ok(client) = new.client().max_reconnects(0).connect(&url).await {
+            break client;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new certificate never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    round_trip(&after).await;
+    round_trip(&before).await;
+    assert!(
+        old.client().max_reconnects(0).connect(&url).await.is_err(),
+        "new connections get the new certificate"
+    );
+}

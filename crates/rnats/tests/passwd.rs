@@ -85,3 +85,43 @@ fn refuses_an_out_of_range_cost() {
         assert!(stderr.contains("between 4 and 31"), "{stderr}");
     }
 }
+
+/// The whole point: the printed hash, pasted into a server's users, lets a
+/// client that sends the printed password log in (and no other password).
+#[tokio::test]
+async fn the_printed_hash_logs_a_client_in() {
+    let output = passwd(&["--cost", "4"], "");
+    let text = stdout(&output).to_string();
+    let field = |label: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label:?} line in {text:?}"))
+            .trim()
+            .to_string()
+    };
+    let (password, hash) = (field("pass:"), field("bcrypt hash:"));
+    let mut opts = rnats_server::Options::for_tests();
+    opts.auth.users = vec![rnats_server::options::UserConfig {
+        user: "derek".into(),
+        password: hash,
+        permissions: None,
+    }];
+    let server = rnats_server::Server::start(opts)
+        .await
+        .expect("server starts");
+    let login = |pass: String| {
+        async_nats::ConnectOptions::new()
+            .user_and_password("derek".into(), pass)
+            .max_reconnects(0)
+            .connect(server.client_url())
+    };
+    let client = login(password.clone())
+        .await
+        .expect("the printed password logs in");
+    client.flush().await.expect("the connection works");
+    assert!(
+        login(format!("{password}x")).await.is_err(),
+        "another password is refused"
+    );
+    server.shutdown().await;
+}

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::BenchError;
 use super::proto::{self, Op};
+use super::tls::Stream;
+use std::sync::Arc;
 
 /// The default server.
 pub const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
@@ -26,6 +28,10 @@ pub struct Endpoint {
     pub user: Option<String>,
     pub password: Option<String>,
     pub token: Option<String>,
+    /// The host name, for TLS server-name checks.
+    pub host: String,
+    /// TLS, from a `tls://` URL or `--tls-ca`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Endpoint {
@@ -40,8 +46,8 @@ impl Endpoint {
         let bad = |why: &str| BenchError::Usage(format!("bad server URL {url:?}: {why}"));
         let rest = match url.split_once("://") {
             Some((scheme, rest)) => {
-                if !matches!(scheme, "nats" | "tcp") {
-                    return Err(bad("only nats:// is supported (no TLS yet)"));
+                if !matches!(scheme, "nats" | "tcp" | "tls") {
+                    return Err(bad("use nats:// or tls://"));
                 }
                 rest
             }
@@ -84,7 +90,15 @@ impl Endpoint {
         if addrs.is_empty() {
             return Err(bad("the host has no address"));
         }
+        let host = with_port
+            .rsplit_once(':')
+            .map_or(with_port.as_str(), |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         Ok(Endpoint {
+            host,
+            tls: None,
             display: format!("nats://{with_port}"),
             addrs,
             user: user.map(str::to_string).or(url_user),
@@ -151,7 +165,7 @@ pub struct ServerInfo {
 
 /// A connection with its read buffer.
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -180,7 +194,7 @@ impl Conn {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeout))?;
         let mut conn = Conn {
-            stream,
+            stream: Stream::Plain(stream),
             buf: vec![0; buf_size.max(4096)],
             start: 0,
             end: 0,
@@ -200,10 +214,17 @@ impl Conn {
             })?;
         }
         let info = info.expect("INFO was read");
-        if info.tls_required {
-            return Err(BenchError::Usage(
-                "the server requires TLS, which rnats bench does not speak yet".into(),
-            ));
+        match (&endpoint.tls, info.tls_required) {
+            (Some(config), _) => {
+                let plain = std::mem::replace(&mut conn.stream, Stream::Upgrading);
+                conn.stream = plain.start_tls(config, &endpoint.host)?;
+            }
+            (None, true) => {
+                return Err(BenchError::Usage(
+                    "the server requires TLS: give --tls-ca with the CA of its certificate".into(),
+                ));
+            }
+            (None, false) => {}
         }
         conn.stream.write_all(connect_frame)?;
         conn.read_until(timeout, "the PONG for the login", |op| match op {
@@ -387,7 +408,9 @@ mod tests {
         assert_eq!(e.token.as_deref(), Some("t0k"));
         assert_eq!(e.user.as_deref(), Some("u"));
 
-        assert!(Endpoint::parse("tls://127.0.0.1:4222", None, None, None).is_err());
+        let e = Endpoint::parse("tls://localhost:4222", None, None, None).unwrap();
+        assert_eq!(e.host, "localhost", "the name TLS checks the certificate against");
+        assert!(Endpoint::parse("http://127.0.0.1:4222", None, None, None).is_err());
         assert!(Endpoint::parse("nats://", None, None, None).is_err());
     }
 

@@ -27,6 +27,7 @@ mod report;
 mod request;
 mod storm;
 mod sys;
+mod tls;
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -54,6 +55,10 @@ pub struct BenchArgs {
     /// Token to log in with.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+
+    /// Speak TLS, trusting this CA certificate (PEM) for the server's.
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
 
     /// Number of publishers (requesters with --request).
     #[arg(long = "pub", value_name = "N", default_value_t = 1)]
@@ -187,12 +192,17 @@ impl Ctx {
 
 /// Runs `rnats bench`.
 pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
-    let endpoint = Endpoint::parse(
+    let mut endpoint = Endpoint::parse(
         &args.server,
         args.user.as_deref(),
         args.password.as_deref(),
         args.token.as_deref(),
     )?;
+    if let Some(ca) = &args.tls_ca {
+        endpoint.tls = Some(tls::client_config(ca)?);
+    } else if args.server.starts_with("tls://") {
+        return Err(BenchError::Usage("a tls:// server needs --tls-ca".into()));
+    }
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         return Err(BenchError::Usage("--timeout must be positive".into()));
     }
