@@ -282,7 +282,9 @@ impl Server {
             }
             (None, None) => {}
             _ => {
-                return Err("TLS cannot be turned on or off by a reload; restart the server".into());
+                return Err(
+                    "TLS cannot be turned on or off by a reload; restart the server".into(),
+                );
             }
         }
         drop(tls);

@@ -409,7 +409,10 @@ mod tests {
         assert_eq!(e.user.as_deref(), Some("u"));
 
         let e = Endpoint::parse("tls://localhost:4222", None, None, None).unwrap();
-        assert_eq!(e.host, "localhost", "the name TLS checks the certificate against");
+        assert_eq!(
+            e.host, "localhost",
+            "the name TLS checks the certificate against"
+        );
         assert!(Endpoint::parse("http://127.0.0.1:4222", None, None, None).is_err());
         assert!(Endpoint::parse("nats://", None, None, None).is_err());
     }
