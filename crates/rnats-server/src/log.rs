@@ -54,6 +54,19 @@ where
     }
 }
 
+/// Traces a protocol line received from a peer (`<<- [LINE]`) and, for a
+/// message, its payload, as nats-server's `-V` does.
+pub fn trace_received(tag: &str, line: &[u8], payload: Option<&[u8]>) {
+    tracing::trace!("{} - <<- [{}]", tag, String::from_utf8_lossy(line));
+    if let Some(payload) = payload {
+        tracing::trace!(
+            "{} - <<- MSG_PAYLOAD: [{:?}]",
+            tag,
+            String::from_utf8_lossy(payload)
+        );
+    }
+}
+
 /// Installs the process-wide logger. Debug and trace are independent, as
 /// in nats-server: `-V` alone shows traces but not debug lines.
 pub fn init(opts: &LogOptions) -> io::Result<()> {

@@ -779,22 +779,9 @@ impl RouteSession {
             ),
             RouteOp::Info { .. } => {}
             RouteOp::Msg { message, .. } => {
-                trace!(
-                    "{} - <<- [{}]",
-                    tag,
-                    String::from_utf8_lossy(line.of(chunk))
-                );
-                trace!(
-                    "{} - <<- MSG_PAYLOAD: [{:?}]",
-                    tag,
-                    String::from_utf8_lossy(message.of(chunk))
-                );
+                crate::log::trace_received(tag, line.of(chunk), Some(message.of(chunk)))
             }
-            _ => trace!(
-                "{} - <<- [{}]",
-                tag,
-                String::from_utf8_lossy(line.of(chunk))
-            ),
+            _ => crate::log::trace_received(tag, line.of(chunk), None),
         }
     }
 

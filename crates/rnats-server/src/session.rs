@@ -781,22 +781,9 @@ impl Session {
                 trace!("{} - <<- [CONNECT {}]", tag, redact_connect(json.of(chunk)));
             }
             ClientOp::Pub { payload: body, .. } | ClientOp::HPub { message: body, .. } => {
-                trace!(
-                    "{} - <<- [{}]",
-                    tag,
-                    String::from_utf8_lossy(line.of(chunk))
-                );
-                trace!(
-                    "{} - <<- MSG_PAYLOAD: [{:?}]",
-                    tag,
-                    String::from_utf8_lossy(body.of(chunk))
-                );
+                crate::log::trace_received(tag, line.of(chunk), Some(body.of(chunk)))
             }
-            _ => trace!(
-                "{} - <<- [{}]",
-                tag,
-                String::from_utf8_lossy(line.of(chunk))
-            ),
+            _ => crate::log::trace_received(tag, line.of(chunk), None),
         }
     }
 
