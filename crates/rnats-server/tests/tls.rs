@@ -451,3 +451,101 @@ async fn sighup_reloads_certificates_without_dropping_clients() {
         "new connections get the new certificate"
     );
 }
+
+/// A user mapped from a certificate gets that user's permissions.
+#[tokio::test]
+async fn a_mapped_user_has_its_permissions() {
+    use rnats_server::options::{PermissionsConfig, SubjectRuleConfig};
+    let pki = Pki::new();
+    let mut opts = Options::for_tests();
+    opts.tls = Some(TlsOptions {
+        verify_and_map: true,
+        ..pki.mutual_tls()
+    });
+    let only = |subject: &str| SubjectRuleConfig {
+        allow: Some(vec![subject.to_string()]),
+        deny: Vec::new(),
+    };
+    opts.auth.users = vec![
+        UserConfig {
+            user: "alice@example.com".into(),
+            password: String::new(),
+            permissions: Some(PermissionsConfig {
+                publish: Some(only("alice.>")),
+                subscribe: Some(only("alice.>")),
+                allow_responses: None,
+            }),
+        },
+        UserConfig {
+            user: "CN=bob,O=Acme".into(),
+            password: String::new(),
+            permissions: None,
+        },
+    ];
+    let server = Server::start(opts).await.expect("server starts");
+    let alice = pki.client_as("alice").connect(url(&server)).await.unwrap();
+    let bob = pki.client_as("bob").connect(url(&server)).await.unwrap();
+    let mut watch = bob.subscribe(">").await.unwrap();
+    bob.flush().await.unwrap();
+    // Make sure bob's subscription is in place: he hears himself.
+    bob.publish("bob.ready", "ready".into()).await.unwrap();
+    let ready = tokio::time::timeout(WAIT, watch.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ready.subject.as_str(), "bob.ready");
+
+    alice.publish("other.x", "denied".into()).await.unwrap();
+    alice.publish("alice.x", "allowed".into()).await.unwrap();
+    let first = tokio::time::timeout(WAIT, watch.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.subject.as_str(),
+        "alice.x",
+        "the denied publish never arrived"
+    );
+    assert_eq!(first.payload, "allowed");
+    server.shutdown().await;
+}
+
+/// A missing or broken certificate or key in the config file stops the
+/// server at start with a message that names the file.
+#[test]
+fn bad_certificate_files_are_clear_start_up_errors() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let cases = [
+        (
+            dir.path().join("missing.pem"),
+            pki.path("server-key.pem"),
+            "cert_file",
+        ),
+        (pki.path("server-cert.pem"), garbage.clone(), "key_file"),
+        (
+            garbage.clone(),
+            pki.path("server-key.pem"),
+            "holds no certificate",
+        ),
+    ];
+    for (cert, key, expected) in cases {
+        let conf = dir.path().join("bad.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:-1\ntls {{\n  cert_file: {cert:?}\n  key_file: {key:?}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rnats-server"))
+            .args(["-c", conf.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "expected {expected:?} in {err}");
+    }
+}
