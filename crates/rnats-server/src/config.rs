@@ -43,6 +43,7 @@ use rnats_proto::subject::{is_subset, is_valid_subject};
 
 pub use rnats_conf::Warning;
 
+use crate::auth::is_bcrypt;
 use crate::options::{
     AccountConfig, AuthOptions, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind,
     ImportConfig, NkeyConfig, Options, PermissionsConfig, ResolverOptions,
@@ -169,18 +170,6 @@ pub fn has_plaintext_passwords(auth: &AuthOptions) -> bool {
         .chain(auth.accounts.iter().flat_map(|a| a.users.iter()))
         .any(|u| !is_bcrypt(&u.password));
     single || users
-}
-
-/// nats-server's test for a bcrypt hash: `^\$2[abxy]\$\d{2}\$.*`.
-fn is_bcrypt(password: &str) -> bool {
-    let b = password.as_bytes();
-    b.len() >= 7
-        && b.starts_with(b"$2")
-        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
-        && b[3] == b'$'
-        && b[4].is_ascii_digit()
-        && b[5].is_ascii_digit()
-        && b[6] == b'$'
 }
 
 /// nats-server keys that rnats does not implement yet, and what they belong to.

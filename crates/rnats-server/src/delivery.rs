@@ -10,7 +10,8 @@ use rnats_proto::parser::Span;
 use tokio::time::Instant;
 use tracing::{Level, enabled, trace};
 
-use crate::client::Client;
+use crate::client::{Client, Queued};
+use crate::outbound::Batch;
 use crate::sublist::Matches;
 use crate::subscription::{Delivery, Subscription};
 
@@ -155,7 +156,6 @@ impl Deliveries {
 
     /// Sends the message once to each route noted for it.
     fn send_to_routes(&mut self, msg: &Message<'_>) {
-        let payload = msg.body.of(msg.chunk);
         let mut routes = std::mem::take(&mut self.routes);
         for target in &routes {
             let client = &target.sub.client;
@@ -185,19 +185,9 @@ impl Deliveries {
                         String::from_utf8_lossy(&line[start..])
                     );
                 }
-                if payload.len() >= crate::outbound::SHARE_THRESHOLD {
-                    batch.put_payload(&msg.chunk.slice(msg.body.range()));
-                } else {
-                    batch.put(payload);
-                }
-                batch.put(b"\r\n");
+                put_body(batch, msg);
             });
-            if queued.wake {
-                self.to_flush.push(client.clone());
-            }
-            if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
-                self.behind.push(client.clone());
-            }
+            self.queued(client, queued);
         }
         routes.clear();
         self.routes = routes;
@@ -221,7 +211,6 @@ impl Deliveries {
         if let Some(reply) = msg.reply {
             client.open_response(reply);
         }
-        let payload = msg.body.of(msg.chunk);
         if enabled!(Level::TRACE) {
             trace_delivery(client, sub, msg);
         }
@@ -239,20 +228,20 @@ impl Deliveries {
                     total,
                 ),
             }
-            if payload.len() >= crate::outbound::SHARE_THRESHOLD {
-                batch.put_payload(&msg.chunk.slice(msg.body.range()));
-            } else {
-                batch.put(payload);
-            }
-            batch.put(b"\r\n");
+            put_body(batch, msg);
         });
+        self.queued(client, queued);
+        true
+    }
+
+    /// Remembers what a client's answer to an enqueue asks of this producer.
+    fn queued(&mut self, client: &Arc<Client>, queued: Queued) {
         if queued.wake {
             self.to_flush.push(client.clone());
         }
         if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
             self.behind.push(client.clone());
         }
-        true
     }
 
     /// Holds this producer back (not reading its socket, so TCP pushes
@@ -285,6 +274,19 @@ impl Deliveries {
         self.rng = x;
         x
     }
+}
+
+/// Appends a message's body and the closing CRLF: large payloads by
+/// reference to the publisher's buffer, small ones copied.
+#[inline]
+fn put_body(batch: &mut Batch, msg: &Message<'_>) {
+    let payload = msg.body.of(msg.chunk);
+    if payload.len() >= crate::outbound::SHARE_THRESHOLD {
+        batch.put_payload(&msg.chunk.slice(msg.body.range()));
+    } else {
+        batch.put(payload);
+    }
+    batch.put(b"\r\n");
 }
 
 /// A message being routed: where its parts are in the publisher's buffer.
