@@ -46,6 +46,7 @@ storm-noauth   |  | --conns-storm 5000 --concurrency 16             | throughput
 storm-user     | --user alice --pass s3cret | --conns-storm 5000 --concurrency 16 --user alice --password s3cret | throughput>=1.2
 idle-10k       |  | --idle 10000 --hold 3                           | kib_per_conn<=0.3
 storm-token    | --auth t0k3n | --conns-storm 5000 --concurrency 16 --token t0k3n | throughput>=1.2
+route-1to1     |  | --pub 1 --sub 1 --msgs 4M --size 16             | throughput>=1.25
 tls-1to1       | --tls --tlscert /tmp/rnats-bench-tls/cert.pem --tlskey /tmp/rnats-bench-tls/key.pem | --pub 1 --sub 1 --msgs 4M --size 16 --tls-ca /tmp/rnats-bench-tls/ca.pem | throughput>=1.2
 storm-bcrypt   | --user alice --pass $2a$11$ut2munJZvTRupCw.pj2EIex5z9N/ek7aBwApuci4qQqkEizrZDrOq | --conns-storm 300 --concurrency 8 --user alice --password s3cret | throughput>=20
 '
@@ -168,21 +169,43 @@ while IFS='|' read -r name server_flags bench_flags targets; do
     bench_flags=$(trim "$bench_flags")
     printf '%s\t%s\n' "$name" "$(trim "${targets:-}")" >>"$OUT/scenarios.tsv"
     log "--- $name: rnats bench $bench_flags"
+    # route-* scenarios: a second node of the same kind, routed to the
+    # first; subscribers connect to it, publishers (and the CPU reading) to
+    # the first.
+    route_flags=()
+    case "$name" in route-*) route_flags=(--cluster_name bench) ;; esac
     rport=$(free_port)
+    rcluster=$(free_port)
+    [ ${#route_flags[@]} -gt 0 ] && extra=("${route_flags[@]}" --cluster "nats://127.0.0.1:$rcluster") || extra=()
     # shellcheck disable=SC2086
-    start_server rnats "$rport" "$OUT/$name.rnats-server.log" $server_flags
+    start_server rnats "$rport" "$OUT/$name.rnats-server.log" $server_flags "${extra[@]}"
     rpid=$SERVER_PID
     nport=$(free_port)
+    ncluster=$(free_port)
+    [ ${#route_flags[@]} -gt 0 ] && extra=("${route_flags[@]}" --cluster "nats://127.0.0.1:$ncluster") || extra=()
     # shellcheck disable=SC2086
-    start_server nats "$nport" "$OUT/$name.nats-server.log" $server_flags
+    start_server nats "$nport" "$OUT/$name.nats-server.log" $server_flags "${extra[@]}"
     npid=$SERVER_PID
+    rsub=() nsub=() rpid2="" npid2=""
+    if [ ${#route_flags[@]} -gt 0 ]; then
+        p2=$(free_port)
+        # shellcheck disable=SC2086
+        start_server rnats "$p2" "$OUT/$name.rnats-server2.log" $server_flags "${route_flags[@]}" \
+            --cluster "nats://127.0.0.1:$(free_port)" --routes "nats://127.0.0.1:$rcluster"
+        rpid2=$SERVER_PID rsub=(--sub-server "nats://127.0.0.1:$p2")
+        p2=$(free_port)
+        # shellcheck disable=SC2086
+        start_server nats "$p2" "$OUT/$name.nats-server2.log" $server_flags "${route_flags[@]}" \
+            --cluster "nats://127.0.0.1:$(free_port)" --routes "nats://127.0.0.1:$ncluster"
+        npid2=$SERVER_PID nsub=(--sub-server "nats://127.0.0.1:$p2")
+    fi
     for round in $(seq 1 "$ROUNDS"); do
         for which in rnats nats; do
-            if [ "$which" = rnats ]; then port=$rport pid=$rpid; else port=$nport pid=$npid; fi
+            if [ "$which" = rnats ]; then port=$rport pid=$rpid sub=("${rsub[@]}"); else port=$nport pid=$npid sub=("${nsub[@]}"); fi
             result="$OUT/$name.$which.$round.json"
             # shellcheck disable=SC2086
             if ! "$BENCH" bench --server "nats://127.0.0.1:$port" --server-pid "$pid" \
-                --json --no-progress $bench_flags >"$result" 2>"$result.err"; then
+                --json --no-progress "${sub[@]}" $bench_flags >"$result" 2>"$result.err"; then
                 log "    round $round $which: FAILED ($(head -c 300 "$result.err"))"
                 [ -s "$result" ] || echo '{"ok": false, "errors": ["no report"]}' >"$result"
             fi
@@ -204,6 +227,8 @@ PY
     done
     stop_server "$rpid"
     stop_server "$npid"
+    [ -n "$rpid2" ] && stop_server "$rpid2"
+    [ -n "$npid2" ] && stop_server "$npid2"
 done <<<"$SCENARIO_TABLE"
 [ "$RAN" -gt 0 ] || die "no scenario matches SCENARIOS=$SCENARIOS"
 

@@ -245,6 +245,34 @@ impl Conn {
         self.stream.write_all(bytes)
     }
 
+    /// Waits until a `MSG` on `subject` arrives (other operations are
+    /// skipped), for at most `timeout`; true if one came.
+    pub fn wait_for_msg_on(
+        &mut self,
+        subject: &str,
+        timeout: Duration,
+    ) -> Result<bool, BenchError> {
+        match self.read_until(timeout, "a readiness probe", |op| {
+            Ok(matches!(op, Op::Msg(m) if m.args.split(|b| *b == b' ').next() == Some(subject.as_bytes())))
+        }) {
+            Ok(()) => Ok(true),
+            Err(BenchError::Timeout(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends `UNSUB sid` and a `PING`, and waits for the `PONG`, skipping
+    /// whatever else arrives before it.
+    pub fn unsubscribe(&mut self, sid: u64, timeout: Duration) -> Result<(), BenchError> {
+        self.stream
+            .write_all(format!("UNSUB {sid}\r\nPING\r\n").as_bytes())?;
+        self.read_until(timeout, "the PONG after UNSUB", |op| match op {
+            Op::Pong => Ok(true),
+            Op::Err(text) => Err(server_error(text)),
+            _ => Ok(false),
+        })
+    }
+
     /// Sends `SUB subject [queue] sid` and a `PING`, and waits for the `PONG`: once it is
     /// back, the server has registered the subscription.
     pub fn subscribe(

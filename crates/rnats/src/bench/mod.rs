@@ -56,6 +56,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
 
+    /// Subscribers connect to this server instead (another node of the
+    /// same cluster: measures delivery across a route).
+    #[arg(long = "sub-server", value_name = "URL")]
+    pub sub_server: Option<String>,
+
     /// Speak TLS, trusting this CA certificate (PEM) for the server's.
     #[arg(long = "tls-ca", value_name = "FILE")]
     pub tls_ca: Option<std::path::PathBuf>,
@@ -166,6 +171,8 @@ impl From<proto::ProtoError> for BenchError {
 pub struct Ctx {
     pub args: BenchArgs,
     pub endpoint: Endpoint,
+    /// Where subscribers connect (`--sub-server`, else `endpoint`).
+    pub sub_endpoint: Endpoint,
     pub timeout: Duration,
     pub progress: bool,
 }
@@ -214,8 +221,22 @@ pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
             "--concurrency, --pings-ahead and --batch must be at least 1".into(),
         ));
     }
+    let sub_endpoint = match &args.sub_server {
+        Some(url) => {
+            let mut sub = Endpoint::parse(
+                url,
+                args.user.as_deref(),
+                args.password.as_deref(),
+                args.token.as_deref(),
+            )?;
+            sub.tls = endpoint.tls.clone();
+            sub
+        }
+        None => endpoint.clone(),
+    };
     let ctx = Ctx {
         args: args.clone(),
+        sub_endpoint,
         endpoint,
         timeout: Duration::from_secs_f64(args.timeout),
         progress: !args.no_progress && std::io::stderr().is_terminal(),

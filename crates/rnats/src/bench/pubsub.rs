@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
     let sub_frame = ctx.endpoint.connect_frame("rnats-bench-sub", false);
     let mut sub_conns = Vec::with_capacity(subs);
     for i in 0..subs {
-        let (mut conn, info) = Conn::login(&ctx.endpoint, &sub_frame, SUB_BUFFER, ctx.timeout)?;
+        let (mut conn, info) = Conn::login(&ctx.sub_endpoint, &sub_frame, SUB_BUFFER, ctx.timeout)?;
         check_payload(size, info.max_payload)?;
         conn.subscribe(&a.subject, a.queue.as_deref(), i as u64 + 1, ctx.timeout)?;
         sub_conns.push(conn);
@@ -55,6 +55,13 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
         let (conn, info) = Conn::login(&ctx.endpoint, &pub_frame, 4096, ctx.timeout)?;
         check_payload(size, info.max_payload)?;
         pub_conns.push(conn);
+    }
+
+    if a.sub_server.is_some()
+        && subs > 0
+        && let Some(publisher) = pub_conns.first_mut()
+    {
+        wait_for_interest(publisher, &mut sub_conns, &a.subject, ctx.timeout)?;
     }
 
     let expected_each = if a.queue.is_some() { None } else { Some(total) };
@@ -348,4 +355,41 @@ fn subscriber(
         }
     }
     r
+}
+
+/// Subscribers on another node of a cluster: their interest reaches the
+/// publishers' node through the route a moment later. Each subscriber also
+/// subscribes to a probe subject, after its real subscription; the
+/// publisher sends probes until every subscriber got one, so the route has
+/// carried the real interest too (interest travels in order). The probe
+/// subscriptions are then removed before anything is measured.
+fn wait_for_interest(
+    publisher: &mut Conn,
+    subscribers: &mut [Conn],
+    subject: &str,
+    timeout: Duration,
+) -> Result<(), BenchError> {
+    const PROBE_SID: u64 = u64::MAX / 2;
+    let probe = format!("_RNATS_BENCH_PROBE.{subject}");
+    for sub in subscribers.iter_mut() {
+        sub.subscribe(&probe, None, PROBE_SID, timeout)?;
+    }
+    let deadline = Instant::now() + timeout;
+    for sub in subscribers.iter_mut() {
+        loop {
+            publisher.write_all(format!("PUB {probe} 0\r\n\r\n").as_bytes())?;
+            if sub.wait_for_msg_on(&probe, Duration::from_millis(50))? {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(BenchError::Timeout(format!(
+                    "subscriptions on the other node never reached the publishers' node in {timeout:?}"
+                )));
+            }
+        }
+    }
+    for sub in subscribers.iter_mut() {
+        sub.unsubscribe(PROBE_SID, timeout)?;
+    }
+    Ok(())
 }
