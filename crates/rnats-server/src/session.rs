@@ -273,7 +273,11 @@ impl Session {
                     frame_len,
                 }) => {
                     pos += frame_len;
-                    if let Err(reason) = self.carry_out(op, control_line, chunk).await {
+                    let outcome = match op {
+                        ClientOp::Connect { .. } => self.carry_out(op, control_line, chunk).await,
+                        op => self.carry_out_now(op, control_line, chunk),
+                    };
+                    if let Err(reason) = outcome {
                         return (pos, Err(Stop::Close(reason)));
                     }
                 }
@@ -291,16 +295,30 @@ impl Session {
     }
 
     async fn carry_out(&mut self, op: ClientOp, line: Span, chunk: &Bytes) -> Outcome {
+        match op {
+            ClientOp::Connect { json } => {
+                if enabled!(Level::TRACE) {
+                    self.trace_op(&op, line, chunk);
+                }
+                // Boxed: login (bcrypt, JWTs) happens once; every connection
+                // task would otherwise carry room for its state.
+                Box::pin(self.connect(json.of(chunk))).await
+            }
+            op => self.carry_out_now(op, line, chunk),
+        }
+    }
+
+    /// Everything but CONNECT: no await, so the per-message path builds
+    /// and polls no future.
+    #[inline]
+    fn carry_out_now(&mut self, op: ClientOp, line: Span, chunk: &Bytes) -> Outcome {
         if enabled!(Level::TRACE) {
             self.trace_op(&op, line, chunk);
         }
-        match op {
-            // Boxed: login (bcrypt, JWTs) happens once; every connection
-            // task would otherwise carry room for its state.
-            ClientOp::Connect { json } => Box::pin(self.connect(json.of(chunk))).await,
-            _ if self.auth_required && !self.connected => Err(self.auth_violation(None)),
-            op => self.process(op, chunk),
+        if self.auth_required && !self.connected {
+            return Err(self.auth_violation(None));
         }
+        self.process(op, chunk)
     }
 
     fn process(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
