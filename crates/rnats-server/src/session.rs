@@ -31,7 +31,7 @@ use crate::subscription::Subscription;
 /// Reads start this small (idle connections stay cheap) and grow to
 /// [`MAX_READ`] while the client keeps filling them.
 const MIN_READ: usize = 512;
-const MAX_READ: usize = 64 * 1024;
+const MAX_READ: usize = 256 * 1024;
 /// Match results a connection remembers for the subjects it publishes to.
 const LOCAL_CACHE_SIZE: usize = 512;
 /// Publish-permission verdicts a connection remembers.
@@ -181,6 +181,9 @@ impl Session {
     pub async fn run<R: AsyncRead + Unpin>(mut self, mut reader: R) {
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
+        // A read's worth of output is how far a consumer's backlog can grow
+        // before flow control looks again: keep it well inside max_pending.
+        let max_read = MAX_READ.min(self.server.opts.max_pending / 4).max(MIN_READ);
         let mut want = 0usize;
         let auth_deadline = Instant::now() + self.server.auth.timeout();
         loop {
@@ -214,7 +217,7 @@ impl Session {
                 }
             };
             if n == room {
-                read_size = (read_size * 2).min(MAX_READ);
+                read_size = (read_size * 2).min(max_read);
             } else if n < read_size / 4 {
                 read_size = (read_size / 2).max(MIN_READ);
             }
