@@ -200,14 +200,10 @@ impl Authenticator {
         self.login_cache.as_ref().map_or(0, LoginCache::len)
     }
 
-    /// Builds the login tables. Configuration conflicts are reported by the
-    /// config loader; here the options are taken as valid.
-    pub fn new(opts: &AuthOptions, accounts: &Accounts, tls: Option<&TlsOptions>) -> Self {
-        Self::with_trust(opts, accounts, tls, None)
-    }
-
-    /// Like [`Authenticator::new`], in operator mode when `trust` is given.
-    pub fn with_trust(
+    /// Builds the login tables, in operator mode when `trust` is given.
+    /// Configuration conflicts are reported by the config loader; here the
+    /// options are taken as valid.
+    pub fn new(
         opts: &AuthOptions,
         accounts: &Accounts,
         tls: Option<&TlsOptions>,

@@ -175,7 +175,7 @@ impl Server {
             ))),
             None => None,
         };
-        let auth = Authenticator::with_trust(&opts.auth, &accounts, opts.tls.as_ref(), trust);
+        let auth = Authenticator::new(&opts.auth, &accounts, opts.tls.as_ref(), trust);
         let info = ServerInfo {
             server_id: id.clone(),
             server_name: name.clone(),
