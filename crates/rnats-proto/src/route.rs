@@ -440,6 +440,22 @@ pub struct RouteInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_urls: Option<Vec<String>>,
     pub lnoc: bool,
+    /// The sender's route permissions (informative: each server enforces
+    /// its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<SubjectPermission>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<SubjectPermission>,
+}
+
+/// One direction of route permissions in a route INFO.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubjectPermission {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
 }
 
 impl RouteInfo {

@@ -865,7 +865,7 @@ impl Reader {
 
     /// `cluster { name, listen | host + port, authorization { user,
     /// password, timeout }, routes, connect_retries, no_advertise,
-    /// cluster_advertise }`.
+    /// cluster_advertise, permissions { import, export } }`.
     fn cluster(&mut self, value: &Value) -> Option<crate::options::ClusterOptions> {
         let block = self.map(value)?;
         let mut cluster = crate::options::ClusterOptions {
@@ -924,7 +924,24 @@ impl Reader {
                 }
                 "no_advertise" => cluster.no_advertise = self.ok(v.as_bool()).unwrap_or(false),
                 "cluster_advertise" | "advertise" => cluster.advertise = self.string(v),
-                "tls" | "permissions" | "pool_size" | "accounts" | "compression" => {
+                "permissions" => {
+                    let Some(perms) = self.permissions(v) else {
+                        continue;
+                    };
+                    if perms.allow_responses.is_some() {
+                        self.fail(
+                            &v.pos,
+                            "Cluster permissions do not support dynamic responses",
+                        );
+                        continue;
+                    }
+                    // The parser reads `import` as publish and `export` as subscribe.
+                    cluster.permissions = Some(crate::options::RoutePermissions {
+                        import: perms.publish,
+                        export: perms.subscribe,
+                    });
+                }
+                "tls" | "pool_size" | "accounts" | "compression" => {
                     self.not_yet(entry, "this cluster option")
                 }
                 _ => self.unknown(entry),
@@ -1984,6 +2001,31 @@ ports_file_dir: /tmp
             .unwrap();
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.2", 7244));
         assert!(error("cluster { bogus: 1 }").contains("unknown field"));
+    }
+
+    #[test]
+    fn cluster_permissions_are_import_and_export() {
+        let opts = options(
+            "cluster {\n  port: -1\n  permissions {\n    import: { allow: [\"a.>\"], deny: a.secret }\n    \
+             export: \"b.*\"\n  }\n}\n",
+        );
+        let perms = opts.cluster.unwrap().permissions.unwrap();
+        let import = perms.import.unwrap();
+        assert_eq!(import.allow, Some(vec!["a.>".to_string()]));
+        assert_eq!(import.deny, ["a.secret"]);
+        assert_eq!(perms.export.unwrap().allow, Some(vec!["b.*".to_string()]));
+        // nats-server's other names for the two directions work too.
+        let perms = options("cluster { permissions { publish: x, subscribe: y } }")
+            .cluster
+            .unwrap()
+            .permissions
+            .unwrap();
+        assert_eq!(perms.import.unwrap().allow, Some(vec!["x".to_string()]));
+        assert_eq!(perms.export.unwrap().allow, Some(vec!["y".to_string()]));
+        assert_eq!(
+            error("cluster {\n  permissions { import: a, allow_responses: true }\n}\n"),
+            "nats.conf:2:15: Cluster permissions do not support dynamic responses"
+        );
     }
 
     #[test]

@@ -66,7 +66,9 @@ impl Deliveries {
     ) {
         for sub in &matches.plain {
             if sub.client.is_route {
-                self.route_target(sub, None);
+                if !denied(sub, msg) {
+                    self.route_target(sub, None);
+                }
             } else if skip != Some(sub.client.id) {
                 self.deliver(sub, msg);
             }
@@ -82,7 +84,9 @@ impl Deliveries {
                     continue;
                 }
                 if sub.client.is_route {
-                    remote.get_or_insert(sub);
+                    if !denied(sub, msg) {
+                        remote.get_or_insert(sub);
+                    }
                     continue;
                 }
                 if self.deliver(sub, msg) {
@@ -197,9 +201,7 @@ impl Deliveries {
     /// (its delivery limit was already reached).
     #[inline]
     pub fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>) -> bool {
-        if let Some(deny) = &sub.deny
-            && deny.denies(msg.subject)
-        {
+        if denied(sub, msg) {
             return false;
         }
         match sub.claim() {
@@ -334,4 +336,14 @@ fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
             String::from_utf8_lossy(total)
         ),
     }
+}
+
+/// Whether `sub` is a wildcard subscription that may not have this message
+/// (its subject is one the subscriber's permissions, or a route's `export`,
+/// deny).
+#[inline]
+fn denied(sub: &Subscription, msg: &Message<'_>) -> bool {
+    sub.deny
+        .as_ref()
+        .is_some_and(|deny| deny.denies(msg.subject))
 }

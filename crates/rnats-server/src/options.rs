@@ -65,6 +65,18 @@ pub struct ClusterOptions {
     pub no_advertise: bool,
     /// Route URL announced to peers instead of the listen address.
     pub advertise: Option<String>,
+    /// `permissions { import, export }`: which subjects' interest this
+    /// server sends to routes, and accepts from them.
+    pub permissions: Option<RoutePermissions>,
+}
+
+/// Route permissions, as nats-server has them: `import` limits the
+/// interest this server announces to its routes (so what it receives),
+/// `export` the interest it accepts from them (so what it sends).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutePermissions {
+    pub import: Option<SubjectRuleConfig>,
+    pub export: Option<SubjectRuleConfig>,
 }
 
 impl ClusterOptions {

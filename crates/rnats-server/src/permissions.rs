@@ -17,7 +17,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn from_config(c: &SubjectRuleConfig) -> Self {
+    pub(crate) fn from_config(c: &SubjectRuleConfig) -> Self {
         let bytes = |v: &Vec<String>| v.iter().map(|s| s.as_bytes().into()).collect();
         Rule {
             allow: c.allow.as_ref().map(bytes),

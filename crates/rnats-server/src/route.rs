@@ -32,7 +32,7 @@ use bytes::{Bytes, BytesMut};
 use rnats_proto::errors;
 use rnats_proto::parser::Span;
 use rnats_proto::route::{
-    self as proto, RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed,
+    self as proto, RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed, SubjectPermission,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -44,7 +44,8 @@ use crate::account::Account;
 use crate::auth::Secret;
 use crate::client::{self, Client, CloseReason, closed, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
-use crate::options::ClusterOptions;
+use crate::options::{ClusterOptions, SubjectRuleConfig};
+use crate::permissions::Rule;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
 use crate::subscription::Subscription;
 
@@ -168,6 +169,10 @@ pub struct Cluster {
     trying: Mutex<Vec<String>>,
     /// Route URLs this server solicits explicitly.
     explicit: Vec<RouteUrl>,
+    /// `permissions.import`: the local interest routes may hear of.
+    import: Option<Rule>,
+    /// `permissions.export`: the remote interest this server accepts.
+    export: Option<Arc<Rule>>,
 }
 
 impl Cluster {
@@ -188,6 +193,11 @@ impl Cluster {
                 parsed
             })
             .collect();
+        let perms = opts.permissions.as_ref();
+        let import = perms.and_then(|p| p.import.as_ref()).map(Rule::from_config);
+        let export = perms
+            .and_then(|p| p.export.as_ref())
+            .map(|r| Arc::new(Rule::from_config(r)));
         Cluster {
             opts,
             server_id,
@@ -201,6 +211,8 @@ impl Cluster {
             tasks: Mutex::new(Vec::new()),
             trying: Mutex::new(Vec::new()),
             explicit,
+            import,
+            export,
         }
     }
 
@@ -242,7 +254,7 @@ impl Cluster {
     /// A local subscription was added: routes hear `RS+` for the first
     /// plain one on its subject, and every queue weight change.
     pub(crate) fn local_sub(&self, sub: &Subscription) {
-        if sub.client.is_route {
+        if sub.client.is_route || !self.may_import(&sub.subject) {
             return;
         }
         let key: InterestKey = (
@@ -278,7 +290,7 @@ impl Cluster {
         let mut interest = lock(&self.interest);
         let mut lines = BytesMut::new();
         for sub in subs {
-            if sub.client.is_route {
+            if sub.client.is_route || !self.may_import(&sub.subject) {
                 continue;
             }
             let key: InterestKey = (
@@ -304,6 +316,23 @@ impl Cluster {
         drop(interest);
     }
 
+    /// Whether routes may hear of local interest in `subject` (as in
+    /// nats-server, a wildcard must fall wholly inside what is imported).
+    fn may_import(&self, subject: &[u8]) -> bool {
+        self.import
+            .as_ref()
+            .is_none_or(|rule| rule.allows_subscription(subject))
+    }
+
+    /// Whether a message that came in on a route may be delivered here:
+    /// the peer only has interest this server announced, but a wildcard
+    /// announced may also cover subjects `import` denies.
+    fn imports_message(&self, subject: &[u8]) -> bool {
+        self.import
+            .as_ref()
+            .is_none_or(|rule| !rule.denies(subject))
+    }
+
     /// Queues `bytes` for every registered route but `except`.
     fn send_to_all(&self, bytes: &[u8], except: Option<u64>) {
         for entry in lock(&self.routes).values() {
@@ -326,6 +355,7 @@ impl Cluster {
     /// The INFO this server sends on its routes.
     fn route_info(&self, shared: &ServerShared) -> RouteInfo {
         let listen = self.listen_addr();
+        let perms = self.opts.permissions.as_ref();
         let (host, port) = match self.opts.advertise.as_deref().and_then(RouteUrl::parse) {
             Some(adv) => (adv.host, adv.port.max(0) as u16),
             None => (self.opts.host.clone(), listen.map_or(0, |a| a.port())),
@@ -347,6 +377,12 @@ impl Cluster {
             cluster: self.name(),
             connect_urls: Some(lock(&self.client_urls).clone()),
             lnoc: true,
+            import: perms
+                .and_then(|p| p.import.as_ref())
+                .map(subject_permission),
+            export: perms
+                .and_then(|p| p.export.as_ref())
+                .map(subject_permission),
         }
     }
 
@@ -856,6 +892,9 @@ impl RouteSession {
                 let Some(acc) = self.account(account.of(chunk)) else {
                     return Ok(());
                 };
+                if !self.cluster.imports_message(subject.of(chunk)) {
+                    return Ok(());
+                }
                 let sizes = match header_size {
                     Some(h) if *header_len > 0 => Sizes::HMsg(h.of(chunk), total_size.of(chunk)),
                     _ => Sizes::Msg(total_size.of(chunk)),
@@ -1050,18 +1089,30 @@ impl RouteSession {
         let Some(acc) = self.account(account) else {
             return;
         };
+        let export = self.cluster.export.as_ref();
+        if export.is_some_and(|rule| !rule.allows_subscription(subject)) {
+            debug!(
+                "{} - Can not export {:?}, ignoring remote subscription request",
+                self.client.tag,
+                String::from_utf8_lossy(subject)
+            );
+            return;
+        }
         let key = sub_key(account, subject, queue);
         if self.subs.contains_key(&key) {
             // A new queue weight: the peer stays one member of the group.
             return;
         }
-        let sub = Arc::new(Subscription::new(
+        let mut sub = Subscription::new(
             self.client.clone(),
             acc.clone(),
             Bytes::copy_from_slice(subject),
             queue.map(Bytes::copy_from_slice),
             key.clone(),
-        ));
+        );
+        // A wildcard that also covers denied subjects: filtered per message.
+        sub.deny = export.filter(|rule| rule.deny_overlaps(subject)).cloned();
+        let sub = Arc::new(sub);
         if acc.sublist.insert(sub.clone()).is_ok() {
             self.subs.insert(key, sub);
         }
@@ -1107,6 +1158,13 @@ impl RouteSession {
 
 /// What a client that connects to the route port is told.
 const ROUTE_PORT_ERROR: &str = "attempted to connect to route port";
+
+fn subject_permission(rule: &SubjectRuleConfig) -> SubjectPermission {
+    SubjectPermission {
+        allow: rule.allow.clone().unwrap_or_default(),
+        deny: rule.deny.clone(),
+    }
+}
 
 fn sub_key(account: &[u8], subject: &[u8], queue: Option<&[u8]>) -> Bytes {
     let mut key =

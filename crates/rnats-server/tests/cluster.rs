@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
-use rnats_server::options::ClusterOptions;
+use rnats_server::options::{ClusterOptions, RoutePermissions, SubjectRuleConfig};
 use rnats_server::{Options, Server};
 use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::time::{Instant, sleep, timeout};
@@ -332,6 +332,61 @@ async fn a_restarted_node_is_reconnected() {
     ca.publish("after.restart", "back".into()).await.unwrap();
     assert_eq!(&next(&mut sub).await.payload[..], b"back");
     nothing_more(&mut sub).await;
+}
+
+/// Route permissions on node A: `import` limits the interest A announces
+/// (what it receives), `export` the interest it accepts (what it sends).
+/// Each "not delivered" is proven by a later message on the same route and
+/// connection arriving first.
+#[tokio::test]
+async fn route_permissions_limit_interest_both_ways() {
+    let rule = |allow: &[&str], deny: &[&str]| SubjectRuleConfig {
+        allow: Some(allow.iter().map(|s| s.to_string()).collect()),
+        deny: deny.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut cluster = cluster_opts(-1, vec![], true);
+    cluster.permissions = Some(RoutePermissions {
+        import: Some(rule(&["in.>"], &["in.secret"])),
+        export: Some(rule(&["out.>"], &["out.hidden"])),
+    });
+    let a = start_server(Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster),
+        ..Options::for_tests()
+    })
+    .await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+    let (ca, cb) = (client(&a).await, client(&b).await);
+
+    // Import: B hears of A's interest in `in.*` but not in `private`.
+    let mut on_a = ca.subscribe("private").await.unwrap();
+    let mut on_a_in = ca.subscribe("in.*").await.unwrap();
+    ca.flush().await.unwrap();
+    wait_subs(&b, 1).await;
+    assert_eq!(b.shared().subscription_count(), 1, "only in.* crossed");
+    cb.publish("private", "no".into()).await.unwrap();
+    cb.publish("in.secret", "no".into()).await.unwrap();
+    cb.publish("in.open", "yes".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    assert_eq!(next(&mut on_a_in).await.subject.as_str(), "in.open");
+    nothing_more(&mut on_a).await;
+
+    // Export: A ignores B's interest in `elsewhere`, keeps `out.*` but
+    // sends nothing on the denied `out.hidden`.
+    let mut on_b = cb.subscribe("elsewhere").await.unwrap();
+    let mut on_b_out = cb.subscribe("out.*").await.unwrap();
+    cb.flush().await.unwrap();
+    // On A: its own two, and B's `out.*` (not `elsewhere`).
+    wait_subs(&a, 3).await;
+    assert_eq!(a.shared().subscription_count(), 3, "elsewhere was ignored");
+    ca.publish("elsewhere", "no".into()).await.unwrap();
+    ca.publish("out.hidden", "no".into()).await.unwrap();
+    ca.publish("out.shown", "yes".into()).await.unwrap();
+    ca.flush().await.unwrap();
+    assert_eq!(next(&mut on_b_out).await.subject.as_str(), "out.shown");
+    nothing_more(&mut on_b).await;
 }
 
 /// Mixed cluster: one rnats node and one reference nats-server, routed
