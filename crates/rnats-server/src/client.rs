@@ -113,6 +113,10 @@ pub struct Client {
     pings_out: AtomicU32,
     /// CONNECT was processed: the writer moves its first PING to soon after.
     just_connected: AtomicBool,
+    /// It takes INFO updates (`connect_urls`): it sent `"protocol":1` and
+    /// has had the PONG that ends its handshake (a client that reads INFO
+    /// before that PONG would take it for an error).
+    pub(crate) async_info: AtomicBool,
     /// Its subscriptions by sid; only sub/unsub/close touch this.
     pub(crate) subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     /// The nonce its INFO carried, for NKey signatures.
@@ -150,6 +154,7 @@ impl Client {
             close_reason: Mutex::new(None),
             pings_out: AtomicU32::new(0),
             just_connected: AtomicBool::new(false),
+            async_info: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             nonce,
             responses: Mutex::new(None),

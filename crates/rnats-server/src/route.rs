@@ -551,8 +551,9 @@ fn own_client_urls(shared: &ServerShared) -> Vec<String> {
 }
 
 /// Keeps a route to `url` connected: retried with backoff for as long as
-/// the server runs (explicit routes; `connect_retries` bounds the first
-/// attempts when set), or tried until connected once (implicit routes).
+/// the server runs (explicit routes; `connect_retries` bounds the
+/// attempts when set), or, as nats-server does for implicit routes, tried
+/// once more than `connect_retries` each time it is not connected.
 async fn solicit(shared: Arc<ServerShared>, cluster: Arc<Cluster>, url: RouteUrl, explicit: bool) {
     let mut delay = FIRST_RETRY;
     let mut attempts: u32 = 0;
@@ -572,7 +573,8 @@ async fn solicit(shared: Arc<ServerShared>, cluster: Arc<Cluster>, url: RouteUrl
                     run_route(shared.clone(), cluster.clone(), stream, peer, Some(&url)).await;
                 match outcome {
                     Outcome::ToSelf => return,
-                    Outcome::Registered if !explicit => return,
+                    // A route that was up and dropped is tried again, an
+                    // implicit one as often as a new one (`connect_retries`).
                     Outcome::Registered => {
                         delay = FIRST_RETRY;
                         attempts = 0;
@@ -670,6 +672,7 @@ async fn run_route(
         duplicate: None,
         to_self: false,
         subs: HashMap::new(),
+        last_account: None,
         out: Deliveries::new(id),
         ops: Vec::new(),
     };
@@ -703,6 +706,8 @@ struct RouteSession {
     to_self: bool,
     /// The peer's interest: "account subject [queue]" -> subscription.
     subs: HashMap<Bytes, Arc<Subscription>>,
+    /// The account of the last message or interest (most routes carry one).
+    last_account: Option<(Bytes, Arc<Account>)>,
     out: Deliveries,
     ops: Vec<(RouteOp, Span)>,
 }
@@ -914,9 +919,29 @@ impl RouteSession {
         }
     }
 
-    fn account(&self, name: &[u8]) -> Option<Arc<Account>> {
-        let name = std::str::from_utf8(name).ok()?;
-        self.shared.accounts.get(name).cloned()
+    /// The account a peer names: configured, or a JWT account known or
+    /// found by the resolver (a peer may announce interest in an account
+    /// before any of its users has logged in here).
+    fn account(&mut self, name: &[u8]) -> Option<Arc<Account>> {
+        if let Some((last, account)) = &self.last_account
+            && last[..] == *name
+        {
+            return Some(account.clone());
+        }
+        let text = std::str::from_utf8(name).ok()?;
+        let account = match self.shared.accounts.get(text) {
+            Some(account) => account.clone(),
+            None => {
+                let found = self.shared.auth.trust().and_then(|t| t.lookup(text));
+                let Some(jwt_account) = found else {
+                    debug!("{} - Unknown account {:?}", self.client.tag, text);
+                    return None;
+                };
+                jwt_account.account.clone()
+            }
+        };
+        self.last_account = Some((Bytes::copy_from_slice(name), account.clone()));
+        Some(account)
     }
 
     fn auth_violation(&self) -> CloseReason {

@@ -82,7 +82,9 @@ impl ServerShared {
         }
         let clients: Vec<_> = lock(&self.clients).values().cloned().collect();
         for client in clients {
-            client.send_now(&self.info_for(&client));
+            if client.async_info.load(Ordering::Acquire) {
+                client.send_now(&self.info_for(&client));
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rnats_proto::messages::{ConnectInfo, redact_connect};
@@ -108,6 +109,8 @@ pub struct Session {
     client: Arc<Client>,
     limits: Limits,
     connected: bool,
+    /// CONNECT said `"protocol":1` (or more): it takes INFO updates.
+    info_protocol: bool,
     /// Clients must authenticate before anything else.
     auth_required: bool,
     /// The account the connection publishes and subscribes in.
@@ -164,6 +167,7 @@ impl Session {
             client,
             limits,
             connected: false,
+            info_protocol: false,
             // Before CONNECT, nats-server acts as if verbose and pedantic were on.
             verbose: true,
             pedantic: true,
@@ -375,6 +379,9 @@ impl Session {
             }
             ClientOp::Ping => {
                 self.reply(encode::PONG, "PONG");
+                if self.connected && self.info_protocol {
+                    self.client.async_info.store(true, Ordering::Release);
+                }
                 Ok(())
             }
             ClientOp::Pong => {
@@ -407,6 +414,9 @@ impl Session {
         self.echo = keep(info.echo, self.echo);
         self.headers = keep(info.headers, self.headers);
         self.no_responders = keep(info.no_responders, self.no_responders);
+        if let Some(protocol) = info.protocol {
+            self.info_protocol = protocol >= 1;
+        }
         self.client.connected();
         // Every CONNECT is authenticated, a second one too (as nats-server).
         if self.auth_required {

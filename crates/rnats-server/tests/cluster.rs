@@ -334,6 +334,36 @@ async fn a_restarted_node_is_reconnected() {
     nothing_more(&mut sub).await;
 }
 
+/// When a server joins, clients that asked for INFO updates (`"protocol":1`)
+/// and finished their handshake get one with the new `connect_urls`; older
+/// clients, and clients still waiting for their first PONG, get nothing.
+#[tokio::test]
+async fn only_protocol_1_clients_hear_of_new_servers() {
+    let a = node("A", vec![]).await;
+    let mut modern =
+        RawClient::connect_quiet_with(a.local_addr(), r#"{"verbose":false,"protocol":1}"#).await;
+    let mut old = RawClient::connect_quiet(a.local_addr()).await;
+    let mut mid_handshake = RawClient::connect(a.local_addr()).await;
+    mid_handshake
+        .send(br#"CONNECT {"verbose":false,"protocol":1}"#)
+        .await;
+    mid_handshake.send(b"\r\n").await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    let update = modern
+        .read_until(TIMEOUT, |got| got.ends_with(b"} \r\n"))
+        .await;
+    let text = String::from_utf8_lossy(&update.bytes).to_string();
+    assert!(text.starts_with("INFO {"), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{}", b.local_addr().port())),
+        "{text}"
+    );
+    // Their next bytes answer their own PING: no INFO came before.
+    old.assert_open().await;
+    mid_handshake.assert_open().await;
+}
+
 /// Route permissions on node A: `import` limits the interest A announces
 /// (what it receives), `export` the interest it accepts (what it sends).
 /// Each "not delivered" is proven by a later message on the same route and

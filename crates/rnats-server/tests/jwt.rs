@@ -12,7 +12,7 @@ use rnats_jwt::nkeys::KeyPair;
 use rnats_jwt::{
     AccountClaims, Export, ExportType, Import, SigningKey, TimeRange, UserClaims, UserScope,
 };
-use rnats_server::options::{ResolverOptions, TrustOptions};
+use rnats_server::options::{ClusterOptions, ResolverOptions, TrustOptions};
 use rnats_server::{Options, Server};
 use support::{RawClient, start_server, wait_for_client_count};
 
@@ -940,4 +940,67 @@ async fn jwt_logins_match_the_reference_server() {
         );
     }
     server.shutdown().await;
+}
+
+/// Two clustered servers sharing a resolver directory. Account A is added
+/// to the directory after both started; a user of A subscribes on one
+/// server before any user of A has logged in to the other, which must then
+/// find A when the interest arrives and forward A's messages.
+#[tokio::test]
+async fn interest_in_an_account_not_yet_loaded_crosses_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new();
+    let clustered = |routes: Vec<String>| {
+        let mut opts = chain.options();
+        opts.auth.trust.as_mut().unwrap().resolver = ResolverOptions::Dir {
+            dir: dir.path().to_path_buf(),
+            full: true,
+            allow_delete: false,
+        };
+        opts.cluster = Some(ClusterOptions {
+            name: Some("jwt".into()),
+            host: "127.0.0.1".into(),
+            port: -1,
+            routes,
+            ..Default::default()
+        });
+        opts
+    };
+    let s1 = start_server(clustered(vec![])).await;
+    let route = format!("nats-route://{}", s1.cluster_addr().unwrap());
+    let s2 = start_server(clustered(vec![route])).await;
+
+    let a = KeyPair::new_account();
+    std::fs::write(
+        dir.path().join(format!("{}.jwt", a.public_key())),
+        account_jwt(&chain.op, &a, |_| {}),
+    )
+    .unwrap();
+    let (ua, us) = (KeyPair::new_user(), KeyPair::new_user());
+    let mut subscriber = login(&s2, &user_jwt(&a, &ua, |_| {}), &ua).await;
+    subscriber.send(b"SUB x 1\r\n").await;
+    subscriber.assert_open().await;
+
+    // The system account's interest, announced after A's on the same
+    // route, shows when s1 has taken in A's.
+    let mut sys_on_s2 = login(&s2, &user_jwt(&chain.sys, &us, |_| {}), &us).await;
+    sys_on_s2.send(b"SUB probe 1\r\n").await;
+    sys_on_s2.assert_open().await;
+    let mut sys_on_s1 = login(&s1, &user_jwt(&chain.sys, &us, |_| {}), &us).await;
+    for attempt in 0.. {
+        assert!(attempt < 500, "the system account's interest never crossed");
+        sys_on_s1.send(b"PUB probe 1\r\n.\r\n").await;
+        let got = sys_on_s2
+            .read_until(Duration::from_millis(10), |b| !b.is_empty())
+            .await;
+        if !got.bytes.is_empty() {
+            break;
+        }
+    }
+
+    let mut publisher = login(&s1, &user_jwt(&a, &ua, |_| {}), &ua).await;
+    publisher.send(b"PUB x 5\r\nhello\r\n").await;
+    subscriber.expect(b"MSG x 1 5\r\nhello\r\n").await;
+    s2.shutdown().await;
+    s1.shutdown().await;
 }
