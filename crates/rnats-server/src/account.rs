@@ -5,6 +5,7 @@
 //! client is in the global account `$G`, as on nats-server.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,12 @@ pub struct Account {
     routes: OnceLock<Routes>,
     /// Made-up reply subject -> (requester's account, its real reply).
     responses: Mutex<HashMap<Box<[u8]>, PendingResponse>>,
+    /// `_R_.<random>.`: starts every reply subject made up here, different
+    /// on each server, so that a cluster routes answers to the server that
+    /// made up their subject.
+    response_prefix: Box<[u8]>,
+    /// Whether the cluster has been told of interest in `response_prefix`.
+    pub(crate) responses_announced: AtomicBool,
 }
 
 struct PendingResponse {
@@ -92,7 +99,15 @@ impl Account {
             sublist: Sublist::new(),
             routes: OnceLock::new(),
             responses: Mutex::new(HashMap::new()),
+            response_prefix: [RESPONSE_PREFIX, &random_token(6), b"."].concat().into(),
+            responses_announced: AtomicBool::new(false),
         })
+    }
+
+    /// The subjects of every reply made up in this account on this server:
+    /// `_R_.<random>.>`.
+    pub fn response_interest(&self) -> Vec<u8> {
+        [&self.response_prefix[..], b">"].concat()
     }
 
     /// Its import/export routes, if it has any.
@@ -104,10 +119,7 @@ impl Account {
     /// Registers a request from `requester` that will be answered in this
     /// account, and returns the reply subject to give the responder.
     pub fn expect_response(&self, requester: &Arc<Account>, reply: &[u8]) -> Vec<u8> {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let mut rng = rand::rng();
-        let mut made_up = RESPONSE_PREFIX.to_vec();
-        made_up.extend((0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]));
+        let made_up = [&self.response_prefix[..], &random_token(16)].concat();
         let now = Instant::now();
         let mut responses = lock(&self.responses);
         if responses.len() >= MAX_PENDING_RESPONSES {
@@ -135,6 +147,14 @@ impl Account {
         }
         Some((pending.requester.upgrade()?, pending.reply))
     }
+}
+
+fn random_token(len: usize) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
+        .collect()
 }
 
 impl std::fmt::Debug for Account {

@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
-use crate::account::Account;
+use crate::account::{Account, RESPONSE_PREFIX};
 use crate::auth::Secret;
 use crate::client::{self, Client, CloseReason, closed, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
@@ -276,6 +276,25 @@ impl Cluster {
             &sub.subject,
             sub.queue.as_deref().map(|q| (q, weight)),
         );
+        self.send_to_all(&line, None);
+        drop(interest);
+    }
+
+    /// Interest in the answers to requests that crossed into `account`
+    /// here (once per account: its reply subjects share a prefix).
+    pub(crate) fn announce_responses(&self, account: &Account) {
+        if account.responses_announced.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let subject = Bytes::from(account.response_interest());
+        if !self.may_import(&subject) {
+            return;
+        }
+        let mut interest = lock(&self.interest);
+        let key: InterestKey = (account.name.as_str().into(), subject.clone(), None);
+        *interest.entry(key).or_insert(0) += 1;
+        let mut line = BytesMut::new();
+        proto::rs_plus(&mut line, account.name.as_bytes(), &subject, None);
         self.send_to_all(&line, None);
         drop(interest);
     }
@@ -914,9 +933,27 @@ impl RouteSession {
                 let matches = acc.sublist.matches(msg.subject);
                 self.out
                     .deliver_routed(&matches, &msg, queues.map(|q| q.of(chunk)));
+                if msg.subject.starts_with(RESPONSE_PREFIX) {
+                    self.route_response(&acc, &msg);
+                }
                 Ok(())
             }
         }
+    }
+
+    /// An answer to a request that crossed accounts here: it goes to the
+    /// requester (a client of this server) on its own reply subject.
+    fn route_response(&mut self, account: &Account, msg: &Message<'_>) {
+        let Some((requester, reply)) = account.take_response(msg.subject) else {
+            return;
+        };
+        let answer = Message {
+            subject: &reply,
+            reply: None,
+            ..*msg
+        };
+        let matches = requester.sublist.matches(&reply);
+        self.out.deliver_routed(&matches, &answer, None);
     }
 
     /// The account a peer names: configured, or a JWT account known or

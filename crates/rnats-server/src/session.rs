@@ -695,6 +695,12 @@ impl Session {
             };
             let remote = service.map_subject(msg.subject);
             let reply = msg.reply.map(|r| target.expect_response(&self.account, r));
+            if reply.is_some()
+                && let Some(cluster) = &self.server.cluster
+            {
+                // The answer may come from a responder on another server.
+                cluster.announce_responses(&target);
+            }
             let routed = Message {
                 subject: remote,
                 reply: reply.as_deref(),

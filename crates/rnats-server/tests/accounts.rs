@@ -6,7 +6,9 @@ use std::time::Duration;
 use async_nats::{ConnectOptions, Message, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
-use rnats_server::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, UserConfig};
+use rnats_server::options::{
+    AccountConfig, ClusterOptions, ExportConfig, ExportKind, ImportConfig, UserConfig,
+};
 use rnats_server::{Options, Server};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -46,6 +48,12 @@ async fn sync(client: &async_nats::Client) {
 /// Account A exports a stream (`events.>`) and a service (`help`); B imports
 /// the stream under the prefix `from_a` and the service as `ask`.
 async fn two_accounts() -> Server {
+    Server::start(two_accounts_options())
+        .await
+        .expect("server starts")
+}
+
+fn two_accounts_options() -> Options {
     let mut opts = Options::for_tests();
     opts.auth.accounts = vec![
         AccountConfig {
@@ -92,7 +100,7 @@ async fn two_accounts() -> Server {
             ..AccountConfig::default()
         },
     ];
-    Server::start(opts).await.expect("server starts")
+    opts
 }
 
 #[tokio::test]
@@ -207,4 +215,83 @@ async fn importing_what_is_not_exported_is_refused_at_start() {
     ];
     let err = Server::start(opts).await.err().expect("start fails");
     assert!(err.to_string().contains("does not export it"), "{err}");
+}
+
+/// The same accounts on two clustered servers, with the importer's client
+/// on one and the exporter's on the other: requests cross into the
+/// exporting account and their answers come back; the stream arrives once.
+#[tokio::test]
+async fn imports_work_across_a_cluster() {
+    let clustered = |routes: Vec<String>| {
+        let mut opts = two_accounts_options();
+        opts.cluster = Some(ClusterOptions {
+            name: Some("accounts".into()),
+            host: "127.0.0.1".into(),
+            port: -1,
+            routes,
+            ..Default::default()
+        });
+        Server::start(opts)
+    };
+    let s1 = clustered(vec![]).await.expect("server starts");
+    let route = format!("nats-route://{}", s1.cluster_addr().unwrap());
+    let s2 = clustered(vec![route]).await.expect("server starts");
+    let (alice, bob) = (login(&s2, "alice").await, login(&s1, "bob").await);
+
+    let mut service = alice.subscribe("help").await.unwrap();
+    sync(&alice).await;
+    let responder = alice.clone();
+    tokio::spawn(async move {
+        while let Some(m) = service.next().await {
+            if let Some(reply) = m.reply {
+                let answer = format!("A answers {}", String::from_utf8_lossy(&m.payload));
+                responder.publish(reply, answer.into()).await.unwrap();
+            }
+        }
+    });
+    // Until the service's interest has crossed, bob hears "no responders".
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let answer = loop {
+        match tokio::time::timeout(WAIT, bob.request("ask", "bob".into())).await {
+            Ok(Ok(answer)) => break answer,
+            Ok(Err(e)) if tokio::time::Instant::now() < deadline => {
+                assert_eq!(e.kind(), async_nats::RequestErrorKind::NoResponders, "{e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => panic!("no answer across the cluster: {other:?}"),
+        }
+    };
+    assert_eq!(answer.payload, "A answers bob");
+
+    let mut imported = bob.subscribe("from_a.events.>").await.unwrap();
+    sync(&bob).await;
+    // Probes until bob's interest has reached s2.
+    loop {
+        alice.publish("events.probe", "".into()).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_millis(20), imported.next()).await;
+        if let Ok(Some(m)) = got {
+            assert_eq!(m.subject.as_str(), "from_a.events.probe");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream never crossed"
+        );
+    }
+    alice.publish("events.login", "once".into()).await.unwrap();
+    let m = loop {
+        let m = next(&mut imported).await;
+        if m.subject.as_str() != "from_a.events.probe" {
+            break m;
+        }
+    };
+    assert_eq!(
+        (m.subject.as_str(), &m.payload[..]),
+        ("from_a.events.login", &b"once"[..])
+    );
+    if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), imported.next()).await {
+        panic!("a second message: {}", m.subject);
+    }
+    s2.shutdown().await;
+    s1.shutdown().await;
 }
