@@ -1195,14 +1195,15 @@ impl RouteSession {
                 .or_default()
                 .push(sub);
         }
-        for subs in by_account.values() {
+        for mut subs in by_account.into_values() {
             debug!(
                 "{} - Removing {} subscriptions for account {:?}",
                 self.client.tag,
                 subs.len(),
                 subs[0].account.name
             );
-            subs[0].account.sublist.remove_all(subs);
+            let account = subs[0].account.clone();
+            account.sublist.remove_all(&mut subs);
         }
         if let Some(remote) = &self.remote_id
             && self.registered

@@ -487,8 +487,8 @@ impl Session {
     /// move there with it.
     fn move_subscriptions(&mut self, to: Arc<Account>) {
         let mut subs = lock(&self.client.subs);
-        let moved: Vec<_> = subs.values().cloned().collect();
-        self.account.sublist.remove_all(&moved);
+        let mut moved: Vec<_> = subs.values().cloned().collect();
+        self.account.sublist.remove_all(&mut moved);
         if let Some(cluster) = &self.client.cluster {
             cluster.local_unsubs(&moved);
         }
@@ -825,8 +825,8 @@ impl Session {
     }
 
     fn cleanup(&mut self) {
-        let subs: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
-        self.account.sublist.remove_all(&subs);
+        let mut subs: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
+        self.account.sublist.remove_all(&mut subs);
         if let Some(cluster) = &self.client.cluster {
             cluster.local_unsubs(&subs);
         }

@@ -173,20 +173,18 @@ impl<S: Subscriber> Sublist<S> {
     }
 
     /// Removes all of `subs` that are present, under a single lock; meant for
-    /// closing a connection.
-    pub fn remove_all(&self, subs: &[Arc<S>]) {
+    /// closing a connection. `subs` keeps only those this call removed: a
+    /// concurrent [`Sublist::remove`] may have taken some already, and only
+    /// one of the two may count each as gone.
+    pub fn remove_all(&self, subs: &mut Vec<Arc<S>>) {
         let mut trie = self.write_trie();
-        let mut removed: Vec<&[u8]> = Vec::new();
-        for sub in subs {
-            if trie.remove(sub) {
-                removed.push(sub.subject());
-            }
-        }
-        if removed.is_empty() {
+        subs.retain(|sub| trie.remove(sub));
+        if subs.is_empty() {
             return;
         }
-        self.count.fetch_sub(removed.len(), Ordering::Relaxed);
-        self.invalidate(&removed);
+        self.count.fetch_sub(subs.len(), Ordering::Relaxed);
+        let subjects: Vec<&[u8]> = subs.iter().map(|s| s.subject()).collect();
+        self.invalidate(&subjects);
         self.generation.fetch_add(1, Ordering::Release);
         drop(trie);
     }
@@ -882,7 +880,7 @@ mod tests {
     #[test]
     fn remove_all_removes_what_is_there() {
         let sl = Sublist::new();
-        let subs: Vec<_> = (0..20)
+        let mut subs: Vec<_> = (0..20)
             .map(|i| sub(i, if i % 2 == 0 { "x.*" } else { "x.y" }))
             .collect();
         for s in &subs {
@@ -891,12 +889,19 @@ mod tests {
         let keep = sub(100, "x.y");
         sl.insert(keep.clone()).unwrap();
         assert_eq!(sl.matches(b"x.y").plain.len(), 21);
+        // One of them went on its own before the batch.
+        assert!(sl.remove(&subs[3]));
         let g = sl.generation();
-        sl.remove_all(&subs);
+        let before = subs.clone();
+        sl.remove_all(&mut subs);
         assert_eq!(sl.generation(), g + 1, "one bump for the batch");
         assert_eq!(sl.count(), 1);
         assert_eq!(plain_ids(&sl, "x.y"), [100]);
-        sl.remove_all(&subs);
+        assert_eq!(subs.len(), 19, "only those the batch removed are left");
+        assert!(!subs.iter().any(|s| Arc::ptr_eq(s, &before[3])));
+        let mut again = before;
+        sl.remove_all(&mut again);
+        assert!(again.is_empty());
         assert_eq!(sl.generation(), g + 1, "nothing removed, no bump");
     }
 
@@ -1056,7 +1061,7 @@ mod tests {
             }
             check_all(&sl, &live, &subjects)?;
 
-            sl.remove_all(&live);
+            sl.remove_all(&mut live);
             live.clear();
             check_all(&sl, &live, &subjects)?;
             prop_assert_eq!(sl.read_trie().len(), 0);

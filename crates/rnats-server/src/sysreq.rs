@@ -79,8 +79,8 @@ pub fn start(ident: ServerIdent, trust: Arc<Trust>, sys: Arc<Account>) -> Arc<Cl
                 }
             }
         }
-        let subs: Vec<_> = lock(&handler.subs).drain().map(|(_, s)| s).collect();
-        sys.sublist.remove_all(&subs);
+        let mut subs: Vec<_> = lock(&handler.subs).drain().map(|(_, s)| s).collect();
+        sys.sublist.remove_all(&mut subs);
     });
     client
 }
