@@ -181,6 +181,29 @@ pub fn is_subset(subject: &[u8], pattern: &[u8]) -> bool {
     subject_tokens.next().is_none()
 }
 
+/// Whether some literal subject matches both patterns.
+///
+/// ```
+/// use rnats_proto::subject::subjects_collide;
+/// assert!(subjects_collide(b"foo.*", b"*.bar"));
+/// assert!(subjects_collide(b"foo.>", b"foo.bar.baz"));
+/// assert!(!subjects_collide(b"foo.*", b"foo.bar.baz"));
+/// assert!(!subjects_collide(b"foo.bar", b"foo.baz"));
+/// assert!(!subjects_collide(b"foo.>", b"foo"));
+/// ```
+pub fn subjects_collide(a: &[u8], b: &[u8]) -> bool {
+    let (mut a_tokens, mut b_tokens) = (tokens(a), tokens(b));
+    loop {
+        match (a_tokens.next(), b_tokens.next()) {
+            (None, None) => return true,
+            // `>` takes the rest, but at least one token.
+            (Some(x), Some(y)) if x == FULL_WILDCARD || y == FULL_WILDCARD => return true,
+            (Some(x), Some(y)) if x == y || x == PARTIAL_WILDCARD || y == PARTIAL_WILDCARD => {}
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +346,43 @@ mod tests {
             prop_assert_eq!(is_valid_subject(s.as_bytes()), !misplaced_fwc);
             prop_assert_eq!(is_valid_literal_subject(s.as_bytes()), !has_wildcard);
         }
+
+        /// Two patterns collide exactly when some literal subject over the
+        /// same tokens matches both (checked by trying them all).
+        #[test]
+        fn collide_means_a_common_literal(a in small_pattern(), b in small_pattern()) {
+            let common = small_literals().any(|l| {
+                pattern_matches(a.as_bytes(), l.as_bytes()) && pattern_matches(b.as_bytes(), l.as_bytes())
+            });
+            prop_assert_eq!(subjects_collide(a.as_bytes(), b.as_bytes()), common, "{} {}", a, b);
+            prop_assert_eq!(subjects_collide(b.as_bytes(), a.as_bytes()), common);
+        }
+    }
+
+    /// Patterns of up to 4 tokens over `x`, `y`, `*` and a final `>`.
+    fn small_pattern() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec(prop::sample::select(vec!["x", "y", "*"]), 0..4),
+            any::<bool>(),
+        )
+            .prop_filter_map("not empty", |(mut toks, tail)| {
+                if tail {
+                    toks.push(">");
+                }
+                (!toks.is_empty()).then(|| toks.join("."))
+            })
+    }
+
+    /// Every literal of 1 to 5 tokens over `x` and `y` (enough for any two
+    /// small patterns to share one when they collide).
+    fn small_literals() -> impl Iterator<Item = String> {
+        (1..=5u32).flat_map(|n| {
+            (0..1u32 << n).map(move |bits| {
+                (0..n)
+                    .map(|i| if bits >> i & 1 == 1 { "y" } else { "x" })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+        })
     }
 }

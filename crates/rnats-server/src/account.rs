@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rnats_proto::subject::is_subset;
+use rnats_proto::subject::{is_subset, subjects_collide};
 
 use crate::client::lock;
 use crate::options::{AccountConfig, ExportKind};
@@ -53,6 +53,39 @@ pub struct Routes {
     pub streams: Vec<StreamRoute>,
     /// Services this account imports from others.
     pub services: Vec<ServiceRoute>,
+    /// Streams this account imports: what its subscribers stand for in the
+    /// exporting account, which is where a cluster routes the messages.
+    pub imported: Vec<ImportedStream>,
+}
+
+/// A stream import seen from the importing account.
+pub struct ImportedStream {
+    pub from: Weak<Account>,
+    /// Subjects in the exporting account.
+    pub pattern: Box<[u8]>,
+    /// Put before the subject here.
+    pub prefix: Option<Box<[u8]>>,
+}
+
+impl ImportedStream {
+    /// The subject in the exporting account to announce interest in for a
+    /// subscription on `subject` here (nats-server's shadow subscription):
+    /// the subject without the prefix when it lies inside the import, else
+    /// the import's whole pattern when the two meet at all.
+    pub fn interest_in_exporter(&self, subject: &[u8]) -> Option<Vec<u8>> {
+        let local: Vec<u8> = match &self.prefix {
+            Some(prefix) => [prefix.as_ref(), b".", &self.pattern].concat(),
+            None => self.pattern.to_vec(),
+        };
+        if is_subset(subject, &local) {
+            let skip = self.prefix.as_ref().map_or(0, |p| p.len() + 1);
+            Some(subject[skip..].to_vec())
+        } else if subjects_collide(subject, &local) {
+            Some(self.pattern.to_vec())
+        } else {
+            None
+        }
+    }
 }
 
 pub struct StreamRoute {
@@ -208,6 +241,7 @@ impl Accounts {
                     (&by_name[&importer.name], &by_name[&import.account]);
                 match import.kind {
                     ExportKind::Stream => {
+                        let prefix = import.prefix.as_deref().map(|p| p.as_bytes().into());
                         routes
                             .entry(&import.account)
                             .or_default()
@@ -215,8 +249,17 @@ impl Accounts {
                             .push(StreamRoute {
                                 pattern: import.subject.as_bytes().into(),
                                 to: Arc::downgrade(to_importer),
-                                prefix: import.prefix.as_deref().map(|p| p.as_bytes().into()),
-                            })
+                                prefix: prefix.clone(),
+                            });
+                        routes
+                            .entry(&importer.name)
+                            .or_default()
+                            .imported
+                            .push(ImportedStream {
+                                from: Arc::downgrade(to_exporter),
+                                pattern: import.subject.as_bytes().into(),
+                                prefix,
+                            });
                     }
                     ExportKind::Service => {
                         let local = import.to.as_deref().unwrap_or(&import.subject);
@@ -245,5 +288,37 @@ impl Accounts {
 
     pub fn get(&self, name: &str) -> Option<&Arc<Account>> {
         self.by_name.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_stands_for_what_it_can_receive_from_the_exporter() {
+        let exporter = Account::new("A");
+        let import = ImportedStream {
+            from: Arc::downgrade(&exporter),
+            pattern: (*b"events.>").into(),
+            prefix: Some((*b"from_a").into()),
+        };
+        let interest = |s: &str| {
+            import
+                .interest_in_exporter(s.as_bytes())
+                .map(|v| String::from_utf8(v).unwrap())
+        };
+        // Inside the import: the same subject without the prefix.
+        assert_eq!(
+            interest("from_a.events.login").as_deref(),
+            Some("events.login")
+        );
+        assert_eq!(interest("from_a.events.*").as_deref(), Some("events.*"));
+        // Wider than the import, or overlapping it: the whole export.
+        assert_eq!(interest(">").as_deref(), Some("events.>"));
+        assert_eq!(interest("*.events.x").as_deref(), Some("events.>"));
+        // Elsewhere: nothing.
+        assert_eq!(interest("events.login"), None);
+        assert_eq!(interest("from_a.other"), None);
     }
 }

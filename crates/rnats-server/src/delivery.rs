@@ -57,12 +57,14 @@ impl Deliveries {
     /// each queue group (a local member if there is one, else a route's).
     /// `skip` is the publisher's client id when it does not want its own
     /// messages back (echo off). Each route with interest gets the message
-    /// once, naming the queue groups it is to deliver to.
+    /// once, naming the queue groups it is to deliver to, except the groups
+    /// in `served` (a local member of the same name already had it).
     pub fn deliver_all(
         &mut self,
         matches: &Matches<Subscription>,
         msg: &Message<'_>,
         skip: Option<u64>,
+        served: &[Box<[u8]>],
     ) {
         for sub in &matches.plain {
             if sub.client.is_route {
@@ -94,7 +96,10 @@ impl Deliveries {
                     break;
                 }
             }
-            if !delivered && let Some(sub) = remote {
+            if !delivered
+                && let Some(sub) = remote
+                && !served.iter().any(|name| **name == *group.name)
+            {
                 self.route_target(sub, Some(&group.name));
             }
         }
@@ -119,21 +124,50 @@ impl Deliveries {
         }
         let Some(queues) = queues else { return };
         for group in &matches.queues {
-            if !rnats_proto::route::queue_names(queues).any(|q| q == &*group.name) {
-                continue;
-            }
-            let members = &group.members;
-            let start = self.next_random() as usize % members.len().max(1);
-            for i in 0..members.len() {
-                let sub = &members[(start + i) % members.len()];
-                if sub.client.is_route || sub.client.is_closing() {
-                    continue;
-                }
-                if self.deliver(sub, msg) {
-                    break;
-                }
+            if rnats_proto::route::queue_names(queues).any(|q| q == &*group.name) {
+                self.deliver_to_local_member(&group.members, msg);
             }
         }
+    }
+
+    /// A message published here into an account that imports it: for the
+    /// local subscribers only (the routes have it in the exporting
+    /// account). The queue groups it reached are added to `served`.
+    pub fn deliver_imported(
+        &mut self,
+        matches: &Matches<Subscription>,
+        msg: &Message<'_>,
+        served: &mut Vec<Box<[u8]>>,
+    ) {
+        for sub in &matches.plain {
+            if !sub.client.is_route {
+                self.deliver(sub, msg);
+            }
+        }
+        for group in &matches.queues {
+            if self.deliver_to_local_member(&group.members, msg) {
+                served.push(group.name.as_ref().into());
+            }
+        }
+    }
+
+    /// Queues the message for one local member of a queue group, if any.
+    fn deliver_to_local_member(
+        &mut self,
+        members: &[Arc<Subscription>],
+        msg: &Message<'_>,
+    ) -> bool {
+        let start = self.next_random() as usize % members.len().max(1);
+        for i in 0..members.len() {
+            let sub = &members[(start + i) % members.len()];
+            if sub.client.is_route || sub.client.is_closing() {
+                continue;
+            }
+            if self.deliver(sub, msg) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Notes that the route of `sub` gets this message (for `queue`).

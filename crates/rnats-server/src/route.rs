@@ -34,13 +34,14 @@ use rnats_proto::parser::Span;
 use rnats_proto::route::{
     self as proto, RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed, SubjectPermission,
 };
+use rnats_proto::subject::pattern_matches;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
-use crate::account::{Account, RESPONSE_PREFIX};
+use crate::account::{Account, RESPONSE_PREFIX, Routes};
 use crate::auth::Secret;
 use crate::client::{self, Client, CloseReason, closed, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
@@ -251,32 +252,59 @@ impl Cluster {
         urls
     }
 
+    /// What a local subscription stands for on the routes: its own
+    /// subject, and for each stream its account imports, the subject in
+    /// the exporting account (where routes carry such messages).
+    fn interest_of(&self, sub: &Subscription, mut each: impl FnMut(InterestKey)) {
+        if sub.client.is_route {
+            return;
+        }
+        if self.may_import(&sub.subject) {
+            each((
+                sub.account.name.as_str().into(),
+                sub.subject.clone(),
+                sub.queue.clone(),
+            ));
+        }
+        let Some(routes) = sub.account.routes() else {
+            return;
+        };
+        for import in &routes.imported {
+            let (Some(from), Some(subject)) = (
+                import.from.upgrade(),
+                import.interest_in_exporter(&sub.subject),
+            ) else {
+                continue;
+            };
+            if self.may_import(&subject) {
+                each((from.name.as_str().into(), subject.into(), sub.queue.clone()));
+            }
+        }
+    }
+
     /// A local subscription was added: routes hear `RS+` for the first
     /// plain one on its subject, and every queue weight change.
     pub(crate) fn local_sub(&self, sub: &Subscription) {
-        if sub.client.is_route || !self.may_import(&sub.subject) {
-            return;
-        }
-        let key: InterestKey = (
-            sub.account.name.as_str().into(),
-            sub.subject.clone(),
-            sub.queue.clone(),
-        );
         let mut interest = lock(&self.interest);
-        let count = interest.entry(key).or_insert(0);
-        *count += 1;
-        let weight = *count;
-        if sub.queue.is_none() && weight > 1 {
-            return;
+        let mut lines = BytesMut::new();
+        self.interest_of(sub, |key| {
+            let (account, subject, queue) = key.clone();
+            let count = interest.entry(key).or_insert(0);
+            *count += 1;
+            if queue.is_none() && *count > 1 {
+                return;
+            }
+            let weight = *count;
+            proto::rs_plus(
+                &mut lines,
+                account.as_bytes(),
+                &subject,
+                queue.as_deref().map(|q| (q, weight)),
+            );
+        });
+        if !lines.is_empty() {
+            self.send_to_all(&lines, None);
         }
-        let mut line = BytesMut::new();
-        proto::rs_plus(
-            &mut line,
-            sub.account.name.as_bytes(),
-            &sub.subject,
-            sub.queue.as_deref().map(|q| (q, weight)),
-        );
-        self.send_to_all(&line, None);
         drop(interest);
     }
 
@@ -309,25 +337,24 @@ impl Cluster {
         let mut interest = lock(&self.interest);
         let mut lines = BytesMut::new();
         for sub in subs {
-            if sub.client.is_route || !self.may_import(&sub.subject) {
-                continue;
-            }
-            let key: InterestKey = (
-                sub.account.name.as_str().into(),
-                sub.subject.clone(),
-                sub.queue.clone(),
-            );
-            let Some(count) = interest.get_mut(&key) else {
-                continue;
-            };
-            *count -= 1;
-            let account = sub.account.name.as_bytes();
-            if *count == 0 {
-                interest.remove(&key);
-                proto::rs_minus(&mut lines, account, &sub.subject, sub.queue.as_deref());
-            } else if let Some(queue) = sub.queue.as_deref() {
-                proto::rs_plus(&mut lines, account, &sub.subject, Some((queue, *count)));
-            }
+            self.interest_of(sub, |key| {
+                let Some(count) = interest.get_mut(&key) else {
+                    return;
+                };
+                *count -= 1;
+                let (account, subject, queue) = &key;
+                if *count == 0 {
+                    interest.remove(&key);
+                    proto::rs_minus(&mut lines, account.as_bytes(), subject, queue.as_deref());
+                } else if let Some(queue) = queue.as_deref() {
+                    proto::rs_plus(
+                        &mut lines,
+                        account.as_bytes(),
+                        subject,
+                        Some((queue, *count)),
+                    );
+                }
+            });
         }
         if !lines.is_empty() {
             self.send_to_all(&lines, None);
@@ -930,14 +957,38 @@ impl RouteSession {
                     sizes,
                     body: *message,
                 };
+                let queues = queues.map(|q| q.of(chunk));
                 let matches = acc.sublist.matches(msg.subject);
-                self.out
-                    .deliver_routed(&matches, &msg, queues.map(|q| q.of(chunk)));
+                self.out.deliver_routed(&matches, &msg, queues);
+                if let Some(routes) = acc.routes() {
+                    self.deliver_to_importers(routes, &msg, queues);
+                }
                 if msg.subject.starts_with(RESPONSE_PREFIX) {
                     self.route_response(&acc, &msg);
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// A routed message in an account that exports it as a stream: the
+    /// importing accounts' local subscribers get it under their subject
+    /// (the peer sent it here for their interest, announced in this account).
+    fn deliver_to_importers(&mut self, routes: &Routes, msg: &Message<'_>, queues: Option<&[u8]>) {
+        for stream in &routes.streams {
+            if !pattern_matches(&stream.pattern, msg.subject) {
+                continue;
+            }
+            let Some(importer) = stream.to.upgrade() else {
+                continue;
+            };
+            let mapped = stream.map_subject(msg.subject);
+            let imported = Message {
+                subject: &mapped,
+                ..*msg
+            };
+            let matches = importer.sublist.matches(&mapped);
+            self.out.deliver_routed(&matches, &imported, queues);
         }
     }
 

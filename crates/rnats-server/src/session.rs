@@ -636,8 +636,6 @@ impl Session {
         }
         // nats-server acknowledges before it delivers.
         self.ok();
-        let matches = self.cache.lookup(&self.account, subj);
-        let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
         let msg = Message {
             chunk,
             subject: subj,
@@ -645,15 +643,20 @@ impl Session {
             sizes,
             body: message,
         };
-        let skip = (!self.echo).then_some(self.client.id);
-        self.out.deliver_all(matches, &msg, skip);
+        // Queue groups an importing account's local member took (no
+        // allocation unless there is one).
+        let mut served = Vec::new();
         let mut imported = false;
         if self.account.routes().is_some() {
             let account = self.account.clone();
             if let Some(routes) = account.routes() {
-                imported = self.route_to_importers(routes, &msg);
+                imported = self.route_to_importers(routes, &msg, &mut served);
             }
         }
+        let matches = self.cache.lookup(&self.account, subj);
+        let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
+        let skip = (!self.echo).then_some(self.client.id);
+        self.out.deliver_all(matches, &msg, skip, &served);
         if subj.starts_with(RESPONSE_PREFIX) {
             self.route_response(&msg);
         }
@@ -667,9 +670,16 @@ impl Session {
     }
 
     /// Carries a message into the accounts that import it: streams this
-    /// account exports, and services this account imports (with the reply
-    /// mapped so the answer finds its way back). True if a service took it.
-    fn route_to_importers(&mut self, routes: &Routes, msg: &Message<'_>) -> bool {
+    /// account exports (to local subscribers: other servers get the message
+    /// in this account and map it themselves, as nats-server does), and
+    /// services this account imports (with the reply mapped so the answer
+    /// finds its way back). True if a service took it.
+    fn route_to_importers(
+        &mut self,
+        routes: &Routes,
+        msg: &Message<'_>,
+        served: &mut Vec<Box<[u8]>>,
+    ) -> bool {
         for stream in &routes.streams {
             if !subject::pattern_matches(&stream.pattern, msg.subject) {
                 continue;
@@ -683,9 +693,9 @@ impl Session {
                 ..*msg
             };
             let matches = target.sublist.matches(&mapped);
-            self.out.deliver_all(&matches, &routed, None);
+            self.out.deliver_imported(&matches, &routed, served);
         }
-        let mut served = false;
+        let mut answered = false;
         for service in &routes.services {
             if !subject::pattern_matches(&service.local, msg.subject) {
                 continue;
@@ -707,10 +717,10 @@ impl Session {
                 ..*msg
             };
             let matches = target.sublist.matches(remote);
-            served |= !matches.plain.is_empty() || !matches.queues.is_empty();
-            self.out.deliver_all(&matches, &routed, None);
+            answered |= !matches.plain.is_empty() || !matches.queues.is_empty();
+            self.out.deliver_all(&matches, &routed, None, &[]);
         }
-        served
+        answered
     }
 
     /// A reply to a request that came in through a service import: hand it
@@ -725,7 +735,7 @@ impl Session {
             ..*msg
         };
         let matches = requester.sublist.matches(&reply);
-        self.out.deliver_all(&matches, &routed, None);
+        self.out.deliver_all(&matches, &routed, None, &[]);
     }
 
     /// Checks the publish rule (verdicts cached per subject), then open

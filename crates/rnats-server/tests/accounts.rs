@@ -292,6 +292,62 @@ async fn imports_work_across_a_cluster() {
     if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), imported.next()).await {
         panic!("a second message: {}", m.subject);
     }
+    drop(imported);
+
+    // A queue group of the importing account with a member on each
+    // server: each message of the stream, published on either, once.
+    let bob2 = login(&s2, "bob").await;
+    let account_a = |server: &Server| server.shared().accounts.get("A").unwrap().clone();
+    let before = [
+        account_a(&s1).sublist.count(),
+        account_a(&s2).sublist.count(),
+    ];
+    let mut members = Vec::new();
+    for client in [&bob, &bob2] {
+        members.push(
+            client
+                .queue_subscribe("from_a.events.>", "workers".into())
+                .await
+                .unwrap(),
+        );
+        sync(client).await;
+    }
+    // Each server holds, in account A, the other's interest for the group.
+    for (server, before) in [&s1, &s2].into_iter().zip(before) {
+        let a = account_a(server);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while a.sublist.count() < before + 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "interest never crossed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    const N: usize = 50;
+    let alice1 = login(&s1, "alice").await;
+    for publisher in [&alice, &alice1] {
+        for i in 0..N {
+            publisher
+                .publish("events.q", i.to_string().into())
+                .await
+                .unwrap();
+        }
+        sync(publisher).await;
+    }
+    let mut got = 0;
+    for member in &mut members {
+        while let Ok(Some(_)) =
+            tokio::time::timeout(Duration::from_millis(300), member.next()).await
+        {
+            got += 1;
+        }
+    }
+    assert_eq!(
+        got,
+        2 * N,
+        "each message to exactly one member of the group"
+    );
     s2.shutdown().await;
     s1.shutdown().await;
 }

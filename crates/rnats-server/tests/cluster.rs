@@ -201,15 +201,37 @@ async fn three_nodes_mesh_from_one_seed_queue_groups_and_requests() {
 
 #[tokio::test]
 async fn routes_configured_both_ways_end_as_one() {
-    let (pa, pb) = (free_port(), free_port());
     let url = |port: u16| {
         format!(
             "nats-route://{USER}:{}@127.0.0.1:{port}",
             PASS.replace('!', "%21")
         )
     };
-    let a = node_on("A", i32::from(pa), vec![url(pb)], true).await;
-    let b = node_on("B", i32::from(pb), vec![url(pa)], true).await;
+    // Each names the other's port before it is bound; a port taken in
+    // between by someone else means trying another pair.
+    let mut attempts = 0;
+    let (a, b) = loop {
+        attempts += 1;
+        let (pa, pb) = (free_port(), free_port());
+        let start = |name: &str, port: u16, other: u16| {
+            let opts = Options {
+                server_name: Some(name.into()),
+                cluster: Some(cluster_opts(i32::from(port), vec![url(other)], true)),
+                ..Options::for_tests()
+            };
+            Server::start(opts)
+        };
+        match (start("A", pa, pb).await, start("B", pb, pa).await) {
+            (Ok(a), Ok(b)) => break (a, b),
+            (a, b) => {
+                assert!(
+                    attempts < 5,
+                    "no free pair of route ports: {:?}",
+                    (a.err(), b.err())
+                );
+            }
+        }
+    };
     wait_routes(&a, 1).await;
     wait_routes(&b, 1).await;
     // Let any duplicate be resolved, then check both ends agree.
@@ -534,6 +556,112 @@ async fn mixed_cluster_with_the_reference_nats_server() {
                 other => panic!("no answer on {subject}: {other:?}"),
             }
         }
+    }
+    drop(reference);
+}
+
+/// Accounts with exports and imports in a mixed cluster: services answered
+/// across the route in both directions (each server makes up reply
+/// subjects its own way, and routes the answers back), and an imported
+/// stream published on the other server.
+#[tokio::test]
+async fn mixed_cluster_imports_cross_both_ways() {
+    const ACCOUNTS: &str = r#"
+accounts {
+  A {
+    users: [ {user: alice, password: apw} ]
+    exports: [ {service: help}, {service: help2}, {stream: "events.>"} ]
+  }
+  B {
+    users: [ {user: bob, password: bpw} ]
+    imports: [
+      {service: {account: A, subject: help}, to: ask}
+      {service: {account: A, subject: help2}, to: ask2}
+      {stream: {account: A, subject: "events.>"}, prefix: from_a}
+    ]
+  }
+}
+"#;
+    let mut opts = Options::for_tests();
+    let root = rnats_conf::parse_str(ACCOUNTS, "accounts.conf").unwrap();
+    rnats_server::config::apply(&mut opts, &root).unwrap();
+    opts.cluster = Some(cluster_opts(-1, vec![], false));
+    let rnats = start_server(opts).await;
+    let config = format!(
+        "{ACCOUNTS}\ncluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
+        free_port(),
+        rnats.cluster_addr().unwrap()
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&rnats, 1).await;
+    let login = |addr: String, user: &str, pass: &str| {
+        async_nats::ConnectOptions::new()
+            .user_and_password(user.into(), pass.into())
+            .connect(addr)
+    };
+    let ref_url = format!("nats://{}", reference.addr());
+    let alice_r = login(rnats.client_url(), "alice", "apw").await.unwrap();
+    let alice_n = login(ref_url.clone(), "alice", "apw").await.unwrap();
+    let bob_r = login(rnats.client_url(), "bob", "bpw").await.unwrap();
+    let bob_n = login(ref_url, "bob", "bpw").await.unwrap();
+
+    // `help` is served on rnats and asked for on the reference; `help2`
+    // the other way round.
+    for (responder, asker, service, import, name) in [
+        (&alice_r, &bob_n, "help", "ask", "rnats"),
+        (&alice_n, &bob_r, "help2", "ask2", "reference"),
+    ] {
+        let mut requests = responder.subscribe(service).await.unwrap();
+        responder.flush().await.unwrap();
+        let replier = responder.clone();
+        tokio::spawn(async move {
+            while let Some(m) = requests.next().await {
+                if let Some(reply) = m.reply {
+                    replier.publish(reply, name.into()).await.unwrap();
+                }
+            }
+        });
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match timeout(Duration::from_secs(1), asker.request(import, "?".into())).await {
+                Ok(Ok(answer)) => {
+                    assert_eq!(&answer.payload[..], name.as_bytes());
+                    break;
+                }
+                _ if Instant::now() < deadline => sleep(Duration::from_millis(20)).await,
+                other => panic!("no answer to {import} served on {name}: {other:?}"),
+            }
+        }
+    }
+
+    // The stream, published on either side, reaches the importer on the
+    // other once.
+    for (publisher, importer) in [(&alice_n, &bob_r), (&alice_r, &bob_n)] {
+        let mut imported = importer.subscribe("from_a.events.>").await.unwrap();
+        importer.flush().await.unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            publisher.publish("events.probe", "".into()).await.unwrap();
+            if let Ok(Some(m)) = timeout(Duration::from_millis(50), imported.next()).await {
+                assert_eq!(m.subject.as_str(), "from_a.events.probe");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the stream never crossed");
+        }
+        publisher
+            .publish("events.real", "once".into())
+            .await
+            .unwrap();
+        let m = loop {
+            let m = next(&mut imported).await;
+            if m.subject.as_str() != "from_a.events.probe" {
+                break m;
+            }
+        };
+        assert_eq!(m.subject.as_str(), "from_a.events.real");
+        nothing_more(&mut imported).await;
     }
     drop(reference);
 }
