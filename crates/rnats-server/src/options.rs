@@ -44,7 +44,7 @@ pub struct Options {
 pub const DEFAULT_CLUSTER_PORT: u16 = 6222;
 
 /// `cluster { name, listen/host/port, authorization, routes,
-/// connect_retries, no_advertise }`.
+/// connect_retries, no_advertise, tls }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterOptions {
     /// The cluster's name; when unset, one is made up (or taken from peers).
@@ -65,6 +65,9 @@ pub struct ClusterOptions {
     pub no_advertise: bool,
     /// Route URL announced to peers instead of the listen address.
     pub advertise: Option<String>,
+    /// TLS on every route, accepted and solicited (`cluster { tls {} }`):
+    /// mutual, with `ca_file` trusted both ways.
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl ClusterOptions {
