@@ -430,6 +430,9 @@ pub struct RouteInfo {
     pub auth_required: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub tls_required: bool,
+    /// Routes verify each other's certificates (set with `tls_required`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

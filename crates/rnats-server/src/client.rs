@@ -422,15 +422,8 @@ async fn start_tls(
     };
     let session = stream.get_ref().1;
     tracing::debug!("{tag} - TLS handshake complete");
-    if let (Some(version), Some(suite)) = (
-        session.protocol_version(),
-        session.negotiated_cipher_suite(),
-    ) {
-        tracing::debug!(
-            "{tag} - TLS version {:?}, cipher suite {:?}",
-            version,
-            suite.suite()
-        );
+    if let Some(negotiated) = crate::tls::describe_session(session) {
+        tracing::debug!("{tag} - {negotiated}");
     }
     if !crate::tls::pinned_cert_ok(opts, session.peer_certificates()) {
         tracing::error!("{tag} - Peer certificate is not one of the pinned certificates");
@@ -443,7 +436,7 @@ async fn start_tls(
 }
 
 /// The first byte of a TLS ClientHello record.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     server: &ServerShared,

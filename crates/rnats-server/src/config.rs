@@ -23,7 +23,8 @@
 //! `max_connections`/`max_conn`, `max_control_line`, `max_pending`,
 //! `write_deadline`, `ping_interval`, `ping_max`, `debug`, `trace`,
 //! `logtime`, `log_file`/`logfile`, `pid_file`/`pidfile`, `ports_file_dir`,
-//! `authorization {}`, `accounts {}`, `no_auth_user`, `tls {}`, and for
+//! `authorization {}`, `accounts {}`, `no_auth_user`, `tls {}`, `cluster {}`
+//! (with its own `tls {}` for routes), and for
 //! decentralized authentication `operator`, `system_account`, `resolver`
 //! (`MEMORY` or `{ type: full|cache, dir }`) and `resolver_preload`. Every other key
 //! nats-server knows is refused as not supported yet, naming the key, so
@@ -770,9 +771,41 @@ impl Reader {
 
     /// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout,
     /// handshake_first, min_version, cipher_suites, curve_preferences,
-    /// pinned_certs }`. Whether the files and names work is checked when the
-    /// server builds its TLS configuration.
+    /// pinned_certs, insecure }`, for clients. Whether the files and names
+    /// work is checked when the server builds its TLS configuration.
     fn tls(&mut self, value: &Value) -> Option<TlsOptions> {
+        let tls = self.tls_block(value, false)?;
+        if tls.cert_file.is_none() || tls.key_file.is_none() {
+            self.fail(
+                &value.pos,
+                "tls requires cert_file and key_file".to_string(),
+            );
+            return None;
+        }
+        if tls.verifies_clients() && tls.ca_file.is_none() {
+            self.fail(&value.pos, "tls verify requires ca_file".to_string());
+            return None;
+        }
+        Some(tls)
+    }
+
+    /// `cluster { tls {} }`: the same keys, for routes. Routes always
+    /// verify each other (as nats-server, whatever `verify` says), so
+    /// `ca_file` is required as well as the certificate and key.
+    fn cluster_tls(&mut self, value: &Value) -> Option<TlsOptions> {
+        let tls = self.tls_block(value, true)?;
+        if tls.cert_file.is_none() || tls.key_file.is_none() {
+            self.fail(&value.pos, "cluster tls requires cert_file and key_file");
+            return None;
+        }
+        if tls.ca_file.is_none() {
+            self.fail(&value.pos, "cluster tls requires ca_file");
+            return None;
+        }
+        Some(tls)
+    }
+
+    fn tls_block(&mut self, value: &Value, routes: bool) -> Option<TlsOptions> {
         let block = self.map(value)?;
         let mut tls = TlsOptions::default();
         for entry in block {
@@ -782,9 +815,23 @@ impl Reader {
                 "key_file" => tls.key_file = self.path(v),
                 "ca_file" => tls.ca_file = self.path(v),
                 "verify" => tls.verify = self.ok(v.as_bool()).unwrap_or(false),
+                "verify_and_map" if routes => {
+                    self.not_yet(entry, "route authorization by certificate")
+                }
                 "verify_and_map" => tls.verify_and_map = self.ok(v.as_bool()).unwrap_or(false),
                 "handshake_first" | "first" | "immediate" => {
-                    tls.handshake_first = self.ok(v.as_bool()).unwrap_or(false)
+                    let on = self.ok(v.as_bool()).unwrap_or(false);
+                    if routes {
+                        self.warnings.push(Warning {
+                            pos: entry.key_pos.clone(),
+                            message: format!(
+                                "{:?} is ignored in cluster tls: routes always start with the TLS handshake",
+                                entry.key
+                            ),
+                        });
+                    } else {
+                        tls.handshake_first = on;
+                    }
                 }
                 // nats-server takes seconds, as a number (fractions allowed).
                 "timeout" => match &v.kind {
@@ -802,8 +849,14 @@ impl Reader {
                 "cipher_suites" => tls.cipher_suites = self.string_list(v),
                 "curve_preferences" => tls.curve_preferences = self.string_list(v),
                 "pinned_certs" => tls.pinned_certs = self.string_list(v),
-                "insecure"
-                | "cert_store"
+                // Only a server that connects out (a route) has a peer
+                // certificate to skip checking; the client-facing block
+                // takes it and ignores it, as nats-server does.
+                "insecure" => tls.insecure = self.ok(v.as_bool()).unwrap_or(false),
+                "verify_cert_and_check_known_urls" if routes => {
+                    self.not_yet(entry, "this cluster TLS option")
+                }
+                "cert_store"
                 | "cert_match"
                 | "cert_match_by"
                 | "ocsp_peer"
@@ -811,17 +864,6 @@ impl Reader {
                 | "handshake_first_fallback" => self.not_yet(entry, "this TLS option"),
                 _ => self.unknown(entry),
             }
-        }
-        if tls.cert_file.is_none() || tls.key_file.is_none() {
-            self.fail(
-                &value.pos,
-                "tls requires cert_file and key_file".to_string(),
-            );
-            return None;
-        }
-        if tls.verifies_clients() && tls.ca_file.is_none() {
-            self.fail(&value.pos, "tls verify requires ca_file".to_string());
-            return None;
         }
         Some(tls)
     }
@@ -865,7 +907,7 @@ impl Reader {
 
     /// `cluster { name, listen | host + port, authorization { user,
     /// password, timeout }, routes, connect_retries, no_advertise,
-    /// cluster_advertise, permissions { import, export } }`.
+    /// cluster_advertise, permissions { import, export }, tls }`.
     fn cluster(&mut self, value: &Value) -> Option<crate::options::ClusterOptions> {
         let block = self.map(value)?;
         let mut cluster = crate::options::ClusterOptions {
@@ -941,7 +983,8 @@ impl Reader {
                         export: perms.subscribe,
                     });
                 }
-                "tls" | "pool_size" | "accounts" | "compression" => {
+                "tls" => cluster.tls = self.cluster_tls(v),
+                "pool_size" | "accounts" | "compression" => {
                     self.not_yet(entry, "this cluster option")
                 }
                 _ => self.unknown(entry),
@@ -1959,6 +2002,65 @@ ports_file_dir: /tmp
             error("tls {\n  cert_file: x\n  key_file: y\n  verfy: true\n}\n"),
             "nats.conf:4:3: unknown field \"verfy\""
         );
+    }
+
+    #[test]
+    fn the_cluster_tls_block() {
+        let opts = options(
+            "cluster {\n  listen: 127.0.0.1:-1\n  tls {\n    cert_file: node.pem\n    key_file: node-key.pem\n    \
+             ca_file: ca.pem\n    timeout: 3\n    insecure: true\n    min_version: \"1.3\"\n    \
+             pinned_certs: [abcd]\n  }\n  routes: [ nats-route://127.0.0.1:6223 ]\n}\n",
+        );
+        let c = opts.cluster.unwrap();
+        let tls = c.tls.expect("cluster tls");
+        assert_eq!(tls.cert_file.as_deref(), Some(Path::new("node.pem")));
+        assert_eq!(tls.key_file.as_deref(), Some(Path::new("node-key.pem")));
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("ca.pem")));
+        assert_eq!(tls.timeout(), Duration::from_secs(3));
+        assert!(tls.insecure);
+        assert_eq!(tls.min_version.as_deref(), Some("1.3"));
+        assert_eq!(tls.pinned_certs, ["abcd"]);
+        // The client-facing block is not affected by the cluster's.
+        assert!(opts.tls.is_none());
+        // The handshake timeout defaults to nats-server's 2 s.
+        let c = options("cluster { tls { cert_file: a, key_file: b, ca_file: c, verify: true } }")
+            .cluster
+            .unwrap();
+        assert_eq!(c.tls.unwrap().timeout(), crate::tls::DEFAULT_TLS_TIMEOUT);
+        // Routes always verify each other: ca_file is required.
+        assert_eq!(
+            error("cluster {\n  port: 6222\n  tls {\n    cert_file: a\n    key_file: b\n  }\n}\n"),
+            "nats.conf:3:7: cluster tls requires ca_file"
+        );
+        assert_eq!(
+            error("cluster {\n  tls { ca_file: c, key_file: b }\n}\n"),
+            "nats.conf:2:7: cluster tls requires cert_file and key_file"
+        );
+        assert_eq!(
+            error(
+                "cluster {\n  tls {\n    cert_file: a, key_file: b, ca_file: c\n    verify_and_map: true\n  }\n}\n"
+            ),
+            "nats.conf:4:5: \"verify_and_map\" is not supported by rnats-server yet (route authorization by certificate)"
+        );
+        assert_eq!(
+            error(
+                "cluster {\n  tls {\n    cert_file: a, key_file: b, ca_file: c\n    verfy: true\n  }\n}\n"
+            ),
+            "nats.conf:4:5: unknown field \"verfy\""
+        );
+        assert_eq!(
+            warnings(
+                "cluster { tls { cert_file: a, key_file: b, ca_file: c, handshake_first: true } }"
+            ),
+            [
+                "nats.conf:1:56: \"handshake_first\" is ignored in cluster tls: routes always start with the TLS handshake"
+            ]
+        );
+        // In the client-facing block `insecure` is taken and has no effect.
+        let tls = options("tls { cert_file: a, key_file: b, insecure: true }")
+            .tls
+            .unwrap();
+        assert!(tls.insecure);
     }
 
     #[test]

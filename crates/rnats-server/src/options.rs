@@ -44,7 +44,7 @@ pub struct Options {
 pub const DEFAULT_CLUSTER_PORT: u16 = 6222;
 
 /// `cluster { name, listen/host/port, authorization, routes,
-/// connect_retries, no_advertise }`.
+/// connect_retries, no_advertise, tls }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterOptions {
     /// The cluster's name; when unset, one is made up (or taken from peers).
@@ -68,6 +68,9 @@ pub struct ClusterOptions {
     /// `permissions { import, export }`: which subjects' interest this
     /// server sends to routes, and accepts from them.
     pub permissions: Option<RoutePermissions>,
+    /// TLS on every route, accepted and solicited (`cluster { tls {} }`):
+    /// mutual, with `ca_file` trusted both ways.
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 /// Route permissions, as nats-server has them: `import` limits the

@@ -21,6 +21,13 @@
 //! accepted on the route port. A second route to a server already connected
 //! is a duplicate: the one solicited by the server with the smaller id wins
 //! (else the first one), so both ends keep the same connection.
+//!
+//! With `cluster { tls {} }` every route is mutual TLS, and the handshake
+//! comes first, right after the TCP connection and before INFO or CONNECT
+//! (unlike client connections): the accepting server is the TLS server,
+//! the soliciting one the TLS client, and each checks the other's
+//! certificate against `ca_file`. A failed handshake closes only that
+//! connection; a solicited route is retried as after any other failure.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,11 +42,12 @@ use rnats_proto::route::{
     self as proto, RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed, SubjectPermission,
 };
 use rnats_proto::subject::pattern_matches;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep, sleep_until};
-use tracing::{Level, debug, enabled, error, info, trace};
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tracing::{Level, debug, enabled, error, info, trace, warn};
 
 use crate::account::{Account, RESPONSE_PREFIX, Routes};
 use crate::auth::Secret;
@@ -49,6 +57,7 @@ use crate::options::{ClusterOptions, SubjectRuleConfig};
 use crate::permissions::Rule;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
 use crate::subscription::Subscription;
+use crate::tls::{RouteTls, TlsConfigError};
 
 /// How long a route has to send CONNECT, unless configured.
 const DEFAULT_ROUTE_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -174,10 +183,15 @@ pub struct Cluster {
     import: Option<Rule>,
     /// `permissions.export`: the remote interest this server accepts.
     export: Option<Arc<Rule>>,
+    /// TLS for every route, when configured.
+    tls: Option<RouteTls>,
 }
 
 impl Cluster {
-    pub fn new(opts: ClusterOptions, server_id: String) -> Cluster {
+    /// Fails when the route TLS configuration cannot be used (unreadable
+    /// files, unknown cipher suites, no `ca_file`...).
+    pub fn new(opts: ClusterOptions, server_id: String) -> Result<Cluster, TlsConfigError> {
+        let tls = opts.tls.as_ref().map(RouteTls::new).transpose()?;
         let name = opts.name.clone().unwrap_or_else(|| {
             // A made-up name, replaced by the first peer's.
             let id: String = server_id.chars().skip(1).take(22).collect();
@@ -199,7 +213,7 @@ impl Cluster {
         let export = perms
             .and_then(|p| p.export.as_ref())
             .map(|r| Arc::new(Rule::from_config(r)));
-        Cluster {
+        Ok(Cluster {
             opts,
             server_id,
             name: Mutex::new(name),
@@ -214,7 +228,8 @@ impl Cluster {
             explicit,
             import,
             export,
-        }
+            tls,
+        })
     }
 
     pub fn name(&self) -> String {
@@ -416,7 +431,8 @@ impl Cluster {
             port,
             headers: true,
             auth_required: self.opts.username.is_some(),
-            tls_required: false,
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.is_some(),
             max_payload: shared.opts.max_payload,
             nonce: None,
             ip: None,
@@ -548,6 +564,11 @@ pub(crate) async fn start(
     *lock(&cluster.client_urls) = own_client_urls(shared);
     info!("Cluster name is {}", cluster.name());
     info!("Listening for route connections on {}", addr);
+    if cluster.tls.as_ref().is_some_and(|t| t.opts.insecure) {
+        warn!(
+            "TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN PRODUCTION!"
+        );
+    }
     {
         let (shared, cluster2) = (shared.clone(), cluster.clone());
         cluster.spawn(async move {
@@ -672,7 +693,8 @@ enum Outcome {
 }
 
 /// Serves one route connection, accepted (`solicited` is `None`) or
-/// solicited, until it ends.
+/// solicited, until it ends: over TLS when the cluster has it (the
+/// handshake first), else over the plain socket.
 async fn run_route(
     shared: Arc<ServerShared>,
     cluster: Arc<Cluster>,
@@ -682,6 +704,104 @@ async fn run_route(
 ) -> Outcome {
     let id = cluster.next_id.fetch_add(1, Ordering::Relaxed);
     let client = Arc::new(Client::new(id, peer, shared.opts.max_pending, None).into_route());
+    match &cluster.tls {
+        None => {
+            let (reader, writer) = stream.split();
+            serve_route(&shared, &cluster, &client, solicited, reader, writer).await
+        }
+        // Boxed: the TLS state is large, and plain routes need not carry it.
+        Some(tls) => {
+            Box::pin(async {
+                let Some(stream) = route_handshake(tls, &client, stream, solicited).await else {
+                    return Outcome::Failed;
+                };
+                let (reader, writer) = tokio::io::split(stream);
+                serve_route(&shared, &cluster, &client, solicited, reader, writer).await
+            })
+            .await
+        }
+    }
+}
+
+/// The TLS handshake of a route, right after the TCP connection: as the
+/// TLS server on an accepted route, as the TLS client (checking the
+/// peer's certificate against the route URL's host) on a solicited one.
+/// None when it failed or timed out; that is logged here.
+async fn route_handshake(
+    tls: &RouteTls,
+    client: &Client,
+    stream: TcpStream,
+    solicited: Option<&RouteUrl>,
+) -> Option<tokio_rustls::TlsStream<TcpStream>> {
+    let tag = &client.tag;
+    let handshake = async {
+        match solicited {
+            Some(url) => {
+                debug!("{tag} - Starting TLS route client handshake");
+                let name = ServerName::try_from(url.host.clone()).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("invalid server name {:?}: {e}", url.host),
+                    )
+                })?;
+                let stream = tls.connector.connect(name, stream).await?;
+                Ok(tokio_rustls::TlsStream::Client(stream))
+            }
+            None => {
+                debug!("{tag} - Starting TLS route server handshake");
+                let mut first = [0u8; 1];
+                if stream.peek(&mut first).await? == 1 && first[0] != client::TLS_HANDSHAKE_RECORD {
+                    // A plain-text route (or anything else): closed without
+                    // a word, as nats-server does. What it sent is read
+                    // first, so that the close is not a reset.
+                    let mut discard = [0u8; 4096];
+                    while matches!(stream.try_read(&mut discard), Ok(n) if n > 0) {}
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "tls: first record does not look like a TLS handshake",
+                    ));
+                }
+                let stream = tls.acceptor.accept(stream).await?;
+                Ok(tokio_rustls::TlsStream::Server(stream))
+            }
+        }
+    };
+    let failed = |why: &dyn std::fmt::Display| {
+        error!("{tag} - TLS route handshake error: {why}");
+        info!("{tag} - Router connection closed: TLS Handshake Failure");
+        None
+    };
+    let stream = match timeout(tls.opts.timeout(), handshake).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return failed(&e),
+        Err(_) => return failed(&format_args!("timeout after {:?}", tls.opts.timeout())),
+    };
+    let session = stream.get_ref().1;
+    if !crate::tls::pinned_cert_ok(&tls.opts, session.peer_certificates()) {
+        return failed(&"certificate not pinned");
+    }
+    debug!("{tag} - TLS handshake complete");
+    if let Some(negotiated) = crate::tls::describe_session(session) {
+        debug!("{tag} - {negotiated}");
+    }
+    Some(stream)
+}
+
+/// The route protocol over an established connection (after the TLS
+/// handshake, if any): CONNECT (when solicited) and INFO out, then the
+/// reader and the writer until the connection ends.
+async fn serve_route<R, W>(
+    shared: &Arc<ServerShared>,
+    cluster: &Arc<Cluster>,
+    client: &Arc<Client>,
+    solicited: Option<&RouteUrl>,
+    reader: R,
+    writer: W,
+) -> Outcome
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut hello = Vec::new();
     if let Some(url) = solicited {
         let (user, pass) = match &url.user {
@@ -694,7 +814,7 @@ async fn run_route(
             pedantic: false,
             user,
             pass,
-            tls_required: false,
+            tls_required: cluster.tls.is_some(),
             headers: true,
             name: cluster.server_id.clone(),
             cluster: cluster.name(),
@@ -704,7 +824,7 @@ async fn run_route(
         hello.extend(connect.to_protocol_line());
         debug!("{} - Route connect msg sent", client.tag);
     }
-    hello.extend(cluster.route_info(&shared).to_protocol_line());
+    hello.extend(cluster.route_info(shared).to_protocol_line());
     client.send_now(&hello);
     info!("{} - Route connection created", client.tag);
     let mut session = RouteSession {
@@ -719,13 +839,12 @@ async fn run_route(
         to_self: false,
         subs: HashMap::new(),
         last_account: None,
-        out: Deliveries::new(id),
+        out: Deliveries::new(client.id),
         ops: Vec::new(),
     };
-    let (reader, writer) = stream.split();
     let ((), ()) = tokio::join!(
         session.run(reader),
-        client::write_loop(&shared, &client, writer)
+        client::write_loop(shared, client, writer)
     );
     if session.to_self {
         Outcome::ToSelf

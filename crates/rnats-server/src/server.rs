@@ -208,10 +208,12 @@ impl Server {
                 "Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance"
             );
         }
-        let cluster = opts
-            .cluster
-            .clone()
-            .map(|c| Arc::new(crate::route::Cluster::new(c, id.clone())));
+        let cluster = match opts.cluster.clone() {
+            Some(c) => Some(Arc::new(
+                crate::route::Cluster::new(c, id.clone()).map_err(io::Error::other)?,
+            )),
+            None => None,
+        };
         let shared = Arc::new(ServerShared {
             cluster,
             opts,

@@ -1,25 +1,31 @@
-//! TLS for client connections, with rustls: the `tls {}` options, building
-//! the acceptor from them (nats-server's Go names for cipher suites and
-//! curves, refused by name when unknown), pinned certificates, and the
-//! identities a client certificate offers for `verify_and_map`.
+//! TLS with rustls: the `tls {}` options, building the client-facing
+//! acceptor from them (nats-server's Go names for cipher suites and curves,
+//! refused by name when unknown), the mutual TLS of routes ([`RouteTls`],
+//! from `cluster { tls {} }`), pinned certificates, and the identities a
+//! client certificate offers for `verify_and_map`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::crypto::ring::{self as provider, cipher_suite, kx_group};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
+    SupportedCipherSuite,
+};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// nats-server's default TLS handshake timeout.
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The `tls {}` block (or `--tls*` flags).
+/// The `tls {}` block (or `--tls*` flags), at the top level for clients or
+/// in `cluster {}` for routes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     pub cert_file: Option<PathBuf>,
@@ -40,8 +46,13 @@ pub struct TlsOptions {
     pub cipher_suites: Vec<String>,
     /// Go names: `X25519`, `CurveP256`, `CurveP384`.
     pub curve_preferences: Vec<String>,
-    /// Hex SHA-256 of the client certificate's SubjectPublicKeyInfo.
+    /// Hex SHA-256 of the peer certificate's SubjectPublicKeyInfo.
     pub pinned_certs: Vec<String>,
+    /// Do not verify the certificate of a server this one connects to
+    /// (solicited routes). Nothing for the client-facing block, which only
+    /// accepts connections: there it is taken and ignored, as nats-server
+    /// does.
+    pub insecure: bool,
 }
 
 impl TlsOptions {
@@ -69,6 +80,8 @@ pub enum TlsConfigError {
     NoCertificate(PathBuf),
     #[error("tls: verify requires ca_file")]
     VerifyWithoutCa,
+    #[error("cluster tls requires ca_file (routes always verify each other's certificates)")]
+    ClusterWithoutCa,
     #[error("tls: cipher suite {0:?} is not supported")]
     UnknownCipherSuite(String),
     #[error("tls: curve {0:?} is not supported")]
@@ -140,43 +153,78 @@ fn provider_for(opts: &TlsOptions) -> Result<CryptoProvider, TlsConfigError> {
     Ok(p)
 }
 
-/// Builds the acceptor for the configured certificate and client policy.
-pub fn acceptor(opts: &TlsOptions) -> Result<TlsAcceptor, TlsConfigError> {
+/// The certificate chain and private key named by `cert_file`/`key_file`.
+fn identity(
+    opts: &TlsOptions,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
     let (Some(cert_file), Some(key_file)) = (&opts.cert_file, &opts.key_file) else {
         return Err(TlsConfigError::MissingCertOrKey);
     };
-    let read = |what, path: &PathBuf, source| TlsConfigError::Read {
-        what,
-        path: path.clone(),
-        source,
-    };
     let certs = CertificateDer::pem_file_iter(cert_file)
-        .map_err(|e| read("cert_file", cert_file, e))?
+        .map_err(|e| read_error("cert_file", cert_file, e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| read("cert_file", cert_file, e))?;
+        .map_err(|e| read_error("cert_file", cert_file, e))?;
     if certs.is_empty() {
         return Err(TlsConfigError::NoCertificate(cert_file.clone()));
     }
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| read("key_file", key_file, e))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key_file).map_err(|e| read_error("key_file", key_file, e))?;
+    Ok((certs, key))
+}
+
+fn read_error(
+    what: &'static str,
+    path: &Path,
+    source: rustls_pki_types::pem::Error,
+) -> TlsConfigError {
+    TlsConfigError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The CA certificates in `ca_file`.
+fn roots(ca_file: &Path) -> Result<Arc<RootCertStore>, TlsConfigError> {
+    let mut roots = RootCertStore::empty();
+    for ca in
+        CertificateDer::pem_file_iter(ca_file).map_err(|e| read_error("ca_file", ca_file, e))?
+    {
+        roots.add(ca.map_err(|e| read_error("ca_file", ca_file, e))?)?;
+    }
+    if roots.is_empty() {
+        return Err(TlsConfigError::NoCertificate(ca_file.to_path_buf()));
+    }
+    Ok(Arc::new(roots))
+}
+
+/// The protocol versions `min_version` allows.
+fn versions(
+    opts: &TlsOptions,
+) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TlsConfigError> {
+    static FROM_1_2: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
+    static ONLY_1_3: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    match opts.min_version.as_deref() {
+        None | Some("1.2") => Ok(&FROM_1_2),
+        Some("1.3") => Ok(&ONLY_1_3),
+        Some(other) => Err(TlsConfigError::UnknownVersion(other.to_string())),
+    }
+}
+
+/// Builds the acceptor for the configured certificate and client policy.
+pub fn acceptor(opts: &TlsOptions) -> Result<TlsAcceptor, TlsConfigError> {
+    let (certs, key) = identity(opts)?;
     let provider = Arc::new(provider_for(opts)?);
-    let versions: &[&rustls::SupportedProtocolVersion] = match opts.min_version.as_deref() {
-        None | Some("1.2") => &[&rustls::version::TLS13, &rustls::version::TLS12],
-        Some("1.3") => &[&rustls::version::TLS13],
-        Some(other) => return Err(TlsConfigError::UnknownVersion(other.to_string())),
-    };
-    let builder =
-        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions(opts)?)?;
     let builder = if opts.verifies_clients() {
         let ca_file = opts
             .ca_file
             .as_ref()
             .ok_or(TlsConfigError::VerifyWithoutCa)?;
-        let mut roots = RootCertStore::empty();
-        for ca in CertificateDer::pem_file_iter(ca_file).map_err(|e| read("ca_file", ca_file, e))? {
-            roots.add(ca.map_err(|e| read("ca_file", ca_file, e))?)?;
-        }
         let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
+            WebPkiClientVerifier::builder_with_provider(roots(ca_file)?, provider).build()?;
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
@@ -185,6 +233,136 @@ pub fn acceptor(opts: &TlsOptions) -> Result<TlsAcceptor, TlsConfigError> {
     // Small records cost CPU per message; let rustls fill whole records.
     config.send_half_rtt_data = false;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// TLS for routes (`cluster { tls {} }`), built once when the cluster
+/// starts. As on nats-server every route is mutual TLS: the accepting
+/// server requires a certificate from `ca_file`, and the soliciting server
+/// presents its own certificate and checks the other's against the same
+/// `ca_file` (unless `insecure`).
+pub struct RouteTls {
+    pub opts: TlsOptions,
+    /// For routes accepted on the route port (the TLS server side).
+    pub acceptor: TlsAcceptor,
+    /// For routes this server solicits (the TLS client side).
+    pub connector: TlsConnector,
+}
+
+impl std::fmt::Debug for RouteTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteTls")
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+impl RouteTls {
+    pub fn new(opts: &TlsOptions) -> Result<RouteTls, TlsConfigError> {
+        let ca_file = opts
+            .ca_file
+            .as_ref()
+            .ok_or(TlsConfigError::ClusterWithoutCa)?;
+        let (certs, key) = identity(opts)?;
+        let roots = roots(ca_file)?;
+        let provider = Arc::new(provider_for(opts)?);
+        let versions = versions(opts)?;
+
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
+        let mut server = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs.clone(), key.clone_key())?;
+        server.send_half_rtt_data = false;
+
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)?;
+        let builder = if opts.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyServerCertificate { provider }))
+        } else {
+            builder.with_root_certificates(roots)
+        };
+        let client = builder.with_client_auth_cert(certs, key)?;
+        Ok(RouteTls {
+            opts: opts.clone(),
+            acceptor: TlsAcceptor::from(Arc::new(server)),
+            connector: TlsConnector::from(Arc::new(client)),
+        })
+    }
+}
+
+/// `insecure`: the solicited server's certificate chain and name are not
+/// checked (as Go's `InsecureSkipVerify`), but its handshake signatures
+/// still are, so the peer must hold the key of the certificate it shows.
+#[derive(Debug)]
+struct AnyServerCertificate {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AnyServerCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The negotiated version and cipher suite, in the words (and Go names)
+/// nats-server logs them: `TLS version 1.3, cipher suite TLS_AES_128_GCM_SHA256`.
+pub fn describe_session(session: &rustls::CommonState) -> Option<String> {
+    let version = match session.protocol_version()? {
+        rustls::ProtocolVersion::TLSv1_3 => "1.3".to_string(),
+        rustls::ProtocolVersion::TLSv1_2 => "1.2".to_string(),
+        other => format!("{other:?}"),
+    };
+    let suite = session.negotiated_cipher_suite()?.suite();
+    let suite = match suite.as_str() {
+        // rustls marks TLS 1.3 suites with "TLS13_"; Go does not.
+        Some(name) => name.replacen("TLS13_", "TLS_", 1),
+        None => format!("{suite:?}"),
+    };
+    Some(format!("TLS version {version}, cipher suite {suite}"))
 }
 
 /// Whether the client's certificate is one of the pinned ones (if any are).

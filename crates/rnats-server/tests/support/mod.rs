@@ -634,7 +634,8 @@ impl ReferenceServer {
         }
     }
 
-    fn log(&self) -> String {
+    /// What the reference has logged so far (its stderr).
+    pub fn log(&self) -> String {
         self.files
             .iter()
             .find(|p| p.extension().is_some_and(|e| e == "log"))
