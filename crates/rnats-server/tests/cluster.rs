@@ -356,6 +356,92 @@ async fn a_restarted_node_is_reconnected() {
     nothing_more(&mut sub).await;
 }
 
+/// A node of three goes down with a subscriber on it: the client moves to
+/// a server it learned from `connect_urls`, its interest follows it, and
+/// when the node comes back (same ports) it rejoins; every message is
+/// delivered exactly once throughout.
+#[tokio::test]
+async fn clients_move_when_a_node_dies_and_it_rejoins() {
+    let a = node("A", vec![]).await;
+    let (client_port, route_port) = (a.local_addr().port(), a.cluster_addr().unwrap().port());
+    let b = node("B", vec![route_to(&a)]).await;
+    let c = node("C", vec![route_to(&a)]).await;
+    for s in [&a, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    let subscriber = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(a.client_url())
+        .await
+        .unwrap();
+    wait_until("the subscriber to learn every server", || {
+        subscriber.server_info().connect_urls.len() >= 3
+    })
+    .await;
+    let mut sub = subscriber.subscribe("k").await.unwrap();
+    subscriber.flush().await.unwrap();
+    let publisher = client(&c).await;
+
+    // Publishes `count` messages once the subscriber's interest is where
+    // the publisher is (probes first), and expects each exactly once.
+    async fn exactly_once(
+        publisher: &async_nats::Client,
+        sub: &mut async_nats::Subscriber,
+        count: usize,
+    ) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            publisher.publish("k", "probe".into()).await.unwrap();
+            publisher.flush().await.unwrap();
+            if let Ok(Some(m)) = timeout(Duration::from_millis(50), sub.next()).await
+                && &m.payload[..] == b"probe"
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the interest never reached the publisher"
+            );
+        }
+        // Probes still in flight arrive before the numbered messages.
+        for i in 0..count {
+            publisher.publish("k", i.to_string().into()).await.unwrap();
+        }
+        publisher.flush().await.unwrap();
+        let mut expected = 0;
+        while expected < count {
+            let m = next(sub).await;
+            if &m.payload[..] == b"probe" {
+                continue;
+            }
+            assert_eq!(m.payload, expected.to_string(), "in order, none twice");
+            expected += 1;
+        }
+        nothing_more(sub).await;
+    }
+
+    exactly_once(&publisher, &mut sub, 50).await;
+    a.shutdown().await;
+    drop(a);
+    wait_routes(&b, 1).await;
+    wait_routes(&c, 1).await;
+    exactly_once(&publisher, &mut sub, 50).await;
+    let where_now = subscriber.server_info().port;
+    assert_ne!(where_now, client_port, "the subscriber moved to B or C");
+
+    let mut opts = Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster_opts(i32::from(route_port), vec![], true)),
+        ..Options::for_tests()
+    };
+    opts.port = i32::from(client_port);
+    let a = start_server(opts).await;
+    for s in [&a, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    exactly_once(&publisher, &mut sub, 50).await;
+}
+
 /// When a server joins, clients that asked for INFO updates (`"protocol":1`)
 /// and finished their handshake get one with the new `connect_urls`; older
 /// clients, and clients still waiting for their first PONG, get nothing.
