@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -440,6 +442,99 @@ async fn clients_move_when_a_node_dies_and_it_rejoins() {
         wait_routes(s, 2).await;
     }
     exactly_once(&publisher, &mut sub, 50).await;
+}
+
+/// A TCP relay whose connections can all be cut at once while it keeps
+/// accepting: a network blip between two servers.
+struct Relay {
+    addr: std::net::SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    acceptor: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn to(target: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (count, tasks) = (accepted.clone(), links.clone());
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                count.fetch_add(1, AtomicOrdering::SeqCst);
+                tasks.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                }));
+            }
+        });
+        Relay {
+            addr,
+            accepted,
+            links,
+            acceptor,
+        }
+    }
+
+    fn cut(&self) {
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.acceptor.abort();
+    }
+}
+
+/// An implicit route (learned from gossip) that drops while both ends live
+/// is dialled again. C advertises a relay as its route address, so B's
+/// implicit route to C runs through it and can be cut.
+#[tokio::test]
+async fn a_dropped_implicit_route_is_dialled_again() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    let c_port = free_port();
+    let mut c_cluster = cluster_opts(i32::from(c_port), vec![route_to(&a)], true);
+    let relay = Relay::to(([127, 0, 0, 1], c_port).into()).await;
+    c_cluster.advertise = Some(relay.addr.to_string());
+    let c = start_server(Options {
+        server_name: Some("C".into()),
+        cluster: Some(c_cluster),
+        ..Options::for_tests()
+    })
+    .await;
+    for s in [&a, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    assert_eq!(
+        relay.accepted.load(AtomicOrdering::SeqCst),
+        1,
+        "B reached C through the relay"
+    );
+
+    relay.cut();
+    wait_until("B to dial C again", || {
+        relay.accepted.load(AtomicOrdering::SeqCst) == 2
+    })
+    .await;
+    for s in [&a, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    // A's direct routes are untouched; B and C talk again over the relay.
+    let (cb, cc) = (client(&b).await, client(&c).await);
+    let mut on_c = cc.subscribe("after.blip").await.unwrap();
+    cc.flush().await.unwrap();
+    wait_subs(&b, 1).await;
+    cb.publish("after.blip", "again".into()).await.unwrap();
+    assert_eq!(&next(&mut on_c).await.payload[..], b"again");
+    nothing_more(&mut on_c).await;
 }
 
 /// When a server joins, clients that asked for INFO updates (`"protocol":1`)
