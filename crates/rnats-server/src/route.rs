@@ -417,7 +417,12 @@ impl Cluster {
     fn route_info(&self, shared: &ServerShared) -> RouteInfo {
         let listen = self.listen_addr();
         let perms = self.opts.permissions.as_ref();
-        let (host, port) = match self.opts.advertise.as_deref().and_then(RouteUrl::parse) {
+        let advertised = self.opts.advertise.as_deref().and_then(RouteUrl::parse);
+        // As nats-server: the advertised URL, which peers pass on in gossip.
+        let ip = advertised
+            .as_ref()
+            .map(|adv| format!("nats-route://{}/", adv.addr()));
+        let (host, port) = match advertised {
             Some(adv) => (adv.host, adv.port.max(0) as u16),
             None => (self.opts.host.clone(), listen.map_or(0, |a| a.port())),
         };
@@ -435,7 +440,7 @@ impl Cluster {
             tls_verify: self.tls.is_some(),
             max_payload: shared.opts.max_payload,
             nonce: None,
-            ip: None,
+            ip,
             cluster: self.name(),
             connect_urls: Some(lock(&self.client_urls).clone()),
             lnoc: true,
@@ -563,6 +568,9 @@ pub(crate) async fn start(
     *lock(&cluster.listen) = Some(addr);
     *lock(&cluster.client_urls) = own_client_urls(shared);
     info!("Cluster name is {}", cluster.name());
+    if opts.name.is_none() {
+        warn!("Cluster name was dynamically generated, consider setting one");
+    }
     info!("Listening for route connections on {}", addr);
     if cluster.tls.as_ref().is_some_and(|t| t.opts.insecure) {
         warn!(
@@ -1268,10 +1276,12 @@ impl RouteSession {
         }
         self.registered = true;
         self.client.connected();
-        // Tell the other peers about a server that connected to us, so
-        // they connect to it too (the full mesh).
-        if !self.solicited {
-            let mut gossip = info;
+        // Tell the other peers about this one (whichever side dialled), so
+        // they connect to it too: the full mesh. Its route URL is the one it
+        // advertises, else its host (or the address it was reached at) and
+        // route port.
+        let mut gossip = info;
+        if gossip.ip.is_none() {
             let host = match gossip.host.parse::<std::net::IpAddr>() {
                 Ok(ip) if !ip.is_unspecified() => gossip.host.clone(),
                 Err(_) if !gossip.host.is_empty() => gossip.host.clone(),
@@ -1283,10 +1293,10 @@ impl RouteSession {
                 format!("{host}:{}", gossip.port)
             };
             gossip.ip = Some(format!("nats-route://{hostport}/"));
-            gossip.nonce = None;
-            self.cluster
-                .send_to_all(&gossip.to_protocol_line(), Some(self.client.id));
         }
+        gossip.nonce = None;
+        self.cluster
+            .send_to_all(&gossip.to_protocol_line(), Some(self.client.id));
         self.shared.cluster_changed();
         Ok(())
     }

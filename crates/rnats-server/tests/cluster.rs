@@ -201,6 +201,26 @@ async fn three_nodes_mesh_from_one_seed_queue_groups_and_requests() {
     assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
 }
 
+/// A hub that solicits every other node: the others learn of each other
+/// from the hub's gossip (as from nats-server's, which gossips routes it
+/// solicited as well as those it accepted).
+#[tokio::test]
+async fn a_hub_that_dials_everyone_makes_a_full_mesh() {
+    let b = node("B", vec![]).await;
+    let c = node("C", vec![]).await;
+    let hub = node("hub", vec![route_to(&b), route_to(&c)]).await;
+    for s in [&hub, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    let (cb, cc) = (client(&b).await, client(&c).await);
+    let mut on_c = cc.subscribe("spoke.to.spoke").await.unwrap();
+    cc.flush().await.unwrap();
+    wait_subs(&b, 1).await;
+    cb.publish("spoke.to.spoke", "direct".into()).await.unwrap();
+    assert_eq!(&next(&mut on_c).await.payload[..], b"direct");
+    nothing_more(&mut on_c).await;
+}
+
 #[tokio::test]
 async fn routes_configured_both_ways_end_as_one() {
     let url = |port: u16| {
@@ -737,6 +757,52 @@ async fn mixed_cluster_with_the_reference_nats_server() {
                 other => panic!("no answer on {subject}: {other:?}"),
             }
         }
+    }
+    drop(reference);
+}
+
+/// rnats as the hub that dials a reference node and another rnats node:
+/// its gossip must be enough for nats-server to dial the other rnats node
+/// (an implicit route across implementations), so all three mesh.
+#[tokio::test]
+async fn nats_server_follows_rnats_gossip_to_a_full_mesh() {
+    let ref_route_port = free_port();
+    let config = format!(
+        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{ref_route_port}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n}}\n"
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let spoke = node("spoke", vec![]).await;
+    let to_reference = format!(
+        "nats-route://{USER}:{}@127.0.0.1:{ref_route_port}",
+        PASS.replace('!', "%21")
+    );
+    let hub = node("hub", vec![to_reference, route_to(&spoke)]).await;
+    wait_routes(&hub, 2).await;
+    // The spoke's second route can only be the reference, dialled by it
+    // or by the spoke after the hub's gossip.
+    wait_routes(&spoke, 2).await;
+    let on_ref = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    let cs = client(&spoke).await;
+    let mut sub = cs.subscribe("spoke.only").await.unwrap();
+    cs.flush().await.unwrap();
+    // Until the spoke's interest reached the reference, messages vanish.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        on_ref.publish("spoke.only", "hi".into()).await.unwrap();
+        on_ref.flush().await.unwrap();
+        if let Ok(Some(m)) = timeout(Duration::from_millis(50), sub.next()).await {
+            assert_eq!(&m.payload[..], b"hi");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reference never routed to the spoke"
+        );
     }
     drop(reference);
 }
