@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rnats_proto::subject::{is_subset, subjects_collide};
+use rnats_proto::subject::{is_subset, pattern_matches, subjects_collide};
 
 use crate::client::lock;
 use crate::options::{AccountConfig, ExportKind};
@@ -85,6 +85,20 @@ impl ImportedStream {
         } else {
             None
         }
+    }
+}
+
+impl Routes {
+    /// The accounts that import `subject` as a stream (published in this
+    /// account), with the subject it has there.
+    pub fn stream_importers<'a>(
+        &'a self,
+        subject: &'a [u8],
+    ) -> impl Iterator<Item = (Arc<Account>, Vec<u8>)> + 'a {
+        self.streams
+            .iter()
+            .filter(|stream| pattern_matches(&stream.pattern, subject))
+            .filter_map(|stream| Some((stream.to.upgrade()?, stream.map_subject(subject))))
     }
 }
 

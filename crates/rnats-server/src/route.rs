@@ -41,7 +41,6 @@ use rnats_proto::parser::Span;
 use rnats_proto::route::{
     self as proto, RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed, SubjectPermission,
 };
-use rnats_proto::subject::pattern_matches;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -1102,14 +1101,7 @@ impl RouteSession {
     /// importing accounts' local subscribers get it under their subject
     /// (the peer sent it here for their interest, announced in this account).
     fn deliver_to_importers(&mut self, routes: &Routes, msg: &Message<'_>, queues: Option<&[u8]>) {
-        for stream in &routes.streams {
-            if !pattern_matches(&stream.pattern, msg.subject) {
-                continue;
-            }
-            let Some(importer) = stream.to.upgrade() else {
-                continue;
-            };
-            let mapped = stream.map_subject(msg.subject);
+        for (importer, mapped) in routes.stream_importers(msg.subject) {
             let imported = Message {
                 subject: &mapped,
                 ..*msg

@@ -680,14 +680,7 @@ impl Session {
         msg: &Message<'_>,
         served: &mut Vec<Box<[u8]>>,
     ) -> bool {
-        for stream in &routes.streams {
-            if !subject::pattern_matches(&stream.pattern, msg.subject) {
-                continue;
-            }
-            let Some(target) = stream.to.upgrade() else {
-                continue;
-            };
-            let mapped = stream.map_subject(msg.subject);
+        for (target, mapped) in routes.stream_importers(msg.subject) {
             let routed = Message {
                 subject: &mapped,
                 ..*msg

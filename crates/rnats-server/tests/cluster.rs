@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use rnats_server::options::{ClusterOptions, RoutePermissions, SubjectRuleConfig};
 use rnats_server::{Options, Server};
+use support::cluster::{client, cluster, next, nothing_more, wait_routes, wait_subs, wait_until};
 use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::time::{Instant, sleep, timeout};
 
@@ -48,50 +49,6 @@ async fn node_on(name: &str, port: i32, routes: Vec<String>, auth: bool) -> Serv
 fn route_to(server: &Server) -> String {
     let addr = server.cluster_addr().expect("clustered");
     format!("nats-route://{USER}:{}@{addr}", PASS.replace('!', "%21"))
-}
-
-fn cluster(server: &Server) -> &rnats_server::route::Cluster {
-    server.shared().cluster.as_deref().expect("clustered")
-}
-
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn wait_routes(server: &Server, n: usize) {
-    wait_until(&format!("{n} routes"), || {
-        cluster(server).route_count() == n
-    })
-    .await;
-}
-
-/// Waits until `server` indexes at least `n` subscriptions (local and remote).
-async fn wait_subs(server: &Server, n: usize) {
-    wait_until(&format!("{n} subscriptions"), || {
-        server.shared().subscription_count() >= n
-    })
-    .await;
-}
-
-async fn client(server: &Server) -> async_nats::Client {
-    async_nats::connect(server.client_url()).await.unwrap()
-}
-
-async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    timeout(TIMEOUT, sub.next())
-        .await
-        .expect("a message in time")
-        .expect("subscription open")
-}
-
-async fn nothing_more(sub: &mut async_nats::Subscriber) {
-    if let Ok(Some(m)) = timeout(Duration::from_millis(200), sub.next()).await {
-        panic!("unexpected message on {}", m.subject);
-    }
 }
 
 #[tokio::test]

@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use futures::StreamExt;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
@@ -27,6 +26,7 @@ use rnats_server::tls::TlsOptions;
 use rnats_server::{Options, Server};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use support::cluster::{client, cluster, next, nothing_more, wait_routes, wait_subs, wait_until};
 use support::{ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -211,50 +211,6 @@ fn route_to(server: &Server) -> String {
 /// How the log tags a route this server solicited to `server`.
 fn tag_of_route_to(port: u16) -> String {
     format!("127.0.0.1:{port} - rid:")
-}
-
-fn cluster(server: &Server) -> &rnats_server::route::Cluster {
-    server.shared().cluster.as_deref().expect("clustered")
-}
-
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn wait_routes(server: &Server, n: usize) {
-    wait_until(&format!("{n} routes"), || {
-        cluster(server).route_count() == n
-    })
-    .await;
-}
-
-/// Waits until `server` indexes at least `n` subscriptions (local and remote).
-async fn wait_subs(server: &Server, n: usize) {
-    wait_until(&format!("{n} subscriptions"), || {
-        server.shared().subscription_count() >= n
-    })
-    .await;
-}
-
-async fn client(server: &Server) -> async_nats::Client {
-    async_nats::connect(server.client_url()).await.unwrap()
-}
-
-async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    timeout(TIMEOUT, sub.next())
-        .await
-        .expect("a message in time")
-        .expect("subscription open")
-}
-
-async fn nothing_more(sub: &mut async_nats::Subscriber) {
-    if let Ok(Some(m)) = timeout(Duration::from_millis(200), sub.next()).await {
-        panic!("unexpected message on {}", m.subject);
-    }
 }
 
 // ---------------------------------------------------------------------------

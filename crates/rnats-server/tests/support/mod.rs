@@ -16,6 +16,8 @@
 //! uses only part of it, hence the `dead_code` allowance below.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,61 @@
+//! Helpers for the clustering tests: waiting for routes and interest to
+//! settle, and reading messages with a bound.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use rnats_server::Server;
+use tokio::time::{Instant, sleep, timeout};
+
+use super::TIMEOUT;
+
+/// The server's side of its cluster.
+pub fn cluster(server: &Server) -> &rnats_server::route::Cluster {
+    server.shared().cluster.as_deref().expect("clustered")
+}
+
+/// Polls `cond` until it holds; fails after [`TIMEOUT`] naming `what`.
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until `server` has exactly `n` registered routes.
+pub async fn wait_routes(server: &Server, n: usize) {
+    wait_until(&format!("{n} routes"), || {
+        cluster(server).route_count() == n
+    })
+    .await;
+}
+
+/// Waits until `server` indexes at least `n` subscriptions (local and remote).
+pub async fn wait_subs(server: &Server, n: usize) {
+    wait_until(&format!("{n} subscriptions"), || {
+        server.shared().subscription_count() >= n
+    })
+    .await;
+}
+
+/// An async-nats client of `server`.
+pub async fn client(server: &Server) -> async_nats::Client {
+    async_nats::connect(server.client_url()).await.unwrap()
+}
+
+/// The next message, within [`TIMEOUT`].
+pub async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    timeout(TIMEOUT, sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open")
+}
+
+/// Fails if a message arrives within 200 ms (after a probe or a flush has
+/// shown that anything sent before would have arrived first).
+pub async fn nothing_more(sub: &mut async_nats::Subscriber) {
+    if let Ok(Some(m)) = timeout(Duration::from_millis(200), sub.next()).await {
+        panic!("unexpected message on {}", m.subject);
+    }
+}
