@@ -15,6 +15,7 @@ use futures::StreamExt;
 use rnats_server::options::{ClusterOptions, RoutePermissions, SubjectRuleConfig};
 use rnats_server::{Options, Server};
 use support::cluster::{client, cluster, next, nothing_more, wait_routes, wait_subs, wait_until};
+use support::logs::{capture_logs, wait_for_log};
 use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::time::{Instant, sleep, timeout};
 
@@ -269,10 +270,16 @@ async fn unsubscribe_and_disconnect_withdraw_interest() {
 
 #[tokio::test]
 async fn routes_with_wrong_or_missing_credentials_are_refused() {
+    capture_logs();
     let a = node("A", vec![]).await;
     let bad = format!("nats-route://{USER}:wrong@{}", a.cluster_addr().unwrap());
     let b = node("B", vec![bad]).await;
-    sleep(Duration::from_millis(500)).await;
+    // B hears A's refusal (and keeps trying); neither ever registers.
+    let from_a = format!("{} - rid:", a.cluster_addr().unwrap());
+    wait_for_log(&[&from_a, "Router Error 'Authorization Violation'"]).await;
+    // A logged why (the only route refusal of this test binary's servers
+    // until the raw CONNECTs below).
+    wait_for_log(&["- rid:", "authentication error"]).await;
     assert_eq!(cluster(&a).route_count(), 0);
     assert_eq!(cluster(&b).route_count(), 0);
 

@@ -13,9 +13,8 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rcgen::{
@@ -26,7 +25,8 @@ use rnats_server::tls::TlsOptions;
 use rnats_server::{Options, Server};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use support::cluster::{client, cluster, next, nothing_more, wait_routes, wait_subs, wait_until};
+use support::cluster::{client, cluster, next, nothing_more, wait_routes, wait_subs};
+use support::logs::{capture_logs, wait_for_log};
 use support::{ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -127,52 +127,6 @@ impl Pki {
         };
         tokio_rustls::TlsConnector::from(Arc::new(config))
     }
-}
-
-// ---------------------------------------------------------------------------
-// Captured log lines of the in-process servers
-// ---------------------------------------------------------------------------
-
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        LOG.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Sends every server's INFO, WARN and ERROR lines to [`LOG`] (once per
-/// test binary; the tests tell their servers' lines apart by port).
-fn capture_logs() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(|| Capture)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-    });
-}
-
-/// Whether some captured line contains every one of `parts`.
-fn logged(parts: &[&str]) -> bool {
-    let log = LOG.lock().unwrap_or_else(|e| e.into_inner());
-    String::from_utf8_lossy(&log)
-        .lines()
-        .any(|line| parts.iter().all(|p| line.contains(p)))
-}
-
-async fn wait_for_log(parts: &[&str]) {
-    wait_until(&format!("a log line with {parts:?}"), || logged(parts)).await;
 }
 
 // ---------------------------------------------------------------------------

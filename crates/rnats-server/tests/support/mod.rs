@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod logs;
 
 use std::io;
 use std::net::SocketAddr;
