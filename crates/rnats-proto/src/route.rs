@@ -61,6 +61,9 @@ pub enum RouteOp {
         total_size: Span,
         message: Span,
     },
+    /// A client operation (`SUB`, `UNSUB`, `PUB`, `HPUB`, with its
+    /// payload) sent on a route: nats-server reads it and does nothing.
+    Ignored,
 }
 
 /// The outcome of a successful [`parse`] call.
@@ -168,6 +171,23 @@ pub fn parse(
         start: args.first().map_or(line.end, |a| a.start),
         end: line.end,
     };
+    // nats-server's parser fails at an operation name that ends the line
+    // where arguments must follow: `-ERR 'Unknown Protocol Operation'`.
+    // Wrong arguments are found later, and only close the route.
+    let needs_arguments = [
+        &b"RS+"[..],
+        b"LS+",
+        b"RS-",
+        b"LS-",
+        b"RMSG",
+        b"LMSG",
+        b"HMSG",
+    ]
+    .iter()
+    .any(|op| name.eq_ignore_ascii_case(op));
+    if needs_arguments && args.is_empty() {
+        return Err(RouteError::UnknownOperation);
+    }
     if name.eq_ignore_ascii_case(b"RS+") || name.eq_ignore_ascii_case(b"LS+") {
         return match args {
             [account, subject] => done(RouteOp::Sub {
@@ -176,8 +196,8 @@ pub fn parse(
                 queue: None,
             }),
             [account, subject, queue, weight] => {
-                let weight = parse_number(weight.of(buf))
-                    .ok_or(RouteError::BadArguments("bad queue weight"))?;
+                // nats-server takes a weight that is not a number too.
+                let weight = parse_number(weight.of(buf)).unwrap_or(1);
                 done(RouteOp::Sub {
                     account: *account,
                     subject: *subject,
@@ -266,7 +286,8 @@ pub fn parse(
             });
         }
         if &rest[after_line + total..frame_len] != b"\r\n" {
-            return Err(RouteError::BadArguments("message not terminated by CRLF"));
+            // A payload longer than announced: nats-server's parser fails.
+            return Err(RouteError::UnknownOperation);
         }
         let message = Span {
             start: pos + after_line,
@@ -283,6 +304,32 @@ pub fn parse(
                 total_size,
                 message,
             },
+            control_line: line,
+            frame_len,
+        });
+    }
+    if name.eq_ignore_ascii_case(b"SUB") || name.eq_ignore_ascii_case(b"UNSUB") {
+        return done(RouteOp::Ignored);
+    }
+    let is_pub = name.eq_ignore_ascii_case(b"PUB");
+    if is_pub || name.eq_ignore_ascii_case(b"HPUB") {
+        let total = match args.last() {
+            Some(size) if args.len() >= if is_pub { 2 } else { 3 } => {
+                parse_number(size.of(buf)).ok_or(RouteError::BadArguments("bad message size"))?
+            }
+            _ => return Err(RouteError::BadArguments("too few arguments")),
+        };
+        if total > max_payload {
+            return Err(RouteError::PayloadTooBig);
+        }
+        let frame_len = after_line + total + 2;
+        if rest.len() < frame_len {
+            return Ok(RouteParsed::Incomplete {
+                frame_len: Some(frame_len),
+            });
+        }
+        return Ok(RouteParsed::Op {
+            op: RouteOp::Ignored,
             control_line: line,
             frame_len,
         });
@@ -539,7 +586,28 @@ mod tests {
         assert!(matches!(op(buf).0, RouteOp::Unsub { queue: None, .. }));
         let buf = b"RS+ $G foo\r\n";
         assert!(matches!(op(buf).0, RouteOp::Sub { queue: None, .. }));
-        assert!(parse(b"RS+ $G\r\n", 0, 4096, 1024).is_err());
+        assert!(matches!(
+            parse(b"RS+ $G\r\n", 0, 4096, 1024),
+            Err(RouteError::BadArguments(_))
+        ));
+        // Nothing after the name fails as nats-server's parser does.
+        for line in [&b"RS+\r\n"[..], b"RS-\r\n", b"RMSG\r\n", b"HMSG \r\n"] {
+            assert_eq!(
+                parse(line, 0, 4096, 1024),
+                Err(RouteError::UnknownOperation)
+            );
+        }
+        // A weight that is not a number counts as one member.
+        let (
+            RouteOp::Sub {
+                queue: Some((_, 1)),
+                ..
+            },
+            _,
+        ) = op(b"RS+ $G foo q x\r\n")
+        else {
+            panic!()
+        };
     }
 
     #[test]
@@ -635,6 +703,19 @@ mod tests {
         assert_eq!(
             parse(b"PIN", 0, 4096, 1024),
             Ok(RouteParsed::Incomplete { frame_len: None })
+        );
+        // Client operations are read, payload and all, and ignored.
+        assert_eq!(op(b"SUB foo 1\r\n"), (RouteOp::Ignored, 11));
+        assert_eq!(op(b"PUB foo 5\r\nhello\r\n"), (RouteOp::Ignored, 18));
+        assert_eq!(
+            op(b"HPUB foo 12 12\r\nNATS/1.0\r\n\r\n\r\n"),
+            (RouteOp::Ignored, 30)
+        );
+        assert_eq!(
+            parse(b"PUB foo 5\r\nhel", 0, 4096, 1024),
+            Ok(RouteParsed::Incomplete {
+                frame_len: Some(18)
+            })
         );
     }
 

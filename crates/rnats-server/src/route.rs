@@ -63,6 +63,10 @@ const DEFAULT_ROUTE_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Reconnect delays for solicited routes: from the first to the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(2);
+/// nats-server does not limit a route's control lines; this bound is far
+/// above any real one (a long subject and its queue names) and limits what
+/// a peer that has not logged in yet can make this server hold.
+const MAX_ROUTE_CONTROL_LINE: usize = 1024 * 1024;
 const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
 
@@ -894,7 +898,7 @@ impl RouteSession {
             .auth_timeout
             .unwrap_or(DEFAULT_ROUTE_AUTH_TIMEOUT);
         let auth_deadline = Instant::now() + timeout;
-        let max_control_line = self.shared.opts.max_control_line;
+        let max_control_line = MAX_ROUTE_CONTROL_LINE;
         // Routed messages may be as large as any server of the cluster allows.
         let max_payload = self.shared.opts.max_payload.max(64 * 1024 * 1024);
         loop {
@@ -1023,7 +1027,7 @@ impl RouteSession {
                 self.client.pong_received();
                 Ok(())
             }
-            RouteOp::Ok => Ok(()),
+            RouteOp::Ok | RouteOp::Ignored => Ok(()),
             RouteOp::Err { text } => {
                 error!(
                     "{} - Router Error {}",

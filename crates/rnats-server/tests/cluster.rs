@@ -322,6 +322,122 @@ async fn malformed_route_protocol_closes_only_that_route() {
     assert_eq!(&next(&mut sub).await.payload[..], b"ok");
 }
 
+/// What a server answers a fake peer that logs in and then sends `bytes`
+/// and a PING on its route port: the lines it sends (leaving out its own
+/// INFO, interest and PINGs) up to the PONG, and whether it closed first.
+async fn route_answer(
+    addr: std::net::SocketAddr,
+    peer_id: &str,
+    bytes: &[u8],
+) -> (Vec<String>, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut hello = format!(
+        "CONNECT {{\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\
+         \"headers\":true,\"name\":\"{peer_id}\",\"cluster\":\"test\",\"lnoc\":true}}\r\n\
+         INFO {{\"server_id\":\"{peer_id}\",\"server_name\":\"{peer_id}\",\"version\":\"2.9.10\",\
+         \"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\
+         \"cluster\":\"test\",\"lnoc\":true}}\r\n"
+    )
+    .into_bytes();
+    hello.extend_from_slice(bytes);
+    hello.extend_from_slice(b"PING\r\n");
+    // A server that closes at once may reset the connection under a write.
+    let _ = stream.write_all(&hello).await;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + TIMEOUT;
+    let closed = loop {
+        let lines = String::from_utf8_lossy(&received).to_string();
+        if lines.split("\r\n").any(|l| l == "PONG") {
+            break false;
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => panic!(
+                "neither PONG nor close from {addr} after {}",
+                String::from_utf8_lossy(bytes)
+            ),
+        }
+    };
+    let lines = String::from_utf8_lossy(&received)
+        .split("\r\n")
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("INFO") && !l.starts_with("RS+") && *l != "PING"
+        })
+        .map(str::to_string)
+        .collect();
+    (lines, closed)
+}
+
+/// Malformed or unexpected route protocol from a fake peer gets the same
+/// answer from rnats as from nats-server: the same `-ERR` (or none), the
+/// route closed or kept.
+#[tokio::test]
+async fn malformed_route_protocol_matches_the_reference() {
+    let ref_route_port = free_port();
+    let config = format!("cluster {{\n  name: test\n  listen: 127.0.0.1:{ref_route_port}\n}}\n");
+    let Some(_reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let rnats = node_on("rnats", -1, vec![], false).await;
+    let long_subject = format!("RS+ $G {}\r\n", "a".repeat(5000));
+    let cases: &[(&str, &[u8])] = &[
+        ("unknown operation", b"GARBAGE\r\n"),
+        ("RMSG size not a number", b"RMSG $G foo abc\r\nhello\r\n"),
+        ("RMSG negative size", b"RMSG $G foo -1\r\n"),
+        ("RMSG too few arguments", b"RMSG $G\r\n"),
+        (
+            "RMSG payload longer than its size",
+            b"RMSG $G foo 2\r\nhello\r\n",
+        ),
+        (
+            "RMSG bad reply indicator",
+            b"RMSG $G foo * bar q 5\r\nhello\r\n",
+        ),
+        (
+            "RMSG in an unknown account",
+            b"RMSG NOPE foo 5\r\nhello\r\n",
+        ),
+        (
+            "HMSG header size over total",
+            b"HMSG $G foo 10 5\r\nhello\r\n",
+        ),
+        ("RS+ alone", b"RS+\r\n"),
+        ("RS+ without a subject", b"RS+ $G\r\n"),
+        ("RS+ weight not a number", b"RS+ $G foo q abc\r\n"),
+        ("RS- alone", b"RS-\r\n"),
+        ("LS+ with an origin", b"LS+ origin $G foo\r\n"),
+        (
+            "a subject longer than a client's control line",
+            long_subject.as_bytes(),
+        ),
+        ("client SUB", b"SUB foo 1\r\n"),
+        ("client PUB", b"PUB foo 5\r\nhello\r\n"),
+        ("-ERR from the peer", b"-ERR 'something'\r\n"),
+        ("INFO that is not JSON", b"INFO {bad\r\n"),
+    ];
+    let rnats_port = rnats.cluster_addr().unwrap();
+    let ref_port: std::net::SocketAddr = ([127, 0, 0, 1], ref_route_port).into();
+    for (i, (what, bytes)) in cases.iter().enumerate() {
+        let peer = format!("NFAKEPEER{i}");
+        let expected = route_answer(ref_port, &peer, bytes).await;
+        let got = route_answer(rnats_port, &peer, bytes).await;
+        assert_eq!(
+            got, expected,
+            "{what}: rnats (left) and nats-server (right) differ"
+        );
+        if i == 0 {
+            let refused = (vec!["-ERR 'Unknown Protocol Operation'".to_string()], true);
+            assert_eq!(
+                got, refused,
+                "an unknown operation is refused and closes the route"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_restarted_node_is_reconnected() {
     let a = node("A", vec![]).await;
