@@ -7,6 +7,8 @@ pub const MAX_PAYLOAD_VIOLATION: &str = "Maximum Payload Violation";
 pub const MAX_CONNECTIONS_EXCEEDED: &str = "maximum connections exceeded";
 pub const MAX_SUBSCRIPTIONS_EXCEEDED: &str = "maximum subscriptions exceeded";
 pub const INVALID_SUBJECT: &str = "Invalid Subject";
+/// To a route peer whose interest names an invalid subject.
+pub const INVALID_SUBSCRIPTION: &str = "Invalid Subscription";
 pub const INVALID_PUBLISH_SUBJECT: &str = "Invalid Publish Subject";
 pub const STALE_CONNECTION: &str = "Stale Connection";
 pub const NO_RESPONDERS_REQUIRES_HEADERS: &str = "no responders requires headers support";

@@ -1353,6 +1353,16 @@ impl RouteSession {
         let sub = Arc::new(sub);
         if acc.sublist.insert(sub.clone()).is_ok() {
             self.subs.insert(key, sub);
+        } else {
+            // As nats-server: the peer is told, the route stays.
+            error!(
+                "{} - Could not insert subscription: invalid subject {:?}",
+                self.client.tag,
+                String::from_utf8_lossy(subject)
+            );
+            let mut line = BytesMut::new();
+            rnats_proto::encode::err(&mut line, errors::INVALID_SUBSCRIPTION);
+            self.client.send_now(&line);
         }
     }
 

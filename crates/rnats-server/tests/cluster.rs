@@ -415,6 +415,29 @@ async fn malformed_route_protocol_matches_the_reference() {
         ),
         ("client SUB", b"SUB foo 1\r\n"),
         ("client PUB", b"PUB foo 5\r\nhello\r\n"),
+        ("RS+ invalid subject", b"RS+ $G foo..bar\r\n"),
+        ("RS+ zero weight", b"RS+ $G foo q 0\r\n"),
+        ("RS- of unknown interest", b"RS- $G nothing.here\r\n"),
+        ("RS+ in an unknown account", b"RS+ NOPE foo\r\n"),
+        (
+            "RMSG to a wildcard subject",
+            b"RMSG $G foo.* 5\r\nhello\r\n",
+        ),
+        (
+            "RMSG with an empty queue list",
+            b"RMSG $G foo | 5\r\nhello\r\n",
+        ),
+        ("+OK from the peer", b"+OK\r\n"),
+        ("PONG unasked", b"PONG\r\n"),
+        (
+            "lowercase operations",
+            b"rs+ $G foo\r\nrmsg $G foo 2\r\nhi\r\n",
+        ),
+        ("tabs between arguments", b"RS+\t$G\tfoo\r\n"),
+        (
+            "a second CONNECT",
+            b"CONNECT {\"name\":\"other\",\"cluster\":\"test\"}\r\n",
+        ),
         ("-ERR from the peer", b"-ERR 'something'\r\n"),
         ("INFO that is not JSON", b"INFO {bad\r\n"),
     ];
