@@ -574,7 +574,14 @@ pub(crate) async fn start(
     if opts.name.is_none() {
         warn!("Cluster name was dynamically generated, consider setting one");
     }
-    info!("Listening for route connections on {}", addr);
+    // As nats-server: the configured host, with the bound port.
+    let shown = RouteUrl {
+        host: opts.host.clone(),
+        port: i32::from(addr.port()),
+        user: None,
+        pass: None,
+    };
+    info!("Listening for route connections on {}", shown.addr());
     if cluster.tls.as_ref().is_some_and(|t| t.opts.insecure) {
         warn!(
             "TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN PRODUCTION!"
