@@ -171,6 +171,8 @@ pub struct Cluster {
     listen: Mutex<Option<SocketAddr>>,
     /// This server's client URLs, for `connect_urls`.
     client_urls: Mutex<Vec<String>>,
+    /// The `connect_urls` clients were last told.
+    advertised: Mutex<Vec<String>>,
     /// Registered routes by the peer's server id.
     routes: Mutex<HashMap<String, RouteEntry>>,
     /// Local interest, counted; the lock also orders what routes are told.
@@ -222,6 +224,7 @@ impl Cluster {
             name: Mutex::new(name),
             listen: Mutex::new(None),
             client_urls: Mutex::new(Vec::new()),
+            advertised: Mutex::new(Vec::new()),
             routes: Mutex::new(HashMap::new()),
             interest: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -253,21 +256,39 @@ impl Cluster {
         lock(&self.routes).len()
     }
 
-    /// What clients are told in `connect_urls`: this server's client URLs
-    /// and those of every peer (none with `no_advertise`).
+    /// What clients are told in `connect_urls`, as nats-server tells them:
+    /// this server's client URLs and those its peers advertise, or nothing
+    /// while no peer advertises any (and always nothing with
+    /// `no_advertise`).
     pub fn connect_urls(&self) -> Vec<String> {
         if self.opts.no_advertise {
             return Vec::new();
         }
-        let mut urls = lock(&self.client_urls).clone();
+        let mut peers: Vec<String> = Vec::new();
         for entry in lock(&self.routes).values() {
             for url in &entry.connect_urls {
-                if !urls.contains(url) {
-                    urls.push(url.clone());
+                if !peers.contains(url) {
+                    peers.push(url.clone());
                 }
             }
         }
+        if peers.is_empty() {
+            return peers;
+        }
+        let mut urls = lock(&self.client_urls).clone();
+        urls.retain(|own| !peers.contains(own));
+        urls.extend(peers);
         urls
+    }
+
+    /// Whether `connect_urls` changed since the last call that said so
+    /// (clients are sent an INFO update then; not when it became empty).
+    pub(crate) fn connect_urls_changed(&self) -> bool {
+        let now = self.connect_urls();
+        let mut last = lock(&self.advertised);
+        let changed = *last != now && !now.is_empty();
+        *last = now;
+        changed
     }
 
     /// What a local subscription stands for on the routes: its own
@@ -445,7 +466,9 @@ impl Cluster {
             nonce: None,
             ip,
             cluster: self.name(),
-            connect_urls: Some(lock(&self.client_urls).clone()),
+            // As nats-server: a server that does not advertise itself to
+            // clients does not ask its peers to either.
+            connect_urls: (!self.opts.no_advertise).then(|| lock(&self.client_urls).clone()),
             lnoc: true,
             import: perms
                 .and_then(|p| p.import.as_ref())

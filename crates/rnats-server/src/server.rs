@@ -77,7 +77,7 @@ impl ServerShared {
     /// Routes came or went: clients are sent the new `connect_urls`.
     pub(crate) fn cluster_changed(&self) {
         let Some(cluster) = &self.cluster else { return };
-        if cluster.connect_urls().is_empty() {
+        if !cluster.connect_urls_changed() {
             return;
         }
         let clients: Vec<_> = lock(&self.clients).values().cloned().collect();

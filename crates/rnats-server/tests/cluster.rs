@@ -690,6 +690,52 @@ async fn only_protocol_1_clients_hear_of_new_servers() {
     mid_handshake.assert_open().await;
 }
 
+/// `connect_urls` as nats-server gives them: none on a server alone; its
+/// own and its peers' once a peer advertises; and a server with
+/// `no_advertise` neither lists others to its clients nor asks its peers
+/// to list it. (Raw clients: async-nats ignores INFO updates.)
+#[tokio::test]
+async fn connect_urls_and_no_advertise() {
+    const PROTOCOL_1: &str = r#"{"verbose":false,"protocol":1}"#;
+    let lists_port =
+        |text: &str, server: &Server| text.contains(&format!(":{}\"", server.local_addr().port()));
+    let a = node("A", vec![]).await;
+    let mut on_a = RawClient::connect_quiet_with(a.local_addr(), PROTOCOL_1).await;
+    let info = String::from_utf8_lossy(on_a.info()).to_string();
+    assert!(!info.contains("connect_urls"), "alone: {info}");
+
+    let mut hidden_opts = cluster_opts(-1, vec![route_to(&a)], true);
+    hidden_opts.no_advertise = true;
+    let hidden = start_server(Options {
+        server_name: Some("hidden".into()),
+        cluster: Some(hidden_opts),
+        ..Options::for_tests()
+    })
+    .await;
+    wait_routes(&a, 1).await;
+    // No peer URL yet, so no INFO update: the next bytes answer a PING.
+    on_a.assert_open().await;
+
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 2).await;
+    let update = on_a
+        .read_until(TIMEOUT, |got| got.ends_with(b"} \r\n"))
+        .await;
+    let update = String::from_utf8_lossy(&update.bytes).to_string();
+    assert!(update.starts_with("INFO {"), "{update}");
+    assert!(
+        lists_port(&update, &a) && lists_port(&update, &b),
+        "{update}"
+    );
+    assert!(!lists_port(&update, &hidden), "{update}");
+
+    wait_routes(&hidden, 2).await;
+    let mut on_hidden = RawClient::connect_quiet_with(hidden.local_addr(), PROTOCOL_1).await;
+    let info = String::from_utf8_lossy(on_hidden.info()).to_string();
+    assert!(!info.contains("connect_urls"), "no_advertise: {info}");
+    on_hidden.assert_open().await;
+}
+
 /// Route permissions on node A: `import` limits the interest A announces
 /// (what it receives), `export` the interest it accepts (what it sends).
 /// Each "not delivered" is proven by a later message on the same route and
