@@ -937,7 +937,8 @@ impl RouteSession {
                 r = reader.read_buf(&mut buf) => r,
                 _ = closed(&self.client) => break,
                 _ = sleep_until(auth_deadline), if !self.connected => {
-                    error!("{} - {}", self.client.tag, "Authentication Timeout");
+                    // nats-server says so at debug level; the close is logged.
+                    debug!("{} - Authentication Timeout", self.client.tag);
                     self.client.err_and_close(errors::AUTHENTICATION_TIMEOUT, CloseReason::AuthenticationTimeout);
                     break;
                 }

@@ -284,6 +284,19 @@ async fn routes_with_wrong_or_missing_credentials_are_refused() {
     assert_eq!(cluster(&b).route_count(), 0);
 
     let route_port = a.cluster_addr().unwrap();
+    // A peer that never sends CONNECT is dropped after the route's
+    // authorization timeout.
+    let mut opts = cluster_opts(-1, vec![], true);
+    opts.auth_timeout = Some(Duration::from_millis(300));
+    let strict = start_server(Options {
+        cluster: Some(opts),
+        ..Options::for_tests()
+    })
+    .await;
+    let mut silent = RawClient::connect(strict.cluster_addr().unwrap()).await;
+    silent
+        .expect_closed_with(b"-ERR 'Authentication Timeout'\r\n")
+        .await;
     for connect in [
         format!(r#"CONNECT {{"user":"{USER}","pass":"nope","name":"NX","cluster":"test"}}"#),
         r#"CONNECT {"name":"NX","cluster":"test"}"#.to_string(),
