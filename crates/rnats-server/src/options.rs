@@ -59,7 +59,8 @@ pub struct ClusterOptions {
     pub auth_timeout: Option<Duration>,
     /// Routes to solicit: `nats-route://[user:pass@]host:port`.
     pub routes: Vec<String>,
-    /// Attempts to connect an explicit route before giving up (0 = forever).
+    /// Further attempts at a route learned from gossip before giving up
+    /// (configured routes are tried for as long as the server runs).
     pub connect_retries: u32,
     /// Do not advertise other servers' client URLs to clients.
     pub no_advertise: bool,

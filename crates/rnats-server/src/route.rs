@@ -659,9 +659,9 @@ fn own_client_urls(shared: &ServerShared) -> Vec<String> {
 }
 
 /// Keeps a route to `url` connected: retried with backoff for as long as
-/// the server runs (explicit routes; `connect_retries` bounds the
-/// attempts when set), or, as nats-server does for implicit routes, tried
-/// once more than `connect_retries` each time it is not connected.
+/// the server runs (explicit routes), or, as nats-server does for
+/// implicit routes, tried once more than `connect_retries` each time it
+/// is not connected.
 async fn solicit(shared: Arc<ServerShared>, cluster: Arc<Cluster>, url: RouteUrl, explicit: bool) {
     let mut delay = FIRST_RETRY;
     let mut attempts: u32 = 0;
@@ -708,13 +708,10 @@ async fn solicit(shared: Arc<ServerShared>, cluster: Arc<Cluster>, url: RouteUrl
                 attempts += 1;
             }
         }
-        let retries = cluster.opts.connect_retries;
-        if !explicit && attempts > retries {
+        // As nats-server: `connect_retries` bounds routes learned from
+        // gossip only; configured ones are tried for as long as it runs.
+        if !explicit && attempts > cluster.opts.connect_retries {
             debug!("Giving up on implicit route to {}", addr);
-            return;
-        }
-        if explicit && retries > 0 && attempts > retries {
-            error!("Giving up on route to {} after {} attempts", addr, attempts);
             return;
         }
         sleep(delay).await;

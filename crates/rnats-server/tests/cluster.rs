@@ -474,6 +474,36 @@ async fn malformed_route_protocol_matches_the_reference() {
     }
 }
 
+/// `connect_retries` bounds only routes learned from gossip (as on
+/// nats-server): a configured route keeps being tried past it, here while
+/// something at its address takes each attempt and hangs up, until the
+/// real server comes.
+#[tokio::test]
+async fn configured_routes_are_tried_past_connect_retries() {
+    let impostor = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = impostor.local_addr().unwrap().port();
+    let url = format!(
+        "nats-route://{USER}:{}@127.0.0.1:{port}",
+        PASS.replace('!', "%21")
+    );
+    let mut opts = cluster_opts(-1, vec![url], true);
+    opts.connect_retries = 1;
+    let b = start_server(Options {
+        server_name: Some("B".into()),
+        cluster: Some(opts),
+        ..Options::for_tests()
+    })
+    .await;
+    for _ in 0..3 {
+        let (attempt, _) = timeout(TIMEOUT, impostor.accept()).await.unwrap().unwrap();
+        drop(attempt);
+    }
+    drop(impostor);
+    let a = node_on("A", i32::from(port), vec![], true).await;
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+}
+
 #[tokio::test]
 async fn a_restarted_node_is_reconnected() {
     let a = node("A", vec![]).await;
