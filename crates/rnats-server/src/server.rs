@@ -229,12 +229,15 @@ impl Server {
             all_clients_gone: Notify::new(),
         });
         if let Some(trust) = shared.auth.trust() {
-            trust.start_requests(crate::sysreq::ServerIdent {
-                id: shared.id.clone(),
-                name: shared.name.clone(),
-                host: shared.opts.host.clone(),
-                version: COMPATIBLE_VERSION.into(),
-            });
+            trust.start_requests(
+                crate::sysreq::ServerIdent {
+                    id: shared.id.clone(),
+                    name: shared.name.clone(),
+                    host: shared.opts.host.clone(),
+                    version: COMPATIBLE_VERSION.into(),
+                },
+                shared.cluster.clone(),
+            );
         }
         info!("Listening for client connections on {}", addr);
         if let Some(cluster) = &shared.cluster {

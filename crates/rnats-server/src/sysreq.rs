@@ -14,14 +14,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use rnats_proto::encode;
 use serde_json::json;
 use tracing::{debug, error};
 
 use crate::account::Account;
 use crate::client::{Client, CloseReason, lock};
-use crate::subscription::{Delivery, Subscription};
+use crate::delivery::{Deliveries, Message, Sizes};
+use crate::route::Cluster;
+use crate::subscription::Subscription;
 use crate::trust::Trust;
+use rnats_proto::parser::Span;
 
 pub const CLAIMS_UPDATE: &str = "$SYS.REQ.CLAIMS.UPDATE";
 pub const ACCOUNT_CLAIMS_UPDATE: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE";
@@ -36,10 +38,17 @@ pub struct ServerIdent {
 }
 
 /// Subscribes the handler in the system account and starts it. Closing
-/// the returned client stops it.
-pub fn start(ident: ServerIdent, trust: Arc<Trust>, sys: Arc<Account>) -> Arc<Client> {
+/// the returned client stops it. In a cluster its interest is announced
+/// like a client's, so an update sent to any server reaches every server
+/// (nats-server's full resolvers spread updates the same way).
+pub fn start(
+    ident: ServerIdent,
+    trust: Arc<Trust>,
+    sys: Arc<Account>,
+    cluster: Option<Arc<Cluster>>,
+) -> Arc<Client> {
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-    let client = Arc::new(Client::new(u64::MAX, addr, 64 * 1024 * 1024, None));
+    let client = Arc::new(Client::new(u64::MAX, addr, 64 * 1024 * 1024, None).in_cluster(cluster));
     for (i, subject) in [CLAIMS_UPDATE, ACCOUNT_CLAIMS_UPDATE]
         .into_iter()
         .enumerate()
@@ -52,6 +61,9 @@ pub fn start(ident: ServerIdent, trust: Arc<Trust>, sys: Arc<Account>) -> Arc<Cl
             Bytes::from(i.to_string()),
         ));
         if sys.sublist.insert(sub.clone()).is_ok() {
+            if let Some(cluster) = &client.cluster {
+                cluster.local_sub(&sub);
+            }
             lock(&client.subs).insert(sub.sid.clone(), sub);
         }
     }
@@ -81,6 +93,9 @@ pub fn start(ident: ServerIdent, trust: Arc<Trust>, sys: Arc<Account>) -> Arc<Cl
         }
         let mut subs: Vec<_> = lock(&handler.subs).drain().map(|(_, s)| s).collect();
         sys.sublist.remove_all(&mut subs);
+        if let Some(cluster) = &handler.cluster {
+            cluster.local_unsubs(&subs);
+        }
     });
     client
 }
@@ -164,40 +179,25 @@ fn handle(trust: &Trust, msg: &Msg) -> serde_json::Value {
     }
 }
 
-/// Delivers a message from the server to the subscribers of `subject` in
-/// `account` (one member per queue group).
+/// Publishes an answer in the system account: to local subscribers, and
+/// as `RMSG` to any route with interest (the requester may be a client of
+/// another server of the cluster).
 fn publish(account: &Account, subject: &[u8], payload: &[u8]) {
-    let matches = account.sublist.matches(subject);
+    let chunk = Bytes::copy_from_slice(payload);
     let size = payload.len().to_string();
-    let deliver = |sub: &Arc<Subscription>| -> bool {
-        match sub.claim() {
-            Delivery::Deliver => {}
-            Delivery::DeliverLast => {
-                account.sublist.remove(sub);
-                lock(&sub.client.subs).remove(&sub.sid);
-            }
-            Delivery::Exhausted => return false,
-        }
-        let queued = sub.client.enqueue(|b| {
-            encode::msg_header(b.buf_mut(), subject, &sub.sid, None, size.as_bytes());
-            b.put(payload);
-            b.put(b"\r\n");
-        });
-        if queued.wake {
-            sub.client.flush();
-        }
-        true
+    let msg = Message {
+        chunk: &chunk,
+        subject,
+        reply: None,
+        sizes: Sizes::Msg(size.as_bytes()),
+        body: Span {
+            start: 0,
+            end: chunk.len(),
+        },
     };
-    for sub in &matches.plain {
-        deliver(sub);
-    }
-    for group in &matches.queues {
-        for sub in &group.members {
-            if !sub.client.is_closing() && deliver(sub) {
-                break;
-            }
-        }
-    }
+    let mut out = Deliveries::new(u64::MAX);
+    out.deliver_all(&account.sublist.matches(subject), &msg, None, &[]);
+    out.flush();
 }
 
 #[cfg(test)]

@@ -248,11 +248,15 @@ impl Trust {
 
     /// Starts answering `$SYS.REQ.CLAIMS.UPDATE` in the system account, if
     /// it is known.
-    pub fn start_requests(self: &Arc<Self>, ident: crate::sysreq::ServerIdent) {
+    pub fn start_requests(
+        self: &Arc<Self>,
+        ident: crate::sysreq::ServerIdent,
+        cluster: Option<Arc<crate::route::Cluster>>,
+    ) {
         let Some(sys) = self.system_account.as_deref().and_then(|k| self.lookup(k)) else {
             return;
         };
-        let client = crate::sysreq::start(ident, self.clone(), sys.account.clone());
+        let client = crate::sysreq::start(ident, self.clone(), sys.account.clone(), cluster);
         *lock(&self.requests) = Some(client);
     }
 

@@ -1004,3 +1004,80 @@ async fn interest_in_an_account_not_yet_loaded_crosses_routes() {
     s2.shutdown().await;
     s1.shutdown().await;
 }
+
+/// An account update sent to one server of a cluster reaches every server
+/// (each with its own resolver directory), as with nats-server's full
+/// resolver: every server answers, and stores and applies the JWT.
+#[tokio::test]
+async fn a_claims_update_sent_to_one_server_reaches_the_cluster() {
+    let chain = Chain::new();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let clustered = |dir: &std::path::Path, routes: Vec<String>| {
+        let mut opts = chain.options();
+        opts.auth.trust.as_mut().unwrap().resolver = ResolverOptions::Dir {
+            dir: dir.to_path_buf(),
+            full: true,
+            allow_delete: false,
+        };
+        opts.cluster = Some(ClusterOptions {
+            name: Some("jwt".into()),
+            host: "127.0.0.1".into(),
+            port: -1,
+            routes,
+            ..Default::default()
+        });
+        opts
+    };
+    let s1 = start_server(clustered(dirs[0].path(), vec![])).await;
+    let route = format!("nats-route://{}", s1.cluster_addr().unwrap());
+    let s2 = start_server(clustered(dirs[1].path(), vec![route])).await;
+    // s1 holds its own two request subscriptions and, once the route is
+    // up, s2's.
+    let sys = s1
+        .shared()
+        .accounts
+        .get(&chain.sys.public_key())
+        .unwrap()
+        .clone();
+    let deadline = tokio::time::Instant::now() + support::TIMEOUT;
+    while sys.sublist.count() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "s2's interest never came"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let b = KeyPair::new_account();
+    let jwt = account_jwt(&chain.op, &b, |_| {});
+    let su = KeyPair::new_user();
+    let mut requester = login(&s1, &user_jwt(&chain.sys, &su, |_| {}), &su).await;
+    requester.send(b"SUB _INBOX.upd 1\r\n").await;
+    requester
+        .send(
+            format!(
+                "PUB $SYS.REQ.CLAIMS.UPDATE _INBOX.upd {}\r\n{jwt}\r\n",
+                jwt.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+    let mut answered_by = Vec::new();
+    for _ in 0..2 {
+        let answer: serde_json::Value =
+            serde_json::from_slice(&requester.next_msg().await.payload).unwrap();
+        assert_eq!(answer["data"]["code"], 200, "{answer}");
+        answered_by.push(answer["server"]["id"].as_str().unwrap().to_string());
+    }
+    answered_by.sort();
+    let mut servers = vec![s1.shared().id.clone(), s2.shared().id.clone()];
+    servers.sort();
+    assert_eq!(answered_by, servers, "each server answers once");
+    // s2 stored the account and lets its users in.
+    let stored = dirs[1].path().join(format!("{}.jwt", b.public_key()));
+    assert_eq!(std::fs::read_to_string(stored).unwrap(), jwt);
+    let u = KeyPair::new_user();
+    login(&s2, &user_jwt(&b, &u, |_| {}), &u).await;
+    s2.shutdown().await;
+    s1.shutdown().await;
+}
