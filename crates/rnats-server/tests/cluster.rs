@@ -920,6 +920,15 @@ async fn mixed_cluster_with_the_reference_nats_server() {
     }
     assert_eq!(got, 2 * N, "each queue message delivered exactly once");
 
+    // Interest withdrawn on the reference (RS-) leaves rnats's index.
+    let before = rnats.shared().subscription_count();
+    on_ref.unsubscribe().await.unwrap();
+    cn.flush().await.unwrap();
+    wait_until("the reference's RS-", || {
+        rnats.shared().subscription_count() == before - 1
+    })
+    .await;
+
     // Request/reply both ways.
     for (server_side, client_side, subject) in [(&cr, &cn, "svc.rnats"), (&cn, &cr, "svc.ref")] {
         let mut service = server_side.subscribe(subject).await.unwrap();
