@@ -184,6 +184,9 @@ pub struct Cluster {
     trying: Mutex<Vec<String>>,
     /// Route URLs this server solicits explicitly.
     explicit: Vec<RouteUrl>,
+    /// The first host name among them: the name checked in the
+    /// certificate of a route dialled by IP address (see `route_handshake`).
+    tls_name: Mutex<Option<String>>,
     /// `permissions.import`: the local interest routes may hear of.
     import: Option<Rule>,
     /// `permissions.export`: the remote interest this server accepts.
@@ -202,7 +205,7 @@ impl Cluster {
             let id: String = server_id.chars().skip(1).take(22).collect();
             id
         });
-        let explicit = opts
+        let explicit: Vec<RouteUrl> = opts
             .routes
             .iter()
             .filter_map(|r| {
@@ -231,6 +234,12 @@ impl Cluster {
             stopping: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
             trying: Mutex::new(Vec::new()),
+            tls_name: Mutex::new(
+                explicit
+                    .iter()
+                    .map(|u| u.host.clone())
+                    .find(|h| h.parse::<std::net::IpAddr>().is_err()),
+            ),
             explicit,
             import,
             export,
@@ -750,7 +759,8 @@ async fn run_route(
         // Boxed: the TLS state is large, and plain routes need not carry it.
         Some(tls) => {
             Box::pin(async {
-                let Some(stream) = route_handshake(tls, &client, stream, solicited).await else {
+                let Some(stream) = route_handshake(tls, &cluster, &client, stream, solicited).await
+                else {
                     return Outcome::Failed;
                 };
                 let (reader, writer) = tokio::io::split(stream);
@@ -765,21 +775,32 @@ async fn run_route(
 /// TLS server on an accepted route, as the TLS client (checking the
 /// peer's certificate against the route URL's host) on a solicited one.
 /// None when it failed or timed out; that is logged here.
+///
+/// Routes learned from gossip come as IP addresses, while certificates
+/// often name hosts only: as nats-server does, a route to an IP address
+/// is checked against the first host name among the configured routes,
+/// until a handshake with that name fails.
 async fn route_handshake(
     tls: &RouteTls,
+    cluster: &Cluster,
     client: &Client,
     stream: TcpStream,
     solicited: Option<&RouteUrl>,
 ) -> Option<tokio_rustls::TlsStream<TcpStream>> {
     let tag = &client.tag;
+    let saved_name = solicited
+        .filter(|url| url.host.parse::<std::net::IpAddr>().is_ok())
+        .and_then(|_| lock(&cluster.tls_name).clone());
+    let saved_name_used = saved_name.is_some();
     let handshake = async {
         match solicited {
             Some(url) => {
                 debug!("{tag} - Starting TLS route client handshake");
-                let name = ServerName::try_from(url.host.clone()).map_err(|e| {
+                let host = saved_name.unwrap_or_else(|| url.host.clone());
+                let name = ServerName::try_from(host.clone()).map_err(|e| {
                     std::io::Error::new(
                         std::io::ErrorKind::InvalidInput,
-                        format!("invalid server name {:?}: {e}", url.host),
+                        format!("invalid server name {host:?}: {e}"),
                     )
                 })?;
                 let stream = tls.connector.connect(name, stream).await?;
@@ -806,6 +827,10 @@ async fn route_handshake(
     };
     let failed = |why: &dyn std::fmt::Display| {
         error!("{tag} - TLS route handshake error: {why}");
+        if saved_name_used {
+            // Next time, the address itself.
+            *lock(&cluster.tls_name) = None;
+        }
         info!("{tag} - Router connection closed: TLS Handshake Failure");
         None
     };

@@ -77,6 +77,7 @@ impl Pki {
         let good = ca("ca");
         issue("node", &["127.0.0.1", "localhost"], &good);
         issue("other-name", &["node.example"], &good);
+        issue("named", &["localhost"], &good);
         let rogue = ca("rogue-ca");
         issue("rogue", &["127.0.0.1", "localhost"], &rogue);
         Pki { dir }
@@ -207,6 +208,28 @@ async fn three_nodes_route_over_tls_and_exchange_messages() {
     assert_eq!(&next(&mut on_a).await.payload[..], b"from C");
     nothing_more(&mut on_a).await;
     nothing_more(&mut on_c).await;
+}
+
+/// Certificates that name the host only (no IP address): configured
+/// routes say `localhost`, and routes learned from gossip, which come as IP
+/// addresses, are checked against that name, as nats-server does.
+#[tokio::test]
+async fn gossiped_routes_check_certificates_against_the_configured_host_name() {
+    let pki = Pki::new();
+    let named = || pki.tls("named", "ca");
+    let a = node("A", vec![], named()).await;
+    let by_name = format!("nats-route://localhost:{}", route_port(&a));
+    let b = node("B", vec![by_name.clone()], named()).await;
+    let c = node("C", vec![by_name], named()).await;
+    for s in [&a, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    let (cb, cc) = (client(&b).await, client(&c).await);
+    let mut on_c = cc.subscribe("by.name").await.unwrap();
+    cc.flush().await.unwrap();
+    wait_subs(&b, 1).await;
+    cb.publish("by.name", "verified".into()).await.unwrap();
+    assert_eq!(&next(&mut on_c).await.payload[..], b"verified");
 }
 
 /// The wire: TLS right after TCP, then INFO inside it announcing TLS; a
