@@ -111,7 +111,12 @@ fn nonce_of(client: &RawClient) -> String {
 /// Connects, sends CONNECT with `jwt` (signing the nonce with `key` when
 /// given) and a PING.
 async fn connect_jwt(server: &Server, jwt: &str, key: Option<&KeyPair>) -> RawClient {
-    let mut c = RawClient::connect(server.local_addr()).await;
+    connect_jwt_at(server.local_addr(), jwt, key).await
+}
+
+/// [`connect_jwt`] to any server's address (the reference's too).
+async fn connect_jwt_at(addr: std::net::SocketAddr, jwt: &str, key: Option<&KeyPair>) -> RawClient {
+    let mut c = RawClient::connect(addr).await;
     let mut connect = serde_json::json!({
         "verbose": false, "pedantic": false, "headers": true, "jwt": jwt,
     });
@@ -1080,4 +1085,77 @@ async fn a_claims_update_sent_to_one_server_reaches_the_cluster() {
     login(&s2, &user_jwt(&b, &u, |_| {}), &u).await;
     s2.shutdown().await;
     s1.shutdown().await;
+}
+
+/// Operator mode in a mixed cluster: rnats and the reference nats-server
+/// trust the same operator and route to each other; users of one account
+/// reach each other across the route both ways, and another account on
+/// the same subject hears nothing.
+#[tokio::test]
+async fn operator_mode_accounts_cross_a_mixed_cluster() {
+    let mut chain = Chain::new();
+    let (a, b) = (KeyPair::new_account(), KeyPair::new_account());
+    chain.add_account(&a, |_| {});
+    chain.add_account(&b, |_| {});
+    let mut opts = chain.options();
+    opts.cluster = Some(ClusterOptions {
+        name: Some("jwt".into()),
+        host: "127.0.0.1".into(),
+        port: -1,
+        ..Default::default()
+    });
+    let rnats = start_server(opts).await;
+    let mut config = format!(
+        "operator: {}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n",
+        chain.op_jwt,
+        chain.sys.public_key()
+    );
+    for (key, jwt) in &chain.preload {
+        config.push_str(&format!("  {key}: {jwt}\n"));
+    }
+    config.push_str(&format!(
+        "}}\ncluster {{\n  name: jwt\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
+        support::free_port(),
+        rnats.cluster_addr().unwrap()
+    ));
+    let Some(reference) = support::ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let user_of = |account: &KeyPair| {
+        let u = KeyPair::new_user();
+        (user_jwt(account, &u, |_| {}), u)
+    };
+    let login_at = |addr: std::net::SocketAddr, (jwt, key): (String, KeyPair)| async move {
+        let mut c = connect_jwt_at(addr, &jwt, Some(&key)).await;
+        c.expect(b"PONG\r\n").await;
+        c
+    };
+    let (on_rnats, on_ref) = (rnats.local_addr(), reference.addr());
+    for (sub_at, pub_at) in [(on_ref, on_rnats), (on_rnats, on_ref)] {
+        let mut subscriber = login_at(sub_at, user_of(&a)).await;
+        let mut other_account = login_at(sub_at, user_of(&b)).await;
+        let mut publisher = login_at(pub_at, user_of(&a)).await;
+        subscriber.send(b"SUB x 1\r\n").await;
+        subscriber.assert_open().await;
+        other_account.send(b"SUB x 1\r\n").await;
+        other_account.assert_open().await;
+        // Until the subscriber's interest has crossed, messages vanish.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            assert!(attempts < 200, "account A's interest never crossed");
+            publisher.send(b"PUB x 5\r\nhello\r\nPING\r\n").await;
+            publisher.expect(b"PONG\r\n").await;
+            let got = subscriber
+                .read_until(Duration::from_millis(20), |b| b.ends_with(b"hello\r\n"))
+                .await;
+            if got.bytes.ends_with(b"hello\r\n") {
+                break;
+            }
+        }
+        // Account B subscribes to the same subject and hears nothing.
+        other_account.assert_open().await;
+    }
+    drop(reference);
+    rnats.shutdown().await;
 }
