@@ -276,19 +276,11 @@ pub fn parse(
             }
             None => 0,
         };
-        if total > max_payload {
-            return Err(RouteError::PayloadTooBig);
-        }
-        let frame_len = after_line + total + 2;
-        if rest.len() < frame_len {
+        let Some(frame_len) = payload_frame(rest, after_line, total, max_payload)? else {
             return Ok(RouteParsed::Incomplete {
-                frame_len: Some(frame_len),
+                frame_len: Some(after_line + total + 2),
             });
-        }
-        if &rest[after_line + total..frame_len] != b"\r\n" {
-            // A payload longer than announced: nats-server's parser fails.
-            return Err(RouteError::UnknownOperation);
-        }
+        };
         let message = Span {
             start: pos + after_line,
             end: pos + after_line + total,
@@ -319,15 +311,11 @@ pub fn parse(
             }
             _ => return Err(RouteError::BadArguments("too few arguments")),
         };
-        if total > max_payload {
-            return Err(RouteError::PayloadTooBig);
-        }
-        let frame_len = after_line + total + 2;
-        if rest.len() < frame_len {
+        let Some(frame_len) = payload_frame(rest, after_line, total, max_payload)? else {
             return Ok(RouteParsed::Incomplete {
-                frame_len: Some(frame_len),
+                frame_len: Some(after_line + total + 2),
             });
-        }
+        };
         return Ok(RouteParsed::Op {
             op: RouteOp::Ignored,
             control_line: line,
@@ -359,6 +347,29 @@ pub fn parse(
         });
     }
     Err(RouteError::UnknownOperation)
+}
+
+/// The length of a frame whose control line takes `after_line` bytes of
+/// `rest` and whose payload `total` more and a CRLF; `None` until all of
+/// it has arrived.
+fn payload_frame(
+    rest: &[u8],
+    after_line: usize,
+    total: usize,
+    max_payload: usize,
+) -> Result<Option<usize>, RouteError> {
+    if total > max_payload {
+        return Err(RouteError::PayloadTooBig);
+    }
+    let frame_len = after_line + total + 2;
+    if rest.len() < frame_len {
+        return Ok(None);
+    }
+    if &rest[after_line + total..frame_len] != b"\r\n" {
+        // A payload longer than announced: nats-server's parser fails.
+        return Err(RouteError::UnknownOperation);
+    }
+    Ok(Some(frame_len))
 }
 
 fn parse_number(digits: &[u8]) -> Option<usize> {

@@ -74,6 +74,20 @@ impl Chain {
     async fn start(&self) -> Server {
         start_server(self.options()).await
     }
+
+    /// The same trust as a nats-server config file (MEMORY resolver).
+    fn reference_config(&self) -> String {
+        let mut config = format!(
+            "operator: {}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n",
+            self.op_jwt,
+            self.sys.public_key()
+        );
+        for (key, jwt) in &self.preload {
+            config.push_str(&format!("  {key}: {jwt}\n"));
+        }
+        config.push_str("}\n");
+        config
+    }
 }
 
 trait CloneSeed {
@@ -859,15 +873,7 @@ async fn jwt_logins_match_the_reference_server() {
         c.nats.revocations.insert(revoked.public_key(), revoked_at);
         c.nats.default_permissions.publish.deny = vec!["nope".into()];
     });
-    let mut config = format!(
-        "operator: {}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n",
-        chain.op_jwt,
-        chain.sys.public_key()
-    );
-    for (key, jwt) in &chain.preload {
-        config.push_str(&format!("  {key}: {jwt}\n"));
-    }
-    config.push_str("}\n");
+    let config = chain.reference_config();
     let Some(reference) = support::ReferenceServer::start_with_config(&config).await else {
         return;
     };
@@ -1105,16 +1111,9 @@ async fn operator_mode_accounts_cross_a_mixed_cluster() {
         ..Default::default()
     });
     let rnats = start_server(opts).await;
-    let mut config = format!(
-        "operator: {}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n",
-        chain.op_jwt,
-        chain.sys.public_key()
-    );
-    for (key, jwt) in &chain.preload {
-        config.push_str(&format!("  {key}: {jwt}\n"));
-    }
+    let mut config = chain.reference_config();
     config.push_str(&format!(
-        "}}\ncluster {{\n  name: jwt\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
+        "cluster {{\n  name: jwt\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
         support::free_port(),
         rnats.cluster_addr().unwrap()
     ));
