@@ -70,6 +70,7 @@ pub enum CloseReason {
     DuplicateRoute,
     ClusterNameConflict,
     WrongPort,
+    RouteRemoved,
 }
 
 impl CloseReason {
@@ -90,6 +91,7 @@ impl CloseReason {
             CloseReason::DuplicateRoute => "Duplicate Route",
             CloseReason::ClusterNameConflict => "Cluster Name Conflict",
             CloseReason::WrongPort => "Incorrect Port",
+            CloseReason::RouteRemoved => "Route Removed",
         }
     }
 }

@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -44,6 +44,7 @@ use rnats_proto::route::{
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::{Level, debug, enabled, error, info, trace, warn};
@@ -149,6 +150,35 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The routes of a `routes` list that parse (the others are logged).
+fn route_urls(routes: &[String]) -> Vec<RouteUrl> {
+    routes
+        .iter()
+        .filter_map(|r| {
+            let parsed = RouteUrl::parse(r);
+            if parsed.is_none() {
+                error!("Error parsing route URL {:?}", r);
+            }
+            parsed
+        })
+        .collect()
+}
+
+/// The first host name (not an IP address) among `urls`.
+fn first_host_name(urls: &[RouteUrl]) -> Option<String> {
+    urls.iter()
+        .map(|u| u.host.clone())
+        .find(|h| h.parse::<std::net::IpAddr>().is_err())
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Local interest announced to routes: (account, subject, queue) -> count.
 type InterestKey = (Arc<str>, Bytes, Option<Bytes>);
 
@@ -157,13 +187,65 @@ struct RouteEntry {
     client: Arc<Client>,
     /// Whether this server solicited it.
     solicited: bool,
+    /// The configured URL it was dialled at (a reload may remove it).
+    url: Option<RouteUrl>,
+    /// The credentials an accepted route logged in with (a reload may
+    /// change what is required).
+    login: Option<(Option<String>, Option<String>)>,
     /// The client URLs the peer announced.
     connect_urls: Vec<String>,
 }
 
+/// Route permissions in force, as rules.
+#[derive(Default)]
+struct RouteRules {
+    /// `permissions.import`: the local interest routes may hear of.
+    import: Option<Rule>,
+    /// `permissions.export`: the remote interest this server accepts.
+    export: Option<Arc<Rule>>,
+}
+
+impl RouteRules {
+    fn of(opts: &ClusterOptions) -> RouteRules {
+        let perms = opts.permissions.as_ref();
+        RouteRules {
+            import: perms.and_then(|p| p.import.as_ref()).map(Rule::from_config),
+            export: perms
+                .and_then(|p| p.export.as_ref())
+                .map(|r| Arc::new(Rule::from_config(r))),
+        }
+    }
+
+    /// Whether routes may hear of local interest in `subject` (as in
+    /// nats-server, a wildcard must fall wholly inside what is imported).
+    fn imports(&self, subject: &[u8]) -> bool {
+        self.import
+            .as_ref()
+            .is_none_or(|rule| rule.allows_subscription(subject))
+    }
+
+    /// Whether a message that came in on a route may be delivered here:
+    /// the peer only has interest this server announced, but a wildcard
+    /// announced may also cover subjects `import` denies.
+    fn imports_message(&self, subject: &[u8]) -> bool {
+        self.import
+            .as_ref()
+            .is_none_or(|rule| !rule.denies(subject))
+    }
+
+    /// Whether a peer's interest in `subject` is accepted.
+    fn exports(&self, subject: &[u8]) -> bool {
+        self.export
+            .as_ref()
+            .is_none_or(|rule| rule.allows_subscription(subject))
+    }
+}
+
 /// A server's side of its cluster.
 pub struct Cluster {
-    opts: ClusterOptions,
+    /// The settings in force: a reload may replace them (see
+    /// [`Cluster::reload`]), but not the name, host or port.
+    opts: RwLock<Arc<ClusterOptions>>,
     server_id: String,
     /// The cluster's name: configured, or adopted from the first peer.
     name: Mutex<String>,
@@ -183,46 +265,38 @@ pub struct Cluster {
     /// Implicit routes being tried, by URL (not to try one twice at once).
     trying: Mutex<Vec<String>>,
     /// Route URLs this server solicits explicitly.
-    explicit: Vec<RouteUrl>,
+    explicit: Mutex<Vec<RouteUrl>>,
     /// The first host name among them: the name checked in the
     /// certificate of a route dialled by IP address (see `route_handshake`).
     tls_name: Mutex<Option<String>>,
-    /// `permissions.import`: the local interest routes may hear of.
-    import: Option<Rule>,
-    /// `permissions.export`: the remote interest this server accepts.
-    export: Option<Arc<Rule>>,
+    rules: RwLock<Arc<RouteRules>>,
+    /// Bumped with every change of `rules`; route sessions then re-read
+    /// them (woken by `rules_changed`).
+    rules_generation: AtomicU64,
+    rules_changed: Notify,
     /// TLS for every route, when configured.
-    tls: Option<RouteTls>,
+    tls: RwLock<Option<Arc<RouteTls>>>,
 }
 
 impl Cluster {
     /// Fails when the route TLS configuration cannot be used (unreadable
     /// files, unknown cipher suites, no `ca_file`...).
     pub fn new(opts: ClusterOptions, server_id: String) -> Result<Cluster, TlsConfigError> {
-        let tls = opts.tls.as_ref().map(RouteTls::new).transpose()?;
+        let tls = opts
+            .tls
+            .as_ref()
+            .map(RouteTls::new)
+            .transpose()?
+            .map(Arc::new);
         let name = opts.name.clone().unwrap_or_else(|| {
             // A made-up name, replaced by the first peer's.
             let id: String = server_id.chars().skip(1).take(22).collect();
             id
         });
-        let explicit: Vec<RouteUrl> = opts
-            .routes
-            .iter()
-            .filter_map(|r| {
-                let parsed = RouteUrl::parse(r);
-                if parsed.is_none() {
-                    error!("Error parsing route URL {:?}", r);
-                }
-                parsed
-            })
-            .collect();
-        let perms = opts.permissions.as_ref();
-        let import = perms.and_then(|p| p.import.as_ref()).map(Rule::from_config);
-        let export = perms
-            .and_then(|p| p.export.as_ref())
-            .map(|r| Arc::new(Rule::from_config(r)));
+        let explicit = route_urls(&opts.routes);
+        let rules = RouteRules::of(&opts);
         Ok(Cluster {
-            opts,
+            opts: RwLock::new(Arc::new(opts)),
             server_id,
             name: Mutex::new(name),
             listen: Mutex::new(None),
@@ -234,17 +308,31 @@ impl Cluster {
             stopping: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
             trying: Mutex::new(Vec::new()),
-            tls_name: Mutex::new(
-                explicit
-                    .iter()
-                    .map(|u| u.host.clone())
-                    .find(|h| h.parse::<std::net::IpAddr>().is_err()),
-            ),
-            explicit,
-            import,
-            export,
-            tls,
+            tls_name: Mutex::new(first_host_name(&explicit)),
+            explicit: Mutex::new(explicit),
+            rules: RwLock::new(Arc::new(rules)),
+            rules_generation: AtomicU64::new(0),
+            rules_changed: Notify::new(),
+            tls: RwLock::new(tls),
         })
+    }
+
+    /// The settings in force.
+    fn opts(&self) -> Arc<ClusterOptions> {
+        read_lock(&self.opts).clone()
+    }
+
+    fn rules(&self) -> Arc<RouteRules> {
+        read_lock(&self.rules).clone()
+    }
+
+    fn tls(&self) -> Option<Arc<RouteTls>> {
+        read_lock(&self.tls).clone()
+    }
+
+    /// Whether `url` is (still) a configured route.
+    fn is_explicit(&self, url: &RouteUrl) -> bool {
+        lock(&self.explicit).contains(url)
     }
 
     pub fn name(&self) -> String {
@@ -270,7 +358,7 @@ impl Cluster {
     /// while no peer advertises any (and always nothing with
     /// `no_advertise`).
     pub fn connect_urls(&self) -> Vec<String> {
-        if self.opts.no_advertise {
+        if self.opts().no_advertise {
             return Vec::new();
         }
         let mut peers: Vec<String> = Vec::new();
@@ -302,18 +390,18 @@ impl Cluster {
 
     /// What a local subscription stands for on the routes: its own
     /// subject, and for each stream its account imports, the subject in
-    /// the exporting account (where routes carry such messages).
+    /// the exporting account (where routes carry such messages). All of it
+    /// is counted; what routes hear of is filtered by `import` when sent,
+    /// so a reload that changes `import` can tell them the difference.
     fn interest_of(&self, sub: &Subscription, mut each: impl FnMut(InterestKey)) {
         if sub.client.is_route {
             return;
         }
-        if self.may_import(&sub.subject) {
-            each((
-                sub.account.name.as_str().into(),
-                sub.subject.clone(),
-                sub.queue.clone(),
-            ));
-        }
+        each((
+            sub.account.name.as_str().into(),
+            sub.subject.clone(),
+            sub.queue.clone(),
+        ));
         let Some(routes) = sub.account.routes() else {
             return;
         };
@@ -324,9 +412,7 @@ impl Cluster {
             ) else {
                 continue;
             };
-            if self.may_import(&subject) {
-                each((from.name.as_str().into(), subject.into(), sub.queue.clone()));
-            }
+            each((from.name.as_str().into(), subject.into(), sub.queue.clone()));
         }
     }
 
@@ -334,12 +420,13 @@ impl Cluster {
     /// plain one on its subject, and every queue weight change.
     pub(crate) fn local_sub(&self, sub: &Subscription) {
         let mut interest = lock(&self.interest);
+        let rules = self.rules();
         let mut lines = BytesMut::new();
         self.interest_of(sub, |key| {
             let (account, subject, queue) = key.clone();
             let count = interest.entry(key).or_insert(0);
             *count += 1;
-            if queue.is_none() && *count > 1 {
+            if (queue.is_none() && *count > 1) || !rules.imports(&subject) {
                 return;
             }
             let weight = *count;
@@ -363,15 +450,14 @@ impl Cluster {
             return;
         }
         let subject = Bytes::from(account.response_interest());
-        if !self.may_import(&subject) {
-            return;
-        }
         let mut interest = lock(&self.interest);
         let key: InterestKey = (account.name.as_str().into(), subject.clone(), None);
         *interest.entry(key).or_insert(0) += 1;
-        let mut line = BytesMut::new();
-        proto::rs_plus(&mut line, account.name.as_bytes(), &subject, None);
-        self.send_to_all(&line, None);
+        if self.rules().imports(&subject) {
+            let mut line = BytesMut::new();
+            proto::rs_plus(&mut line, account.name.as_bytes(), &subject, None);
+            self.send_to_all(&line, None);
+        }
         drop(interest);
     }
 
@@ -383,6 +469,7 @@ impl Cluster {
 
     pub(crate) fn local_unsubs<S: std::ops::Deref<Target = Subscription>>(&self, subs: &[S]) {
         let mut interest = lock(&self.interest);
+        let rules = self.rules();
         let mut lines = BytesMut::new();
         for sub in subs {
             self.interest_of(sub, |key| {
@@ -391,10 +478,15 @@ impl Cluster {
                 };
                 *count -= 1;
                 let (account, subject, queue) = &key;
+                let told = rules.imports(subject);
                 if *count == 0 {
                     interest.remove(&key);
-                    proto::rs_minus(&mut lines, account.as_bytes(), subject, queue.as_deref());
-                } else if let Some(queue) = queue.as_deref() {
+                    if told {
+                        proto::rs_minus(&mut lines, account.as_bytes(), subject, queue.as_deref());
+                    }
+                } else if let Some(queue) = queue.as_deref()
+                    && told
+                {
                     proto::rs_plus(
                         &mut lines,
                         account.as_bytes(),
@@ -410,21 +502,29 @@ impl Cluster {
         drop(interest);
     }
 
-    /// Whether routes may hear of local interest in `subject` (as in
-    /// nats-server, a wildcard must fall wholly inside what is imported).
-    fn may_import(&self, subject: &[u8]) -> bool {
-        self.import
-            .as_ref()
-            .is_none_or(|rule| rule.allows_subscription(subject))
+    /// Sends a route all the local interest it may hear of again (after
+    /// the peer's permissions changed: it ignores what it already has).
+    fn resend_interest(&self, client: &Client) {
+        let interest = lock(&self.interest);
+        client.send_now(&self.all_interest(&interest));
+        drop(interest);
     }
 
-    /// Whether a message that came in on a route may be delivered here:
-    /// the peer only has interest this server announced, but a wildcard
-    /// announced may also cover subjects `import` denies.
-    fn imports_message(&self, subject: &[u8]) -> bool {
-        self.import
-            .as_ref()
-            .is_none_or(|rule| !rule.denies(subject))
+    /// `RS+` for all the local interest routes may hear of.
+    fn all_interest(&self, interest: &HashMap<InterestKey, u32>) -> BytesMut {
+        let rules = self.rules();
+        let mut all = BytesMut::new();
+        for ((account, subject, queue), count) in interest {
+            if rules.imports(subject) {
+                proto::rs_plus(
+                    &mut all,
+                    account.as_bytes(),
+                    subject,
+                    queue.as_deref().map(|q| (q, *count)),
+                );
+            }
+        }
+        all
     }
 
     /// Queues `bytes` for every registered route but `except`.
@@ -449,15 +549,16 @@ impl Cluster {
     /// The INFO this server sends on its routes.
     fn route_info(&self, shared: &ServerShared) -> RouteInfo {
         let listen = self.listen_addr();
-        let perms = self.opts.permissions.as_ref();
-        let advertised = self.opts.advertise.as_deref().and_then(RouteUrl::parse);
+        let opts = self.opts();
+        let perms = opts.permissions.as_ref();
+        let advertised = opts.advertise.as_deref().and_then(RouteUrl::parse);
         // As nats-server: the advertised URL, which peers pass on in gossip.
         let ip = advertised
             .as_ref()
             .map(|adv| format!("nats-route://{}/", adv.addr()));
         let (host, port) = match advertised {
             Some(adv) => (adv.host, adv.port.max(0) as u16),
-            None => (self.opts.host.clone(), listen.map_or(0, |a| a.port())),
+            None => (opts.host.clone(), listen.map_or(0, |a| a.port())),
         };
         RouteInfo {
             server_id: self.server_id.clone(),
@@ -468,16 +569,16 @@ impl Cluster {
             host,
             port,
             headers: true,
-            auth_required: self.opts.username.is_some(),
-            tls_required: self.tls.is_some(),
-            tls_verify: self.tls.is_some(),
+            auth_required: opts.username.is_some(),
+            tls_required: self.tls().is_some(),
+            tls_verify: self.tls().is_some(),
             max_payload: shared.opts.max_payload,
             nonce: None,
             ip,
             cluster: self.name(),
             // As nats-server: a server that does not advertise itself to
             // clients does not ask its peers to either.
-            connect_urls: (!self.opts.no_advertise).then(|| lock(&self.client_urls).clone()),
+            connect_urls: (!opts.no_advertise).then(|| lock(&self.client_urls).clone()),
             lnoc: true,
             import: perms
                 .and_then(|p| p.import.as_ref())
@@ -496,9 +597,11 @@ impl Cluster {
         &self,
         remote_id: &str,
         client: &Arc<Client>,
-        solicited: bool,
+        url: Option<RouteUrl>,
+        login: Option<(Option<String>, Option<String>)>,
         urls: Vec<String>,
     ) -> bool {
+        let solicited = url.is_some();
         let interest = lock(&self.interest);
         let mut routes = lock(&self.routes);
         if let Some(existing) = routes.get(remote_id) {
@@ -524,15 +627,7 @@ impl Cluster {
             }
         }
         debug!("{} - Registering remote route {:?}", client.tag, remote_id);
-        let mut all = BytesMut::new();
-        for ((account, subject, queue), count) in interest.iter() {
-            proto::rs_plus(
-                &mut all,
-                account.as_bytes(),
-                subject,
-                queue.as_deref().map(|q| (q, *count)),
-            );
-        }
+        let all = self.all_interest(&interest);
         if enabled!(Level::TRACE) {
             for line in all[..].split(|b| *b == b'\n').filter(|l| l.len() > 1) {
                 trace!(
@@ -549,6 +644,8 @@ impl Cluster {
             RouteEntry {
                 client: client.clone(),
                 solicited,
+                url,
+                login,
                 connect_urls: urls,
             },
         );
@@ -580,6 +677,144 @@ impl Cluster {
         tasks.push(handle);
     }
 
+    /// Checks a reloaded `cluster {}` block (SIGHUP) before anything is
+    /// applied: its name, host and port cannot change, nor TLS be turned
+    /// on or off, as on nats-server. Returns the new route TLS, if any.
+    pub(crate) fn prepare_reload(
+        &self,
+        new: &ClusterOptions,
+    ) -> Result<Option<Arc<RouteTls>>, String> {
+        let old = self.opts();
+        let unchanged = |what: &str, old: String, new: String| {
+            if old == new {
+                Ok(())
+            } else {
+                Err(format!(
+                    "config reload not supported for cluster {what}: old={old}, new={new}"
+                ))
+            }
+        };
+        unchanged(
+            "name",
+            old.name.clone().unwrap_or_default(),
+            new.name.clone().unwrap_or_default(),
+        )?;
+        unchanged("host", old.host.clone(), new.host.clone())?;
+        unchanged("port", old.port.to_string(), new.port.to_string())?;
+        match (&old.tls, &new.tls) {
+            (Some(_), Some(tls)) => RouteTls::new(tls)
+                .map(|t| Some(Arc::new(t)))
+                .map_err(|e| e.to_string()),
+            (None, None) => Ok(None),
+            _ => Err("route TLS cannot be turned on or off by a reload; restart the server".into()),
+        }
+    }
+
+    /// Applies a reloaded `cluster {}` block checked by [`prepare_reload`]:
+    /// new route TLS, credentials and timeout for the connections that
+    /// come next, accepted routes whose login no longer passes closed;
+    /// routes added are dialled and routes removed closed and no longer
+    /// dialled; new permissions announced (routes hear `RS+`/`RS-` for what
+    /// `import` now allows or denies, and are asked to send their interest
+    /// again for `export`); `no_advertise` and the advertised URL as
+    /// changed.
+    ///
+    /// [`prepare_reload`]: Cluster::prepare_reload
+    pub(crate) fn apply_reload(
+        self: &Arc<Self>,
+        shared: &Arc<ServerShared>,
+        new: &ClusterOptions,
+        tls: Option<Arc<RouteTls>>,
+    ) {
+        let old = self.opts();
+        *write_lock(&self.opts) = Arc::new(new.clone());
+        if tls.is_some() {
+            *write_lock(&self.tls) = tls;
+        }
+        if old.permissions != new.permissions {
+            self.change_rules(RouteRules::of(new));
+        }
+        if (&old.username, &old.password) != (&new.username, &new.password) {
+            for entry in lock(&self.routes).values() {
+                if let Some((user, pass)) = &entry.login
+                    && !route_login_ok(new, user.as_deref(), pass.as_deref())
+                {
+                    error!("{} - authentication error", entry.client.tag);
+                    entry.client.err_and_close(
+                        errors::AUTHORIZATION_VIOLATION,
+                        CloseReason::AuthenticationViolation,
+                    );
+                }
+            }
+        }
+        let (before, after) = (lock(&self.explicit).clone(), route_urls(&new.routes));
+        *lock(&self.explicit) = after.clone();
+        {
+            let mut name = lock(&self.tls_name);
+            if name.is_none() {
+                *name = first_host_name(&after);
+            }
+        }
+        for entry in lock(&self.routes).values() {
+            if entry
+                .url
+                .as_ref()
+                .is_some_and(|u| before.contains(u) && !after.contains(u))
+            {
+                info!(
+                    "{} - Route removed from the configuration",
+                    entry.client.tag
+                );
+                entry.client.close(CloseReason::RouteRemoved, true);
+            }
+        }
+        for url in after.into_iter().filter(|u| !before.contains(u)) {
+            let (shared, cluster) = (shared.clone(), self.clone());
+            self.spawn(solicit(shared, cluster, url, true));
+        }
+        // Peers learn the new permissions and client URLs (and send their
+        // interest again, which the new `export` may now take).
+        let mut update = self.route_info(shared);
+        update.connect_urls = Some(if new.no_advertise {
+            Vec::new()
+        } else {
+            lock(&self.client_urls).clone()
+        });
+        self.send_to_all(&update.to_protocol_line(), None);
+        shared.cluster_changed();
+        info!("Reloaded: cluster");
+    }
+
+    /// New route permissions: routes hear `RS+` for local interest the
+    /// new `import` allows and the old did not, `RS-` for the reverse; the
+    /// route sessions re-apply `export` to the peers' interest.
+    fn change_rules(&self, new: RouteRules) {
+        let interest = lock(&self.interest);
+        let old = self.rules();
+        let mut lines = BytesMut::new();
+        for ((account, subject, queue), count) in interest.iter() {
+            match (old.imports(subject), new.imports(subject)) {
+                (false, true) => proto::rs_plus(
+                    &mut lines,
+                    account.as_bytes(),
+                    subject,
+                    queue.as_deref().map(|q| (q, *count)),
+                ),
+                (true, false) => {
+                    proto::rs_minus(&mut lines, account.as_bytes(), subject, queue.as_deref())
+                }
+                _ => {}
+            }
+        }
+        *write_lock(&self.rules) = Arc::new(new);
+        self.rules_generation.fetch_add(1, Ordering::AcqRel);
+        if !lines.is_empty() {
+            self.send_to_all(&lines, None);
+        }
+        drop(interest);
+        self.rules_changed.notify_waiters();
+    }
+
     /// Stops soliciting and closes every route.
     pub(crate) fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);
@@ -597,7 +832,7 @@ pub(crate) async fn start(
     shared: &Arc<ServerShared>,
     cluster: &Arc<Cluster>,
 ) -> std::io::Result<()> {
-    let opts = &cluster.opts;
+    let opts = cluster.opts();
     let listener = TcpListener::bind((opts.host.as_str(), opts.bind_port())).await?;
     let addr = listener.local_addr()?;
     *lock(&cluster.listen) = Some(addr);
@@ -614,7 +849,7 @@ pub(crate) async fn start(
         pass: None,
     };
     info!("Listening for route connections on {}", shown.addr());
-    if cluster.tls.as_ref().is_some_and(|t| t.opts.insecure) {
+    if cluster.tls().is_some_and(|t| t.opts.insecure) {
         warn!(
             "TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN PRODUCTION!"
         );
@@ -639,7 +874,7 @@ pub(crate) async fn start(
             }
         });
     }
-    for url in cluster.explicit.clone() {
+    for url in lock(&cluster.explicit).clone() {
         let (shared, c) = (shared.clone(), cluster.clone());
         cluster.spawn(solicit(shared, c, url, true));
     }
@@ -677,6 +912,10 @@ async fn solicit(shared: Arc<ServerShared>, cluster: Arc<Cluster>, url: RouteUrl
     let addr = url.addr();
     loop {
         if cluster.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        if explicit && !cluster.is_explicit(&url) {
+            debug!("Route {} was removed from the configuration", addr);
             return;
         }
         debug!("Trying to connect to route on {}", addr);
@@ -719,7 +958,7 @@ async fn solicit(shared: Arc<ServerShared>, cluster: Arc<Cluster>, url: RouteUrl
         }
         // As nats-server: `connect_retries` bounds routes learned from
         // gossip only; configured ones are tried for as long as it runs.
-        if !explicit && attempts > cluster.opts.connect_retries {
+        if !explicit && attempts > cluster.opts().connect_retries {
             debug!("Giving up on implicit route to {}", addr);
             return;
         }
@@ -751,7 +990,7 @@ async fn run_route(
 ) -> Outcome {
     let id = cluster.next_id.fetch_add(1, Ordering::Relaxed);
     let client = Arc::new(Client::new(id, peer, shared.opts.max_pending, None).into_route());
-    match &cluster.tls {
+    match cluster.tls() {
         None => {
             let (reader, writer) = stream.split();
             serve_route(&shared, &cluster, &client, solicited, reader, writer).await
@@ -759,7 +998,8 @@ async fn run_route(
         // Boxed: the TLS state is large, and plain routes need not carry it.
         Some(tls) => {
             Box::pin(async {
-                let Some(stream) = route_handshake(tls, &cluster, &client, stream, solicited).await
+                let Some(stream) =
+                    route_handshake(&tls, &cluster, &client, stream, solicited).await
                 else {
                     return Outcome::Failed;
                 };
@@ -869,7 +1109,10 @@ where
     if let Some(url) = solicited {
         let (user, pass) = match &url.user {
             Some(_) => (url.user.clone(), url.pass.clone()),
-            None => (cluster.opts.username.clone(), cluster.opts.password.clone()),
+            None => {
+                let opts = cluster.opts();
+                (opts.username.clone(), opts.password.clone())
+            }
         };
         let connect = RouteConnect {
             echo: true,
@@ -877,7 +1120,7 @@ where
             pedantic: false,
             user,
             pass,
-            tls_required: cluster.tls.is_some(),
+            tls_required: cluster.tls().is_some(),
             headers: true,
             name: cluster.server_id.clone(),
             cluster: cluster.name(),
@@ -895,7 +1138,11 @@ where
         cluster: cluster.clone(),
         client: client.clone(),
         solicited: solicited.is_some(),
+        url: solicited.cloned(),
+        login: None,
         connected: solicited.is_some(),
+        rules: cluster.rules(),
+        rules_generation: cluster.rules_generation.load(Ordering::Acquire),
         remote_id: None,
         registered: false,
         duplicate: None,
@@ -926,8 +1173,15 @@ struct RouteSession {
     cluster: Arc<Cluster>,
     client: Arc<Client>,
     solicited: bool,
+    /// The configured URL this server dialled, if it did.
+    url: Option<RouteUrl>,
+    /// What an accepted route logged in with.
+    login: Option<(Option<String>, Option<String>)>,
     /// CONNECT was accepted (always true for a route this server solicited).
     connected: bool,
+    /// The route permissions, as of `rules_generation`.
+    rules: Arc<RouteRules>,
+    rules_generation: u64,
     remote_id: Option<String>,
     registered: bool,
     duplicate: Option<String>,
@@ -946,18 +1200,26 @@ impl RouteSession {
         let mut read_size = MIN_READ;
         let timeout = self
             .cluster
-            .opts
+            .opts()
             .auth_timeout
             .unwrap_or(DEFAULT_ROUTE_AUTH_TIMEOUT);
         let auth_deadline = Instant::now() + timeout;
         let max_control_line = MAX_ROUTE_CONTROL_LINE;
         // Routed messages may be as large as any server of the cluster allows.
         let max_payload = self.shared.opts.max_payload.max(64 * 1024 * 1024);
+        let cluster = self.cluster.clone();
         loop {
+            // Registered before the rules are looked at, so that a change
+            // made in between still wakes this route.
+            let rules_changed = cluster.rules_changed.notified();
+            tokio::pin!(rules_changed);
+            rules_changed.as_mut().enable();
+            self.refresh_rules();
             buf.reserve(read_size);
             let n = tokio::select! {
                 r = reader.read_buf(&mut buf) => r,
                 _ = closed(&self.client) => break,
+                _ = &mut rules_changed => continue,
                 _ = sleep_until(auth_deadline), if !self.connected => {
                     // nats-server says so at debug level; the close is logged.
                     debug!("{} - Authentication Timeout", self.client.tag);
@@ -1059,7 +1321,7 @@ impl RouteSession {
         if let RouteOp::Connect { json } = op {
             return self.connect(json.of(chunk));
         }
-        if !self.connected && self.cluster.opts.username.is_some() {
+        if !self.connected && self.cluster.opts().username.is_some() {
             return Err(self.auth_violation());
         }
         match op {
@@ -1126,7 +1388,7 @@ impl RouteSession {
                 let Some(acc) = self.account(account.of(chunk)) else {
                     return Ok(());
                 };
-                if !self.cluster.imports_message(subject.of(chunk)) {
+                if !self.rules.imports_message(subject.of(chunk)) {
                     return Ok(());
                 }
                 let sizes = match header_size {
@@ -1165,6 +1427,45 @@ impl RouteSession {
             };
             let matches = importer.sublist.matches(&mapped);
             self.out.deliver_routed(&matches, &imported, queues);
+        }
+    }
+
+    /// After a reload changed the route permissions: the peer's interest is
+    /// taken again under the new `export` rule (what it no longer allows
+    /// is dropped; wildcards get the new deny filter).
+    fn refresh_rules(&mut self) {
+        let generation = self.cluster.rules_generation.load(Ordering::Acquire);
+        if generation == self.rules_generation {
+            return;
+        }
+        self.rules_generation = generation;
+        self.rules = self.cluster.rules();
+        let export = self.rules.export.clone();
+        for (key, old) in std::mem::take(&mut self.subs) {
+            old.account.sublist.remove(&old);
+            if !self.rules.exports(&old.subject) {
+                debug!(
+                    "{} - Can not export {:?} any more, removing remote subscription",
+                    self.client.tag,
+                    String::from_utf8_lossy(&old.subject)
+                );
+                continue;
+            }
+            let mut sub = Subscription::new(
+                self.client.clone(),
+                old.account.clone(),
+                old.subject.clone(),
+                old.queue.clone(),
+                key.clone(),
+            );
+            sub.deny = export
+                .as_ref()
+                .filter(|rule| rule.deny_overlaps(&old.subject))
+                .cloned();
+            let sub = Arc::new(sub);
+            if old.account.sublist.insert(sub.clone()).is_ok() {
+                self.subs.insert(key, sub);
+            }
         }
     }
 
@@ -1225,24 +1526,12 @@ impl RouteSession {
             debug!("{} - Invalid route CONNECT", self.client.tag);
             return Err(CloseReason::ParseError);
         };
-        if let Some(user) = &self.cluster.opts.username {
-            let password = self.cluster.opts.password.as_deref().unwrap_or("");
-            let user_ok = connect.user.as_deref() == Some(user.as_str());
-            // Route CONNECT is handled inline; bcrypt hashes are checked too.
-            let pass_ok = match Secret::new(password) {
-                Secret::Plain(_) => {
-                    use subtle::ConstantTimeEq;
-                    let presented = connect.pass.as_deref().unwrap_or("");
-                    !crate::auth::is_bcrypt(presented)
-                        && bool::from(password.as_bytes().ct_eq(presented.as_bytes()))
-                }
-                Secret::Bcrypt(hash) => {
-                    bcrypt::verify(connect.pass.as_deref().unwrap_or(""), &hash).unwrap_or(false)
-                }
-            };
-            if !(user_ok && pass_ok) {
-                return Err(self.auth_violation());
-            }
+        if !route_login_ok(
+            &self.cluster.opts(),
+            connect.user.as_deref(),
+            connect.pass.as_deref(),
+        ) {
+            return Err(self.auth_violation());
         }
         if connect.lang.is_some() {
             error!("{} - {}", self.client.tag, ROUTE_PORT_ERROR);
@@ -1252,6 +1541,7 @@ impl RouteSession {
         }
         self.check_cluster_name(&connect.cluster)?;
         self.connected = true;
+        self.login = Some((connect.user, connect.pass));
         if !connect.name.is_empty() {
             self.remote_id = Some(connect.name);
         }
@@ -1264,14 +1554,15 @@ impl RouteSession {
         if theirs == ours {
             return Ok(());
         }
-        if self.cluster.opts.name.is_none() && !theirs.is_empty() {
+        let configured = self.cluster.opts().name.is_some();
+        if !configured && !theirs.is_empty() {
             // Adopt the peer's name; the smaller one wins if both are made up.
             if self.cluster.route_count() == 0 || theirs < ours.as_str() {
                 *lock(&self.cluster.name) = theirs.to_string();
             }
             return Ok(());
         }
-        if theirs.is_empty() && self.cluster.opts.name.is_none() {
+        if theirs.is_empty() && !configured {
             return Ok(());
         }
         let text = format!("Rejecting connection, cluster name {theirs:?} does not match {ours:?}");
@@ -1289,13 +1580,16 @@ impl RouteSession {
         if self.registered {
             let remote = self.remote_id.clone().unwrap_or_default();
             if info.server_id == remote || info.server_id.is_empty() {
-                // An update of the peer's client URLs.
+                // An update from the peer (a reload there): its client
+                // URLs, and perhaps new route permissions, under which it
+                // may now take interest it refused before.
                 if let Some(urls) = info.connect_urls {
                     if let Some(entry) = lock(&self.cluster.routes).get_mut(&remote) {
                         entry.connect_urls = urls;
                     }
                     self.shared.cluster_changed();
                 }
+                self.cluster.resend_interest(&self.client);
             } else if let Some(ip) = &info.ip {
                 self.implicit_route(&info.server_id, ip);
             }
@@ -1312,10 +1606,13 @@ impl RouteSession {
         let remote = info.server_id.clone();
         self.remote_id = Some(remote.clone());
         let urls = info.connect_urls.clone().unwrap_or_default();
-        if !self
-            .cluster
-            .register(&remote, &self.client, self.solicited, urls)
-        {
+        if !self.cluster.register(
+            &remote,
+            &self.client,
+            self.url.clone(),
+            self.login.clone(),
+            urls,
+        ) {
             debug!(
                 "{} - Detected duplicate remote route {:?}",
                 self.client.tag, remote
@@ -1365,8 +1662,9 @@ impl RouteSession {
             }
             trying.push(url.addr());
         }
-        url.user = self.cluster.opts.username.clone();
-        url.pass = self.cluster.opts.password.clone();
+        let opts = self.cluster.opts();
+        url.user = opts.username.clone();
+        url.pass = opts.password.clone();
         debug!("Connecting to implicit route {}", ip);
         let (shared, cluster) = (self.shared.clone(), self.cluster.clone());
         self.cluster.spawn(async move {
@@ -1380,7 +1678,7 @@ impl RouteSession {
         let Some(acc) = self.account(account) else {
             return;
         };
-        let export = self.cluster.export.as_ref();
+        let export = self.rules.export.as_ref();
         if export.is_some_and(|rule| !rule.allows_subscription(subject)) {
             debug!(
                 "{} - Can not export {:?}, ignoring remote subscription request",
@@ -1456,6 +1754,25 @@ impl RouteSession {
             self.client.close_reason().as_str()
         );
     }
+}
+
+/// Whether a peer's CONNECT credentials satisfy `authorization` (bcrypt
+/// hashes are checked too; a plain password in constant time).
+fn route_login_ok(opts: &ClusterOptions, user: Option<&str>, pass: Option<&str>) -> bool {
+    let Some(expected_user) = &opts.username else {
+        return true;
+    };
+    let password = opts.password.as_deref().unwrap_or("");
+    let presented = pass.unwrap_or("");
+    let pass_ok = match Secret::new(password) {
+        Secret::Plain(_) => {
+            use subtle::ConstantTimeEq;
+            !crate::auth::is_bcrypt(presented)
+                && bool::from(password.as_bytes().ct_eq(presented.as_bytes()))
+        }
+        Secret::Bcrypt(hash) => bcrypt::verify(presented, &hash).unwrap_or(false),
+    };
+    user == Some(expected_user.as_str()) && pass_ok
 }
 
 /// What a client that connects to the route port is told.

@@ -277,9 +277,20 @@ impl Server {
 
     /// Applies a reloaded configuration (SIGHUP): new TLS certificates and
     /// settings for the connections that come next (connected clients keep
-    /// theirs), and an empty bcrypt login cache. TLS cannot be turned on or
-    /// off this way, as on nats-server; other settings need a restart.
+    /// theirs), an empty bcrypt login cache, and the `cluster {}` block
+    /// (see [`crate::route::Cluster`]'s reload). TLS and clustering cannot
+    /// be turned on or off this way, as on nats-server; other settings
+    /// need a restart. Nothing is applied when anything is refused.
     pub fn reload(&self, opts: &Options) -> Result<(), String> {
+        let cluster = match (&self.shared.cluster, &opts.cluster) {
+            (Some(cluster), Some(new)) => Some((cluster, new, cluster.prepare_reload(new)?)),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "clustering cannot be turned on or off by a reload; restart the server".into(),
+                );
+            }
+        };
         let mut tls = self.shared.tls.write().unwrap_or_else(|e| e.into_inner());
         match (&*tls, &opts.tls) {
             (Some(_), Some(new)) => {
@@ -295,6 +306,9 @@ impl Server {
             }
         }
         drop(tls);
+        if let Some((cluster, new, route_tls)) = cluster {
+            cluster.apply_reload(&self.shared, new, route_tls);
+        }
         self.shared.auth.clear_login_cache();
         info!("Reloaded server configuration");
         Ok(())

@@ -834,6 +834,142 @@ async fn route_permissions_limit_interest_both_ways() {
     nothing_more(&mut on_b).await;
 }
 
+/// Options for a node named `name` with the given cluster block.
+fn options_with(name: &str, cluster: ClusterOptions) -> Options {
+    Options {
+        server_name: Some(name.into()),
+        cluster: Some(cluster),
+        ..Options::for_tests()
+    }
+}
+
+/// A reload (SIGHUP) adds a route, which is dialled, and removes it, which
+/// closes it and stops dialling it.
+#[tokio::test]
+async fn reload_adds_and_removes_routes() {
+    let a = node("A", vec![]).await;
+    let relay = Relay::to(a.cluster_addr().unwrap()).await;
+    let through_relay = format!(
+        "nats-route://{USER}:{}@{}",
+        PASS.replace('!', "%21"),
+        relay.addr
+    );
+    let b = node("B", vec![]).await;
+    b.reload(&options_with(
+        "B",
+        cluster_opts(-1, vec![through_relay], true),
+    ))
+    .unwrap();
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+
+    b.reload(&options_with("B", cluster_opts(-1, vec![], true)))
+        .unwrap();
+    wait_routes(&a, 0).await;
+    wait_routes(&b, 0).await;
+    // A removed route is not dialled again: B would within 100 ms.
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(relay.accepted.load(AtomicOrdering::SeqCst), 1);
+    assert_eq!(cluster(&b).route_count(), 0);
+}
+
+/// A reload that changes `export` drops the peer's interest it no longer
+/// allows (and takes it again when allowed again); one that changes
+/// `import` tells the peer `RS-` for what it no longer allows.
+#[tokio::test]
+async fn reload_changes_route_permissions() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    let (ca, cb) = (client(&a).await, client(&b).await);
+    let _secret = cb.subscribe("secret.x").await.unwrap();
+    let _open = cb.subscribe("open.x").await.unwrap();
+    cb.flush().await.unwrap();
+    wait_subs(&a, 2).await;
+
+    let deny = |subjects: &[&str]| SubjectRuleConfig {
+        allow: None,
+        deny: subjects.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut restricted = cluster_opts(-1, vec![], true);
+    restricted.permissions = Some(RoutePermissions {
+        import: None,
+        export: Some(deny(&["secret.>"])),
+    });
+    a.reload(&options_with("A", restricted)).unwrap();
+    wait_until("A to drop B's secret interest", || {
+        a.shared().subscription_count() == 1
+    })
+    .await;
+    a.reload(&options_with("A", cluster_opts(-1, vec![], true)))
+        .unwrap();
+    wait_until("B to send its interest again", || {
+        a.shared().subscription_count() == 2
+    })
+    .await;
+
+    let _mine = ca.subscribe("mine.x").await.unwrap();
+    ca.flush().await.unwrap();
+    wait_subs(&b, 3).await;
+    let mut private = cluster_opts(-1, vec![], true);
+    private.permissions = Some(RoutePermissions {
+        import: Some(deny(&["mine.>"])),
+        export: None,
+    });
+    a.reload(&options_with("A", private)).unwrap();
+    wait_until("B to hear RS- for mine.x", || {
+        b.shared().subscription_count() == 2
+    })
+    .await;
+}
+
+/// New route credentials on a reload: the route that logged in with the
+/// old ones is closed, and comes back once its server is given the new
+/// ones (its route URL changes, so the old route is dropped, the new one
+/// dialled).
+#[tokio::test]
+async fn reload_changes_route_credentials() {
+    capture_logs();
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    let mut new_creds = cluster_opts(-1, vec![], true);
+    new_creds.password = Some("n3w-s3cret".into());
+    a.reload(&options_with("A", new_creds)).unwrap();
+    wait_routes(&a, 0).await;
+    wait_routes(&b, 0).await;
+    let new_url = format!(
+        "nats-route://{USER}:n3w-s3cret@{}",
+        a.cluster_addr().unwrap()
+    );
+    b.reload(&options_with("B", cluster_opts(-1, vec![new_url], true)))
+        .unwrap();
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+}
+
+/// What a reload may not change, as on nats-server.
+#[tokio::test]
+async fn reload_refuses_cluster_name_host_port_and_on_off() {
+    let a = node("A", vec![]).await;
+    let mut renamed = cluster_opts(-1, vec![], true);
+    renamed.name = Some("other".into());
+    let err = a.reload(&options_with("A", renamed)).unwrap_err();
+    assert_eq!(
+        err,
+        "config reload not supported for cluster name: old=test, new=other"
+    );
+    let mut moved = cluster_opts(7777, vec![], true);
+    moved.host = "127.0.0.1".into();
+    let err = a.reload(&options_with("A", moved)).unwrap_err();
+    assert_eq!(
+        err,
+        "config reload not supported for cluster port: old=-1, new=7777"
+    );
+    let err = a.reload(&Options::for_tests()).unwrap_err();
+    assert!(err.contains("cannot be turned on or off"), "{err}");
+}
+
 /// Mixed cluster: one rnats node and one reference nats-server, routed
 /// with route authorization, clients on both sides.
 #[tokio::test]
