@@ -735,12 +735,15 @@ impl Cluster {
             self.change_rules(RouteRules::of(new));
         }
         if (&old.username, &old.password) != (&new.username, &new.password) {
-            for entry in lock(&self.routes).values() {
-                if let Some((user, pass)) = &entry.login
-                    && !route_login_ok(new, user.as_deref(), pass.as_deref())
-                {
-                    error!("{} - authentication error", entry.client.tag);
-                    entry.client.err_and_close(
+            // Checked outside the routes lock: a bcrypt check takes a while.
+            let accepted: Vec<_> = lock(&self.routes)
+                .values()
+                .filter_map(|e| Some((e.client.clone(), e.login.clone()?)))
+                .collect();
+            for (client, (user, pass)) in accepted {
+                if !route_login_ok(new, user.as_deref(), pass.as_deref()) {
+                    error!("{} - authentication error", client.tag);
+                    client.err_and_close(
                         errors::AUTHORIZATION_VIOLATION,
                         CloseReason::AuthenticationViolation,
                     );
