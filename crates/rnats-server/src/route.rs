@@ -1294,7 +1294,10 @@ impl RouteSession {
             if enabled!(Level::TRACE) {
                 self.trace_op(op, *line, chunk);
             }
-            result = self.process(op, chunk);
+            result = match op {
+                RouteOp::Connect { json } => self.connect(json.of(chunk)).await,
+                _ => self.process(op, chunk),
+            };
             if result.is_err() {
                 break;
             }
@@ -1321,13 +1324,11 @@ impl RouteSession {
     }
 
     fn process(&mut self, op: &RouteOp, chunk: &Bytes) -> Result<(), CloseReason> {
-        if let RouteOp::Connect { json } = op {
-            return self.connect(json.of(chunk));
-        }
         if !self.connected && self.cluster.opts().username.is_some() {
             return Err(self.auth_violation());
         }
         match op {
+            // Carried out by `process_all` (it may wait for bcrypt).
             RouteOp::Connect { .. } => Ok(()),
             RouteOp::Info { json } => self.info(json.of(chunk)),
             RouteOp::Ping => {
@@ -1521,7 +1522,7 @@ impl RouteSession {
         CloseReason::AuthenticationViolation
     }
 
-    fn connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+    async fn connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
         if self.solicited {
             return Ok(());
         }
@@ -1529,11 +1530,20 @@ impl RouteSession {
             debug!("{} - Invalid route CONNECT", self.client.tag);
             return Err(CloseReason::ParseError);
         };
-        if !route_login_ok(
-            &self.cluster.opts(),
-            connect.user.as_deref(),
-            connect.pass.as_deref(),
-        ) {
+        let opts = self.cluster.opts();
+        let login_ok = if opts.password.as_deref().is_some_and(crate::auth::is_bcrypt) {
+            // On the blocking pool, like client logins: not on a thread
+            // that moves messages.
+            let (user, pass) = (connect.user.clone(), connect.pass.clone());
+            tokio::task::spawn_blocking(move || {
+                route_login_ok(&opts, user.as_deref(), pass.as_deref())
+            })
+            .await
+            .unwrap_or(false)
+        } else {
+            route_login_ok(&opts, connect.user.as_deref(), connect.pass.as_deref())
+        };
+        if !login_ok {
             return Err(self.auth_violation());
         }
         if connect.lang.is_some() {

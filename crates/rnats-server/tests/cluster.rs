@@ -309,6 +309,18 @@ async fn routes_with_wrong_or_missing_credentials_are_refused() {
     drop(b);
 }
 
+/// A route password stored as a bcrypt hash, as `rnats passwd` makes it:
+/// peers log in with the plain one.
+#[tokio::test]
+async fn route_passwords_may_be_bcrypt_hashes() {
+    let mut hashed = cluster_opts(-1, vec![], true);
+    hashed.password = Some(bcrypt::hash(PASS, 4).unwrap());
+    let a = start_server(options_with("A", hashed)).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+}
+
 #[tokio::test]
 async fn clients_on_the_route_port_are_told_so() {
     let a = node_on("A", -1, vec![], false).await;
