@@ -1144,6 +1144,7 @@ where
         url: solicited.cloned(),
         login: None,
         connected: solicited.is_some(),
+        peer_permissions: (None, None),
         rules: cluster.rules(),
         rules_generation: cluster.rules_generation.load(Ordering::Acquire),
         remote_id: None,
@@ -1182,6 +1183,9 @@ struct RouteSession {
     login: Option<(Option<String>, Option<String>)>,
     /// CONNECT was accepted (always true for a route this server solicited).
     connected: bool,
+    /// The peer's route permissions, from its INFO (when they change, it
+    /// is sent all the local interest again).
+    peer_permissions: (Option<SubjectPermission>, Option<SubjectPermission>),
     /// The route permissions, as of `rules_generation`.
     rules: Arc<RouteRules>,
     rules_generation: u64,
@@ -1602,7 +1606,11 @@ impl RouteSession {
                     }
                     self.shared.cluster_changed();
                 }
-                self.cluster.resend_interest(&self.client);
+                let perms = (info.import, info.export);
+                if perms != self.peer_permissions {
+                    self.peer_permissions = perms;
+                    self.cluster.resend_interest(&self.client);
+                }
             } else if let Some(ip) = &info.ip {
                 self.implicit_route(&info.server_id, ip);
             }
@@ -1618,6 +1626,7 @@ impl RouteSession {
         }
         let remote = info.server_id.clone();
         self.remote_id = Some(remote.clone());
+        self.peer_permissions = (info.import.clone(), info.export.clone());
         let urls = info.connect_urls.clone().unwrap_or_default();
         if !self.cluster.register(
             &remote,
