@@ -1,0 +1,84 @@
+//! Route permissions (`import`/`export`) and the route login check.
+
+use std::sync::Arc;
+
+use rnats_proto::route::SubjectPermission;
+
+use crate::auth::Secret;
+use crate::options::{ClusterOptions, SubjectRuleConfig};
+use crate::permissions::Rule;
+
+/// Route permissions in force, as rules.
+#[derive(Default)]
+pub(super) struct RouteRules {
+    /// `permissions.import`: the local interest routes may hear of.
+    import: Option<Rule>,
+    /// `permissions.export`: the remote interest this server accepts.
+    pub(super) export: Option<Arc<Rule>>,
+}
+
+impl RouteRules {
+    pub(super) fn of(opts: &ClusterOptions) -> RouteRules {
+        let perms = opts.permissions.as_ref();
+        RouteRules {
+            import: perms.and_then(|p| p.import.as_ref()).map(Rule::from_config),
+            export: perms
+                .and_then(|p| p.export.as_ref())
+                .map(|r| Arc::new(Rule::from_config(r))),
+        }
+    }
+
+    /// Whether routes may hear of local interest in `subject` (as in
+    /// nats-server, a wildcard must fall wholly inside what is imported).
+    pub(super) fn imports(&self, subject: &[u8]) -> bool {
+        self.import
+            .as_ref()
+            .is_none_or(|rule| rule.allows_subscription(subject))
+    }
+
+    /// Whether a message that came in on a route may be delivered here:
+    /// the peer only has interest this server announced, but a wildcard
+    /// announced may also cover subjects `import` denies.
+    pub(super) fn imports_message(&self, subject: &[u8]) -> bool {
+        self.import
+            .as_ref()
+            .is_none_or(|rule| !rule.denies(subject))
+    }
+
+    /// Whether a peer's interest in `subject` is accepted.
+    pub(super) fn exports(&self, subject: &[u8]) -> bool {
+        self.export
+            .as_ref()
+            .is_none_or(|rule| rule.allows_subscription(subject))
+    }
+}
+
+/// Whether a peer's CONNECT credentials satisfy `authorization` (bcrypt
+/// hashes are checked too; a plain password in constant time).
+pub(super) fn route_login_ok(
+    opts: &ClusterOptions,
+    user: Option<&str>,
+    pass: Option<&str>,
+) -> bool {
+    let Some(expected_user) = &opts.username else {
+        return true;
+    };
+    let password = opts.password.as_deref().unwrap_or("");
+    let presented = pass.unwrap_or("");
+    let pass_ok = match Secret::new(password) {
+        Secret::Plain(_) => {
+            use subtle::ConstantTimeEq;
+            !crate::auth::is_bcrypt(presented)
+                && bool::from(password.as_bytes().ct_eq(presented.as_bytes()))
+        }
+        Secret::Bcrypt(hash) => bcrypt::verify(presented, &hash).unwrap_or(false),
+    };
+    user == Some(expected_user.as_str()) && pass_ok
+}
+
+pub(super) fn subject_permission(rule: &SubjectRuleConfig) -> SubjectPermission {
+    SubjectPermission {
+        allow: rule.allow.clone().unwrap_or_default(),
+        deny: rule.deny.clone(),
+    }
+}

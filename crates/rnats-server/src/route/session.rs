@@ -1,0 +1,690 @@
+//! The reading side of a route: the peer's CONNECT and INFO (login,
+//! registration, gossip), its interest as subscriptions in the account
+//! indexes, and routed messages delivered to local clients.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rnats_proto::parser::Span;
+use rnats_proto::route::{
+    RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed, SubjectPermission,
+};
+use rnats_proto::{errors, route as proto};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::{Instant, sleep_until};
+use tracing::{Level, debug, enabled, error, info, trace};
+
+use crate::account::{Account, RESPONSE_PREFIX, Routes};
+use crate::client::{Client, CloseReason, closed, lock};
+use crate::delivery::{Deliveries, Message, Sizes};
+use crate::server::ServerShared;
+use crate::subscription::Subscription;
+
+use super::connection::solicit;
+use super::rules::{RouteRules, route_login_ok};
+use super::{Cluster, RouteUrl};
+
+/// How long a route has to send CONNECT, unless configured.
+const DEFAULT_ROUTE_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// nats-server does not limit a route's control lines; this bound is far
+/// above any real one (a long subject and its queue names) and limits what
+/// a peer that has not logged in yet can make this server hold.
+const MAX_ROUTE_CONTROL_LINE: usize = 1024 * 1024;
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
+
+/// The reading side of a route.
+pub(super) struct RouteSession {
+    shared: Arc<ServerShared>,
+    cluster: Arc<Cluster>,
+    client: Arc<Client>,
+    solicited: bool,
+    /// The configured URL this server dialled, if it did.
+    url: Option<RouteUrl>,
+    /// What an accepted route logged in with.
+    login: Option<(Option<String>, Option<String>)>,
+    /// CONNECT was accepted (always true for a route this server solicited).
+    connected: bool,
+    /// The peer's route permissions, from its INFO (when they change, it
+    /// is sent all the local interest again).
+    peer_permissions: (Option<SubjectPermission>, Option<SubjectPermission>),
+    /// The route permissions, as of `rules_generation`.
+    rules: Arc<RouteRules>,
+    rules_generation: u64,
+    remote_id: Option<String>,
+    pub(super) registered: bool,
+    pub(super) duplicate: Option<String>,
+    pub(super) to_self: bool,
+    /// The peer's interest: "account subject [queue]" -> subscription.
+    subs: HashMap<Bytes, Arc<Subscription>>,
+    /// The account of the last message or interest (most routes carry one).
+    last_account: Option<(Bytes, Arc<Account>)>,
+    out: Deliveries,
+    ops: Vec<(RouteOp, Span)>,
+}
+
+impl RouteSession {
+    /// The session of a route just connected (after its TLS handshake):
+    /// `solicited` is the URL this server dialled, if it did.
+    pub(super) fn new(
+        shared: &Arc<ServerShared>,
+        cluster: &Arc<Cluster>,
+        client: &Arc<Client>,
+        solicited: Option<&RouteUrl>,
+    ) -> RouteSession {
+        RouteSession {
+            shared: shared.clone(),
+            cluster: cluster.clone(),
+            client: client.clone(),
+            solicited: solicited.is_some(),
+            url: solicited.cloned(),
+            login: None,
+            connected: solicited.is_some(),
+            peer_permissions: (None, None),
+            rules: cluster.rules(),
+            rules_generation: cluster.rules_generation.load(Ordering::Acquire),
+            remote_id: None,
+            registered: false,
+            duplicate: None,
+            to_self: false,
+            subs: HashMap::new(),
+            last_account: None,
+            out: Deliveries::new(client.id),
+            ops: Vec::new(),
+        }
+    }
+
+    pub(super) async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R) {
+        let mut buf = BytesMut::with_capacity(MIN_READ);
+        let mut read_size = MIN_READ;
+        let timeout = self
+            .cluster
+            .opts()
+            .auth_timeout
+            .unwrap_or(DEFAULT_ROUTE_AUTH_TIMEOUT);
+        let auth_deadline = Instant::now() + timeout;
+        let max_control_line = MAX_ROUTE_CONTROL_LINE;
+        // Routed messages may be as large as any server of the cluster allows.
+        let max_payload = self.shared.opts.max_payload.max(64 * 1024 * 1024);
+        let cluster = self.cluster.clone();
+        loop {
+            // Registered before the rules are looked at, so that a change
+            // made in between still wakes this route.
+            let rules_changed = cluster.rules_changed.notified();
+            tokio::pin!(rules_changed);
+            rules_changed.as_mut().enable();
+            self.refresh_rules();
+            buf.reserve(read_size);
+            let n = tokio::select! {
+                r = reader.read_buf(&mut buf) => r,
+                _ = closed(&self.client) => break,
+                _ = &mut rules_changed => continue,
+                _ = sleep_until(auth_deadline), if !self.connected => {
+                    // nats-server says so at debug level; the close is logged.
+                    debug!("{} - Authentication Timeout", self.client.tag);
+                    self.client.err_and_close(errors::AUTHENTICATION_TIMEOUT, CloseReason::AuthenticationTimeout);
+                    break;
+                }
+            };
+            match n {
+                Ok(0) => {
+                    self.client.close(CloseReason::ClientClosed, true);
+                    break;
+                }
+                Ok(n) => {
+                    if n >= read_size {
+                        read_size = (read_size * 2).min(MAX_READ);
+                    }
+                }
+                Err(e) => {
+                    debug!("{} - Read error: {}", self.client.tag, e);
+                    self.client.close(CloseReason::ReadError, false);
+                    break;
+                }
+            }
+            let mut pos = 0;
+            let mut failure = None;
+            loop {
+                match proto::parse(&buf, pos, max_control_line, max_payload) {
+                    Ok(RouteParsed::Op {
+                        op,
+                        control_line,
+                        frame_len,
+                    }) => {
+                        self.ops.push((op, control_line));
+                        pos += frame_len;
+                    }
+                    Ok(RouteParsed::Incomplete { .. }) => break,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            let chunk = buf.split_to(pos).freeze();
+            let outcome = self.process_all(&chunk).await;
+            self.out.flush();
+            self.out.wait_for_slow_consumers().await;
+            if let Err(reason) = outcome {
+                self.client.close(reason, true);
+                break;
+            }
+            if let Some(e) = failure {
+                error!("{} - Router parser ERROR: {}", self.client.tag, e);
+                if e == RouteError::UnknownOperation {
+                    self.client
+                        .err_and_close(errors::UNKNOWN_PROTOCOL_OPERATION, CloseReason::ParseError);
+                } else {
+                    self.client.close(CloseReason::ProtocolViolation, true);
+                }
+                break;
+            }
+        }
+        self.cleanup();
+    }
+
+    async fn process_all(&mut self, chunk: &Bytes) -> Result<(), CloseReason> {
+        let ops = std::mem::take(&mut self.ops);
+        let mut result = Ok(());
+        for (op, line) in &ops {
+            if enabled!(Level::TRACE) {
+                self.trace_op(op, *line, chunk);
+            }
+            result = match op {
+                RouteOp::Connect { json } => self.connect(json.of(chunk)).await,
+                _ => self.process(op, chunk),
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        self.ops = ops;
+        self.ops.clear();
+        result
+    }
+
+    fn trace_op(&self, op: &RouteOp, line: Span, chunk: &Bytes) {
+        let tag = &self.client.tag;
+        match op {
+            RouteOp::Connect { json } => trace!(
+                "{} - <<- [CONNECT {}]",
+                tag,
+                rnats_proto::messages::redact_connect(json.of(chunk))
+            ),
+            RouteOp::Info { .. } => {}
+            RouteOp::Msg { message, .. } => {
+                crate::log::trace_received(tag, line.of(chunk), Some(message.of(chunk)))
+            }
+            _ => crate::log::trace_received(tag, line.of(chunk), None),
+        }
+    }
+
+    fn process(&mut self, op: &RouteOp, chunk: &Bytes) -> Result<(), CloseReason> {
+        if !self.connected && self.cluster.opts().username.is_some() {
+            return Err(self.auth_violation());
+        }
+        match op {
+            // Carried out by `process_all` (it may wait for bcrypt).
+            RouteOp::Connect { .. } => Ok(()),
+            RouteOp::Info { json } => self.info(json.of(chunk)),
+            RouteOp::Ping => {
+                trace!("{} - ->> [PONG]", self.client.tag);
+                if self
+                    .client
+                    .enqueue(|b| b.put(rnats_proto::encode::PONG))
+                    .wake
+                {
+                    self.out.touched(&self.client);
+                }
+                Ok(())
+            }
+            RouteOp::Pong => {
+                self.client.pong_received();
+                Ok(())
+            }
+            RouteOp::Ok | RouteOp::Ignored => Ok(()),
+            RouteOp::Err { text } => {
+                error!(
+                    "{} - Router Error {}",
+                    self.client.tag,
+                    String::from_utf8_lossy(text.of(chunk))
+                );
+                Err(CloseReason::ParseError)
+            }
+            RouteOp::Sub {
+                account,
+                subject,
+                queue,
+            } => {
+                self.remote_sub(
+                    account.of(chunk),
+                    subject.of(chunk),
+                    queue.map(|(q, _)| q.of(chunk)),
+                );
+                Ok(())
+            }
+            RouteOp::Unsub {
+                account,
+                subject,
+                queue,
+            } => {
+                self.remote_unsub(
+                    account.of(chunk),
+                    subject.of(chunk),
+                    queue.map(|q| q.of(chunk)),
+                );
+                Ok(())
+            }
+            RouteOp::Msg {
+                account,
+                subject,
+                reply,
+                queues,
+                header_size,
+                header_len,
+                total_size,
+                message,
+            } => {
+                let Some(acc) = self.account(account.of(chunk)) else {
+                    return Ok(());
+                };
+                if !self.rules.imports_message(subject.of(chunk)) {
+                    return Ok(());
+                }
+                let sizes = match header_size {
+                    Some(h) if *header_len > 0 => Sizes::HMsg(h.of(chunk), total_size.of(chunk)),
+                    _ => Sizes::Msg(total_size.of(chunk)),
+                };
+                let msg = Message {
+                    chunk,
+                    subject: subject.of(chunk),
+                    reply: reply.map(|r| r.of(chunk)),
+                    sizes,
+                    body: *message,
+                };
+                let queues = queues.map(|q| q.of(chunk));
+                let matches = acc.sublist.matches(msg.subject);
+                self.out.deliver_routed(&matches, &msg, queues);
+                if let Some(routes) = acc.routes() {
+                    self.deliver_to_importers(routes, &msg, queues);
+                }
+                if msg.subject.starts_with(RESPONSE_PREFIX) {
+                    self.route_response(&acc, &msg);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A routed message in an account that exports it as a stream: the
+    /// importing accounts' local subscribers get it under their subject
+    /// (the peer sent it here for their interest, announced in this account).
+    fn deliver_to_importers(&mut self, routes: &Routes, msg: &Message<'_>, queues: Option<&[u8]>) {
+        for (importer, mapped) in routes.stream_importers(msg.subject) {
+            let imported = Message {
+                subject: &mapped,
+                ..*msg
+            };
+            let matches = importer.sublist.matches(&mapped);
+            self.out.deliver_routed(&matches, &imported, queues);
+        }
+    }
+
+    /// After a reload changed the route permissions: the peer's interest is
+    /// taken again under the new `export` rule (what it no longer allows
+    /// is dropped; wildcards get the new deny filter).
+    fn refresh_rules(&mut self) {
+        let generation = self.cluster.rules_generation.load(Ordering::Acquire);
+        if generation == self.rules_generation {
+            return;
+        }
+        self.rules_generation = generation;
+        self.rules = self.cluster.rules();
+        let export = self.rules.export.clone();
+        for (key, old) in std::mem::take(&mut self.subs) {
+            old.account.sublist.remove(&old);
+            if !self.rules.exports(&old.subject) {
+                debug!(
+                    "{} - Can not export {:?} any more, removing remote subscription",
+                    self.client.tag,
+                    String::from_utf8_lossy(&old.subject)
+                );
+                continue;
+            }
+            let mut sub = Subscription::new(
+                self.client.clone(),
+                old.account.clone(),
+                old.subject.clone(),
+                old.queue.clone(),
+                key.clone(),
+            );
+            sub.deny = export
+                .as_ref()
+                .filter(|rule| rule.deny_overlaps(&old.subject))
+                .cloned();
+            let sub = Arc::new(sub);
+            if old.account.sublist.insert(sub.clone()).is_ok() {
+                self.subs.insert(key, sub);
+            }
+        }
+    }
+
+    /// An answer to a request that crossed accounts here: it goes to the
+    /// requester (a client of this server) on its own reply subject.
+    fn route_response(&mut self, account: &Account, msg: &Message<'_>) {
+        let Some((requester, reply)) = account.take_response(msg.subject) else {
+            return;
+        };
+        let answer = Message {
+            subject: &reply,
+            reply: None,
+            ..*msg
+        };
+        let matches = requester.sublist.matches(&reply);
+        self.out.deliver_routed(&matches, &answer, None);
+    }
+
+    /// The account a peer names: configured, or a JWT account known or
+    /// found by the resolver (a peer may announce interest in an account
+    /// before any of its users has logged in here).
+    fn account(&mut self, name: &[u8]) -> Option<Arc<Account>> {
+        if let Some((last, account)) = &self.last_account
+            && last[..] == *name
+        {
+            return Some(account.clone());
+        }
+        let text = std::str::from_utf8(name).ok()?;
+        let account = match self.shared.accounts.get(text) {
+            Some(account) => account.clone(),
+            None => {
+                let found = self.shared.auth.trust().and_then(|t| t.lookup(text));
+                let Some(jwt_account) = found else {
+                    debug!("{} - Unknown account {:?}", self.client.tag, text);
+                    return None;
+                };
+                jwt_account.account.clone()
+            }
+        };
+        self.last_account = Some((Bytes::copy_from_slice(name), account.clone()));
+        Some(account)
+    }
+
+    fn auth_violation(&self) -> CloseReason {
+        error!("{} - authentication error", self.client.tag);
+        self.client.err_and_close(
+            errors::AUTHORIZATION_VIOLATION,
+            CloseReason::AuthenticationViolation,
+        );
+        CloseReason::AuthenticationViolation
+    }
+
+    async fn connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+        if self.solicited {
+            return Ok(());
+        }
+        let Ok(connect) = serde_json::from_slice::<RouteConnect>(json) else {
+            debug!("{} - Invalid route CONNECT", self.client.tag);
+            return Err(CloseReason::ParseError);
+        };
+        let opts = self.cluster.opts();
+        let login_ok = if opts.password.as_deref().is_some_and(crate::auth::is_bcrypt) {
+            // On the blocking pool, like client logins: not on a thread
+            // that moves messages.
+            let (user, pass) = (connect.user.clone(), connect.pass.clone());
+            tokio::task::spawn_blocking(move || {
+                route_login_ok(&opts, user.as_deref(), pass.as_deref())
+            })
+            .await
+            .unwrap_or(false)
+        } else {
+            route_login_ok(&opts, connect.user.as_deref(), connect.pass.as_deref())
+        };
+        if !login_ok {
+            return Err(self.auth_violation());
+        }
+        if connect.lang.is_some() {
+            error!("{} - {}", self.client.tag, ROUTE_PORT_ERROR);
+            self.client
+                .err_and_close(ROUTE_PORT_ERROR, CloseReason::WrongPort);
+            return Err(CloseReason::WrongPort);
+        }
+        self.check_cluster_name(&connect.cluster)?;
+        self.connected = true;
+        self.login = Some((connect.user, connect.pass));
+        if !connect.name.is_empty() {
+            self.remote_id = Some(connect.name);
+        }
+        Ok(())
+    }
+
+    /// A configured name must match the peer's; a made-up one gives way.
+    fn check_cluster_name(&self, theirs: &str) -> Result<(), CloseReason> {
+        let ours = self.cluster.name();
+        if theirs == ours {
+            return Ok(());
+        }
+        let configured = self.cluster.opts().name.is_some();
+        if !configured && !theirs.is_empty() {
+            // Adopt the peer's name; the smaller one wins if both are made up.
+            if self.cluster.route_count() == 0 || theirs < ours.as_str() {
+                *lock(&self.cluster.name) = theirs.to_string();
+            }
+            return Ok(());
+        }
+        if theirs.is_empty() && !configured {
+            return Ok(());
+        }
+        let text = format!("Rejecting connection, cluster name {theirs:?} does not match {ours:?}");
+        error!("{} - {}", self.client.tag, text);
+        self.client
+            .err_and_close(&text, CloseReason::ClusterNameConflict);
+        Err(CloseReason::ClusterNameConflict)
+    }
+
+    fn info(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+        let Ok(info) = serde_json::from_slice::<RouteInfo>(json) else {
+            debug!("{} - Invalid route INFO", self.client.tag);
+            return Err(CloseReason::ParseError);
+        };
+        if self.registered {
+            let remote = self.remote_id.clone().unwrap_or_default();
+            if info.server_id == remote || info.server_id.is_empty() {
+                // An update from the peer (a reload there): its client
+                // URLs, and perhaps new route permissions, under which it
+                // may now take interest it refused before.
+                if let Some(urls) = info.connect_urls {
+                    if let Some(entry) = lock(&self.cluster.routes).get_mut(&remote) {
+                        entry.connect_urls = urls;
+                    }
+                    self.shared.cluster_changed();
+                }
+                let perms = (info.import, info.export);
+                if perms != self.peer_permissions {
+                    self.peer_permissions = perms;
+                    self.cluster.resend_interest(&self.client);
+                }
+            } else if let Some(ip) = &info.ip {
+                self.implicit_route(&info.server_id, ip);
+            }
+            return Ok(());
+        }
+        if info.server_id == self.cluster.server_id {
+            debug!("{} - Detected route to self, ignoring", self.client.tag);
+            self.to_self = true;
+            return Err(CloseReason::ClientClosed);
+        }
+        if self.solicited {
+            self.check_cluster_name(&info.cluster)?;
+        }
+        let remote = info.server_id.clone();
+        self.remote_id = Some(remote.clone());
+        self.peer_permissions = (info.import.clone(), info.export.clone());
+        let urls = info.connect_urls.clone().unwrap_or_default();
+        if !self.cluster.register(
+            &remote,
+            &self.client,
+            self.url.clone(),
+            self.login.clone(),
+            urls,
+        ) {
+            debug!(
+                "{} - Detected duplicate remote route {:?}",
+                self.client.tag, remote
+            );
+            self.duplicate = Some(remote);
+            return Err(CloseReason::DuplicateRoute);
+        }
+        self.registered = true;
+        self.client.connected();
+        // Tell the other peers about this one (whichever side dialled), so
+        // they connect to it too: the full mesh. Its route URL is the one it
+        // advertises, else its host (or the address it was reached at) and
+        // route port.
+        let mut gossip = info;
+        if gossip.ip.is_none() {
+            let host = match gossip.host.parse::<std::net::IpAddr>() {
+                Ok(ip) if !ip.is_unspecified() => gossip.host.clone(),
+                Err(_) if !gossip.host.is_empty() => gossip.host.clone(),
+                _ => self.client.addr.ip().to_string(),
+            };
+            let hostport = if host.contains(':') {
+                format!("[{host}]:{}", gossip.port)
+            } else {
+                format!("{host}:{}", gossip.port)
+            };
+            gossip.ip = Some(format!("nats-route://{hostport}/"));
+        }
+        gossip.nonce = None;
+        self.cluster
+            .send_to_all(&gossip.to_protocol_line(), Some(self.client.id));
+        self.shared.cluster_changed();
+        Ok(())
+    }
+
+    /// A peer told of a server this one is not connected to yet.
+    fn implicit_route(&self, server_id: &str, ip: &str) {
+        if server_id == self.cluster.server_id || self.cluster.is_connected(server_id) {
+            return;
+        }
+        let Some(mut url) = RouteUrl::parse(ip) else {
+            return;
+        };
+        {
+            let mut trying = lock(&self.cluster.trying);
+            if trying.contains(&url.addr()) {
+                return;
+            }
+            trying.push(url.addr());
+        }
+        let opts = self.cluster.opts();
+        url.user = opts.username.clone();
+        url.pass = opts.password.clone();
+        debug!("Connecting to implicit route {}", ip);
+        let (shared, cluster) = (self.shared.clone(), self.cluster.clone());
+        self.cluster.spawn(async move {
+            let addr = url.addr();
+            solicit(shared, cluster.clone(), url, false).await;
+            lock(&cluster.trying).retain(|a| *a != addr);
+        });
+    }
+
+    fn remote_sub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+        let Some(acc) = self.account(account) else {
+            return;
+        };
+        let export = self.rules.export.as_ref();
+        if export.is_some_and(|rule| !rule.allows_subscription(subject)) {
+            debug!(
+                "{} - Can not export {:?}, ignoring remote subscription request",
+                self.client.tag,
+                String::from_utf8_lossy(subject)
+            );
+            return;
+        }
+        let key = sub_key(account, subject, queue);
+        if self.subs.contains_key(&key) {
+            // A new queue weight: the peer stays one member of the group.
+            return;
+        }
+        let mut sub = Subscription::new(
+            self.client.clone(),
+            acc.clone(),
+            Bytes::copy_from_slice(subject),
+            queue.map(Bytes::copy_from_slice),
+            key.clone(),
+        );
+        // A wildcard that also covers denied subjects: filtered per message.
+        sub.deny = export.filter(|rule| rule.deny_overlaps(subject)).cloned();
+        let sub = Arc::new(sub);
+        if acc.sublist.insert(sub.clone()).is_ok() {
+            self.subs.insert(key, sub);
+        } else {
+            // As nats-server: the peer is told, the route stays.
+            error!(
+                "{} - Could not insert subscription: invalid subject {:?}",
+                self.client.tag,
+                String::from_utf8_lossy(subject)
+            );
+            let mut line = BytesMut::new();
+            rnats_proto::encode::err(&mut line, errors::INVALID_SUBSCRIPTION);
+            self.client.send_now(&line);
+        }
+    }
+
+    fn remote_unsub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+        let key = sub_key(account, subject, queue);
+        if let Some(sub) = self.subs.remove(&key) {
+            sub.account.sublist.remove(&sub);
+        }
+    }
+
+    fn cleanup(&mut self) {
+        let mut by_account: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
+        for (_, sub) in self.subs.drain() {
+            by_account
+                .entry(sub.account.name.clone())
+                .or_default()
+                .push(sub);
+        }
+        for mut subs in by_account.into_values() {
+            debug!(
+                "{} - Removing {} subscriptions for account {:?}",
+                self.client.tag,
+                subs.len(),
+                subs[0].account.name
+            );
+            let account = subs[0].account.clone();
+            account.sublist.remove_all(&mut subs);
+        }
+        if let Some(remote) = &self.remote_id
+            && self.registered
+            && self.cluster.unregister(remote, &self.client)
+        {
+            self.shared.cluster_changed();
+        }
+        info!(
+            "{} - Router connection closed: {}",
+            self.client.tag,
+            self.client.close_reason().as_str()
+        );
+    }
+}
+
+/// What a client that connects to the route port is told.
+const ROUTE_PORT_ERROR: &str = "attempted to connect to route port";
+
+fn sub_key(account: &[u8], subject: &[u8], queue: Option<&[u8]>) -> Bytes {
+    let mut key =
+        Vec::with_capacity(account.len() + subject.len() + 2 + queue.map_or(0, |q| q.len()));
+    key.extend_from_slice(account);
+    key.push(b' ');
+    key.extend_from_slice(subject);
+    if let Some(q) = queue {
+        key.push(b' ');
+        key.extend_from_slice(q);
+    }
+    Bytes::from(key)
+}
