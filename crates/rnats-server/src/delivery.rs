@@ -79,6 +79,9 @@ impl Deliveries {
             let members = &group.members;
             let start = self.next_random() as usize % members.len().max(1);
             let mut remote = None;
+            // Routes weighted by the members each peer has (a reservoir
+            // pick: one pass, no allocation).
+            let mut remote_weight = 0u64;
             let mut delivered = false;
             for i in 0..members.len() {
                 let sub = &members[(start + i) % members.len()];
@@ -87,7 +90,11 @@ impl Deliveries {
                 }
                 if sub.client.is_route {
                     if !denied(sub, msg) {
-                        remote.get_or_insert(sub);
+                        let weight = u64::from(sub.weight());
+                        remote_weight += weight;
+                        if self.next_random() % remote_weight < weight {
+                            remote = Some(sub);
+                        }
                     }
                     continue;
                 }

@@ -2,7 +2,7 @@
 //! what a publisher delivers to.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -24,6 +24,10 @@ pub struct Subscription {
     /// Deliveries after which the subscription ends (`UNSUB <sid> <max>`); 0 = none.
     max: AtomicU64,
     delivered: AtomicU64,
+    /// For a route's queue subscription: how many members of the group
+    /// the peer has (its `RS+` weight), so that a group with no local
+    /// member is served by servers in proportion, as nats-server does.
+    weight: AtomicU32,
 }
 
 /// What a publisher may do with one matching subscription.
@@ -53,7 +57,18 @@ impl Subscription {
             sid,
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            weight: AtomicU32::new(1),
         }
+    }
+
+    /// Members behind a route's queue subscription (1 otherwise).
+    #[inline]
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    pub fn set_weight(&self, weight: u32) {
+        self.weight.store(weight.max(1), Ordering::Relaxed);
     }
 
     /// Limits the subscription to `max` deliveries in all, counting those

@@ -227,6 +227,59 @@ async fn routes_configured_both_ways_end_as_one() {
     nothing_more(&mut sub).await;
 }
 
+/// With no local member, a queue group is served by the servers that have
+/// members in proportion to how many each has (their `RS+` weights), as
+/// nats-server spreads it.
+#[tokio::test]
+async fn remote_queue_members_are_weighted_by_server() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    let c = node("C", vec![route_to(&a)]).await;
+    for s in [&a, &b, &c] {
+        wait_routes(s, 2).await;
+    }
+    let (ca, cb, cc) = (client(&a).await, client(&b).await, client(&c).await);
+    let mut on_b = Vec::new();
+    for _ in 0..3 {
+        on_b.push(cb.queue_subscribe("spread", "g".into()).await.unwrap());
+    }
+    let mut on_c = cc.queue_subscribe("spread", "g".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    cc.flush().await.unwrap();
+    // A sees one subscription per server; B's carries weight 3.
+    wait_subs(&a, 2).await;
+    let weights = || {
+        let matches = a.shared().accounts.global().sublist.matches(b"spread");
+        let mut w: Vec<u32> = matches.queues[0]
+            .members
+            .iter()
+            .map(|s| s.weight())
+            .collect();
+        w.sort();
+        w
+    };
+    wait_until("B's weight of 3", || weights() == [1, 3]).await;
+    const N: usize = 400;
+    for i in 0..N {
+        ca.publish("spread", i.to_string().into()).await.unwrap();
+    }
+    ca.flush().await.unwrap();
+    let mut at_b = 0;
+    for sub in &mut on_b {
+        while let Ok(Some(_)) = timeout(Duration::from_millis(300), sub.next()).await {
+            at_b += 1;
+        }
+    }
+    let mut at_c = 0;
+    while let Ok(Some(_)) = timeout(Duration::from_millis(300), on_c.next()).await {
+        at_c += 1;
+    }
+    assert_eq!(at_b + at_c, N, "each message once");
+    // Expected 300 and 100 (a 50/50 split would give 200 each); the
+    // bounds are over five standard deviations away from both.
+    assert!(at_b > 250 && at_c < 150, "B {at_b}, C {at_c}");
+}
+
 #[tokio::test]
 async fn local_queue_members_are_preferred() {
     let a = node("A", vec![]).await;

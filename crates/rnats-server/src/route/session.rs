@@ -262,7 +262,7 @@ impl RouteSession {
                 self.remote_sub(
                     account.of(chunk),
                     subject.of(chunk),
-                    queue.map(|(q, _)| q.of(chunk)),
+                    queue.map(|(q, weight)| (q.of(chunk), weight)),
                 );
                 Ok(())
             }
@@ -365,6 +365,7 @@ impl RouteSession {
                 .as_ref()
                 .filter(|rule| rule.deny_overlaps(&old.subject))
                 .cloned();
+            sub.set_weight(old.weight());
             let sub = Arc::new(sub);
             if old.account.sublist.insert(sub.clone()).is_ok() {
                 self.subs.insert(key, sub);
@@ -591,7 +592,9 @@ impl RouteSession {
         });
     }
 
-    fn remote_sub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+    fn remote_sub(&mut self, account: &[u8], subject: &[u8], queue: Option<(&[u8], u32)>) {
+        let weight = queue.map_or(1, |(_, w)| w);
+        let queue = queue.map(|(q, _)| q);
         let Some(acc) = self.account(account) else {
             return;
         };
@@ -605,8 +608,9 @@ impl RouteSession {
             return;
         }
         let key = sub_key(account, subject, queue);
-        if self.subs.contains_key(&key) {
-            // A new queue weight: the peer stays one member of the group.
+        if let Some(existing) = self.subs.get(&key) {
+            // A queue group's new weight.
+            existing.set_weight(weight);
             return;
         }
         let mut sub = Subscription::new(
@@ -618,6 +622,7 @@ impl RouteSession {
         );
         // A wildcard that also covers denied subjects: filtered per message.
         sub.deny = export.filter(|rule| rule.deny_overlaps(subject)).cloned();
+        sub.set_weight(weight);
         let sub = Arc::new(sub);
         if acc.sublist.insert(sub.clone()).is_ok() {
             self.subs.insert(key, sub);
