@@ -71,6 +71,7 @@ pub enum CloseReason {
     ClusterNameConflict,
     WrongPort,
     RouteRemoved,
+    DuplicateServerName,
 }
 
 impl CloseReason {
@@ -92,6 +93,7 @@ impl CloseReason {
             CloseReason::ClusterNameConflict => "Cluster Name Conflict",
             CloseReason::WrongPort => "Incorrect Port",
             CloseReason::RouteRemoved => "Route Removed",
+            CloseReason::DuplicateServerName => "Duplicate Server Name",
         }
     }
 }

@@ -374,6 +374,19 @@ async fn route_passwords_may_be_bcrypt_hashes() {
     wait_routes(&b, 1).await;
 }
 
+/// Server names are unique in a cluster: a route from a server with this
+/// server's name is refused (and logged), as nats-server refuses it.
+#[tokio::test]
+async fn a_peer_with_the_same_server_name_is_refused() {
+    capture_logs();
+    let a = node("twin", vec![]).await;
+    let b = node("twin", vec![route_to(&a)]).await;
+    wait_for_log(&["Remote server has a duplicate name: \"twin\""]).await;
+    // A refuses before registering; B, which dialled, keeps trying.
+    assert_eq!(cluster(&a).route_count(), 0);
+    drop(b);
+}
+
 #[tokio::test]
 async fn clients_on_the_route_port_are_told_so() {
     let a = node_on("A", -1, vec![], false).await;

@@ -519,6 +519,13 @@ impl RouteSession {
         }
         if self.solicited {
             self.check_cluster_name(&info.cluster)?;
+        } else if !info.server_name.is_empty() && info.server_name == self.shared.name {
+            // As nats-server: server names must be unique in a cluster.
+            error!(
+                "{} - Remote server has a duplicate name: {:?}",
+                self.client.tag, info.server_name
+            );
+            return Err(CloseReason::DuplicateServerName);
         }
         let remote = info.server_id.clone();
         self.remote_id = Some(remote.clone());
