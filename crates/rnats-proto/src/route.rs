@@ -498,6 +498,10 @@ pub struct RouteInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     pub cluster: String,
+    /// The cluster name was made up (not configured): a peer with a
+    /// configured name, or a greater made-up one, prevails.
+    #[serde(rename = "cluster_dynamic", skip_serializing_if = "is_false")]
+    pub dynamic: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_urls: Option<Vec<String>>,
     pub lnoc: bool,
@@ -546,6 +550,9 @@ pub struct RouteConnect {
     /// The sending server's id.
     pub name: String,
     pub cluster: String,
+    /// As in [`RouteInfo::dynamic`].
+    #[serde(rename = "cluster_dynamic", skip_serializing_if = "is_false")]
+    pub dynamic: bool,
     pub lnoc: bool,
     #[serde(skip_serializing)]
     pub lang: Option<String>,

@@ -1222,6 +1222,61 @@ async fn nats_server_follows_rnats_gossip_to_a_full_mesh() {
     drop(reference);
 }
 
+/// No cluster names configured anywhere: rnats and nats-server settle on
+/// one made-up name (the greatest, as nats-server negotiates it, with
+/// `cluster_dynamic`), and the three servers mesh.
+#[tokio::test]
+async fn made_up_cluster_names_converge_in_a_mixed_cluster() {
+    let ref_route_port = free_port();
+    let config = format!("cluster {{\n  listen: 127.0.0.1:{ref_route_port}\n}}\n");
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let unnamed = |routes: Vec<String>| ClusterOptions {
+        name: None,
+        ..cluster_opts(-1, routes, false)
+    };
+    let r1 = start_server(options_with(
+        "r1",
+        unnamed(vec![format!("nats-route://127.0.0.1:{ref_route_port}")]),
+    ))
+    .await;
+    let r2 = start_server(options_with(
+        "r2",
+        unnamed(vec![format!("nats-route://{}", r1.cluster_addr().unwrap())]),
+    ))
+    .await;
+    wait_until("one cluster name and a full mesh", || {
+        cluster(&r1).name() == cluster(&r2).name()
+            && cluster(&r1).route_count() == 2
+            && cluster(&r2).route_count() == 2
+    })
+    .await;
+    // Messages cross between the rnats nodes and through the reference.
+    let on_ref = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    let c2 = client(&r2).await;
+    let mut sub = c2.subscribe("named.by.nobody").await.unwrap();
+    c2.flush().await.unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        on_ref
+            .publish("named.by.nobody", "ok".into())
+            .await
+            .unwrap();
+        on_ref.flush().await.unwrap();
+        if let Ok(Some(_)) = timeout(Duration::from_millis(50), sub.next()).await {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing crossed from the reference"
+        );
+    }
+    drop(reference);
+}
+
 /// Accounts with exports and imports in a mixed cluster: services answered
 /// across the route in both directions (each server makes up reply
 /// subjects its own way, and routes the answers back), and an imported

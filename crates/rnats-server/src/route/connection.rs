@@ -252,6 +252,7 @@ where
             headers: true,
             name: cluster.server_id.clone(),
             cluster: cluster.name(),
+            dynamic: cluster.is_dynamic(),
             lnoc: true,
             lang: None,
         };

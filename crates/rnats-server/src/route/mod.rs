@@ -98,8 +98,11 @@ pub struct Cluster {
     /// [`Cluster::reload`]), but not the name, host or port.
     opts: RwLock<Arc<ClusterOptions>>,
     server_id: String,
-    /// The cluster's name: configured, or adopted from the first peer.
+    /// The cluster's name: configured, made up, or adopted from a peer.
     name: Mutex<String>,
+    /// Whether `name` is made up (or adopted from a peer's made-up one):
+    /// a peer with a configured name, or a greater made-up one, prevails.
+    name_dynamic: AtomicBool,
     /// Where routes are accepted (known once bound).
     listen: Mutex<Option<SocketAddr>>,
     /// This server's client URLs, for `connect_urls`.
@@ -147,6 +150,7 @@ impl Cluster {
         let explicit = route_urls(&opts.routes);
         let rules = RouteRules::of(&opts);
         Ok(Cluster {
+            name_dynamic: AtomicBool::new(opts.name.is_none()),
             opts: RwLock::new(Arc::new(opts)),
             server_id,
             name: Mutex::new(name),
@@ -166,6 +170,26 @@ impl Cluster {
             rules_changed: Notify::new(),
             tls: RwLock::new(tls),
         })
+    }
+
+    fn is_dynamic(&self) -> bool {
+        self.name_dynamic.load(Ordering::Acquire)
+    }
+
+    /// Takes a peer's cluster name, as nats-server does when its own was
+    /// made up: the routes formed under the old name are closed (they come
+    /// back under the new one), all but `keep`.
+    fn adopt_name(&self, theirs: &str, their_dynamic: bool, keep: u64) {
+        *lock(&self.name) = theirs.to_string();
+        if !their_dynamic {
+            self.name_dynamic.store(false, Ordering::Release);
+        }
+        info!("Cluster name updated to {}", theirs);
+        for entry in lock(&self.routes).values() {
+            if entry.client.id != keep {
+                entry.client.close(CloseReason::ClusterNameConflict, true);
+            }
+        }
     }
 
     /// The settings in force.
@@ -430,6 +454,7 @@ impl Cluster {
             // As nats-server: a server that does not advertise itself to
             // clients does not ask its peers to either.
             connect_urls: (!opts.no_advertise).then(|| lock(&self.client_urls).clone()),
+            dynamic: self.is_dynamic(),
             lnoc: true,
             import: perms
                 .and_then(|p| p.import.as_ref())

@@ -452,7 +452,7 @@ impl RouteSession {
                 .err_and_close(ROUTE_PORT_ERROR, CloseReason::WrongPort);
             return Err(CloseReason::WrongPort);
         }
-        self.check_cluster_name(&connect.cluster)?;
+        self.check_cluster_name(&connect.cluster, connect.dynamic)?;
         self.connected = true;
         self.login = Some((connect.user, connect.pass));
         if !connect.name.is_empty() {
@@ -462,20 +462,17 @@ impl RouteSession {
     }
 
     /// A configured name must match the peer's; a made-up one gives way.
-    fn check_cluster_name(&self, theirs: &str) -> Result<(), CloseReason> {
+    /// The peer's cluster name must be ours, unless ours was made up and
+    /// theirs prevails (configured, or made up and greater), as in
+    /// nats-server: then this server takes it.
+    fn check_cluster_name(&self, theirs: &str, their_dynamic: bool) -> Result<(), CloseReason> {
         let ours = self.cluster.name();
-        if theirs == ours {
+        if theirs == ours || theirs.is_empty() {
             return Ok(());
         }
-        let configured = self.cluster.opts().name.is_some();
-        if !configured && !theirs.is_empty() {
-            // Adopt the peer's name; the smaller one wins if both are made up.
-            if self.cluster.route_count() == 0 || theirs < ours.as_str() {
-                *lock(&self.cluster.name) = theirs.to_string();
-            }
-            return Ok(());
-        }
-        if theirs.is_empty() && !configured {
+        if self.cluster.is_dynamic() && (!their_dynamic || ours.as_str() < theirs) {
+            self.cluster
+                .adopt_name(theirs, their_dynamic, self.client.id);
             return Ok(());
         }
         let text = format!("Rejecting connection, cluster name {theirs:?} does not match {ours:?}");
@@ -518,7 +515,7 @@ impl RouteSession {
             return Err(CloseReason::ClientClosed);
         }
         if self.solicited {
-            self.check_cluster_name(&info.cluster)?;
+            self.check_cluster_name(&info.cluster, info.dynamic)?;
         } else if !info.server_name.is_empty() && info.server_name == self.shared.name {
             // As nats-server: server names must be unique in a cluster.
             error!(
