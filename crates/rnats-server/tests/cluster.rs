@@ -14,7 +14,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use rnats_server::options::{ClusterOptions, RoutePermissions, SubjectRuleConfig};
 use rnats_server::{Options, Server};
-use support::cluster::{client, cluster, next, nothing_more, wait_routes, wait_subs, wait_until};
+use support::cluster::{
+    client, cluster, crosses_once, next, nothing_more, wait_routes, wait_subs, wait_until,
+};
 use support::logs::{capture_logs, wait_for_log};
 use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::time::{Instant, sleep, timeout};
@@ -171,12 +173,7 @@ async fn a_hub_that_dials_everyone_makes_a_full_mesh() {
         wait_routes(s, 2).await;
     }
     let (cb, cc) = (client(&b).await, client(&c).await);
-    let mut on_c = cc.subscribe("spoke.to.spoke").await.unwrap();
-    cc.flush().await.unwrap();
-    wait_subs(&b, 1).await;
-    cb.publish("spoke.to.spoke", "direct".into()).await.unwrap();
-    assert_eq!(&next(&mut on_c).await.payload[..], b"direct");
-    nothing_more(&mut on_c).await;
+    crosses_once(&cb, &b, 1, &cc, "spoke.to.spoke").await;
 }
 
 #[tokio::test]
@@ -219,12 +216,7 @@ async fn routes_configured_both_ways_end_as_one() {
     assert_eq!(cluster(&a).route_count(), 1);
     assert_eq!(cluster(&b).route_count(), 1);
     let (ca, cb) = (client(&a).await, client(&b).await);
-    let mut sub = cb.subscribe("once").await.unwrap();
-    cb.flush().await.unwrap();
-    wait_subs(&a, 1).await;
-    ca.publish("once", "1".into()).await.unwrap();
-    next(&mut sub).await;
-    nothing_more(&mut sub).await;
+    crosses_once(&ca, &a, 1, &cb, "once").await;
 }
 
 /// With no local member, a queue group is served by the servers that have
@@ -594,12 +586,7 @@ async fn a_restarted_node_is_reconnected() {
     let a = node_on("A2", i32::from(port), vec![], true).await;
     wait_routes(&b, 1).await;
     let (ca, cb) = (client(&a).await, client(&b).await);
-    let mut sub = cb.subscribe("after.restart").await.unwrap();
-    cb.flush().await.unwrap();
-    wait_subs(&a, 1).await;
-    ca.publish("after.restart", "back".into()).await.unwrap();
-    assert_eq!(&next(&mut sub).await.payload[..], b"back");
-    nothing_more(&mut sub).await;
+    crosses_once(&ca, &a, 1, &cb, "after.restart").await;
 }
 
 /// A node of three goes down with a subscriber on it: the client moves to
@@ -773,12 +760,7 @@ async fn a_dropped_implicit_route_is_dialled_again() {
     }
     // A's direct routes are untouched; B and C talk again over the relay.
     let (cb, cc) = (client(&b).await, client(&c).await);
-    let mut on_c = cc.subscribe("after.blip").await.unwrap();
-    cc.flush().await.unwrap();
-    wait_subs(&b, 1).await;
-    cb.publish("after.blip", "again".into()).await.unwrap();
-    assert_eq!(&next(&mut on_c).await.payload[..], b"again");
-    nothing_more(&mut on_c).await;
+    crosses_once(&cb, &b, 1, &cc, "after.blip").await;
 }
 
 /// When a server joins, clients that asked for INFO updates (`"protocol":1`)

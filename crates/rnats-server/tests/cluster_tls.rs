@@ -25,7 +25,7 @@ use rnats_server::tls::TlsOptions;
 use rnats_server::{Options, Server};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use support::cluster::{client, cluster, next, nothing_more, wait_routes, wait_subs};
+use support::cluster::{client, cluster, crosses_once, next, nothing_more, wait_routes, wait_subs};
 use support::logs::{capture_logs, wait_for_log};
 use support::{ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -225,11 +225,7 @@ async fn gossiped_routes_check_certificates_against_the_configured_host_name() {
         wait_routes(s, 2).await;
     }
     let (cb, cc) = (client(&b).await, client(&c).await);
-    let mut on_c = cc.subscribe("by.name").await.unwrap();
-    cc.flush().await.unwrap();
-    wait_subs(&b, 1).await;
-    cb.publish("by.name", "verified".into()).await.unwrap();
-    assert_eq!(&next(&mut on_c).await.payload[..], b"verified");
+    crosses_once(&cb, &b, 1, &cc, "by.name").await;
 }
 
 /// The wire: TLS right after TCP, then INFO inside it announcing TLS; a

@@ -59,3 +59,25 @@ pub async fn nothing_more(sub: &mut async_nats::Subscriber) {
         panic!("unexpected message on {}", m.subject);
     }
 }
+
+/// A message crosses from `publisher`'s server to `subscriber`'s exactly
+/// once: `subscriber` subscribes to `subject`, and once the publisher's
+/// server (`via`) holds at least `interest` subscriptions (so the new one
+/// has arrived), `publisher` sends one message.
+pub async fn crosses_once(
+    publisher: &async_nats::Client,
+    via: &Server,
+    interest: usize,
+    subscriber: &async_nats::Client,
+    subject: &str,
+) {
+    let mut sub = subscriber.subscribe(subject.to_string()).await.unwrap();
+    subscriber.flush().await.unwrap();
+    wait_subs(via, interest).await;
+    publisher
+        .publish(subject.to_string(), "once".into())
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut sub).await.payload[..], b"once");
+    nothing_more(&mut sub).await;
+}
