@@ -15,7 +15,8 @@ use futures::StreamExt;
 use rnats_server::options::{ClusterOptions, RoutePermissions, SubjectRuleConfig};
 use rnats_server::{Options, Server};
 use support::cluster::{
-    client, cluster, crosses_once, next, nothing_more, wait_routes, wait_subs, wait_until,
+    client, cluster, crosses_once, next, nothing_more, probe_until_received, wait_routes,
+    wait_subs, wait_until,
 };
 use support::logs::{capture_logs, wait_for_log};
 use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
@@ -622,20 +623,7 @@ async fn clients_move_when_a_node_dies_and_it_rejoins() {
         sub: &mut async_nats::Subscriber,
         count: usize,
     ) {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            publisher.publish("k", "probe".into()).await.unwrap();
-            publisher.flush().await.unwrap();
-            if let Ok(Some(m)) = timeout(Duration::from_millis(50), sub.next()).await
-                && &m.payload[..] == b"probe"
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the interest never reached the publisher"
-            );
-        }
+        probe_until_received(publisher, "k", sub).await;
         // Probes still in flight arrive before the numbered messages.
         for i in 0..count {
             publisher.publish("k", i.to_string().into()).await.unwrap();
@@ -1188,19 +1176,7 @@ async fn nats_server_follows_rnats_gossip_to_a_full_mesh() {
     let mut sub = cs.subscribe("spoke.only").await.unwrap();
     cs.flush().await.unwrap();
     // Until the spoke's interest reached the reference, messages vanish.
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        on_ref.publish("spoke.only", "hi".into()).await.unwrap();
-        on_ref.flush().await.unwrap();
-        if let Ok(Some(m)) = timeout(Duration::from_millis(50), sub.next()).await {
-            assert_eq!(&m.payload[..], b"hi");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the reference never routed to the spoke"
-        );
-    }
+    probe_until_received(&on_ref, "spoke.only", &mut sub).await;
     drop(reference);
 }
 
@@ -1241,21 +1217,7 @@ async fn made_up_cluster_names_converge_in_a_mixed_cluster() {
     let c2 = client(&r2).await;
     let mut sub = c2.subscribe("named.by.nobody").await.unwrap();
     c2.flush().await.unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        on_ref
-            .publish("named.by.nobody", "ok".into())
-            .await
-            .unwrap();
-        on_ref.flush().await.unwrap();
-        if let Ok(Some(_)) = timeout(Duration::from_millis(50), sub.next()).await {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nothing crossed from the reference"
-        );
-    }
+    probe_until_received(&on_ref, "named.by.nobody", &mut sub).await;
     drop(reference);
 }
 
@@ -1340,15 +1302,8 @@ accounts {
     for (publisher, importer) in [(&alice_n, &bob_r), (&alice_r, &bob_n)] {
         let mut imported = importer.subscribe("from_a.events.>").await.unwrap();
         importer.flush().await.unwrap();
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            publisher.publish("events.probe", "".into()).await.unwrap();
-            if let Ok(Some(m)) = timeout(Duration::from_millis(50), imported.next()).await {
-                assert_eq!(m.subject.as_str(), "from_a.events.probe");
-                break;
-            }
-            assert!(Instant::now() < deadline, "the stream never crossed");
-        }
+        let m = probe_until_received(publisher, "events.probe", &mut imported).await;
+        assert_eq!(m.subject.as_str(), "from_a.events.probe");
         publisher
             .publish("events.real", "once".into())
             .await

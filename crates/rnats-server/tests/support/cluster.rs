@@ -81,3 +81,28 @@ pub async fn crosses_once(
     assert_eq!(&next(&mut sub).await.payload[..], b"once");
     nothing_more(&mut sub).await;
 }
+
+/// Publishes `probe` on `subject` every 50 ms until `sub` receives a
+/// message (interest crosses routes asynchronously; until it has, messages
+/// vanish), and returns that message. Fails after [`TIMEOUT`].
+pub async fn probe_until_received(
+    publisher: &async_nats::Client,
+    subject: &str,
+    sub: &mut async_nats::Subscriber,
+) -> async_nats::Message {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        publisher
+            .publish(subject.to_string(), "probe".into())
+            .await
+            .unwrap();
+        publisher.flush().await.unwrap();
+        if let Ok(Some(m)) = timeout(Duration::from_millis(50), sub.next()).await {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing published on {subject} arrived"
+        );
+    }
+}
