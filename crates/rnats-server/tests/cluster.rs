@@ -1169,15 +1169,19 @@ async fn nats_server_follows_rnats_gossip_to_a_full_mesh() {
     // The spoke's second route can only be the reference, dialled by it
     // or by the spoke after the hub's gossip.
     wait_routes(&spoke, 2).await;
+    reference_reaches(&reference, &spoke, "spoke.only").await;
+}
+
+/// A message published on the reference reaches a client of `server`
+/// (probing until that client's interest has crossed).
+async fn reference_reaches(reference: &ReferenceServer, server: &Server, subject: &str) {
     let on_ref = async_nats::connect(format!("nats://{}", reference.addr()))
         .await
         .unwrap();
-    let cs = client(&spoke).await;
-    let mut sub = cs.subscribe("spoke.only").await.unwrap();
-    cs.flush().await.unwrap();
-    // Until the spoke's interest reached the reference, messages vanish.
-    probe_until_received(&on_ref, "spoke.only", &mut sub).await;
-    drop(reference);
+    let on_server = client(server).await;
+    let mut sub = on_server.subscribe(subject.to_string()).await.unwrap();
+    on_server.flush().await.unwrap();
+    probe_until_received(&on_ref, subject, &mut sub).await;
 }
 
 /// No cluster names configured anywhere: rnats and nats-server settle on
@@ -1210,15 +1214,7 @@ async fn made_up_cluster_names_converge_in_a_mixed_cluster() {
             && cluster(&r2).route_count() == 2
     })
     .await;
-    // Messages cross between the rnats nodes and through the reference.
-    let on_ref = async_nats::connect(format!("nats://{}", reference.addr()))
-        .await
-        .unwrap();
-    let c2 = client(&r2).await;
-    let mut sub = c2.subscribe("named.by.nobody").await.unwrap();
-    c2.flush().await.unwrap();
-    probe_until_received(&on_ref, "named.by.nobody", &mut sub).await;
-    drop(reference);
+    reference_reaches(&reference, &r2, "named.by.nobody").await;
 }
 
 /// Accounts with exports and imports in a mixed cluster: services answered
