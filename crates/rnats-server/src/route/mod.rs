@@ -12,7 +12,7 @@
 //! Remote interest lives in the account indexes as subscriptions owned by
 //! the route's [`Client`]: one per subject, and one per queue group (so a
 //! remote server counts as one member of a group). Local interest is
-//! reference-counted here ([`Cluster::local_sub`]) so a route hears `RS+`
+//! reference-counted here (`Cluster::local_sub`) so a route hears `RS+`
 //! for the first plain subscription on a subject and `RS-` for the last;
 //! queue subscriptions announce their new weight each time.
 //!
@@ -83,7 +83,8 @@ struct RouteEntry {
     client: Arc<Client>,
     /// Whether this server solicited it.
     solicited: bool,
-    /// The configured URL it was dialled at (a reload may remove it).
+    /// The URL this server dialled it at, if it did (a reload may remove
+    /// a configured one).
     url: Option<RouteUrl>,
     /// The credentials an accepted route logged in with (a reload may
     /// change what is required).
@@ -95,7 +96,7 @@ struct RouteEntry {
 /// A server's side of its cluster.
 pub struct Cluster {
     /// The settings in force: a reload may replace them (see
-    /// [`Cluster::reload`]), but not the name, host or port.
+    /// [`Cluster::apply_reload`]), but not the name, host or port.
     opts: RwLock<Arc<ClusterOptions>>,
     server_id: String,
     /// The cluster's name: configured, made up, or adopted from a peer.
@@ -214,7 +215,7 @@ impl Cluster {
         lock(&self.name).clone()
     }
 
-    /// The address routes are accepted on (after [`start`]).
+    /// The address routes are accepted on (once `start` has bound it).
     pub fn listen_addr(&self) -> Option<SocketAddr> {
         *lock(&self.listen)
     }

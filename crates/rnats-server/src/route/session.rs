@@ -58,7 +58,7 @@ pub(super) struct RouteSession {
     pub(super) registered: bool,
     pub(super) duplicate: Option<String>,
     pub(super) to_self: bool,
-    /// The peer's interest: "account subject [queue]" -> subscription.
+    /// The peer's interest: `account subject [queue]` -> subscription.
     subs: HashMap<Bytes, Arc<Subscription>>,
     /// The account of the last message or interest (most routes carry one).
     last_account: Option<(Bytes, Arc<Account>)>,
