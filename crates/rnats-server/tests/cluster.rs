@@ -1042,12 +1042,10 @@ async fn mixed_cluster_with_the_reference_nats_server() {
     let mut on_ref = cn.subscribe("to.ref").await.unwrap();
     let mut probe_ref = cn.subscribe("probe.ref").await.unwrap();
     cn.flush().await.unwrap();
-    let before = rnats.shared().subscription_count();
     wait_until("the reference's interest", || {
         rnats.shared().subscription_count() >= 2
     })
     .await;
-    let _ = before;
     cr.publish("to.ref", "from rnats".into()).await.unwrap();
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("X-Mixed", "yes");
@@ -1314,4 +1312,196 @@ accounts {
         nothing_more(&mut imported).await;
     }
     drop(reference);
+}
+
+/// Two rnats nodes that know only a reference seed: its gossip makes them
+/// dial each other (with their own route credentials, since gossiped URLs
+/// carry none), and the three serve one queue group exactly once, requests
+/// in every direction, and no-responders once the only responder leaves.
+/// When the seed dies, the rnats pair keeps its route; when it comes back
+/// on the same route port, both dial it again.
+#[tokio::test]
+async fn rnats_nodes_mesh_through_a_reference_seed_and_survive_its_restart() {
+    let ref_route_port = free_port();
+    let config = format!(
+        "server_name: seed\ncluster {{\n  name: test\n  listen: 127.0.0.1:{ref_route_port}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n}}\n"
+    );
+    let Some(seed) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let to_seed = format!(
+        "nats-route://{USER}:{}@127.0.0.1:{ref_route_port}",
+        PASS.replace('!', "%21")
+    );
+    let a = node("A", vec![to_seed.clone()]).await;
+    let c = node("C", vec![to_seed]).await;
+    // Each rnats node's second route can only be the other one.
+    wait_routes(&a, 2).await;
+    wait_routes(&c, 2).await;
+    let (ca, cc) = (client(&a).await, client(&c).await);
+    let cs = async_nats::connect(format!("nats://{}", seed.addr()))
+        .await
+        .unwrap();
+
+    // Two queue members on each server; every publisher's messages are
+    // delivered once in all (each server has a member of its own, so none
+    // is lost while interest is still crossing).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for nc in [&ca, &cc, &cs] {
+        for _ in 0..2 {
+            let mut member = nc.queue_subscribe("jobs", "workers".into()).await.unwrap();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(m) = member.next().await {
+                    let _ = tx.send(m.payload);
+                }
+            });
+        }
+        nc.flush().await.unwrap();
+    }
+    const N: usize = 200;
+    for (p, nc) in [&ca, &cc, &cs].into_iter().enumerate() {
+        for i in 0..N {
+            nc.publish("jobs", format!("{p}.{i}").into()).await.unwrap();
+        }
+        nc.flush().await.unwrap();
+    }
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 3 * N {
+        let m = timeout(TIMEOUT, rx.recv())
+            .await
+            .expect("every queue message in time")
+            .expect("members alive");
+        assert!(seen.insert(m.clone()), "delivered twice: {m:?}");
+    }
+    if let Ok(Some(m)) = timeout(Duration::from_millis(200), rx.recv()).await {
+        panic!("delivered twice: {m:?}");
+    }
+
+    // A service on C answers requests from the seed and from A.
+    let mut service = cc.subscribe("svc.c").await.unwrap();
+    cc.flush().await.unwrap();
+    let responder = cc.clone();
+    let serving = tokio::spawn(async move {
+        while let Some(m) = service.next().await {
+            if let Some(reply) = m.reply {
+                responder.publish(reply, "from C".into()).await.unwrap();
+            }
+        }
+    });
+    for asker in [&cs, &ca] {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match timeout(Duration::from_secs(1), asker.request("svc.c", "?".into())).await {
+                Ok(Ok(answer)) => {
+                    assert_eq!(&answer.payload[..], b"from C");
+                    break;
+                }
+                _ if Instant::now() < deadline => sleep(Duration::from_millis(20)).await,
+                other => panic!("no answer from C: {other:?}"),
+            }
+        }
+    }
+    // The responder leaves: once its RS- has reached the seed, the seed's
+    // requester is told at once that nobody serves the subject (a request
+    // that overtakes the RS- goes to C and is not answered).
+    serving.abort();
+    let _ = serving.await;
+    cc.flush().await.unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match timeout(Duration::from_millis(500), cs.request("svc.c", "?".into())).await {
+            Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => break,
+            _ if Instant::now() < deadline => sleep(Duration::from_millis(20)).await,
+            other => panic!("no no-responders from the seed: {other:?}\n{}", seed.log()),
+        }
+    }
+
+    // The seed dies: A and C keep their own route.
+    drop(seed);
+    wait_routes(&a, 1).await;
+    wait_routes(&c, 1).await;
+    let mut on_c = cc.subscribe("without.the.seed").await.unwrap();
+    cc.flush().await.unwrap();
+    probe_until_received(&ca, "without.the.seed", &mut on_c).await;
+
+    // It comes back on the same route port: both dial it again.
+    let Some(seed) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&a, 2).await;
+    wait_routes(&c, 2).await;
+    reference_reaches(&seed, &a, "seed.is.back").await;
+    reference_reaches(&seed, &c, "seed.is.back.too").await;
+}
+
+/// Route permissions on an rnats node hold against a reference peer:
+/// `import` keeps the reference from sending what rnats does not take,
+/// `export` keeps rnats from sending what it does not give. Each "not
+/// delivered" is proven by a later message on the same route arriving.
+#[tokio::test]
+async fn route_permissions_hold_against_a_reference_peer() {
+    let rule = |allow: &[&str], deny: &[&str]| SubjectRuleConfig {
+        allow: Some(allow.iter().map(|s| s.to_string()).collect()),
+        deny: deny.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut cluster = cluster_opts(-1, vec![], true);
+    cluster.permissions = Some(RoutePermissions {
+        import: Some(rule(&["in.>"], &["in.secret"])),
+        export: Some(rule(&["out.>"], &["out.hidden"])),
+    });
+    let rnats = start_server(options_with("rnats", cluster)).await;
+    let config = format!(
+        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{}\" ]\n}}\n",
+        free_port(),
+        route_to(&rnats)
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&rnats, 1).await;
+    let cr = client(&rnats).await;
+    let cn = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+
+    // Import: interest in `private` stays here; `in.*` crosses, but a
+    // message on the denied `in.secret` is not taken.
+    let mut private = cr.subscribe("private").await.unwrap();
+    let mut inbound = cr.subscribe("in.*").await.unwrap();
+    cr.flush().await.unwrap();
+    probe_until_received(&cn, "in.probe", &mut inbound).await;
+    for subject in ["private", "in.secret", "in.open"] {
+        cn.publish(subject, "?".into()).await.unwrap();
+    }
+    cn.flush().await.unwrap();
+    let m = loop {
+        let m = next(&mut inbound).await;
+        if m.subject.as_str() != "in.probe" {
+            break m;
+        }
+    };
+    assert_eq!(m.subject.as_str(), "in.open", "in.secret was not taken");
+    nothing_more(&mut private).await;
+
+    // Export: the reference's interest in `elsewhere` is ignored, `out.*`
+    // is served but never with the denied `out.hidden`.
+    let mut elsewhere = cn.subscribe("elsewhere").await.unwrap();
+    let mut outbound = cn.subscribe("out.*").await.unwrap();
+    cn.flush().await.unwrap();
+    probe_until_received(&cr, "out.probe", &mut outbound).await;
+    for subject in ["elsewhere", "out.hidden", "out.shown"] {
+        cr.publish(subject, "?".into()).await.unwrap();
+    }
+    cr.flush().await.unwrap();
+    let m = loop {
+        let m = next(&mut outbound).await;
+        if m.subject.as_str() != "out.probe" {
+            break m;
+        }
+    };
+    assert_eq!(m.subject.as_str(), "out.shown", "out.hidden was not sent");
+    nothing_more(&mut elsewhere).await;
 }
