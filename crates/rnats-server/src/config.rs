@@ -906,8 +906,9 @@ impl Reader {
     }
 
     /// `cluster { name, listen | host + port, authorization { user,
-    /// password, timeout }, routes, connect_retries, no_advertise,
-    /// cluster_advertise, permissions { import, export }, tls }`.
+    /// password, timeout, [permissions: deprecated] }, routes,
+    /// connect_retries, no_advertise, cluster_advertise, permissions {
+    /// import, export }, tls }`.
     fn cluster(&mut self, value: &Value) -> Option<crate::options::ClusterOptions> {
         let block = self.map(value)?;
         let mut cluster = crate::options::ClusterOptions {
@@ -915,6 +916,7 @@ impl Reader {
             port: i32::from(crate::options::DEFAULT_CLUSTER_PORT),
             ..Default::default()
         };
+        let mut legacy_permissions = None;
         for entry in block {
             let v = &entry.value;
             match entry.key.to_ascii_lowercase().as_str() {
@@ -946,8 +948,27 @@ impl Reader {
                             "user" | "username" => cluster.username = self.string(&e.value),
                             "pass" | "password" => cluster.password = self.string(&e.value),
                             "timeout" => cluster.auth_timeout = self.auth_timeout(&e.value),
-                            "token" | "users" => {
-                                self.not_yet(e, "route authorization by token or users")
+                            // Routes log in with one user and password, in
+                            // nats-server too (these are its messages).
+                            "users" => self.fail(
+                                &e.key_pos,
+                                "Cluster authorization does not allow multiple users",
+                            ),
+                            "token" => self
+                                .fail(&e.key_pos, "Cluster authorization does not support tokens"),
+                            // The old place of route permissions: still
+                            // honoured, with nats-server's warning, unless
+                            // the cluster block has its own.
+                            "permissions" | "default_permissions" => {
+                                self.warnings.push(Warning {
+                                    pos: e.key_pos.clone(),
+                                    message: format!(
+                                        "invalid use of field {:?}: setting \"permissions\" within \
+                                         cluster authorization block is deprecated",
+                                        entry.key
+                                    ),
+                                });
+                                legacy_permissions = self.route_permissions(&e.value);
                             }
                             _ => self.unknown(e),
                         }
@@ -967,21 +988,9 @@ impl Reader {
                 "no_advertise" => cluster.no_advertise = self.ok(v.as_bool()).unwrap_or(false),
                 "cluster_advertise" | "advertise" => cluster.advertise = self.string(v),
                 "permissions" => {
-                    let Some(perms) = self.permissions(v) else {
-                        continue;
-                    };
-                    if perms.allow_responses.is_some() {
-                        self.fail(
-                            &v.pos,
-                            "Cluster permissions do not support dynamic responses",
-                        );
-                        continue;
+                    if let Some(perms) = self.route_permissions(v) {
+                        cluster.permissions = Some(perms);
                     }
-                    // The parser reads `import` as publish and `export` as subscribe.
-                    cluster.permissions = Some(crate::options::RoutePermissions {
-                        import: perms.publish,
-                        export: perms.subscribe,
-                    });
                 }
                 "tls" => cluster.tls = self.cluster_tls(v),
                 "pool_size" | "accounts" | "compression" => {
@@ -990,7 +999,28 @@ impl Reader {
                 _ => self.unknown(entry),
             }
         }
+        if cluster.permissions.is_none() {
+            cluster.permissions = legacy_permissions;
+        }
         Some(cluster)
+    }
+
+    /// Route permissions: `import` and `export` (or nats-server's aliases
+    /// `publish` and `subscribe`), without `allow_responses`.
+    fn route_permissions(&mut self, value: &Value) -> Option<crate::options::RoutePermissions> {
+        let perms = self.permissions(value)?;
+        if perms.allow_responses.is_some() {
+            self.fail(
+                &value.pos,
+                "Cluster permissions do not support dynamic responses",
+            );
+            return None;
+        }
+        // The parser reads `import` as publish and `export` as subscribe.
+        Some(crate::options::RoutePermissions {
+            import: perms.publish,
+            export: perms.subscribe,
+        })
     }
 
     fn port(&mut self, value: &Value) -> Option<i32> {
@@ -2128,6 +2158,42 @@ ports_file_dir: /tmp
             error("cluster {\n  permissions { import: a, allow_responses: true }\n}\n"),
             "nats.conf:2:15: Cluster permissions do not support dynamic responses"
         );
+    }
+
+    #[test]
+    fn cluster_authorization_is_one_user_as_in_nats_server() {
+        assert_eq!(
+            error("cluster {\n  authorization { users: [ {user: a, password: b} ] }\n}\n"),
+            "nats.conf:2:19: Cluster authorization does not allow multiple users"
+        );
+        assert_eq!(
+            error("cluster {\n  authorization { token: t0k3n }\n}\n"),
+            "nats.conf:2:19: Cluster authorization does not support tokens"
+        );
+    }
+
+    #[test]
+    fn route_permissions_in_cluster_authorization_are_deprecated_but_kept() {
+        let text = "cluster {\n  authorization { user: a, password: b, permissions { import: x, export: y } }\n}\n";
+        assert_eq!(
+            warnings(text),
+            [
+                "nats.conf:2:41: invalid use of field \"authorization\": setting \"permissions\" \
+              within cluster authorization block is deprecated"
+            ]
+        );
+        let (opts, _) = apply_text(text).unwrap();
+        let perms = opts.cluster.unwrap().permissions.unwrap();
+        assert_eq!(perms.import.unwrap().allow, Some(vec!["x".to_string()]));
+        assert_eq!(perms.export.unwrap().allow, Some(vec!["y".to_string()]));
+        // The cluster block's own permissions win, wherever they are written.
+        let (opts, _) = apply_text(
+            "cluster {\n  permissions { import: own }\n  \
+             authorization { default_permissions { import: old } }\n}\n",
+        )
+        .unwrap();
+        let perms = opts.cluster.unwrap().permissions.unwrap();
+        assert_eq!(perms.import.unwrap().allow, Some(vec!["own".to_string()]));
     }
 
     #[test]
