@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{self, ConfigError, Warning};
+use crate::config::{self, ConfigError, Problem, Warning};
 use crate::options::Options;
 use crate::tls::TlsOptions;
 
@@ -184,7 +184,14 @@ impl Flags {
             Some(path) => config::apply_file(&mut opts, path)?,
             None => Vec::new(),
         };
-        self.apply(&mut opts);
+        self.apply(&mut opts).map_err(|message| ConfigError {
+            problems: vec![Problem { pos: None, message }],
+        })?;
+        // A cluster block without a port is not a cluster, in nats-server
+        // too: it neither listens for routes nor dials them.
+        if opts.cluster.as_ref().is_some_and(|c| c.port == 0) {
+            opts.cluster = None;
+        }
         Ok((opts, warnings))
     }
 
@@ -192,7 +199,9 @@ impl Flags {
     /// nats-server, `--user/--pass` and `--auth` may be given together
     /// (the token wins when clients log in); only the config file refuses
     /// that combination.
-    pub fn apply(&self, opts: &mut Options) {
+    /// Fails, with nats-server's message, on a `--cluster` URL that does
+    /// not name a port, or on `--routes` with no cluster to route from.
+    pub fn apply(&self, opts: &mut Options) -> Result<(), String> {
         if let Some(host) = &self.host {
             opts.host.clone_from(host);
         }
@@ -227,14 +236,17 @@ impl Flags {
         }
         opts.auth.no_login_cache |= self.no_login_cache;
         self.apply_tls(opts);
-        self.apply_cluster(opts);
+        self.apply_cluster(opts)
     }
 
-    /// `--cluster`, `--cluster_name`, `--routes`, `--no_advertise`,
-    /// `--cluster_advertise`, `--connect_retries`: any of them turns
-    /// clustering on; credentials in the `--cluster` URL are the ones
-    /// routes must present.
-    fn apply_cluster(&self, opts: &mut Options) {
+    /// `--cluster` (where routes are accepted, and the credentials they
+    /// must present) turns clustering on, as a cluster block with a port
+    /// does; `--cluster_name`, `--routes`, `--no_advertise`,
+    /// `--cluster_advertise` and `--connect_retries` shape it.
+    fn apply_cluster(&self, opts: &mut Options) -> Result<(), String> {
+        if self.routes.is_some() && self.cluster.is_none() && opts.cluster.is_none() {
+            return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+        }
         let given = self.cluster.is_some()
             || self.cluster_name.is_some()
             || self.routes.is_some()
@@ -242,23 +254,22 @@ impl Flags {
             || self.cluster_advertise.is_some()
             || self.connect_retries.is_some();
         if !given {
-            return;
+            return Ok(());
         }
         let cluster = opts
             .cluster
             .get_or_insert_with(|| crate::options::ClusterOptions {
                 host: "0.0.0.0".into(),
-                port: i32::from(crate::options::DEFAULT_CLUSTER_PORT),
+                port: 0,
                 ..Default::default()
             });
-        if let Some(url) = &self.cluster
-            && let Some(parsed) = crate::route::RouteUrl::parse(url)
-        {
-            cluster.host = parsed.host;
-            cluster.port = parsed.port;
-            if parsed.user.is_some() {
-                cluster.username = parsed.user;
-                cluster.password = parsed.pass;
+        if let Some(url) = &self.cluster {
+            let listen = cluster_listen_url(url)?;
+            cluster.host = listen.host;
+            cluster.port = listen.port;
+            if listen.user.is_some() {
+                cluster.username = listen.user;
+                cluster.password = listen.pass;
             }
         }
         if let Some(name) = &self.cluster_name {
@@ -281,6 +292,7 @@ impl Flags {
         if let Some(n) = self.connect_retries {
             cluster.connect_retries = n;
         }
+        Ok(())
     }
 
     /// `--tls`/`--tlsverify` turn TLS on; the file flags fill in or replace
@@ -410,6 +422,32 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
     })))
 }
 
+/// `--cluster nats://[user:pass@]host:port`: unlike a route URL, the port
+/// must be written (`-1` for any free one), and a user needs a password.
+fn cluster_listen_url(url: &str) -> Result<crate::route::RouteUrl, String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let hostport = rest.trim_end_matches('/');
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, hp)| hp);
+    let port = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split_once("]:").map(|(_, port)| port),
+        None => hostport.rsplit_once(':').map(|(_, port)| port),
+    };
+    let Some(port) = port else {
+        return Err(format!("address {hostport}: missing port in address"));
+    };
+    if port.parse::<i32>().is_err() {
+        return Err(format!(
+            "parse {url:?}: invalid port \":{port}\" after host"
+        ));
+    }
+    let parsed = crate::route::RouteUrl::parse(url)
+        .ok_or_else(|| format!("could not parse cluster URL {url:?}"))?;
+    if parsed.user.is_some() && parsed.pass.is_none() {
+        return Err("Expected cluster password to be set.".into());
+    }
+    Ok(parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,6 +552,65 @@ mod tests {
         assert!(c.no_advertise);
         assert_eq!(c.connect_retries, 3);
         assert!(run(&[]).cluster.is_none());
+    }
+
+    /// nats-server's rules: `--cluster` must name a port; without it (or a
+    /// cluster block with a port) there is no cluster, and `--routes` is
+    /// an error.
+    #[test]
+    fn clustering_needs_a_port() {
+        let refused = |args: &[&str]| match flags(args).options() {
+            Ok((opts, _)) => panic!("{args:?} accepted: {:?}", opts.cluster),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(
+            refused(&["--routes", "nats://127.0.0.1:6223"]),
+            "solicited routes require cluster capabilities, e.g. --cluster"
+        );
+        assert_eq!(
+            refused(&["--cluster", "nats://127.0.0.1"]),
+            "address 127.0.0.1: missing port in address"
+        );
+        assert_eq!(
+            refused(&["--cluster", "nats://h:bar"]),
+            "parse \"nats://h:bar\": invalid port \":bar\" after host"
+        );
+        assert_eq!(
+            refused(&["--cluster", "nats://ru@127.0.0.1:6222"]),
+            "Expected cluster password to be set."
+        );
+        let c = run(&["--cluster", "nats://[::1]:-1"]).cluster.unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("::1", -1));
+        for args in [
+            &["--cluster_name", "c1"][..],
+            &["--no_advertise", "--connect_retries", "3"],
+            &["--cluster", "nats://127.0.0.1:0"],
+        ] {
+            assert!(run(args).cluster.is_none(), "{args:?} made a cluster");
+        }
+    }
+
+    #[test]
+    fn a_cluster_block_without_a_port_is_no_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nats.conf");
+        let config = path.to_str().unwrap();
+        std::fs::write(
+            &path,
+            "cluster { name: c1, routes: [nats://127.0.0.1:6223] }\n",
+        )
+        .unwrap();
+        assert!(run(&["-c", config]).cluster.is_none());
+        // It still allows --routes; --cluster supplies the port.
+        let c = run(&["-c", config, "--cluster", "nats://127.0.0.1:7000"])
+            .cluster
+            .unwrap();
+        assert_eq!((c.name.as_deref(), c.port), (Some("c1"), 7000));
+        assert!(
+            run(&["-c", config, "--routes", "nats://127.0.0.1:1"])
+                .cluster
+                .is_none()
+        );
     }
 
     #[test]

@@ -911,9 +911,11 @@ impl Reader {
     /// import, export }, tls }`.
     fn cluster(&mut self, value: &Value) -> Option<crate::options::ClusterOptions> {
         let block = self.map(value)?;
+        // No port, no clustering (as in nats-server: `cluster { name: x }`
+        // alone neither listens nor dials); `listen` or `port` turn it on.
         let mut cluster = crate::options::ClusterOptions {
             host: "0.0.0.0".into(),
-            port: i32::from(crate::options::DEFAULT_CLUSTER_PORT),
+            port: 0,
             ..Default::default()
         };
         let mut legacy_permissions = None;

@@ -68,11 +68,15 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // Bytes, not `&s[..]`: a `%` before a multi-byte character must not
+        // slice inside it (gossiped URLs come from the network).
         if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            && let (Some(hi), Some(lo)) = (
+                b.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                b.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
         {
-            out.push(v);
+            out.push((hi * 16 + lo) as u8);
             i += 3;
             continue;
         }
@@ -118,5 +122,13 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port, u.user), ("::1", 7000, None));
         assert_eq!(RouteUrl::parse("nats://h:-1").unwrap().port, -1);
         assert_eq!(RouteUrl::parse("h").unwrap().port, 6222);
+    }
+
+    #[test]
+    fn percent_signs_before_other_characters_are_kept() {
+        let u = RouteUrl::parse("nats://u:%aé%zz%4@h:1").unwrap();
+        assert_eq!(u.pass.as_deref(), Some("%aé%zz%4"));
+        let u = RouteUrl::parse("nats://u:%F0%9F%A6%80@h:1").unwrap();
+        assert_eq!(u.pass.as_deref(), Some("🦀"));
     }
 }
