@@ -15,8 +15,8 @@ use futures::StreamExt;
 use rnats_server::options::{ClusterOptions, RoutePermissions, SubjectRuleConfig};
 use rnats_server::{Options, Server};
 use support::cluster::{
-    client, cluster, crosses_once, next, nothing_more, probe_until_received, wait_routes,
-    wait_subs, wait_until,
+    client, cluster, crosses_once, next, nothing_more, probe_until_received,
+    request_until_answered, wait_routes, wait_subs, wait_until,
 };
 use support::logs::{capture_logs, wait_for_log};
 use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
@@ -1018,25 +1018,35 @@ async fn reload_refuses_cluster_name_host_port_and_on_off() {
     assert!(err.contains("cannot be turned on or off"), "{err}");
 }
 
+/// A reference node that dials `rnats` with the route credentials, once
+/// the route is up, with a client on each side (rnats's first). `None`
+/// when the reference is missing and may be skipped.
+async fn reference_routed_to(
+    rnats: &Server,
+) -> Option<(ReferenceServer, async_nats::Client, async_nats::Client)> {
+    let config = format!(
+        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{}\" ]\n}}\n",
+        free_port(),
+        route_to(rnats)
+    );
+    let reference = ReferenceServer::start_with_config(&config).await?;
+    wait_routes(rnats, 1).await;
+    let on_rnats = client(rnats).await;
+    let on_reference = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    Some((reference, on_rnats, on_reference))
+}
+
 /// Mixed cluster: one rnats node and one reference nats-server, routed
 /// with route authorization, clients on both sides.
 #[tokio::test]
 async fn mixed_cluster_with_the_reference_nats_server() {
     let rnats = node("rnats", vec![]).await;
-    let ref_route_port = free_port();
-    let config = format!(
-        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{ref_route_port}\n  \
-         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{}\" ]\n}}\n",
-        route_to(&rnats)
-    );
-    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+    let Some((reference, cr, cn)) = reference_routed_to(&rnats).await else {
         return;
     };
-    wait_routes(&rnats, 1).await;
-    let cr = client(&rnats).await;
-    let cn = async_nats::connect(format!("nats://{}", reference.addr()))
-        .await
-        .unwrap();
 
     // Interest from the reference reaches rnats; messages go there.
     let mut on_ref = cn.subscribe("to.ref").await.unwrap();
@@ -1123,23 +1133,8 @@ async fn mixed_cluster_with_the_reference_nats_server() {
                 }
             }
         });
-        // Retry until the service's interest has crossed the route.
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            match timeout(
-                Duration::from_secs(1),
-                client_side.request(subject, "echo".into()),
-            )
-            .await
-            {
-                Ok(Ok(answer)) => {
-                    assert_eq!(&answer.payload[..], b"echo");
-                    break;
-                }
-                _ if Instant::now() < deadline => sleep(Duration::from_millis(50)).await,
-                other => panic!("no answer on {subject}: {other:?}"),
-            }
-        }
+        let answer = request_until_answered(client_side, subject, "echo").await;
+        assert_eq!(&answer.payload[..], b"echo");
     }
     drop(reference);
 }
@@ -1278,17 +1273,12 @@ accounts {
                 }
             }
         });
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            match timeout(Duration::from_secs(1), asker.request(import, "?".into())).await {
-                Ok(Ok(answer)) => {
-                    assert_eq!(&answer.payload[..], name.as_bytes());
-                    break;
-                }
-                _ if Instant::now() < deadline => sleep(Duration::from_millis(20)).await,
-                other => panic!("no answer to {import} served on {name}: {other:?}"),
-            }
-        }
+        let answer = request_until_answered(asker, import, "?").await;
+        assert_eq!(
+            &answer.payload[..],
+            name.as_bytes(),
+            "{import} served on {name}"
+        );
     }
 
     // The stream, published on either side, reaches the importer on the
@@ -1391,17 +1381,8 @@ async fn rnats_nodes_mesh_through_a_reference_seed_and_survive_its_restart() {
         }
     });
     for asker in [&cs, &ca] {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            match timeout(Duration::from_secs(1), asker.request("svc.c", "?".into())).await {
-                Ok(Ok(answer)) => {
-                    assert_eq!(&answer.payload[..], b"from C");
-                    break;
-                }
-                _ if Instant::now() < deadline => sleep(Duration::from_millis(20)).await,
-                other => panic!("no answer from C: {other:?}"),
-            }
-        }
+        let answer = request_until_answered(asker, "svc.c", "?").await;
+        assert_eq!(&answer.payload[..], b"from C");
     }
     // The responder leaves: once its RS- has reached the seed, the seed's
     // requester is told at once that nobody serves the subject (a request
@@ -1452,20 +1433,9 @@ async fn route_permissions_hold_against_a_reference_peer() {
         export: Some(rule(&["out.>"], &["out.hidden"])),
     });
     let rnats = start_server(options_with("rnats", cluster)).await;
-    let config = format!(
-        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  \
-         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{}\" ]\n}}\n",
-        free_port(),
-        route_to(&rnats)
-    );
-    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+    let Some((_reference, cr, cn)) = reference_routed_to(&rnats).await else {
         return;
     };
-    wait_routes(&rnats, 1).await;
-    let cr = client(&rnats).await;
-    let cn = async_nats::connect(format!("nats://{}", reference.addr()))
-        .await
-        .unwrap();
 
     // Import: interest in `private` stays here; `in.*` crosses, but a
     // message on the denied `in.secret` is not taken.

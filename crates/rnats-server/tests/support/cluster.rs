@@ -106,3 +106,26 @@ pub async fn probe_until_received(
         );
     }
 }
+
+/// Sends `request` on `subject` until it is answered (a responder's
+/// interest crosses routes asynchronously; until it has, requests go
+/// unanswered or get no-responders), and returns the answer. Fails after
+/// [`TIMEOUT`].
+pub async fn request_until_answered(
+    asker: &async_nats::Client,
+    subject: &str,
+    request: &'static str,
+) -> async_nats::Message {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let attempt = timeout(
+            Duration::from_secs(1),
+            asker.request(subject.to_string(), request.into()),
+        );
+        match attempt.await {
+            Ok(Ok(answer)) => return answer,
+            _ if Instant::now() < deadline => sleep(Duration::from_millis(20)).await,
+            other => panic!("no answer on {subject}: {other:?}"),
+        }
+    }
+}
