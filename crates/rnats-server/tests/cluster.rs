@@ -1475,3 +1475,41 @@ async fn route_permissions_hold_against_a_reference_peer() {
     assert_eq!(m.subject.as_str(), "out.shown", "out.hidden was not sent");
     nothing_more(&mut elsewhere).await;
 }
+
+/// Route PINGs cross both ways between rnats and the reference, and each
+/// side answers the other's: with short ping intervals, the reference
+/// logs (in its trace) PINGs from rnats that it answers and PONGs from
+/// rnats to its own, and neither side calls the route stale.
+#[tokio::test]
+async fn route_pings_are_answered_both_ways_with_the_reference() {
+    let rnats = start_server(Options {
+        ping_interval: Duration::from_millis(100),
+        ..options_with("rnats", cluster_opts(-1, vec![], true))
+    })
+    .await;
+    let config = format!(
+        "server_name: reference\nping_interval: \"100ms\"\nping_max: 2\ntrace: true\n\
+         cluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  routes: [ \"{}\" ]\n}}\n",
+        free_port(),
+        route_to(&rnats)
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&rnats, 1).await;
+    // No clients: every PING and PONG in the reference's trace is the
+    // route's.
+    let count = |marker: &str| {
+        reference
+            .log()
+            .lines()
+            .filter(|l| l.contains(" - rid:") && l.ends_with(marker))
+            .count()
+    };
+    wait_until("three PINGs each way, all answered", || {
+        count("<<- [PING]") >= 3 && count("->> [PONG]") >= 3 && count("<<- [PONG]") >= 3
+    })
+    .await;
+    assert!(!reference.log().contains("Stale"), "{}", reference.log());
+    assert_eq!(cluster(&rnats).route_count(), 1);
+}
