@@ -1520,3 +1520,62 @@ async fn route_pings_are_answered_both_ways_with_the_reference() {
     assert!(!reference.log().contains("Stale"), "{}", reference.log());
     assert_eq!(cluster(&rnats).route_count(), 1);
 }
+
+/// rnats and the reference each configured with a route to the other: the
+/// two connections they make resolve to the same one on both ends (as
+/// two nats-servers do), so one route stays, and no route flaps.
+#[tokio::test]
+async fn routes_configured_both_ways_with_the_reference_end_as_one() {
+    let ref_route_port = free_port();
+    let to_reference = format!(
+        "nats-route://{USER}:{}@127.0.0.1:{ref_route_port}",
+        PASS.replace('!', "%21")
+    );
+    let rnats = node("rnats", vec![to_reference]).await;
+    let config = format!(
+        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{ref_route_port}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{}\" ]\n}}\n",
+        route_to(&rnats)
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    // Routes the reference has opened and closed, by its log.
+    let routes_on_reference = || {
+        let log = reference.log();
+        let created = log.matches("Route connection created").count();
+        let closed = log.matches("Router connection closed").count();
+        (created, closed)
+    };
+    wait_routes(&rnats, 1).await;
+    // Both dial (rnats retries until the reference listens), and one of
+    // the two connections is closed as a duplicate.
+    wait_until("both routes made, one left on the reference", || {
+        let (created, closed) = routes_on_reference();
+        created >= 2 && created == closed + 1
+    })
+    .await;
+    let settled = routes_on_reference();
+    reference_reaches(&reference, &rnats, "both.ways").await;
+    let on_reference = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    let mut sub = on_reference.subscribe("once").await.unwrap();
+    on_reference.flush().await.unwrap();
+    let on_rnats = client(&rnats).await;
+    probe_until_received(&on_rnats, "once", &mut sub).await;
+    on_rnats.publish("once", "real".into()).await.unwrap();
+    loop {
+        if &next(&mut sub).await.payload[..] == b"real" {
+            break;
+        }
+    }
+    nothing_more(&mut sub).await;
+    assert_eq!(
+        routes_on_reference(),
+        settled,
+        "a route came or went:\n{}",
+        reference.log()
+    );
+    assert_eq!(cluster(&rnats).route_count(), 1);
+}
