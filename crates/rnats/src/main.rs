@@ -3,9 +3,11 @@
 //! Each tool is a subcommand with its own module: `passwd` (nats-server's `mkpasswd`: make a
 //! bcrypt hash for a config file's `password`/`token`), `nkey` (nats' `nk`), `jwt` and `creds`
 //! (the offline part of `nsc`: operator, account and user JWTs, credentials files and the
-//! server's resolver config), and `bench`.
+//! server's resolver config), `bench`, and in `client` the `nats` CLI's basic commands `pub`,
+//! `sub`, `req` and `reply` (on the official `async-nats` client).
 
 mod bench;
+mod client;
 mod creds;
 mod jwt;
 mod keys;
@@ -40,6 +42,17 @@ enum Command {
     Jwt(jwt::JwtArgs),
     /// Write a user credentials file (.creds) from a user JWT and the user's seed.
     Creds(creds::CredsArgs),
+    /// Publish a message (the body from the argument or stdin), or --count of them.
+    #[command(visible_alias = "publish")]
+    Pub(client::PubArgs),
+    /// Subscribe and print each message received.
+    #[command(visible_alias = "subscribe")]
+    Sub(client::SubArgs),
+    /// Send a request and print the reply.
+    #[command(visible_alias = "request")]
+    Req(client::ReqArgs),
+    /// Answer requests with a fixed body.
+    Reply(client::ReplyArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +63,10 @@ fn main() -> ExitCode {
         Command::Nkey(args) => ("nkey", nkey::run(args)),
         Command::Jwt(args) => ("jwt", jwt::run(args)),
         Command::Creds(args) => ("creds", creds::run(args)),
+        Command::Pub(args) => ("pub", client::run_pub(args)),
+        Command::Sub(args) => ("sub", client::run_sub(args)),
+        Command::Req(args) => ("req", client::run_req(args)),
+        Command::Reply(args) => ("reply", client::run_reply(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,6 +102,36 @@ mod tests {
         };
         assert!(!args.password);
         assert_eq!(args.cost, passwd::DEFAULT_COST);
+    }
+
+    #[test]
+    fn client_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "rnats", "pub", "s", "b", "-H", "a:1", "-H", "b:2", "--count", "3", "--reply", "r",
+        ])
+        .unwrap();
+        let Command::Pub(args) = cli.command else {
+            panic!("not pub")
+        };
+        assert_eq!((args.headers.len(), args.count), (2, 3));
+        assert_eq!(args.conn.server, "nats://127.0.0.1:4222");
+
+        let cli = Cli::try_parse_from(["rnats", "req", "s", "--timeout", "250ms"]).unwrap();
+        let Command::Req(args) = cli.command else {
+            panic!("not req")
+        };
+        assert_eq!(args.timeout, std::time::Duration::from_millis(250));
+        assert_eq!(args.body, None);
+
+        for bad in [
+            &["rnats", "sub", "s", "--password", "p"][..],
+            &["rnats", "sub", "s", "--user", "u", "--token", "t"],
+            &["rnats", "sub", "s", "--creds", "c", "--nkey", "n"],
+            &["rnats", "sub", "s", "--tlscert", "c"],
+            &["rnats", "reply", "s"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
