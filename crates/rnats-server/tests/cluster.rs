@@ -322,7 +322,7 @@ async fn routes_with_wrong_or_missing_credentials_are_refused() {
     let b = node("B", vec![bad]).await;
     // B hears A's refusal (and keeps trying); neither ever registers.
     let from_a = format!("{} - rid:", a.cluster_addr().unwrap());
-    wait_for_log(&[&from_a, "Router Error 'Authorization Violation'"]).await;
+    wait_for_log(&[&from_a, "Route Error 'Authorization Violation'"]).await;
     // A logged why (the only route refusal of this test binary's servers
     // until the raw CONNECTs below).
     wait_for_log(&["- rid:", "authentication error"]).await;
@@ -1578,4 +1578,49 @@ async fn routes_configured_both_ways_with_the_reference_end_as_one() {
         reference.log()
     );
     assert_eq!(cluster(&rnats).route_count(), 1);
+}
+
+/// Wrong route credentials between rnats and the reference are refused
+/// both ways, and both sides say so in their logs: the reference dialling
+/// rnats with a wrong password, and rnats dialling the reference with one.
+#[tokio::test]
+async fn wrong_route_credentials_are_refused_between_rnats_and_the_reference() {
+    capture_logs();
+    let rnats = node("rnats", vec![]).await;
+    let wrong = format!(
+        "nats-route://{USER}:wrong@{}",
+        rnats.cluster_addr().unwrap()
+    );
+    let ref_route_port = free_port();
+    let config = format!(
+        "server_name: reference\ncluster {{\n  name: test\n  listen: 127.0.0.1:{ref_route_port}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{wrong}\" ]\n}}\n"
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    // rnats's refusal reaches the reference, which logs it.
+    wait_until("the reference to log rnats's refusal", || {
+        reference
+            .log()
+            .contains("Route Error 'Authorization Violation'")
+    })
+    .await;
+
+    // rnats dials the reference with a wrong password: refused, logged.
+    let dialler = node(
+        "dialler",
+        vec![format!(
+            "nats-route://{USER}:wrong@127.0.0.1:{ref_route_port}"
+        )],
+    )
+    .await;
+    let from_reference = format!("127.0.0.1:{ref_route_port} - rid:");
+    wait_for_log(&[&from_reference, "Route Error 'Authorization Violation'"]).await;
+    wait_until("the reference to log the bad login", || {
+        reference.log().contains("authentication error")
+    })
+    .await;
+    assert_eq!(cluster(&rnats).route_count(), 0);
+    assert_eq!(cluster(&dialler).route_count(), 0);
 }

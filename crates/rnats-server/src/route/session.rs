@@ -248,7 +248,7 @@ impl RouteSession {
             RouteOp::Ok | RouteOp::Ignored => Ok(()),
             RouteOp::Err { text } => {
                 error!(
-                    "{} - Router Error {}",
+                    "{} - Route Error {}",
                     self.client.tag,
                     String::from_utf8_lossy(text.of(chunk))
                 );
