@@ -24,6 +24,9 @@ use super::{Cluster, RouteUrl};
 /// Reconnect delays for solicited routes: from the first to the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(2);
+/// Before a route has ever connected, one failed dial in this many is
+/// logged as an error (nats-server's `connect_error_reports` default).
+const CONNECT_ERROR_REPORTS: u32 = 3600;
 
 /// Keeps a route to `url` connected: retried with backoff for as long as
 /// the server runs (explicit routes), or, as nats-server does for
@@ -37,6 +40,7 @@ pub(super) async fn solicit(
 ) {
     let mut delay = FIRST_RETRY;
     let mut attempts: u32 = 0;
+    let mut was_connected = false;
     let addr = url.addr();
     loop {
         if cluster.stopping.load(Ordering::Acquire) {
@@ -62,6 +66,7 @@ pub(super) async fn solicit(
                     Outcome::Registered => {
                         delay = FIRST_RETRY;
                         attempts = 0;
+                        was_connected = true;
                     }
                     Outcome::Duplicate(remote) => {
                         if !explicit {
@@ -80,8 +85,22 @@ pub(super) async fn solicit(
                 }
             }
             Err(e) => {
-                debug!("Error trying to connect to route ({}): {}", addr, e);
                 attempts += 1;
+                // As nats-server: the first failure is an error, and so is
+                // every failure to reach a peer that was connected; before
+                // a first connection, only one in `CONNECT_ERROR_REPORTS`.
+                let report = attempts == 1
+                    || was_connected
+                    || attempts.is_multiple_of(CONNECT_ERROR_REPORTS);
+                if report {
+                    error!(
+                        "Error trying to connect to route (attempt {attempts}): dial tcp {addr}: {e}"
+                    );
+                } else {
+                    debug!(
+                        "Error trying to connect to route (attempt {attempts}): dial tcp {addr}: {e}"
+                    );
+                }
             }
         }
         // As nats-server: `connect_retries` bounds routes learned from
