@@ -1442,17 +1442,13 @@ async fn route_permissions_hold_against_a_reference_peer() {
     let mut private = cr.subscribe("private").await.unwrap();
     let mut inbound = cr.subscribe("in.*").await.unwrap();
     cr.flush().await.unwrap();
-    probe_until_received(&cn, "in.probe", &mut inbound).await;
-    for subject in ["private", "in.secret", "in.open"] {
-        cn.publish(subject, "?".into()).await.unwrap();
-    }
-    cn.flush().await.unwrap();
-    let m = loop {
-        let m = next(&mut inbound).await;
-        if m.subject.as_str() != "in.probe" {
-            break m;
-        }
-    };
+    let m = first_after_probe(
+        &cn,
+        &mut inbound,
+        "in.probe",
+        &["private", "in.secret", "in.open"],
+    )
+    .await;
     assert_eq!(m.subject.as_str(), "in.open", "in.secret was not taken");
     nothing_more(&mut private).await;
 
@@ -1461,19 +1457,40 @@ async fn route_permissions_hold_against_a_reference_peer() {
     let mut elsewhere = cn.subscribe("elsewhere").await.unwrap();
     let mut outbound = cn.subscribe("out.*").await.unwrap();
     cn.flush().await.unwrap();
-    probe_until_received(&cr, "out.probe", &mut outbound).await;
-    for subject in ["elsewhere", "out.hidden", "out.shown"] {
-        cr.publish(subject, "?".into()).await.unwrap();
-    }
-    cr.flush().await.unwrap();
-    let m = loop {
-        let m = next(&mut outbound).await;
-        if m.subject.as_str() != "out.probe" {
-            break m;
-        }
-    };
+    let m = first_after_probe(
+        &cr,
+        &mut outbound,
+        "out.probe",
+        &["elsewhere", "out.hidden", "out.shown"],
+    )
+    .await;
     assert_eq!(m.subject.as_str(), "out.shown", "out.hidden was not sent");
     nothing_more(&mut elsewhere).await;
+}
+
+/// Once a probe on `probe` reaches `sub` (so its interest has crossed),
+/// publishes one message on each of `subjects` and returns the first that
+/// `sub` receives besides the probes.
+async fn first_after_probe(
+    publisher: &async_nats::Client,
+    sub: &mut async_nats::Subscriber,
+    probe: &str,
+    subjects: &[&str],
+) -> async_nats::Message {
+    probe_until_received(publisher, probe, sub).await;
+    for subject in subjects {
+        publisher
+            .publish(subject.to_string(), "?".into())
+            .await
+            .unwrap();
+    }
+    publisher.flush().await.unwrap();
+    loop {
+        let m = next(sub).await;
+        if m.subject.as_str() != probe {
+            return m;
+        }
+    }
 }
 
 /// Route PINGs cross both ways between rnats and the reference, and each
