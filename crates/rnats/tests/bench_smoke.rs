@@ -2,40 +2,12 @@
 //! the counts its `--json` report gives: publish/subscribe, a queue group, request/reply (with
 //! built-in and with separate repliers), a connection storm and idle connections.
 
+mod support;
+
 use std::process::{Command, Output};
 
-use rnats_server::{Options, Server};
 use serde_json::Value;
-
-/// A server on a random loopback port, running on its own tokio runtime.
-struct TestServer {
-    runtime: tokio::runtime::Runtime,
-    server: Server,
-}
-
-impl TestServer {
-    fn start() -> TestServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let server = runtime
-            .block_on(Server::start(Options::for_tests()))
-            .expect("server starts");
-        TestServer { runtime, server }
-    }
-
-    fn url(&self) -> String {
-        self.server.client_url()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.runtime.block_on(self.server.shutdown());
-    }
-}
+use support::TestServer;
 
 fn run_bench(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rnats"))

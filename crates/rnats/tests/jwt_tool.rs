@@ -2,26 +2,14 @@
 //! accounts, a user, its `.creds` file, the server's resolver config — and
 //! the real `async-nats` client logging in with that credentials file.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
-
-fn rnats(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_rnats"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("rnats runs");
-    assert!(
-        out.status.success(),
-        "rnats {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use support::{account_a, make_chain, mode, rnats, write_config};
 
 fn rnats_fails(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_rnats"))
@@ -33,156 +21,10 @@ fn rnats_fails(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
-fn mode(path: PathBuf) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-/// Keys and JWTs for an operator, a system account, an account `A` and a
-/// user `alice` allowed `app.>` only.
-fn make_chain(dir: &Path) {
-    for (kind, file) in [
-        ("operator", "op.nk"),
-        ("account", "sys.nk"),
-        ("account", "a.nk"),
-        ("user", "alice.nk"),
-        ("user", "sys-user.nk"),
-    ] {
-        let public = rnats(dir, &["nkey", "gen", kind, "--out", file]);
-        assert_eq!(public.trim().len(), 56);
-        assert_eq!(mode(dir.join(file)), 0o600, "{file} holds a seed");
-    }
-    rnats(
-        dir,
-        &[
-            "jwt",
-            "operator",
-            "--seed",
-            "op.nk",
-            "--name",
-            "OP",
-            "--system-account",
-            "sys.nk",
-            "-o",
-            "op.jwt",
-        ],
-    );
-    rnats(
-        dir,
-        &[
-            "jwt",
-            "account",
-            "--account",
-            "sys.nk",
-            "--signer",
-            "op.nk",
-            "--name",
-            "SYS",
-            "-o",
-            "sys.jwt",
-        ],
-    );
-    rnats(
-        dir,
-        &[
-            "jwt",
-            "account",
-            "--account",
-            "a.nk",
-            "--signer",
-            "op.nk",
-            "--name",
-            "A",
-            "--conn",
-            "5",
-            "-o",
-            "a.jwt",
-        ],
-    );
-    rnats(
-        dir,
-        &[
-            "jwt",
-            "user",
-            "--user",
-            "alice.nk",
-            "--signer",
-            "a.nk",
-            "--name",
-            "alice",
-            "--pub-allow",
-            "app.>",
-            "--pub-allow",
-            "_INBOX.>",
-            "--sub-allow",
-            "app.>",
-            "--sub-allow",
-            "_INBOX.>",
-            "--expires",
-            "1h",
-            "-o",
-            "alice.jwt",
-        ],
-    );
-    rnats(
-        dir,
-        &[
-            "jwt",
-            "user",
-            "--user",
-            "sys-user.nk",
-            "--signer",
-            "sys.nk",
-            "-o",
-            "sys-user.jwt",
-        ],
-    );
-    rnats(
-        dir,
-        &[
-            "creds",
-            "--jwt",
-            "alice.jwt",
-            "--seed",
-            "alice.nk",
-            "--out",
-            "alice.creds",
-        ],
-    );
-    rnats(
-        dir,
-        &[
-            "creds",
-            "--jwt",
-            "sys-user.jwt",
-            "--seed",
-            "sys-user.nk",
-            "--out",
-            "sys.creds",
-        ],
-    );
-    let config = rnats(
-        dir,
-        &[
-            "jwt",
-            "resolver",
-            "--operator",
-            "op.jwt",
-            "--account",
-            "sys.jwt",
-            "--account",
-            "a.jwt",
-        ],
-    );
-    std::fs::write(
-        dir.join("server.conf"),
-        format!("port: -1\nhost: 127.0.0.1\n{config}"),
-    )
-    .unwrap();
-}
-
-async fn start(dir: &Path) -> rnats_server::Server {
+/// A server with the chain's resolver config, in this test's runtime.
+async fn start(dir: &Path, config: &str) -> rnats_server::Server {
     let (mut opts, _) =
-        rnats_server::config::load(&dir.join("server.conf")).expect("the generated config loads");
+        rnats_server::config::load(&write_config(dir, config)).expect("the generated config loads");
     opts.host = "127.0.0.1".into();
     rnats_server::Server::start(opts)
         .await
@@ -193,14 +35,14 @@ async fn start(dir: &Path) -> rnats_server::Server {
 async fn async_nats_logs_in_with_a_creds_file_made_by_rnats() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    make_chain(dir);
+    let config = make_chain(dir);
     assert_eq!(mode(dir.join("alice.creds")), 0o600);
     let creds = std::fs::read_to_string(dir.join("alice.creds")).unwrap();
     assert!(creds.starts_with("-----BEGIN NATS USER JWT-----\n"));
     assert!(creds.contains("\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\nNKEYs are sensitive and should be treated as secrets.\n\n-----BEGIN USER NKEY SEED-----\nSU"));
     assert!(creds.ends_with("\n------END USER NKEY SEED------\n\n*************************************************************\n"));
 
-    let server = start(dir).await;
+    let server = start(dir, &config).await;
     let url = server.client_url();
     let nc = async_nats::ConnectOptions::with_credentials_file(dir.join("alice.creds"))
         .await
@@ -225,23 +67,7 @@ async fn async_nats_logs_in_with_a_creds_file_made_by_rnats() {
         .connect(&url)
         .await
         .expect("the system user logs in");
-    rnats(
-        dir,
-        &[
-            "jwt",
-            "account",
-            "--account",
-            "a.nk",
-            "--signer",
-            "op.nk",
-            "--name",
-            "A",
-            "--revoke",
-            "alice.nk",
-            "-o",
-            "a2.jwt",
-        ],
-    );
+    account_a(dir, &["--revoke", "alice.nk"], "a2.jwt");
     let update = std::fs::read_to_string(dir.join("a2.jwt")).unwrap();
     let answer = sys
         .request("$SYS.REQ.CLAIMS.UPDATE", update.trim().to_string().into())
@@ -275,8 +101,8 @@ async fn async_nats_logs_in_with_a_creds_file_made_by_rnats() {
 async fn bad_creds_files_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    make_chain(dir);
-    let server = start(dir).await;
+    let config = make_chain(dir);
+    let server = start(dir, &config).await;
     let url = server.client_url();
     let creds = std::fs::read_to_string(dir.join("alice.creds")).unwrap();
     // Truncated before the seed: the client cannot even read it.

@@ -3,6 +3,8 @@
 //! mutual TLS). A subscriber is known to be ready when it prints its "Listening on" line; every
 //! wait is bounded.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -10,57 +12,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rnats_server::{Options, Server};
+use support::{TestServer, make_chain};
 
 /// The longest any command may take.
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A server on a random loopback port, running on its own tokio runtime.
-struct TestServer {
-    runtime: tokio::runtime::Runtime,
-    server: Server,
-}
-
-impl TestServer {
-    fn start() -> TestServer {
-        TestServer::with_options(Options::for_tests())
-    }
-
-    /// A server with this configuration (written to `dir/server.conf`).
-    fn with_config(dir: &Path, config: &str) -> TestServer {
-        let path = dir.join("server.conf");
-        std::fs::write(&path, format!("port: -1\nhost: 127.0.0.1\n{config}")).unwrap();
-        let (opts, _warnings) = rnats_server::config::load(&path).expect("the config loads");
-        TestServer::with_options(opts)
-    }
-
-    fn with_options(opts: Options) -> TestServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let server = runtime
-            .block_on(Server::start(opts))
-            .expect("server starts");
-        TestServer { runtime, server }
-    }
-
-    fn url(&self) -> String {
-        self.server.client_url()
-    }
-
-    /// The URL with `login@` after the scheme.
-    fn url_with(&self, login: &str) -> String {
-        self.url().replacen("://", &format!("://{login}@"), 1)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.runtime.block_on(self.server.shutdown());
-    }
-}
 
 /// A running `rnats`, its stderr read line by line as it comes.
 struct Running {
@@ -84,6 +39,18 @@ impl Finished {
             self.status.success(),
             "{what}: {:?}\nstdout: {}\nstderr: {}",
             self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Requires the run to have failed with exit code `code`.
+    fn failure(self, code: i32) -> Finished {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "stdout: {}\nstderr: {}",
             self.stdout,
             self.stderr
         );
@@ -329,8 +296,7 @@ fn reply_answers_req() {
 #[test]
 fn req_without_responders_fails_with_exit_code_1() {
     let server = TestServer::start();
-    let req = rnats(&["req", "nobody.home", "hello", "-s", &server.url()]);
-    assert_eq!(req.status.code(), Some(1), "{}", req.stderr);
+    let req = rnats(&["req", "nobody.home", "hello", "-s", &server.url()]).failure(1);
     assert_eq!(
         req.stderr,
         "rnats req: error: no responders available for request"
@@ -376,8 +342,7 @@ fn credentials_in_the_url_are_used() {
     .success("pub with --user/--password");
 
     for url in [server.url(), server.url_with("alice:wrong")] {
-        let refused = rnats(&["pub", "app.events", "x", "-s", &url]);
-        assert_eq!(refused.status.code(), Some(1));
+        let refused = rnats(&["pub", "app.events", "x", "-s", &url]).failure(1);
         assert!(
             refused
                 .stderr
@@ -390,14 +355,12 @@ fn credentials_in_the_url_are_used() {
     }
 
     // What the server refuses is an error, not a success.
-    let denied = rnats(&["pub", "elsewhere", "x", "-s", &alice]);
-    assert_eq!(denied.status.code(), Some(1));
+    let denied = rnats(&["pub", "elsewhere", "x", "-s", &alice]).failure(1);
     assert_eq!(
         denied.stderr,
         r#"rnats pub: error: Permissions Violation for Publish to "elsewhere""#
     );
-    let denied = rnats(&["sub", "elsewhere", "-s", &alice]);
-    assert_eq!(denied.status.code(), Some(1));
+    let denied = rnats(&["sub", "elsewhere", "-s", &alice]).failure(1);
     assert_eq!(
         denied.stderr,
         r#"rnats sub: error: Permissions Violation for Subscription to "elsewhere""#
@@ -410,103 +373,60 @@ fn a_token_in_the_url_is_used() {
     let server = TestServer::with_config(dir.path(), "authorization { token: t0ken }");
     rnats(&["pub", "x", "y", "-s", &server.url_with("t0ken")]).success("pub with the URL's token");
     rnats(&["pub", "x", "y", "--token", "t0ken", "-s", &server.url()]).success("pub with --token");
-    let refused = rnats(&["pub", "x", "y", "-s", &server.url()]);
-    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    rnats(&["pub", "x", "y", "-s", &server.url()]).failure(1);
 }
 
 #[test]
 fn a_creds_file_logs_in() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let steps: &[&[&str]] = &[
-        &["nkey", "gen", "operator", "--out", "op.nk"],
-        &["nkey", "gen", "account", "--out", "sys.nk"],
-        &["nkey", "gen", "account", "--out", "a.nk"],
-        &["nkey", "gen", "user", "--out", "u.nk"],
-        &[
-            "jwt",
-            "operator",
-            "--seed",
-            "op.nk",
-            "--name",
-            "OP",
-            "--system-account",
-            "sys.nk",
-            "-o",
-            "op.jwt",
-        ],
-        &[
-            "jwt",
-            "account",
-            "--account",
-            "sys.nk",
-            "--signer",
-            "op.nk",
-            "--name",
-            "SYS",
-            "-o",
-            "sys.jwt",
-        ],
-        &[
-            "jwt",
-            "account",
-            "--account",
-            "a.nk",
-            "--signer",
-            "op.nk",
-            "--name",
-            "A",
-            "-o",
-            "a.jwt",
-        ],
-        &[
-            "jwt", "user", "--user", "u.nk", "--signer", "a.nk", "--name", "u", "-o", "u.jwt",
-        ],
-        &[
-            "creds", "--jwt", "u.jwt", "--seed", "u.nk", "--out", "u.creds",
-        ],
-    ];
-    for step in steps {
-        rnats_in(dir, step).success(&step.join(" "));
-    }
-    let resolver = rnats_in(
-        dir,
-        &[
-            "jwt",
-            "resolver",
-            "--operator",
-            "op.jwt",
-            "--account",
-            "sys.jwt",
-            "--account",
-            "a.jwt",
-        ],
-    )
-    .success("jwt resolver")
-    .stdout;
+    // alice may use `app.>` only.
+    let resolver = make_chain(dir);
     let server = TestServer::with_config(dir, &resolver);
     let url = server.url();
 
     let mut sub = spawn(
         Some(dir),
         &[
-            "sub", "orders", "--count", "1", "--creds", "u.creds", "-s", &url,
+            "sub",
+            "app.orders",
+            "--count",
+            "1",
+            "--creds",
+            "alice.creds",
+            "-s",
+            &url,
         ],
         None,
     );
     sub.wait_for_stderr("Listening on");
     rnats_in(
         dir,
-        &["pub", "orders", "one", "--creds", "u.creds", "-s", &url],
+        &[
+            "pub",
+            "app.orders",
+            "one",
+            "--creds",
+            "alice.creds",
+            "-s",
+            &url,
+        ],
     )
     .success("pub");
     assert!(sub.finish().success("sub").stdout.ends_with("\none\n\n"));
 
-    let refused = rnats_in(dir, &["pub", "orders", "x", "-s", &url]);
-    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    rnats_in(dir, &["pub", "app.orders", "x", "-s", &url]).failure(1);
     let missing = rnats_in(
         dir,
-        &["pub", "orders", "x", "--creds", "none.creds", "-s", &url],
+        &[
+            "pub",
+            "app.orders",
+            "x",
+            "--creds",
+            "none.creds",
+            "-s",
+            &url,
+        ],
     );
     assert!(
         missing
@@ -536,8 +456,7 @@ fn an_nkey_seed_logs_in() {
         &["pub", "x", "y", "--nkey", "u.nk", "-s", &server.url()],
     )
     .success("pub --nkey");
-    let refused = rnats_in(dir, &["pub", "x", "y", "-s", &server.url()]);
-    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    rnats_in(dir, &["pub", "x", "y", "-s", &server.url()]).failure(1);
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`.
@@ -600,31 +519,26 @@ fn mutual_tls_with_tlsca_tlscert_tlskey() {
     reply.finish().success("reply over TLS");
 
     // Without a client certificate the server says no.
-    let refused = rnats_in(dir, &["pub", "x", "y", "--tlsca", "ca.pem", "-s", &url]);
-    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    rnats_in(dir, &["pub", "x", "y", "--tlsca", "ca.pem", "-s", &url]).failure(1);
 }
 
 #[test]
 fn bad_arguments_are_refused_clearly() {
-    let header = rnats(&["pub", "x", "y", "-H", "no-colon"]);
-    assert_eq!(header.status.code(), Some(2));
+    let header = rnats(&["pub", "x", "y", "-H", "no-colon"]).failure(2);
     assert!(
         header.stderr.contains("expected KEY:VALUE"),
         "{}",
         header.stderr
     );
-    let url = rnats(&["pub", "x", "y", "-s", "http://127.0.0.1:4222"]);
-    assert_eq!(url.status.code(), Some(1));
+    let url = rnats(&["pub", "x", "y", "-s", "http://127.0.0.1:4222"]).failure(1);
     assert!(
         url.stderr
             .starts_with(r#"rnats pub: error: bad server URL "http://127.0.0.1:4222": "#),
         "{}",
         url.stderr
     );
-    let count = rnats(&["sub", "x", "--count", "0"]);
-    assert_eq!(count.status.code(), Some(2));
-    let timeout = rnats(&["req", "x", "y", "--timeout", "soon"]);
-    assert_eq!(timeout.status.code(), Some(2));
+    rnats(&["sub", "x", "--count", "0"]).failure(2);
+    let timeout = rnats(&["req", "x", "y", "--timeout", "soon"]).failure(2);
     assert!(
         timeout.stderr.contains("invalid duration"),
         "{}",
