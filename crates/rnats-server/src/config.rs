@@ -815,9 +815,6 @@ impl Reader {
                 "key_file" => tls.key_file = self.path(v),
                 "ca_file" => tls.ca_file = self.path(v),
                 "verify" => tls.verify = self.ok(v.as_bool()).unwrap_or(false),
-                "verify_and_map" if routes => {
-                    self.not_yet(entry, "route authorization by certificate")
-                }
                 "verify_and_map" => tls.verify_and_map = self.ok(v.as_bool()).unwrap_or(false),
                 "handshake_first" | "first" | "immediate" => {
                     let on = self.ok(v.as_bool()).unwrap_or(false);
@@ -2068,12 +2065,10 @@ ports_file_dir: /tmp
             error("cluster {\n  tls { ca_file: c, key_file: b }\n}\n"),
             "nats.conf:2:7: cluster tls requires cert_file and key_file"
         );
-        assert_eq!(
-            error(
-                "cluster {\n  tls {\n    cert_file: a, key_file: b, ca_file: c\n    verify_and_map: true\n  }\n}\n"
-            ),
-            "nats.conf:4:5: \"verify_and_map\" is not supported by rnats-server yet (route authorization by certificate)"
+        let mapped = options(
+            "cluster {\n  port: 6222\n  tls {\n    cert_file: a, key_file: b, ca_file: c\n    verify_and_map: true\n  }\n}\n",
         );
+        assert!(mapped.cluster.unwrap().tls.unwrap().verify_and_map);
         assert_eq!(
             error(
                 "cluster {\n  tls {\n    cert_file: a, key_file: b, ca_file: c\n    verfy: true\n  }\n}\n"

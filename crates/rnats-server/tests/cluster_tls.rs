@@ -554,3 +554,113 @@ async fn the_reference_refuses_rogue_and_plain_text_routes() {
     assert_eq!(cluster(&rogue).route_count(), 0);
     assert_eq!(cluster(&plain).route_count(), 0);
 }
+
+// ---------------------------------------------------------------------------
+// verify_and_map: the certificate is the route's login
+// ---------------------------------------------------------------------------
+
+/// A node whose route TLS has `verify_and_map` and whose cluster user is
+/// `user`: a peer logs in by presenting a certificate that names `user`.
+async fn mapping_node(name: &str, pki: &Pki, user: &str, routes: Vec<String>) -> Server {
+    capture_logs();
+    let opts = Options {
+        server_name: Some(name.into()),
+        cluster: Some(ClusterOptions {
+            name: Some("test".into()),
+            host: "127.0.0.1".into(),
+            port: -1,
+            username: Some(user.into()),
+            routes,
+            tls: Some(TlsOptions {
+                verify_and_map: true,
+                ..pki.node()
+            }),
+            ..Default::default()
+        }),
+        ..Options::for_tests()
+    };
+    start_server(opts).await
+}
+
+/// With `verify_and_map`, as in nats-server, a route logs in with its
+/// certificate: one that names the cluster user (a DNS name, or the
+/// subject DN) is let in without a password, any other is refused with
+/// `Authorization Violation`.
+#[tokio::test]
+async fn verify_and_map_takes_the_certificate_as_the_route_login() {
+    let pki = Pki::new();
+    // The `node` certificate names localhost (a DNS SAN) and CN=node.
+    for user in ["localhost", "CN=node"] {
+        let a = mapping_node("A", &pki, user, vec![]).await;
+        let b = node("B", vec![route_to(&a)], pki.node()).await;
+        wait_routes(&a, 1).await;
+        wait_routes(&b, 1).await;
+        let (ca, cb) = (client(&a).await, client(&b).await);
+        crosses_once(&ca, &a, 1, &cb, "mapped").await;
+    }
+    // `named` names only localhost and CN=named.
+    let a = mapping_node("A", &pki, "CN=node", vec![]).await;
+    let stranger = node("stranger", vec![route_to(&a)], pki.tls("named", "ca")).await;
+    wait_for_log(&[
+        &tag_of_route_to(route_port(&a)),
+        "Route Error 'Authorization Violation'",
+    ])
+    .await;
+    assert_eq!(cluster(&a).route_count(), 0);
+    assert_eq!(cluster(&stranger).route_count(), 0);
+}
+
+/// `verify_and_map` between rnats and the reference, each side mapping
+/// the other's certificate to its cluster user: the route forms both ways
+/// with no password anywhere, and a certificate that names another user
+/// is refused by the reference as by rnats.
+#[tokio::test]
+async fn verify_and_map_routes_with_the_reference() {
+    let pki = Pki::new();
+    let rnats = mapping_node("rnats", &pki, "localhost", vec![]).await;
+    let ref_route_port = free_port();
+    let config = reference_config(&pki, ref_route_port, &[route_to(&rnats)], ("node", "ca"))
+        .replace(
+            "  tls {\n",
+            "  authorization { user: localhost }\n  tls {\n    verify_and_map: true\n",
+        );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    // The reference dials rnats (rnats maps its certificate); another
+    // rnats node dials the reference (the reference maps that one's), and
+    // then rnats after gossip.
+    wait_routes(&rnats, 1).await;
+    let spoke = node(
+        "spoke",
+        vec![format!("nats-route://127.0.0.1:{ref_route_port}")],
+        pki.node(),
+    )
+    .await;
+    wait_routes(&spoke, 2).await;
+    wait_routes(&rnats, 2).await;
+    let on_reference = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    for server in [&rnats, &spoke] {
+        let on_rnats = client(server).await;
+        let mut sub = on_rnats.subscribe("mapped.both.ways").await.unwrap();
+        on_rnats.flush().await.unwrap();
+        support::cluster::probe_until_received(&on_reference, "mapped.both.ways", &mut sub).await;
+    }
+
+    // A node whose certificate names other things dials the reference.
+    let stranger = node(
+        "stranger",
+        vec![format!("nats-route://127.0.0.1:{ref_route_port}")],
+        pki.tls("other-name", "ca"),
+    )
+    .await;
+    let deadline = Instant::now() + TIMEOUT;
+    while !reference.log().contains("authentication error") {
+        assert!(Instant::now() < deadline, "{}", reference.log());
+        sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cluster(&stranger).route_count(), 0);
+    assert_eq!(cluster(&rnats).route_count(), 2);
+}

@@ -140,7 +140,16 @@ pub(super) async fn run_route(
     match cluster.tls() {
         None => {
             let (reader, writer) = stream.split();
-            serve_route(&shared, &cluster, &client, solicited, reader, writer).await
+            serve_route(
+                &shared,
+                &cluster,
+                &client,
+                solicited,
+                Vec::new(),
+                reader,
+                writer,
+            )
+            .await
         }
         // Boxed: the TLS state is large, and plain routes need not carry it.
         Some(tls) => {
@@ -150,8 +159,18 @@ pub(super) async fn run_route(
                 else {
                     return Outcome::Failed;
                 };
+                let identities = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .map(crate::tls::certificate_identities)
+                    .unwrap_or_default();
                 let (reader, writer) = tokio::io::split(stream);
-                serve_route(&shared, &cluster, &client, solicited, reader, writer).await
+                serve_route(
+                    &shared, &cluster, &client, solicited, identities, reader, writer,
+                )
+                .await
             })
             .await
         }
@@ -238,13 +257,15 @@ async fn route_handshake(
 }
 
 /// The route protocol over an established connection (after the TLS
-/// handshake, if any): CONNECT (when solicited) and INFO out, then the
-/// reader and the writer until the connection ends.
+/// handshake, if any, whose peer certificate offered `cert_identities`):
+/// CONNECT (when solicited) and INFO out, then the reader and the writer
+/// until the connection ends.
 async fn serve_route<R, W>(
     shared: &Arc<ServerShared>,
     cluster: &Arc<Cluster>,
     client: &Arc<Client>,
     solicited: Option<&RouteUrl>,
+    cert_identities: Vec<String>,
     reader: R,
     writer: W,
 ) -> Outcome
@@ -281,7 +302,7 @@ where
     hello.extend(cluster.route_info(shared).to_protocol_line());
     client.send_now(&hello);
     info!("{} - Route connection created", client.tag);
-    let mut session = RouteSession::new(shared, cluster, client, solicited);
+    let mut session = RouteSession::new(shared, cluster, client, solicited, cert_identities);
     let ((), ()) = tokio::join!(
         session.run(reader),
         client::write_loop(shared, client, writer)

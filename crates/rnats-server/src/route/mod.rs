@@ -64,7 +64,7 @@ use crate::subscription::Subscription;
 use crate::tls::{RouteTls, TlsConfigError};
 
 use connection::{run_route, solicit};
-use rules::{RouteRules, route_login_ok, subject_permission};
+use rules::{RouteLogin, RouteRules, subject_permission};
 use url::{first_host_name, route_urls};
 
 fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -86,9 +86,9 @@ struct RouteEntry {
     /// The URL this server dialled it at, if it did (a reload may remove
     /// a configured one).
     url: Option<RouteUrl>,
-    /// The credentials an accepted route logged in with (a reload may
-    /// change what is required).
-    login: Option<(Option<String>, Option<String>)>,
+    /// What an accepted route logged in with (a reload may change what is
+    /// required).
+    login: Option<RouteLogin>,
     /// The client URLs the peer announced.
     connect_urls: Vec<String>,
 }
@@ -475,7 +475,7 @@ impl Cluster {
         remote_id: &str,
         client: &Arc<Client>,
         url: Option<RouteUrl>,
-        login: Option<(Option<String>, Option<String>)>,
+        login: Option<RouteLogin>,
         urls: Vec<String>,
     ) -> bool {
         let solicited = url.is_some();
@@ -611,14 +611,15 @@ impl Cluster {
         if old.permissions != new.permissions {
             self.change_rules(RouteRules::of(new));
         }
-        if (&old.username, &old.password) != (&new.username, &new.password) {
+        let maps = |o: &ClusterOptions| o.tls.as_ref().is_some_and(|t| t.verify_and_map);
+        if (&old.username, &old.password, maps(&old)) != (&new.username, &new.password, maps(new)) {
             // Checked outside the routes lock: a bcrypt check takes a while.
             let accepted: Vec<_> = lock(&self.routes)
                 .values()
                 .filter_map(|e| Some((e.client.clone(), e.login.clone()?)))
                 .collect();
-            for (client, (user, pass)) in accepted {
-                if !route_login_ok(new, user.as_deref(), pass.as_deref()) {
+            for (client, login) in accepted {
+                if !login.passes(new) {
                     error!("{} - authentication error", client.tag);
                     client.err_and_close(
                         errors::AUTHORIZATION_VIOLATION,

@@ -53,27 +53,44 @@ impl RouteRules {
     }
 }
 
-/// Whether a peer's CONNECT credentials satisfy `authorization` (bcrypt
-/// hashes are checked too; a plain password in constant time).
-pub(super) fn route_login_ok(
-    opts: &ClusterOptions,
-    user: Option<&str>,
-    pass: Option<&str>,
-) -> bool {
-    let Some(expected_user) = &opts.username else {
-        return true;
-    };
-    let password = opts.password.as_deref().unwrap_or("");
-    let presented = pass.unwrap_or("");
-    let pass_ok = match Secret::new(password) {
-        Secret::Plain(_) => {
-            use subtle::ConstantTimeEq;
-            !crate::auth::is_bcrypt(presented)
-                && bool::from(password.as_bytes().ct_eq(presented.as_bytes()))
+/// What an accepted route logged in with: its CONNECT's user and password,
+/// and the names its TLS certificate offers (for `verify_and_map`). Kept
+/// so that a reload can check it against new credentials.
+#[derive(Debug, Clone, Default)]
+pub(super) struct RouteLogin {
+    pub(super) user: Option<String>,
+    pub(super) pass: Option<String>,
+    pub(super) cert_identities: Vec<String>,
+}
+
+impl RouteLogin {
+    /// Whether this login satisfies `authorization`. With route TLS's
+    /// `verify_and_map`, as in nats-server, a name in the certificate must
+    /// be the configured user (no password is asked for); otherwise user
+    /// and password must match (bcrypt hashes are checked too; a plain
+    /// password in constant time).
+    pub(super) fn passes(&self, opts: &ClusterOptions) -> bool {
+        if opts.tls.as_ref().is_some_and(|tls| tls.verify_and_map) {
+            return opts
+                .username
+                .as_ref()
+                .is_some_and(|user| self.cert_identities.iter().any(|name| name == user));
         }
-        Secret::Bcrypt(hash) => bcrypt::verify(presented, &hash).unwrap_or(false),
-    };
-    user == Some(expected_user.as_str()) && pass_ok
+        let Some(expected_user) = &opts.username else {
+            return true;
+        };
+        let password = opts.password.as_deref().unwrap_or("");
+        let presented = self.pass.as_deref().unwrap_or("");
+        let pass_ok = match Secret::new(password) {
+            Secret::Plain(_) => {
+                use subtle::ConstantTimeEq;
+                !crate::auth::is_bcrypt(presented)
+                    && bool::from(password.as_bytes().ct_eq(presented.as_bytes()))
+            }
+            Secret::Bcrypt(hash) => bcrypt::verify(presented, &hash).unwrap_or(false),
+        };
+        self.user.as_deref() == Some(expected_user.as_str()) && pass_ok
+    }
 }
 
 pub(super) fn subject_permission(rule: &SubjectRuleConfig) -> SubjectPermission {

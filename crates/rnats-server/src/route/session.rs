@@ -24,7 +24,7 @@ use crate::server::ServerShared;
 use crate::subscription::Subscription;
 
 use super::connection::solicit;
-use super::rules::{RouteRules, route_login_ok};
+use super::rules::{RouteLogin, RouteRules};
 use super::{Cluster, RouteUrl};
 
 /// How long a route has to send CONNECT, unless configured.
@@ -45,7 +45,9 @@ pub(super) struct RouteSession {
     /// The configured URL this server dialled, if it did.
     url: Option<RouteUrl>,
     /// What an accepted route logged in with.
-    login: Option<(Option<String>, Option<String>)>,
+    login: Option<RouteLogin>,
+    /// The names in the peer's TLS certificate (for `verify_and_map`).
+    cert_identities: Vec<String>,
     /// CONNECT was accepted (always true for a route this server solicited).
     connected: bool,
     /// The peer's route permissions, from its INFO (when they change, it
@@ -68,12 +70,14 @@ pub(super) struct RouteSession {
 
 impl RouteSession {
     /// The session of a route just connected (after its TLS handshake):
-    /// `solicited` is the URL this server dialled, if it did.
+    /// `solicited` is the URL this server dialled, if it did;
+    /// `cert_identities` the names in the peer's certificate, if any.
     pub(super) fn new(
         shared: &Arc<ServerShared>,
         cluster: &Arc<Cluster>,
         client: &Arc<Client>,
         solicited: Option<&RouteUrl>,
+        cert_identities: Vec<String>,
     ) -> RouteSession {
         RouteSession {
             shared: shared.clone(),
@@ -82,6 +86,7 @@ impl RouteSession {
             solicited: solicited.is_some(),
             url: solicited.cloned(),
             login: None,
+            cert_identities,
             connected: solicited.is_some(),
             peer_permissions: (None, None),
             rules: cluster.rules(),
@@ -431,17 +436,20 @@ impl RouteSession {
             return Err(CloseReason::ParseError);
         };
         let opts = self.cluster.opts();
+        let login = RouteLogin {
+            user: connect.user.clone(),
+            pass: connect.pass.clone(),
+            cert_identities: std::mem::take(&mut self.cert_identities),
+        };
         let login_ok = if opts.password.as_deref().is_some_and(crate::auth::is_bcrypt) {
             // On the blocking pool, like client logins: not on a thread
             // that moves messages.
-            let (user, pass) = (connect.user.clone(), connect.pass.clone());
-            tokio::task::spawn_blocking(move || {
-                route_login_ok(&opts, user.as_deref(), pass.as_deref())
-            })
-            .await
-            .unwrap_or(false)
+            let login = login.clone();
+            tokio::task::spawn_blocking(move || login.passes(&opts))
+                .await
+                .unwrap_or(false)
         } else {
-            route_login_ok(&opts, connect.user.as_deref(), connect.pass.as_deref())
+            login.passes(&opts)
         };
         if !login_ok {
             return Err(self.auth_violation());
@@ -454,7 +462,7 @@ impl RouteSession {
         }
         self.check_cluster_name(&connect.cluster, connect.dynamic)?;
         self.connected = true;
-        self.login = Some((connect.user, connect.pass));
+        self.login = Some(login);
         if !connect.name.is_empty() {
             self.remote_id = Some(connect.name);
         }
