@@ -123,6 +123,9 @@ struct Args {
     /// For implicit routes, number of connect retries
     #[arg(long = "connect_retries", value_name = "number")]
     connect_retries: Option<u32>,
+    /// Client URL to advertise to other servers (host[:port])
+    #[arg(long = "client_advertise", value_name = "host:port")]
+    client_advertise: Option<String>,
 }
 
 /// What the command line asks for.
@@ -163,6 +166,7 @@ pub struct Flags {
     no_advertise: Option<bool>,
     cluster_advertise: Option<String>,
     connect_retries: Option<u32>,
+    client_advertise: Option<String>,
 }
 
 impl Flags {
@@ -235,6 +239,9 @@ impl Flags {
             opts.auth.token = Some(token.clone());
         }
         opts.auth.no_login_cache |= self.no_login_cache;
+        if let Some(advertise) = &self.client_advertise {
+            opts.client_advertise = Some(advertise.clone());
+        }
         self.apply_tls(opts);
         self.apply_cluster(opts)
     }
@@ -324,7 +331,6 @@ impl Flags {
 /// tracked. Refusing them beats running with a setting silently dropped.
 const NOT_YET: &[(&[&str], &str)] = &[
     (&["--help_tls"], "TLS help"),
-    (&["--client_advertise"], "clustering (issue 6)"),
     (&["-m", "--http_port", "--ms", "--https_port"], "monitoring"),
     (
         &["-js", "--js", "--jetstream", "--sd", "--store_dir"],
@@ -419,6 +425,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
         no_advertise: args.no_advertise,
         cluster_advertise: args.cluster_advertise,
         connect_retries: args.connect_retries,
+        client_advertise: args.client_advertise,
     })))
 }
 
@@ -520,7 +527,7 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_refused_by_name() {
-        for flag in ["--help_tls", "--client_advertise", "-m", "-js"] {
+        for flag in ["--help_tls", "-m", "-js"] {
             let err = parse([OsString::from(flag)]).unwrap_err().to_string();
             assert!(
                 err.contains("not supported by rnats-server yet"),
@@ -552,6 +559,12 @@ mod tests {
         assert!(c.no_advertise);
         assert_eq!(c.connect_retries, 3);
         assert!(run(&[]).cluster.is_none());
+    }
+
+    #[test]
+    fn client_advertise_flag() {
+        let opts = run(&["-client_advertise", "10.0.0.1:4333"]);
+        assert_eq!(opts.client_advertise.as_deref(), Some("10.0.0.1:4333"));
     }
 
     /// nats-server's rules: `--cluster` must name a port; without it (or a

@@ -179,18 +179,8 @@ const NOT_YET: &[(&[&str], &str)] = &[
         &["allow_non_tls", "ocsp"],
         "TLS options beyond the tls block",
     ),
-    (
-        &[
-            "gateway",
-            "leaf",
-            "leafnodes",
-            "client_advertise",
-            "connect_error_reports",
-            "reconnect_error_reports",
-            "server_tags",
-        ],
-        "clustering, issue 6",
-    ),
+    (&["gateway", "leaf", "leafnodes"], "gateways and leaf nodes"),
+    (&["server_tags"], "server tags"),
     (
         &[
             "http",
@@ -548,6 +538,17 @@ impl Reader {
                 "write_deadline" => {
                     if let Some(d) = self.duration(entry).filter(|d| !d.is_zero()) {
                         opts.write_deadline = d;
+                    }
+                }
+                "client_advertise" => opts.client_advertise = self.string(value),
+                "connect_error_reports" => {
+                    if let Some(n) = self.count(entry, u32::MAX.into()).filter(|n| *n > 0) {
+                        opts.connect_error_reports = n as u32;
+                    }
+                }
+                "reconnect_error_reports" => {
+                    if let Some(n) = self.count(entry, u32::MAX.into()).filter(|n| *n > 0) {
+                        opts.reconnect_error_reports = n as u32;
                     }
                 }
                 "ping_max" => {
@@ -2098,7 +2099,7 @@ ports_file_dir: /tmp
         );
         assert_eq!(
             error("Gateway { port: 6222 }\nhttp_port: 8222\njetstream: enabled\n"),
-            "nats.conf:1:1: \"Gateway\" is not supported by rnats-server yet (clustering, issue 6)\n\
+            "nats.conf:1:1: \"Gateway\" is not supported by rnats-server yet (gateways and leaf nodes)\n\
              nats.conf:2:1: \"http_port\" is not supported by rnats-server yet (monitoring)\n\
              nats.conf:3:1: \"jetstream\" is not supported by rnats-server yet (JetStream)"
         );
@@ -2154,6 +2155,30 @@ ports_file_dir: /tmp
         assert_eq!(
             error("cluster {\n  permissions { import: a, allow_responses: true }\n}\n"),
             "nats.conf:2:15: Cluster permissions do not support dynamic responses"
+        );
+    }
+
+    #[test]
+    fn client_advertise_and_route_error_reports() {
+        let opts = options(
+            "client_advertise: \"nats.example.com:4333\"\nconnect_error_reports: 10\n\
+             reconnect_error_reports: 5\n",
+        );
+        assert_eq!(
+            opts.client_advertise.as_deref(),
+            Some("nats.example.com:4333")
+        );
+        assert_eq!(
+            (opts.connect_error_reports, opts.reconnect_error_reports),
+            (10, 5)
+        );
+        let defaults = options("port: 4222");
+        assert_eq!(
+            (
+                defaults.connect_error_reports,
+                defaults.reconnect_error_reports
+            ),
+            (3600, 1)
         );
     }
 

@@ -38,7 +38,22 @@ pub struct Options {
     pub config_file: Option<PathBuf>,
     /// Clustering (`cluster {}` or `--cluster`/`--routes`); `None` = alone.
     pub cluster: Option<ClusterOptions>,
+    /// `client_advertise`: the `host[:port]` clients are told to use (in
+    /// INFO and in other servers' `connect_urls`) instead of the listen
+    /// address, for servers behind NAT or in containers.
+    pub client_advertise: Option<String>,
+    /// Before a route's first connection, one failed dial in this many is
+    /// logged as an error (the rest at debug level).
+    pub connect_error_reports: u32,
+    /// After a route was connected, one failed dial in this many is logged
+    /// as an error.
+    pub reconnect_error_reports: u32,
 }
+
+/// nats-server's default for `connect_error_reports`.
+pub const DEFAULT_CONNECT_ERROR_REPORTS: u32 = 3600;
+/// nats-server's default for `reconnect_error_reports`.
+pub const DEFAULT_RECONNECT_ERROR_REPORTS: u32 = 1;
 
 /// Default route port.
 pub const DEFAULT_CLUSTER_PORT: u16 = 6222;
@@ -271,6 +286,9 @@ impl Default for Options {
             tls: None,
             config_file: None,
             cluster: None,
+            client_advertise: None,
+            connect_error_reports: DEFAULT_CONNECT_ERROR_REPORTS,
+            reconnect_error_reports: DEFAULT_RECONNECT_ERROR_REPORTS,
         }
     }
 }

@@ -69,9 +69,15 @@ impl ServerShared {
         info.to_protocol_line()
     }
 
-    /// The port clients connect to.
+    /// The port clients connect to (advertised, or bound).
     pub fn client_port(&self) -> u16 {
         self.info.port
+    }
+
+    /// The host clients are told to connect to: `client_advertise`'s, or
+    /// the listen address.
+    pub fn client_host(&self) -> &str {
+        &self.info.host
     }
 
     /// Routes came or went: clients are sent the new `connect_urls`.
@@ -178,14 +184,22 @@ impl Server {
             None => None,
         };
         let auth = Authenticator::new(&opts.auth, &accounts, opts.tls.as_ref(), trust);
+        let (host, port) = match opts.client_advertise.as_deref().filter(|a| !a.is_empty()) {
+            Some(advertise) => advertised_host_port(advertise, addr.port()).map_err(|why| {
+                io::Error::other(format!(
+                    "Error setting server INFO with ClientAdvertise value of {advertise}, err={why}"
+                ))
+            })?,
+            None => (opts.host.clone(), addr.port()),
+        };
         let info = ServerInfo {
             server_id: id.clone(),
             server_name: name.clone(),
             version: COMPATIBLE_VERSION.into(),
             proto: 1,
             go: format!("rnats {VERSION}"),
-            host: opts.host.clone(),
-            port: addr.port(),
+            host,
+            port,
             headers: true,
             max_payload: opts.max_payload,
             auth_required: auth.required(),
@@ -373,4 +387,59 @@ fn new_server_id() -> String {
         id.push(BASE32[rng.random_range(0..BASE32.len())] as char);
     }
     id
+}
+
+/// `client_advertise`: `host:port`, or a host alone with the client port
+/// (as nats-server reads it; an IPv6 address with a port in brackets).
+fn advertised_host_port(advertise: &str, client_port: u16) -> Result<(String, u16), String> {
+    let advertise = advertise.trim();
+    let (host, port) = if let Some(v6) = advertise.strip_prefix('[') {
+        let (host, rest) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("address {advertise}: missing ']' in address"))?;
+        match rest.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if rest.is_empty() => (host, None),
+            None => {
+                return Err(format!(
+                    "address {advertise}: unexpected {rest:?} after host"
+                ));
+            }
+        }
+    } else {
+        match advertise.split_once(':') {
+            Some((_, rest)) if rest.contains(':') => {
+                return Err(format!("address {advertise}: too many colons in address"));
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (advertise, None),
+        }
+    };
+    let port = match port {
+        Some(port) => port
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("invalid port {port:?}"))?,
+        None => client_port,
+    };
+    Ok((host.trim().to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advertised_host_port;
+
+    #[test]
+    fn client_advertise_is_host_and_port_or_a_host_alone() {
+        let parse = |a: &str| advertised_host_port(a, 4222);
+        assert_eq!(parse("10.0.0.1:4333"), Ok(("10.0.0.1".into(), 4333)));
+        assert_eq!(
+            parse("nats.example.com"),
+            Ok(("nats.example.com".into(), 4222))
+        );
+        assert_eq!(parse("[::1]:4333"), Ok(("::1".into(), 4333)));
+        assert_eq!(parse("[::1]"), Ok(("::1".into(), 4222)));
+        assert!(parse("h:bar").unwrap_err().contains("invalid port"));
+        assert!(parse("nats://h:1").unwrap_err().contains("too many colons"));
+    }
 }

@@ -1641,3 +1641,41 @@ async fn wrong_route_credentials_are_refused_between_rnats_and_the_reference() {
     assert_eq!(cluster(&rnats).route_count(), 0);
     assert_eq!(cluster(&dialler).route_count(), 0);
 }
+
+/// `client_advertise`: clients of an rnats node are told the advertised
+/// address in its INFO, and clients of the reference learn it from the
+/// route's gossip (`connect_urls`), in place of the listen address.
+#[tokio::test]
+async fn client_advertise_reaches_clients_here_and_on_the_reference() {
+    let rnats = start_server(Options {
+        client_advertise: Some("203.0.113.7:4333".into()),
+        ..options_with("rnats", cluster_opts(-1, vec![], true))
+    })
+    .await;
+    let raw = RawClient::connect_quiet(rnats.local_addr()).await;
+    let info = String::from_utf8_lossy(raw.info()).to_string();
+    assert!(
+        info.contains(r#""host":"203.0.113.7","port":4333"#),
+        "{info}"
+    );
+    let Some((_reference, _, on_reference)) = reference_routed_to(&rnats).await else {
+        return;
+    };
+    wait_until("the reference's clients to learn rnats's address", || {
+        on_reference
+            .server_info()
+            .connect_urls
+            .iter()
+            .any(|u| u == "203.0.113.7:4333")
+    })
+    .await;
+    assert!(
+        !on_reference
+            .server_info()
+            .connect_urls
+            .iter()
+            .any(|u| u.ends_with(&format!(":{}", rnats.local_addr().port()))),
+        "the listen address is not advertised: {:?}",
+        on_reference.server_info().connect_urls
+    );
+}

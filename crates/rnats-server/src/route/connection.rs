@@ -24,9 +24,6 @@ use super::{Cluster, RouteUrl};
 /// Reconnect delays for solicited routes: from the first to the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(2);
-/// Before a route has ever connected, one failed dial in this many is
-/// logged as an error (nats-server's `connect_error_reports` default).
-const CONNECT_ERROR_REPORTS: u32 = 3600;
 
 /// Keeps a route to `url` connected: retried with backoff for as long as
 /// the server runs (explicit routes), or, as nats-server does for
@@ -86,12 +83,15 @@ pub(super) async fn solicit(
             }
             Err(e) => {
                 attempts += 1;
-                // As nats-server: the first failure is an error, and so is
-                // every failure to reach a peer that was connected; before
-                // a first connection, only one in `CONNECT_ERROR_REPORTS`.
-                let report = attempts == 1
-                    || was_connected
-                    || attempts.is_multiple_of(CONNECT_ERROR_REPORTS);
+                // As nats-server: the first failure is an error, then one
+                // in `connect_error_reports` (before a first connection) or
+                // `reconnect_error_reports` (after one).
+                let every = if was_connected {
+                    shared.opts.reconnect_error_reports
+                } else {
+                    shared.opts.connect_error_reports
+                };
+                let report = attempts == 1 || attempts.is_multiple_of(every.max(1));
                 if report {
                     error!(
                         "Error trying to connect to route (attempt {attempts}): dial tcp {addr}: {e}"

@@ -762,11 +762,11 @@ pub(crate) async fn start(
     Ok(())
 }
 
-/// The client URLs of this server: its advertised host, or for a wildcard
-/// address the machine's outgoing address.
+/// The client URLs of this server: `client_advertise` if set, its listen
+/// host, or for a wildcard address the machine's outgoing address.
 fn own_client_urls(shared: &ServerShared) -> Vec<String> {
     let port = shared.client_port();
-    let host = &shared.opts.host;
+    let host = shared.client_host();
     let ip: Option<std::net::IpAddr> = host.parse().ok();
     match ip {
         Some(ip) if ip.is_unspecified() => {
