@@ -827,21 +827,28 @@ async fn connect_urls_and_no_advertise() {
     on_hidden.assert_open().await;
 }
 
+/// A cluster block whose route permissions import `in.>` but not
+/// `in.secret`, and export `out.>` but not `out.hidden`.
+fn in_and_out_permissions() -> ClusterOptions {
+    let rule = |allow: &str, deny: &str| SubjectRuleConfig {
+        allow: Some(vec![allow.to_string()]),
+        deny: vec![deny.to_string()],
+    };
+    let mut cluster = cluster_opts(-1, vec![], true);
+    cluster.permissions = Some(RoutePermissions {
+        import: Some(rule("in.>", "in.secret")),
+        export: Some(rule("out.>", "out.hidden")),
+    });
+    cluster
+}
+
 /// Route permissions on node A: `import` limits the interest A announces
 /// (what it receives), `export` the interest it accepts (what it sends).
 /// Each "not delivered" is proven by a later message on the same route and
 /// connection arriving first.
 #[tokio::test]
 async fn route_permissions_limit_interest_both_ways() {
-    let rule = |allow: &[&str], deny: &[&str]| SubjectRuleConfig {
-        allow: Some(allow.iter().map(|s| s.to_string()).collect()),
-        deny: deny.iter().map(|s| s.to_string()).collect(),
-    };
-    let mut cluster = cluster_opts(-1, vec![], true);
-    cluster.permissions = Some(RoutePermissions {
-        import: Some(rule(&["in.>"], &["in.secret"])),
-        export: Some(rule(&["out.>"], &["out.hidden"])),
-    });
+    let cluster = in_and_out_permissions();
     let a = start_server(Options {
         server_name: Some("A".into()),
         cluster: Some(cluster),
@@ -1423,49 +1430,29 @@ async fn rnats_nodes_mesh_through_a_reference_seed_and_survive_its_restart() {
 /// delivered" is proven by a later message on the same route arriving.
 #[tokio::test]
 async fn route_permissions_hold_against_a_reference_peer() {
-    let rule = |allow: &[&str], deny: &[&str]| SubjectRuleConfig {
-        allow: Some(allow.iter().map(|s| s.to_string()).collect()),
-        deny: deny.iter().map(|s| s.to_string()).collect(),
-    };
-    let mut cluster = cluster_opts(-1, vec![], true);
-    cluster.permissions = Some(RoutePermissions {
-        import: Some(rule(&["in.>"], &["in.secret"])),
-        export: Some(rule(&["out.>"], &["out.hidden"])),
-    });
+    let cluster = in_and_out_permissions();
     let rnats = start_server(options_with("rnats", cluster)).await;
     let Some((_reference, cr, cn)) = reference_routed_to(&rnats).await else {
         return;
     };
 
-    // Import: interest in `private` stays here; `in.*` crosses, but a
-    // message on the denied `in.secret` is not taken.
-    let mut private = cr.subscribe("private").await.unwrap();
-    let mut inbound = cr.subscribe("in.*").await.unwrap();
-    cr.flush().await.unwrap();
-    let m = first_after_probe(
-        &cn,
-        &mut inbound,
-        "in.probe",
-        &["private", "in.secret", "in.open"],
-    )
-    .await;
-    assert_eq!(m.subject.as_str(), "in.open", "in.secret was not taken");
-    nothing_more(&mut private).await;
-
-    // Export: the reference's interest in `elsewhere` is ignored, `out.*`
-    // is served but never with the denied `out.hidden`.
-    let mut elsewhere = cn.subscribe("elsewhere").await.unwrap();
-    let mut outbound = cn.subscribe("out.*").await.unwrap();
-    cn.flush().await.unwrap();
-    let m = first_after_probe(
-        &cr,
-        &mut outbound,
-        "out.probe",
-        &["elsewhere", "out.hidden", "out.shown"],
-    )
-    .await;
-    assert_eq!(m.subject.as_str(), "out.shown", "out.hidden was not sent");
-    nothing_more(&mut elsewhere).await;
+    // Import (subscribers here, publisher there): interest in `private`
+    // stays here; `in.*` crosses, but the denied `in.secret` is not taken.
+    // Export (subscribers there, publisher here): the reference's interest
+    // in `elsewhere` is ignored; `out.*` is served, never `out.hidden`.
+    for (subscriber, publisher, prefix, outside, denied, allowed) in [
+        (&cr, &cn, "in", "private", "in.secret", "in.open"),
+        (&cn, &cr, "out", "elsewhere", "out.hidden", "out.shown"),
+    ] {
+        let mut outside_sub = subscriber.subscribe(outside).await.unwrap();
+        let mut inside = subscriber.subscribe(format!("{prefix}.*")).await.unwrap();
+        subscriber.flush().await.unwrap();
+        let probe = format!("{prefix}.probe");
+        let m =
+            first_after_probe(publisher, &mut inside, &probe, &[outside, denied, allowed]).await;
+        assert_eq!(m.subject.as_str(), allowed, "{denied} did not cross");
+        nothing_more(&mut outside_sub).await;
+    }
 }
 
 /// Once a probe on `probe` reaches `sub` (so its interest has crossed),

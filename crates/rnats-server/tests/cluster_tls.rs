@@ -438,6 +438,30 @@ fn reference_config(pki: &Pki, route_port: u16, routes: &[String], who: (&str, &
     )
 }
 
+/// R1 <- reference <- R2: starts the reference with `config` (which routes
+/// it to `r1` and has it listen on `ref_route_port`) and a second rnats
+/// node R2 that dials the reference, and waits until the three mesh. The
+/// reference is the TLS client of its route to R1 and the TLS server of
+/// R2's. `None` when the reference is missing and may be skipped.
+async fn mesh_through_the_reference(
+    pki: &Pki,
+    r1: &Server,
+    config: &str,
+    ref_route_port: u16,
+) -> Option<(ReferenceServer, Server)> {
+    let reference = ReferenceServer::start_with_config(config).await?;
+    wait_routes(r1, 1).await;
+    let r2 = node(
+        "R2",
+        vec![format!("nats-route://127.0.0.1:{ref_route_port}")],
+        pki.node(),
+    )
+    .await;
+    wait_routes(&r2, 2).await;
+    wait_routes(r1, 2).await;
+    Some((reference, r2))
+}
+
 /// R1 <- reference <- R2: the reference is the TLS client of its route to
 /// R1 and the TLS server of R2's; R1 and R2 then mesh through gossip.
 #[tokio::test]
@@ -446,18 +470,11 @@ async fn mixed_cluster_with_the_reference_over_tls_both_ways() {
     let r1 = node("R1", vec![], pki.node()).await;
     let ref_route_port = free_port();
     let config = reference_config(&pki, ref_route_port, &[route_to(&r1)], ("node", "ca"));
-    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+    let Some((reference, r2)) =
+        mesh_through_the_reference(&pki, &r1, &config, ref_route_port).await
+    else {
         return;
     };
-    wait_routes(&r1, 1).await;
-    let r2 = node(
-        "R2",
-        vec![format!("nats-route://127.0.0.1:{ref_route_port}")],
-        pki.node(),
-    )
-    .await;
-    wait_routes(&r2, 2).await;
-    wait_routes(&r1, 2).await;
 
     let (c1, c2) = (client(&r1).await, client(&r2).await);
     let cn = async_nats::connect(format!("nats://{}", reference.addr()))
@@ -624,21 +641,14 @@ async fn verify_and_map_routes_with_the_reference() {
             "  tls {\n",
             "  authorization { user: localhost }\n  tls {\n    verify_and_map: true\n",
         );
-    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
-        return;
-    };
     // The reference dials rnats (rnats maps its certificate); another
     // rnats node dials the reference (the reference maps that one's), and
     // then rnats after gossip.
-    wait_routes(&rnats, 1).await;
-    let spoke = node(
-        "spoke",
-        vec![format!("nats-route://127.0.0.1:{ref_route_port}")],
-        pki.node(),
-    )
-    .await;
-    wait_routes(&spoke, 2).await;
-    wait_routes(&rnats, 2).await;
+    let Some((reference, spoke)) =
+        mesh_through_the_reference(&pki, &rnats, &config, ref_route_port).await
+    else {
+        return;
+    };
     let on_reference = async_nats::connect(format!("nats://{}", reference.addr()))
         .await
         .unwrap();
