@@ -504,6 +504,10 @@ pub struct RouteInfo {
     pub dynamic: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_urls: Option<Vec<String>>,
+    /// The sender entered lame duck mode: it takes no new clients, so its
+    /// client URLs are no longer to be advertised.
+    #[serde(rename = "ldm", skip_serializing_if = "is_false")]
+    pub lame_duck: bool,
     pub lnoc: bool,
     /// The sender's route permissions (informative: each server enforces
     /// its own).

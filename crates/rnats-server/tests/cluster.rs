@@ -1666,3 +1666,58 @@ async fn client_advertise_reaches_clients_here_and_on_the_reference() {
         on_reference.server_info().connect_urls
     );
 }
+
+/// A nats-server peer put in lame duck mode (SIGUSR2, as when a node is
+/// drained to be replaced) says so on its routes (`"ldm":true`): rnats's
+/// clients are sent `connect_urls` without it while the route still
+/// stands, so they no longer reconnect there.
+#[tokio::test]
+async fn a_reference_peer_in_lame_duck_mode_is_no_longer_advertised() {
+    let rnats = node("rnats", vec![]).await;
+    // The reference's own client keeps it in lame duck mode for the grace
+    // period (it shuts down at once with no clients).
+    let config = format!(
+        "server_name: reference\nlame_duck_duration: \"30s\"\nlame_duck_grace_period: \"20s\"\n\
+         cluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  \
+         authorization {{ user: {USER}, password: \"{PASS}\" }}\n  routes: [ \"{}\" ]\n}}\n",
+        free_port(),
+        route_to(&rnats)
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&rnats, 1).await;
+    let _keeps_it_draining = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    // A raw client: async-nats keeps the INFO it connected with.
+    let mut on_rnats =
+        RawClient::connect_quiet_with(rnats.local_addr(), r#"{"verbose":false,"protocol":1}"#)
+            .await;
+    let reference_url = format!("\"127.0.0.1:{}\"", reference.addr().port());
+    let info = String::from_utf8_lossy(on_rnats.info()).to_string();
+    assert!(info.contains(&reference_url), "{info}");
+    on_rnats.assert_open().await;
+
+    let status = std::process::Command::new("kill")
+        .args(["-USR2", &reference.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let update = on_rnats
+        .read_until(TIMEOUT, |got| got.ends_with(b"} \r\n"))
+        .await;
+    let update = String::from_utf8_lossy(&update.bytes).to_string();
+    assert!(update.starts_with("INFO {"), "{update}");
+    assert!(!update.contains(&reference_url), "{update}");
+    assert!(
+        update.contains("connect_urls"),
+        "this server's own URL: {update}"
+    );
+    assert!(
+        reference.log().contains("Entering lame duck mode"),
+        "{}",
+        reference.log()
+    );
+    assert_eq!(cluster(&rnats).route_count(), 1, "the route still stands");
+}

@@ -110,6 +110,9 @@ pub struct Cluster {
     client_urls: Mutex<Vec<String>>,
     /// The `connect_urls` clients were last told.
     advertised: Mutex<Vec<String>>,
+    /// Whether a peer has ever advertised client URLs (from then on,
+    /// clients are always told at least this server's own).
+    peers_advertised: AtomicBool,
     /// Registered routes by the peer's server id.
     routes: Mutex<HashMap<String, RouteEntry>>,
     /// Local interest, counted; the lock also orders what routes are told.
@@ -158,6 +161,7 @@ impl Cluster {
             listen: Mutex::new(None),
             client_urls: Mutex::new(Vec::new()),
             advertised: Mutex::new(Vec::new()),
+            peers_advertised: AtomicBool::new(false),
             routes: Mutex::new(HashMap::new()),
             interest: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -230,8 +234,9 @@ impl Cluster {
     }
 
     /// What clients are told in `connect_urls`, as nats-server tells them:
-    /// this server's client URLs and those its peers advertise, or nothing
-    /// while no peer advertises any (and always nothing with
+    /// this server's client URLs and those its peers advertise; nothing
+    /// until a peer has advertised any, but this server's own after the
+    /// last one has gone or stopped advertising (always nothing with
     /// `no_advertise`).
     pub fn connect_urls(&self) -> Vec<String> {
         if self.opts().no_advertise {
@@ -246,7 +251,11 @@ impl Cluster {
             }
         }
         if peers.is_empty() {
-            return peers;
+            if !self.peers_advertised.load(Ordering::Acquire) {
+                return peers;
+            }
+        } else {
+            self.peers_advertised.store(true, Ordering::Release);
         }
         let mut urls = lock(&self.client_urls).clone();
         urls.retain(|own| !peers.contains(own));
@@ -255,7 +264,7 @@ impl Cluster {
     }
 
     /// Whether `connect_urls` changed since the last call that said so
-    /// (clients are sent an INFO update then; not when it became empty).
+    /// (clients are sent an INFO update then; never one with none).
     pub(crate) fn connect_urls_changed(&self) -> bool {
         let now = self.connect_urls();
         let mut last = lock(&self.advertised);
@@ -456,6 +465,9 @@ impl Cluster {
             // clients does not ask its peers to either.
             connect_urls: (!opts.no_advertise).then(|| lock(&self.client_urls).clone()),
             dynamic: self.is_dynamic(),
+            // rnats has no lame duck mode of its own (yet); it only hears
+            // of a peer's.
+            lame_duck: false,
             lnoc: true,
             import: perms
                 .and_then(|p| p.import.as_ref())

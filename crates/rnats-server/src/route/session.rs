@@ -498,6 +498,19 @@ impl RouteSession {
         if self.registered {
             let remote = self.remote_id.clone().unwrap_or_default();
             if info.server_id == remote || info.server_id.is_empty() {
+                if info.lame_duck {
+                    // Draining: clients are no longer sent its way (it
+                    // still routes messages until it shuts down).
+                    debug!(
+                        "{} - Route {:?} entered lame duck mode",
+                        self.client.tag, remote
+                    );
+                    if let Some(entry) = lock(&self.cluster.routes).get_mut(&remote) {
+                        entry.connect_urls.clear();
+                    }
+                    self.shared.cluster_changed();
+                    return Ok(());
+                }
                 // An update from the peer (a reload there): its client
                 // URLs, and perhaps new route permissions, under which it
                 // may now take interest it refused before.
