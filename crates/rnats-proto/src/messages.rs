@@ -33,6 +33,10 @@ pub struct ServerInfo {
     pub cluster: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connect_urls: Vec<String>,
+    /// The server is in lame duck mode: it takes no new clients and will
+    /// close its connections (clients should move to `connect_urls`).
+    #[serde(rename = "ldm", skip_serializing_if = "std::ops::Not::not")]
+    pub lame_duck: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
 }

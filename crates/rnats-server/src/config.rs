@@ -226,10 +226,6 @@ const NOT_YET: &[(&[&str], &str)] = &[
     (&["mqtt"], "MQTT"),
     (&["mappings", "maps"], "subject mappings"),
     (
-        &["lame_duck_duration", "lame_duck_grace_period"],
-        "lame duck mode",
-    ),
-    (
         &[
             "max_subscriptions",
             "max_subs",
@@ -450,6 +446,7 @@ impl Reader {
         let mut trust = TrustBlock::default();
         let mut payload_pos = None;
         let mut pending_pos = None;
+        let mut lame_duck_pos = None;
         for entry in root {
             let value = &entry.value;
             match entry.key.to_ascii_lowercase().as_str() {
@@ -541,6 +538,28 @@ impl Reader {
                     }
                 }
                 "client_advertise" => opts.client_advertise = self.string(value),
+                "lame_duck_duration" => {
+                    if let Some(d) = self.duration(entry) {
+                        if d < Duration::from_secs(30) {
+                            self.fail(
+                                &entry.key_pos,
+                                format!(
+                                    "invalid lame_duck_duration of {}, minimum is 30 seconds",
+                                    go_duration(d)
+                                ),
+                            );
+                        } else {
+                            opts.lame_duck_duration = d;
+                            lame_duck_pos = Some(entry.key_pos.clone());
+                        }
+                    }
+                }
+                "lame_duck_grace_period" => {
+                    if let Some(d) = self.duration(entry) {
+                        opts.lame_duck_grace_period = d;
+                        lame_duck_pos = Some(entry.key_pos.clone());
+                    }
+                }
                 "connect_error_reports" => {
                     if let Some(n) = self.count(entry, u32::MAX.into()).filter(|n| *n > 0) {
                         opts.connect_error_reports = n as u32;
@@ -589,6 +608,18 @@ impl Reader {
                     ),
                 );
             }
+        }
+        if let Some(pos) = lame_duck_pos
+            && opts.lame_duck_grace_period >= opts.lame_duck_duration
+        {
+            self.fail(
+                &pos,
+                format!(
+                    "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+                    go_duration(opts.lame_duck_grace_period),
+                    go_duration(opts.lame_duck_duration)
+                ),
+            );
         }
         let no_auth_pos = no_auth_user.as_ref().map(|n| n.pos.clone());
         self.finish_auth(opts, auth, accounts, no_auth_user);
@@ -1827,6 +1858,32 @@ fn is_public_user_nkey(key: &str) -> bool {
     matches!(nkeys::from_public_key(key), Ok((prefix, _)) if prefix == USER_PREFIX)
 }
 
+/// A duration as Go prints it in nats-server's messages (`30s`, `2m0s`,
+/// `1h0m0s`, `500ms`).
+fn go_duration(d: Duration) -> String {
+    let total = d.as_secs();
+    let nanos = d.subsec_nanos();
+    if total == 0 {
+        return match nanos {
+            0 => "0s".into(),
+            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
+            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
+            n => format!("{n}ns"),
+        };
+    }
+    let seconds = if nanos == 0 {
+        format!("{}s", total % 60)
+    } else {
+        let fraction = format!("{:09}", nanos);
+        format!("{}.{}s", total % 60, fraction.trim_end_matches('0'))
+    };
+    match (total / 3600, (total / 60) % 60) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2156,6 +2213,35 @@ ports_file_dir: /tmp
             error("cluster {\n  permissions { import: a, allow_responses: true }\n}\n"),
             "nats.conf:2:15: Cluster permissions do not support dynamic responses"
         );
+    }
+
+    #[test]
+    fn lame_duck_settings_with_nats_server_rules() {
+        let opts = options("lame_duck_duration: \"45s\"\nlame_duck_grace_period: \"5s\"\n");
+        assert_eq!(opts.lame_duck_duration, Duration::from_secs(45));
+        assert_eq!(opts.lame_duck_grace_period, Duration::from_secs(5));
+        assert_eq!(
+            error("lame_duck_duration: \"5s\"\n"),
+            "nats.conf:1:1: invalid lame_duck_duration of 5s, minimum is 30 seconds"
+        );
+        assert_eq!(
+            error("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1m\"\n"),
+            "nats.conf:2:1: lame duck grace period (1m0s) should be strictly lower than lame duck duration (30s)"
+        );
+    }
+
+    #[test]
+    fn go_durations_print_as_in_go() {
+        for (d, go) in [
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_secs(3725), "1h2m5s"),
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::ZERO, "0s"),
+        ] {
+            assert_eq!(go_duration(d), go);
+        }
     }
 
     #[test]

@@ -100,9 +100,10 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
+    let mut lame_duck = signal(SignalKind::user_defined2())?;
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
-    let server = Server::start(opts).await?;
+    let server = std::sync::Arc::new(Server::start(opts).await?);
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())?;
     }
@@ -110,10 +111,21 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
         Some(dir) => Some(write_ports_file(dir, &server)?),
         None => None,
     };
+    // Lame duck mode runs beside the signal loop, which a SIGINT or
+    // SIGTERM still ends at once; it reports here when it has shut down.
+    let (drained, mut drain_done) = tokio::sync::mpsc::channel::<()>(1);
     let name = loop {
         tokio::select! {
-            _ = interrupt.recv() => break "interrupt",
-            _ = terminate.recv() => break "terminated",
+            _ = interrupt.recv() => break Some("interrupt"),
+            _ = terminate.recv() => break Some("terminated"),
+            _ = drain_done.recv() => break None,
+            _ = lame_duck.recv() => {
+                let (server, drained) = (server.clone(), drained.clone());
+                tokio::spawn(async move {
+                    server.lame_duck().await;
+                    let _ = drained.send(()).await;
+                });
+            }
             _ = hangup.recv() => {
                 tracing::info!("Trapped \"hangup\" signal");
                 // The same config file and flags as at start, read again.
@@ -128,7 +140,9 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
             }
         }
     };
-    tracing::info!("Trapped \"{name}\" signal");
+    if let Some(name) = name {
+        tracing::info!("Trapped \"{name}\" signal");
+    }
     server.shutdown().await;
     if let Some(path) = ports_file {
         let _ = std::fs::remove_file(path);

@@ -48,6 +48,10 @@ pub struct Options {
     /// After a route was connected, one failed dial in this many is logged
     /// as an error.
     pub reconnect_error_reports: u32,
+    /// Lame duck mode (SIGUSR2): how long closing the clients is spread
+    /// over, and how long to wait before the first is closed.
+    pub lame_duck_duration: Duration,
+    pub lame_duck_grace_period: Duration,
 }
 
 /// nats-server's default for `connect_error_reports`.
@@ -289,6 +293,8 @@ impl Default for Options {
             client_advertise: None,
             connect_error_reports: DEFAULT_CONNECT_ERROR_REPORTS,
             reconnect_error_reports: DEFAULT_RECONNECT_ERROR_REPORTS,
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
         }
     }
 }

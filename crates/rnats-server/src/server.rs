@@ -44,6 +44,9 @@ pub struct ServerShared {
     clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
     shutting_down: AtomicBool,
+    /// In lame duck mode: no new clients, and this server's own client
+    /// URLs are no longer advertised.
+    lame_duck: AtomicBool,
     all_clients_gone: Notify,
 }
 
@@ -56,17 +59,30 @@ impl ServerShared {
         self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The INFO line for a new client.
+    /// The INFO line for a new client (or an update for a connected one).
     pub(crate) fn info_for(&self, client: &Client) -> Vec<u8> {
+        self.info_line(client, false)
+    }
+
+    /// An INFO line for `client`; `lame_duck` only in the one update that
+    /// announces lame duck mode (as nats-server, so that later updates do
+    /// not announce it again).
+    fn info_line(&self, client: &Client, lame_duck: bool) -> Vec<u8> {
         let mut info = self.info.clone();
         info.client_id = Some(client.id);
         info.client_ip = Some(client.addr.ip().to_string());
         info.nonce = client.nonce.clone();
+        info.lame_duck = lame_duck;
         if let Some(cluster) = &self.cluster {
             info.cluster = Some(cluster.name());
             info.connect_urls = cluster.connect_urls();
         }
         info.to_protocol_line()
+    }
+
+    /// Whether the server is in lame duck mode.
+    pub fn in_lame_duck_mode(&self) -> bool {
+        self.lame_duck.load(Ordering::Acquire)
     }
 
     /// The port clients connect to (advertised, or bound).
@@ -240,6 +256,7 @@ impl Server {
             clients: std::sync::Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            lame_duck: AtomicBool::new(false),
             all_clients_gone: Notify::new(),
         });
         if let Some(trust) = shared.auth.trust() {
@@ -326,6 +343,62 @@ impl Server {
         self.shared.auth.clear_login_cache();
         info!("Reloaded server configuration");
         Ok(())
+    }
+
+    /// Lame duck mode (SIGUSR2), as nats-server has it, to take a server
+    /// out of service without a reconnect storm: it stops accepting
+    /// clients, tells its routes (`"ldm":true`, so peers stop advertising
+    /// it) and its clients (an INFO with `"ldm":true` and the other
+    /// servers' URLs only), waits `lame_duck_grace_period`, then closes
+    /// the clients one by one over the rest of `lame_duck_duration`, and
+    /// shuts down. With no clients it shuts down at once. Dropping the
+    /// future stops the drain; [`Server::shutdown`] still finishes it.
+    pub async fn lame_duck(&self) {
+        let shared = &self.shared;
+        if shared.shutting_down.load(Ordering::Acquire)
+            || shared.lame_duck.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        info!("Entering lame duck mode, stop accepting new clients");
+        if let Some(task) = self.accept_task.lock().await.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let clients: Vec<_> = lock(&shared.clients).values().cloned().collect();
+        if clients.is_empty() {
+            self.shutdown().await;
+            return;
+        }
+        if let Some(cluster) = &shared.cluster {
+            cluster.announce_lame_duck(shared);
+        }
+        for client in &clients {
+            if client.async_info.load(Ordering::Acquire) {
+                client.send_now(&shared.info_line(client, true));
+            }
+        }
+        let opts = &shared.opts;
+        tokio::time::sleep(opts.lame_duck_grace_period).await;
+        info!("Closing existing clients");
+        // Spread over what is left of the duration, at most 1 s apart, as
+        // nats-server does (in batches when there are more clients than
+        // nanoseconds to spread them over).
+        let left = opts
+            .lame_duck_duration
+            .saturating_sub(opts.lame_duck_grace_period)
+            .max(Duration::from_secs(1));
+        let count = clients.len() as u128;
+        let interval = (left.as_nanos() / count).clamp(1, 1_000_000_000) as u64;
+        let batch = (count / left.as_nanos().max(1)).max(1) as usize;
+        for (i, client) in clients.iter().enumerate() {
+            client.close(CloseReason::ServerShutdown, true);
+            if i + 1 < clients.len() && i % batch == 0 {
+                let pause = rand::rng().random_range(interval / 2..=interval);
+                tokio::time::sleep(Duration::from_nanos(pause)).await;
+            }
+        }
+        self.shutdown().await;
     }
 
     /// Stops accepting, flushes what is queued for every client, closes

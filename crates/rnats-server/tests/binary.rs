@@ -251,3 +251,26 @@ fn version_and_help() {
         assert!(help.contains(flag), "help lists {flag}");
     }
 }
+
+/// SIGUSR2 puts the server in lame duck mode, as nats-server: with no
+/// clients to drain it shuts down at once and exits 0.
+#[test]
+fn sigusr2_enters_lame_duck_mode_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut running, _addr) = start(&[], dir.path());
+    running.signal("USR2");
+    assert!(running.wait_exit().success());
+    let mut err = String::new();
+    running
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.contains("[INF] Entering lame duck mode, stop accepting new clients"),
+        "{err}"
+    );
+    assert!(err.contains("Server Exiting.."), "{err}");
+}

@@ -1721,3 +1721,56 @@ async fn a_reference_peer_in_lame_duck_mode_is_no_longer_advertised() {
     );
     assert_eq!(cluster(&rnats).route_count(), 1, "the route still stands");
 }
+
+/// rnats in lame duck mode in a mixed cluster: it stops taking clients,
+/// its clients get an INFO with `"ldm":true` and the other servers' URLs
+/// only, the reference stops advertising it to its own clients, and after
+/// the grace period its clients are closed and it shuts down.
+#[tokio::test]
+async fn rnats_in_lame_duck_mode_is_drained_and_the_reference_stops_advertising_it() {
+    let rnats = start_server(Options {
+        lame_duck_grace_period: Duration::from_millis(300),
+        lame_duck_duration: Duration::from_secs(1),
+        ..options_with("rnats", cluster_opts(-1, vec![], true))
+    })
+    .await;
+    let Some((reference, _, _)) = reference_routed_to(&rnats).await else {
+        return;
+    };
+    let reference_addr = reference.addr();
+    const PROTOCOL_1: &str = r#"{"verbose":false,"protocol":1}"#;
+    let mut on_rnats = RawClient::connect_quiet_with(rnats.local_addr(), PROTOCOL_1).await;
+    let mut on_reference = RawClient::connect_quiet_with(reference_addr, PROTOCOL_1).await;
+    let rnats_url = format!("\"127.0.0.1:{}\"", rnats.local_addr().port());
+    let reference_url = format!("\"127.0.0.1:{}\"", reference_addr.port());
+    let info = String::from_utf8_lossy(on_reference.info()).to_string();
+    assert!(info.contains(&rnats_url), "{info}");
+
+    let checks = async {
+        let update = |got: &[u8]| got.ends_with(b"} \r\n");
+        let ldm = on_rnats.read_until(TIMEOUT, update).await;
+        let ldm = String::from_utf8_lossy(&ldm.bytes).to_string();
+        assert!(ldm.contains(r#""ldm":true"#), "{ldm}");
+        assert!(
+            ldm.contains(&reference_url) && !ldm.contains(&rnats_url),
+            "{ldm}"
+        );
+        let there = on_reference.read_until(TIMEOUT, update).await;
+        let there = String::from_utf8_lossy(&there.bytes).to_string();
+        assert!(
+            there.starts_with("INFO {") && !there.contains(&rnats_url),
+            "{there}"
+        );
+        assert!(
+            tokio::net::TcpStream::connect(rnats.local_addr())
+                .await
+                .is_err(),
+            "no new clients in lame duck mode"
+        );
+        // After the grace period the client is closed.
+        on_rnats.read_until_closed().await;
+    };
+    let ((), ()) = tokio::join!(rnats.lame_duck(), checks);
+    assert!(rnats.shared().in_lame_duck_mode());
+    assert_eq!(rnats.shared().client_count(), 0);
+}

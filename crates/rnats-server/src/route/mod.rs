@@ -465,8 +465,7 @@ impl Cluster {
             // clients does not ask its peers to either.
             connect_urls: (!opts.no_advertise).then(|| lock(&self.client_urls).clone()),
             dynamic: self.is_dynamic(),
-            // rnats has no lame duck mode of its own (yet); it only hears
-            // of a peer's.
+            // Set only in the one INFO that announces it.
             lame_duck: false,
             lnoc: true,
             import: perms
@@ -476,6 +475,19 @@ impl Cluster {
                 .and_then(|p| p.export.as_ref())
                 .map(subject_permission),
         }
+    }
+
+    /// Lame duck mode: tells every route (`"ldm":true`, with this server's
+    /// client URLs, which the peers then stop advertising), and from now
+    /// on leaves those URLs out of what clients here are told.
+    pub(crate) fn announce_lame_duck(&self, shared: &ServerShared) {
+        let mut info = self.route_info(shared);
+        info.lame_duck = true;
+        let line = info.to_protocol_line();
+        for entry in lock(&self.routes).values() {
+            entry.client.send_now(&line);
+        }
+        lock(&self.client_urls).clear();
     }
 
     /// Registers a route whose peer introduced itself; false if it is a
