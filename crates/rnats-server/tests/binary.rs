@@ -101,8 +101,10 @@ fn exchange(addr: &str, input: &[u8]) -> String {
     out
 }
 
-fn stderr_of(mut running: Running) -> String {
-    running.signal("TERM");
+/// Sends `signal`, expects exit code 0, and returns what the server wrote
+/// to stderr.
+fn stderr_after(mut running: Running, signal: &str) -> String {
+    running.signal(signal);
     assert!(running.wait_exit().success());
     let mut err = String::new();
     running
@@ -126,7 +128,7 @@ fn logs_look_like_nats_server_and_sigterm_exits_zero() {
         exchange(&addr, b"CONNECT {\"verbose\":false}\r\nPING\r\n"),
         "PONG\r\n"
     );
-    let log = stderr_of(running);
+    let log = stderr_after(running, "TERM");
     let first = log.lines().next().expect("a log line");
     // [1234] 2026/11/23 16:21:32.123456 [INF] Starting rnats-server
     let prefix = format!("[{pid}] ");
@@ -167,7 +169,7 @@ fn debug_and_trace_show_the_protocol_with_secrets_redacted() {
         b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"s3cr3t\",\"auth_token\":\"t0k3n\"}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n",
     );
     assert_eq!(got, "MSG foo 1 2\r\nhi\r\nPONG\r\n");
-    let log = stderr_of(running);
+    let log = stderr_after(running, "TERM");
     let pid_tag = "] [";
     assert!(
         log.lines().all(|l| l.contains(pid_tag)),
@@ -257,17 +259,8 @@ fn version_and_help() {
 #[test]
 fn sigusr2_enters_lame_duck_mode_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut running, _addr) = start(&[], dir.path());
-    running.signal("USR2");
-    assert!(running.wait_exit().success());
-    let mut err = String::new();
-    running
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (running, _addr) = start(&[], dir.path());
+    let err = stderr_after(running, "USR2");
     assert!(
         err.contains("[INF] Entering lame duck mode, stop accepting new clients"),
         "{err}"
