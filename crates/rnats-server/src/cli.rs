@@ -435,11 +435,7 @@ fn cluster_listen_url(url: &str) -> Result<crate::route::RouteUrl, String> {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let hostport = rest.trim_end_matches('/');
     let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, hp)| hp);
-    let port = match hostport.strip_prefix('[') {
-        Some(v6) => v6.split_once("]:").map(|(_, port)| port),
-        None => hostport.rsplit_once(':').map(|(_, port)| port),
-    };
-    let Some(port) = port else {
+    let Some((_, port)) = crate::options::split_host_port(hostport) else {
         return Err(format!("address {hostport}: missing port in address"));
     };
     if port.parse::<i32>().is_err() {

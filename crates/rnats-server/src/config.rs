@@ -906,7 +906,7 @@ impl Reader {
                 }
             }
             ValueKind::String(text) => {
-                let Some((host, port)) = split_host_port(text) else {
+                let Some((host, port)) = crate::options::split_host_port(text) else {
                     self.fail(
                         &value.pos,
                         format!("could not parse address string {text:?} (expected host:port)"),
@@ -1832,19 +1832,6 @@ impl Reader {
                 }
             }
         }
-    }
-}
-
-/// Go's `net.SplitHostPort`, enough for listen addresses: `host:port`,
-/// `:port`, `[v6]:port`.
-fn split_host_port(text: &str) -> Option<(&str, &str)> {
-    if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = after.strip_prefix(':')?;
-        Some((host, port))
-    } else {
-        let (host, port) = text.rsplit_once(':')?;
-        (!host.contains(':')).then_some((host, port))
     }
 }
 

@@ -318,3 +318,16 @@ impl Options {
         }
     }
 }
+
+/// Go's `net.SplitHostPort`, enough for the addresses of the config and
+/// the command line: `host:port`, `:port`, `[v6]:port`.
+pub(crate) fn split_host_port(text: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = after.strip_prefix(':')?;
+        Some((host, port))
+    } else {
+        let (host, port) = text.rsplit_once(':')?;
+        (!host.contains(':')).then_some((host, port))
+    }
+}
