@@ -381,21 +381,19 @@ impl Server {
         let opts = &shared.opts;
         tokio::time::sleep(opts.lame_duck_grace_period).await;
         info!("Closing existing clients");
-        // Spread over what is left of the duration, at most 1 s apart, as
-        // nats-server does (in batches when there are more clients than
-        // nanoseconds to spread them over).
+        // Spread over what is left of the duration (at least 1 s), at most
+        // 1 s apart, each pause random in its upper half, as nats-server.
         let left = opts
             .lame_duck_duration
             .saturating_sub(opts.lame_duck_grace_period)
             .max(Duration::from_secs(1));
-        let count = clients.len() as u128;
-        let interval = (left.as_nanos() / count).clamp(1, 1_000_000_000) as u64;
-        let batch = (count / left.as_nanos().max(1)).max(1) as usize;
+        let count = u32::try_from(clients.len()).unwrap_or(u32::MAX);
+        let interval = (left / count).min(Duration::from_secs(1));
         for (i, client) in clients.iter().enumerate() {
             client.close(CloseReason::ServerShutdown, true);
-            if i + 1 < clients.len() && i % batch == 0 {
+            if i + 1 < clients.len() {
                 let pause = rand::rng().random_range(interval / 2..=interval);
-                tokio::time::sleep(Duration::from_nanos(pause)).await;
+                tokio::time::sleep(pause).await;
             }
         }
         self.shutdown().await;
@@ -466,36 +464,23 @@ fn new_server_id() -> String {
 /// (as nats-server reads it; an IPv6 address with a port in brackets).
 fn advertised_host_port(advertise: &str, client_port: u16) -> Result<(String, u16), String> {
     let advertise = advertise.trim();
-    let (host, port) = if let Some(v6) = advertise.strip_prefix('[') {
-        let (host, rest) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("address {advertise}: missing ']' in address"))?;
-        match rest.strip_prefix(':') {
-            Some(port) => (host, Some(port)),
-            None if rest.is_empty() => (host, None),
-            None => {
-                return Err(format!(
-                    "address {advertise}: unexpected {rest:?} after host"
-                ));
-            }
-        }
-    } else {
-        match advertise.split_once(':') {
-            Some((_, rest)) if rest.contains(':') => {
-                return Err(format!("address {advertise}: too many colons in address"));
-            }
-            Some((host, port)) => (host, Some(port)),
-            None => (advertise, None),
-        }
-    };
-    let port = match port {
-        Some(port) => port
+    if let Some((host, port)) = crate::options::split_host_port(advertise) {
+        let port = port
             .trim()
             .parse::<u16>()
-            .map_err(|_| format!("invalid port {port:?}"))?,
-        None => client_port,
+            .map_err(|_| format!("invalid port {port:?}"))?;
+        return Ok((host.trim().to_string(), port));
+    }
+    let host = match advertise.strip_prefix('[') {
+        Some(v6) => v6
+            .strip_suffix(']')
+            .ok_or_else(|| format!("address {advertise}: missing ']' in address"))?,
+        None if advertise.contains(':') => {
+            return Err(format!("address {advertise}: too many colons in address"));
+        }
+        None => advertise,
     };
-    Ok((host.trim().to_string(), port))
+    Ok((host.to_string(), client_port))
 }
 
 #[cfg(test)]
