@@ -122,46 +122,18 @@ pub fn body(arg: Option<&str>) -> Result<Bytes> {
     Ok(body.into())
 }
 
-/// The clap value parser of `--timeout`: Go durations (`2s`, `500ms`, `1m30s`), or seconds.
+/// The clap value parser of `--timeout`: Go durations (`2s`, `500ms`, `1m30s`, read as the
+/// config file reads them), or seconds.
 pub fn parse_timeout(s: &str) -> std::result::Result<Duration, String> {
-    let bad = || format!("invalid duration {s:?} (e.g. 2s, 500ms, 1m)");
     let text = s.trim();
-    let seconds = match text.parse::<f64>() {
-        Ok(seconds) => seconds,
-        Err(_) => {
-            let mut rest = text;
-            let mut seconds = 0.0;
-            if rest.is_empty() {
-                return Err(bad());
-            }
-            while !rest.is_empty() {
-                let number_end = rest
-                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                    .ok_or_else(bad)?;
-                let (number, tail) = rest.split_at(number_end);
-                let unit_end = tail
-                    .find(|c: char| c.is_ascii_digit() || c == '.')
-                    .unwrap_or(tail.len());
-                let (unit, next) = tail.split_at(unit_end);
-                let number: f64 = number.parse().map_err(|_| bad())?;
-                let scale = match unit {
-                    "ns" => 1e-9,
-                    "us" | "µs" => 1e-6,
-                    "ms" => 1e-3,
-                    "s" => 1.0,
-                    "m" => 60.0,
-                    "h" => 3600.0,
-                    _ => return Err(bad()),
-                };
-                seconds += number * scale;
-                rest = next;
-            }
-            seconds
-        }
+    let duration = match text.parse::<f64>() {
+        Ok(seconds) => Duration::try_from_secs_f64(seconds).ok(),
+        Err(_) => rnats_conf::parse_duration(text).ok(),
     };
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!("{s:?}: the timeout must be more than 0")),
+    match duration {
+        Some(d) if !d.is_zero() => Ok(d),
+        Some(_) => Err(format!("{s:?}: the timeout must be more than 0")),
+        None => Err(format!("invalid duration {s:?} (e.g. 2s, 500ms, 1m)")),
     }
 }
 
