@@ -1,8 +1,8 @@
 //! The NATS client protocol, without I/O: an incremental zero-copy parser
 //! for what clients send ([`parser`]), encoders for what the server sends
 //! ([`encode`]), the `INFO`/`CONNECT` JSON bodies ([`messages`]), subject
-//! validation ([`subject`]) and the reference server's error texts
-//! ([`errors`]).
+//! validation ([`subject`]), the reference server's error texts
+//! ([`errors`]) and the credentials of NATS URLs ([`url`]).
 
 pub mod encode;
 pub mod errors;
@@ -10,5 +10,6 @@ pub mod messages;
 pub mod parser;
 pub mod route;
 pub mod subject;
+pub mod url;
 
 pub use parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};

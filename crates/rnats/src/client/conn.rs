@@ -291,25 +291,8 @@ fn url_login(servers: &[ServerAddr]) -> Result<Option<UrlLogin>> {
 
 /// The URL parser keeps `%XX` escapes in the user and password: undo them.
 fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escape = bytes
-            .get(i + 1..i + 3)
-            .filter(|h| bytes[i] == b'%' && h.iter().all(u8::is_ascii_hexdigit));
-        match escape.and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()) {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the credentials in the server URL are not UTF-8".into())
+    String::from_utf8(rnats_proto::url::percent_decode(s))
+        .map_err(|_| "the credentials in the server URL are not UTF-8".into())
 }
 
 /// The servers for messages, without credentials.
