@@ -95,6 +95,44 @@ fn out_of_range(seconds: i64) -> String {
     }
 }
 
+/// Writes a duration as Go's `time.Duration.String()` does, the inverse of
+/// [`parse_duration`]: `0s`, `500ms`, `1.5s`, `2m0s`, `1h0m0s`. Servers
+/// print their settings this way in log lines users compare with
+/// nats-server's.
+pub fn format_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    if nanos < 1_000_000_000 {
+        let (unit, size) = match nanos {
+            n if n < 1_000 => ("ns", 1),
+            n if n < 1_000_000 => ("\u{b5}s", 1_000),
+            _ => ("ms", 1_000_000),
+        };
+        return format!("{}{unit}", fraction(nanos, size));
+    }
+    let (hours, rest) = (nanos / 3_600_000_000_000, nanos % 3_600_000_000_000);
+    let (minutes, rest) = (rest / 60_000_000_000, rest % 60_000_000_000);
+    let seconds = fraction(rest, 1_000_000_000);
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m{seconds}s"),
+        (h, m) => format!("{h}h{m}m{seconds}s"),
+    }
+}
+
+/// `value / size` with its fraction, without trailing zeros.
+fn fraction(value: u128, size: u128) -> String {
+    let (whole, part) = (value / size, value % size);
+    if part == 0 {
+        return whole.to_string();
+    }
+    let width = size.ilog10() as usize;
+    let digits = format!("{part:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 /// Parses a Go duration string: an optional sign, then one or more `number unit` pairs, where the
 /// number may have a fraction and the unit is `ns`, `us` (or `µs`), `ms`, `s`, `m` or `h`; `"0"`
 /// alone is also accepted. Negative durations are refused. The error is the reason, for messages.
@@ -186,6 +224,26 @@ fn component_nanos(whole: &str, fraction: &str, unit_nanos: u128) -> Result<u128
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(3), "3ns"),
+            (Duration::from_micros(2), "2\u{b5}s"),
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_secs(3), "3s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_secs(3723), "1h2m3s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Ok(d), "{text} reads back");
+        }
+    }
 
     #[test]
     fn go_duration_strings() {

@@ -91,7 +91,7 @@ mod value;
 
 use std::path::Path;
 
-pub use duration::parse_duration;
+pub use duration::{format_duration, parse_duration};
 pub use error::{Error, Warning};
 pub use options::ParseOptions;
 pub use parser::MAX_DEPTH;
