@@ -5,17 +5,17 @@
 //! client is in the global account `$G`, as on nats-server.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rnats_proto::subject::{is_subset, pattern_matches, subjects_collide};
 
-use crate::client::lock;
 use crate::options::{AccountConfig, ExportKind};
 use crate::sublist::Sublist;
 use crate::subscription::Subscription;
+use crate::sync::{lock, read_lock, write_lock};
 
 /// The account of clients not assigned to a named one.
 pub const GLOBAL_ACCOUNT: &str = "$G";
@@ -29,7 +29,10 @@ const MAX_PENDING_RESPONSES: usize = 100_000;
 pub struct Account {
     pub name: String,
     pub sublist: Sublist<Subscription>,
-    routes: OnceLock<Routes>,
+    /// Imports and exports; replaced whole by a reload.
+    routes: RwLock<Option<Arc<Routes>>>,
+    /// Whether `routes` is set: lets every publish skip its lock.
+    has_routes: AtomicBool,
     /// Made-up reply subject -> (requester's account, its real reply).
     responses: Mutex<HashMap<Box<[u8]>, PendingResponse>>,
     /// `_R_.<random>.`: starts every reply subject made up here, different
@@ -144,7 +147,8 @@ impl Account {
         Arc::new(Account {
             name: name.into(),
             sublist: Sublist::new(),
-            routes: OnceLock::new(),
+            routes: RwLock::new(None),
+            has_routes: AtomicBool::new(false),
             responses: Mutex::new(HashMap::new()),
             response_prefix: [RESPONSE_PREFIX, &random_token(6), b"."].concat().into(),
             responses_announced: AtomicBool::new(false),
@@ -159,8 +163,17 @@ impl Account {
 
     /// Its import/export routes, if it has any.
     #[inline]
-    pub fn routes(&self) -> Option<&Routes> {
-        self.routes.get()
+    pub fn routes(&self) -> Option<Arc<Routes>> {
+        if !self.has_routes.load(Ordering::Acquire) {
+            return None;
+        }
+        read_lock(&self.routes).clone()
+    }
+
+    fn set_routes(&self, routes: Option<Routes>) {
+        let routes = routes.map(Arc::new);
+        self.has_routes.store(routes.is_some(), Ordering::Release);
+        *write_lock(&self.routes) = routes;
     }
 
     /// Registers a request from `requester` that will be answered in this
@@ -210,11 +223,13 @@ impl std::fmt::Debug for Account {
     }
 }
 
-/// Every account of the server, by name.
+/// Every account of the server, by name. A reload keeps the accounts whose
+/// names remain (their subscriptions stay where they are), adds new ones,
+/// drops the others, and rewires every import and export.
 #[derive(Debug)]
 pub struct Accounts {
     global: Arc<Account>,
-    by_name: HashMap<String, Arc<Account>>,
+    by_name: RwLock<HashMap<String, Arc<Account>>>,
 }
 
 impl Accounts {
@@ -222,87 +237,150 @@ impl Accounts {
     /// exports. An import of something not exported to it is an error.
     pub fn new(configs: &[AccountConfig]) -> Result<Self, String> {
         let global = Account::new(GLOBAL_ACCOUNT);
-        let mut by_name = HashMap::from([(GLOBAL_ACCOUNT.to_string(), global.clone())]);
+        let accounts = Accounts {
+            by_name: RwLock::new(HashMap::from([(
+                GLOBAL_ACCOUNT.to_string(),
+                global.clone(),
+            )])),
+            global,
+        };
+        let plan = accounts.plan(configs)?;
+        accounts.apply(plan);
+        Ok(accounts)
+    }
+
+    /// Checks a reloaded `accounts {}` configuration and works out the new
+    /// registry and routes, changing nothing yet (a refused reload must
+    /// leave everything as it was).
+    pub fn plan(&self, configs: &[AccountConfig]) -> Result<AccountsPlan, String> {
+        let current = read_lock(&self.by_name);
+        let mut by_name = HashMap::from([(GLOBAL_ACCOUNT.to_string(), self.global.clone())]);
         for c in configs {
-            by_name
-                .entry(c.name.clone())
-                .or_insert_with(|| Account::new(c.name.as_str()));
+            let account = current
+                .get(&c.name)
+                .cloned()
+                .unwrap_or_else(|| Account::new(c.name.as_str()));
+            by_name.entry(c.name.clone()).or_insert(account);
         }
-        let mut routes: HashMap<&str, Routes> = HashMap::new();
-        for importer in configs {
-            for import in &importer.imports {
-                let exporter_config = configs
-                    .iter()
-                    .find(|c| c.name == import.account)
-                    .ok_or_else(|| {
-                        format!(
-                            "account {:?} imports from unknown account {:?}",
-                            importer.name, import.account
-                        )
-                    })?;
-                let exported = exporter_config.exports.iter().any(|e| {
-                    e.kind == import.kind
-                        && is_subset(import.subject.as_bytes(), e.subject.as_bytes())
-                        && (e.accounts.is_empty() || e.accounts.contains(&importer.name))
-                });
-                if !exported {
-                    return Err(format!(
-                        "account {:?} imports {:?} from account {:?}, which does not export it to {:?}",
-                        importer.name, import.subject, import.account, importer.name
-                    ));
-                }
-                let (to_importer, to_exporter) =
-                    (&by_name[&importer.name], &by_name[&import.account]);
-                match import.kind {
-                    ExportKind::Stream => {
-                        let prefix = import.prefix.as_deref().map(|p| p.as_bytes().into());
-                        routes
-                            .entry(&import.account)
-                            .or_default()
-                            .streams
-                            .push(StreamRoute {
-                                pattern: import.subject.as_bytes().into(),
-                                to: Arc::downgrade(to_importer),
-                                prefix: prefix.clone(),
-                            });
-                        routes
-                            .entry(&importer.name)
-                            .or_default()
-                            .imported
-                            .push(ImportedStream {
-                                from: Arc::downgrade(to_exporter),
-                                pattern: import.subject.as_bytes().into(),
-                                prefix,
-                            });
-                    }
-                    ExportKind::Service => {
-                        let local = import.to.as_deref().unwrap_or(&import.subject);
-                        routes
-                            .entry(&importer.name)
-                            .or_default()
-                            .services
-                            .push(ServiceRoute {
-                                local: local.as_bytes().into(),
-                                to: Arc::downgrade(to_exporter),
-                                remote: import.subject.as_bytes().into(),
-                            })
-                    }
-                }
-            }
+        drop(current);
+        let routes = wire(configs, &by_name)?;
+        Ok(AccountsPlan { by_name, routes })
+    }
+
+    /// Puts a plan in force; returns the accounts it dropped.
+    pub fn apply(&self, plan: AccountsPlan) -> Vec<Arc<Account>> {
+        let AccountsPlan {
+            by_name,
+            mut routes,
+        } = plan;
+        for (name, account) in &by_name {
+            account.set_routes(routes.remove(name.as_str()));
         }
-        for (name, r) in routes {
-            let _ = by_name[name].routes.set(r);
-        }
-        Ok(Accounts { global, by_name })
+        let old = std::mem::replace(&mut *write_lock(&self.by_name), by_name);
+        let current = read_lock(&self.by_name);
+        old.into_iter()
+            .filter(|(name, _)| !current.contains_key(name))
+            .map(|(_, account)| {
+                account.set_routes(None);
+                account
+            })
+            .collect()
     }
 
     pub fn global(&self) -> &Arc<Account> {
         &self.global
     }
 
+    pub fn get(&self, name: &str) -> Option<Arc<Account>> {
+        read_lock(&self.by_name).get(name).cloned()
+    }
+}
+
+/// A checked account configuration, ready for [`Accounts::apply`].
+pub struct AccountsPlan {
+    by_name: HashMap<String, Arc<Account>>,
+    routes: HashMap<String, Routes>,
+}
+
+impl AccountsPlan {
     pub fn get(&self, name: &str) -> Option<&Arc<Account>> {
         self.by_name.get(name)
     }
+
+    pub fn global(&self) -> &Arc<Account> {
+        &self.by_name[GLOBAL_ACCOUNT]
+    }
+}
+
+/// Wires each import to the export it names, as routes of the importing
+/// and exporting accounts. An import of something not exported to the
+/// importer is an error.
+fn wire(
+    configs: &[AccountConfig],
+    by_name: &HashMap<String, Arc<Account>>,
+) -> Result<HashMap<String, Routes>, String> {
+    let mut routes: HashMap<String, Routes> = HashMap::new();
+    for importer in configs {
+        for import in &importer.imports {
+            let exporter_config = configs
+                .iter()
+                .find(|c| c.name == import.account)
+                .ok_or_else(|| {
+                    format!(
+                        "account {:?} imports from unknown account {:?}",
+                        importer.name, import.account
+                    )
+                })?;
+            let exported = exporter_config.exports.iter().any(|e| {
+                e.kind == import.kind
+                    && is_subset(import.subject.as_bytes(), e.subject.as_bytes())
+                    && (e.accounts.is_empty() || e.accounts.contains(&importer.name))
+            });
+            if !exported {
+                return Err(format!(
+                    "account {:?} imports {:?} from account {:?}, which does not export it to {:?}",
+                    importer.name, import.subject, import.account, importer.name
+                ));
+            }
+            let (to_importer, to_exporter) = (&by_name[&importer.name], &by_name[&import.account]);
+            match import.kind {
+                ExportKind::Stream => {
+                    let prefix = import.prefix.as_deref().map(|p| p.as_bytes().into());
+                    routes
+                        .entry(import.account.clone())
+                        .or_default()
+                        .streams
+                        .push(StreamRoute {
+                            pattern: import.subject.as_bytes().into(),
+                            to: Arc::downgrade(to_importer),
+                            prefix: prefix.clone(),
+                        });
+                    routes
+                        .entry(importer.name.clone())
+                        .or_default()
+                        .imported
+                        .push(ImportedStream {
+                            from: Arc::downgrade(to_exporter),
+                            pattern: import.subject.as_bytes().into(),
+                            prefix,
+                        });
+                }
+                ExportKind::Service => {
+                    let local = import.to.as_deref().unwrap_or(&import.subject);
+                    routes
+                        .entry(importer.name.clone())
+                        .or_default()
+                        .services
+                        .push(ServiceRoute {
+                            local: local.as_bytes().into(),
+                            to: Arc::downgrade(to_exporter),
+                            remote: import.subject.as_bytes().into(),
+                        })
+                }
+            }
+        }
+    }
+    Ok(routes)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use base64::Engine;
 use rnats_proto::messages::ConnectInfo;
 use subtle::ConstantTimeEq;
 
-use crate::account::{Account, Accounts};
+use crate::account::{Account, AccountsPlan};
 use crate::client::Client;
 use crate::login_cache::LoginCache;
 use crate::options::{
@@ -205,7 +205,7 @@ impl Authenticator {
     /// options are taken as valid.
     pub fn new(
         opts: &AuthOptions,
-        accounts: &Accounts,
+        accounts: &AccountsPlan,
         tls: Option<&TlsOptions>,
         trust: Option<Arc<Trust>>,
     ) -> Self {
@@ -411,6 +411,21 @@ impl Authenticator {
             };
         }
         Err(AuthFailure::NoCredentials)
+    }
+
+    /// The account a user name or NKey logs in to, if it is configured
+    /// (the single user and `verify_and_map` names count).
+    pub fn account_of(&self, name: &str) -> Option<Arc<Account>> {
+        if let Some(entry) = self.users.get(name) {
+            return Some(entry.account.clone());
+        }
+        if let Some(entry) = self.nkeys.get(name) {
+            return Some(entry.account.clone());
+        }
+        match &self.single_user {
+            Some((user, _)) if user == name => Some(self.global.clone()),
+            _ => None,
+        }
     }
 
     fn user_identity(&self, name: &str) -> Option<Identity> {

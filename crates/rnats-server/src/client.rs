@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -46,6 +46,11 @@ pub struct Queued {
     pub wake: bool,
     /// The consumer is behind: the producer should wait for room.
     pub backlogged: bool,
+}
+
+/// The backlog past which a producer is held back, for a `max_pending`.
+fn soft_pending(max_pending: usize) -> usize {
+    SOFT_PENDING_CAP.min(max_pending / 2)
 }
 
 /// The server's first PING goes out this soon after the connection starts
@@ -104,13 +109,18 @@ pub struct Client {
     pub addr: SocketAddr,
     /// `127.0.0.1:5555 - cid:7`: the prefix of every log line about it.
     pub tag: String,
-    max_pending: usize,
-    soft_pending: usize,
+    /// Past this backlog the client is a slow consumer (a reload may
+    /// change it).
+    max_pending: AtomicUsize,
+    soft_pending: AtomicUsize,
     outbound: Mutex<Outbound>,
     wake_writer: Notify,
     /// Signalled after every completed write, for producers waiting for room.
     drained: Notify,
     wake_reader: Notify,
+    /// A reload changed the settings: the reader re-reads its limits and,
+    /// if the login rules changed, checks its login again.
+    reloaded: Notify,
     closing: AtomicBool,
     close_reason: Mutex<Option<CloseReason>>,
     /// Server PINGs not answered yet.
@@ -137,10 +147,7 @@ pub struct Client {
     pub(crate) cluster: Option<Arc<crate::route::Cluster>>,
 }
 
-/// Locks a mutex whose data stays consistent even if a holder panicked.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 impl Client {
     pub fn new(id: u64, addr: SocketAddr, max_pending: usize, nonce: Option<String>) -> Self {
@@ -148,12 +155,13 @@ impl Client {
             id,
             addr,
             tag: format!("{addr} - cid:{id}"),
-            max_pending,
-            soft_pending: SOFT_PENDING_CAP.min(max_pending / 2),
+            max_pending: AtomicUsize::new(max_pending),
+            soft_pending: AtomicUsize::new(soft_pending(max_pending)),
             outbound: Mutex::new(Outbound::new()),
             wake_writer: Notify::new(),
             drained: Notify::new(),
             wake_reader: Notify::new(),
+            reloaded: Notify::new(),
             closing: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             pings_out: AtomicU32::new(0),
@@ -197,14 +205,15 @@ impl Client {
             return Queued::default();
         }
         write(&mut out.batch);
-        if out.batch.len() > self.max_pending {
+        let max_pending = self.max_pending.load(Ordering::Relaxed);
+        if out.batch.len() > max_pending {
             let pending = out.batch.len();
             out.batch.clear();
             drop(out);
             tracing::info!(
                 "{} - Slow Consumer Detected: MaxPending of {} Exceeded ({} bytes pending)",
                 self.tag,
-                self.max_pending,
+                max_pending,
                 pending
             );
             self.close(CloseReason::SlowConsumerPendingBytes, false);
@@ -212,7 +221,8 @@ impl Client {
         }
         let wake = !out.flush_scheduled;
         out.flush_scheduled = true;
-        let backlogged = out.batch.len() > self.soft_pending && !out.writer_stuck();
+        let backlogged =
+            out.batch.len() > self.soft_pending.load(Ordering::Relaxed) && !out.writer_stuck();
         Queued { wake, backlogged }
     }
 
@@ -225,7 +235,10 @@ impl Client {
             drained.as_mut().enable();
             {
                 let out = lock(&self.outbound);
-                if out.closed || out.batch.len() <= self.soft_pending || out.writer_stuck() {
+                if out.closed
+                    || out.batch.len() <= self.soft_pending.load(Ordering::Relaxed)
+                    || out.writer_stuck()
+                {
                     return;
                 }
             }
@@ -271,6 +284,21 @@ impl Client {
         tracing::trace!("{} - ->> [-ERR '{}']", self.tag, text);
         self.enqueue(|b| encode::err(b.buf_mut(), text));
         self.close(reason, true);
+    }
+
+    /// A reload changed the settings: a new backlog limit now, then the
+    /// reader and the writer re-read the rest.
+    pub(crate) fn settings_reloaded(&self, max_pending: usize) {
+        self.max_pending.store(max_pending, Ordering::Relaxed);
+        self.soft_pending
+            .store(soft_pending(max_pending), Ordering::Relaxed);
+        self.reloaded.notify_one();
+        self.wake_writer.notify_one();
+    }
+
+    /// Resolves when a reload has changed the settings since the last call.
+    pub(crate) async fn reload_notified(&self) {
+        self.reloaded.notified().await;
     }
 
     pub fn close_reason(&self) -> CloseReason {
@@ -447,10 +475,9 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     client: &Client,
     mut writer: W,
 ) {
-    let opts = &server.opts;
+    let mut settings = WriterSettings::read(server);
     let mut spare = Batch::default();
-    let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
-    let ping = sleep_until(Instant::now() + ping_interval);
+    let ping = sleep_until(Instant::now() + settings.ping_interval);
     tokio::pin!(ping);
     let mut first_ping_armed = false;
     loop {
@@ -458,10 +485,15 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             biased;
             _ = client.wake_writer.notified() => {}
             _ = &mut ping => {
-                ping.as_mut().reset(Instant::now() + ping_interval);
-                client.ping_timer(opts.ping_max);
+                ping.as_mut().reset(Instant::now() + settings.ping_interval);
+                client.ping_timer(settings.ping_max);
             }
         }
+        if settings.generation != server.settings_generation() {
+            settings = WriterSettings::read(server);
+            ping.as_mut().reset(Instant::now() + settings.ping_interval);
+        }
+        let ping_interval = settings.ping_interval;
         if !first_ping_armed && client.just_connected.load(Ordering::Acquire) {
             first_ping_armed = true;
             ping.as_mut()
@@ -476,7 +508,7 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         };
         if !spare.is_empty() {
             let bytes = spare.len();
-            match timeout(opts.write_deadline, spare.write_to(&mut writer)).await {
+            match timeout(settings.write_deadline, spare.write_to(&mut writer)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::debug!("{} - Error flushing: {}", client.tag, e);
@@ -487,7 +519,7 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
                     tracing::info!(
                         "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} bytes pending",
                         client.tag,
-                        opts.write_deadline,
+                        settings.write_deadline,
                         bytes
                     );
                     client.close(CloseReason::SlowConsumerWriteDeadline, false);
@@ -503,6 +535,27 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// What the writer reads of the settings, again after each reload.
+struct WriterSettings {
+    generation: u64,
+    ping_interval: Duration,
+    ping_max: u32,
+    write_deadline: Duration,
+}
+
+impl WriterSettings {
+    fn read(server: &ServerShared) -> Self {
+        let generation = server.settings_generation();
+        let opts = server.opts();
+        WriterSettings {
+            generation,
+            ping_interval: opts.ping_interval.max(Duration::from_millis(1)),
+            ping_max: opts.ping_max,
+            write_deadline: opts.write_deadline,
+        }
+    }
 }
 
 /// Parks the reader until the connection is closed by someone else.

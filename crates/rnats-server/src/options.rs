@@ -1,6 +1,7 @@
 //! Everything that configures a server, with nats-server's defaults. The
 //! config file (`config.rs`) and then the command line (`cli.rs`) fill this
-//! in; the server reads it once at start.
+//! in; the server reads it at start and again on each reload
+//! (see `reload.rs` for what may change).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +11,7 @@ pub const DEFAULT_PORT: u16 = 4222;
 /// `-p -1` asks for any free port.
 pub const RANDOM_PORT: i32 = -1;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// Address to listen on for clients.
     pub host: String,
@@ -115,7 +116,7 @@ impl ClusterOptions {
 
 /// Who may connect and what they may do: the `authorization {}` and
 /// `accounts {}` blocks, `no_auth_user`, and `--user/--pass/--auth`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuthOptions {
     /// Single user (`--user`/`--pass` or `authorization { user, password }`).
     pub username: Option<String>,
@@ -251,7 +252,7 @@ pub struct ImportConfig {
     pub to: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogOptions {
     pub debug: bool,
     pub trace: bool,

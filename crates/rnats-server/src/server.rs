@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rand::Rng;
@@ -18,8 +18,9 @@ use tracing::{debug, error, info, warn};
 
 use crate::account::Accounts;
 use crate::auth::{self, Authenticator};
-use crate::client::{self, Client, CloseReason, lock};
+use crate::client::{self, Client, CloseReason};
 use crate::options::Options;
+use crate::sync::{lock, read_lock, write_lock};
 use crate::tls::TlsOptions;
 use tokio_rustls::TlsAcceptor;
 
@@ -31,16 +32,23 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// State every connection shares.
 pub struct ServerShared {
-    pub opts: Options,
+    /// The settings in force; a reload swaps in new ones whole.
+    opts: RwLock<Arc<Options>>,
     pub id: String,
     pub name: String,
     pub accounts: Accounts,
-    pub auth: Authenticator,
+    /// Who may log in and what they may do; swapped whole by a reload.
+    auth: RwLock<Arc<Authenticator>>,
+    /// Counts reloads that changed `auth` or the accounts: a session
+    /// logged in under an older one checks its login again.
+    auth_generation: AtomicU64,
+    /// Counts reloads: connections re-read their settings when it moves.
+    settings_generation: AtomicU64,
     /// TLS for clients; a reload (SIGHUP) swaps in new certificates.
     tls: std::sync::RwLock<Option<Arc<TlsSetup>>>,
     /// This server's side of its cluster, when clustered.
     pub cluster: Option<Arc<crate::route::Cluster>>,
-    info: ServerInfo,
+    info: RwLock<Arc<ServerInfo>>,
     clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
     shutting_down: AtomicBool,
@@ -54,6 +62,26 @@ pub struct ServerShared {
 pub type TlsSetup = (TlsOptions, TlsAcceptor);
 
 impl ServerShared {
+    /// The settings in force.
+    pub fn opts(&self) -> Arc<Options> {
+        read_lock(&self.opts).clone()
+    }
+
+    /// The login rules in force.
+    pub fn auth(&self) -> Arc<Authenticator> {
+        read_lock(&self.auth).clone()
+    }
+
+    /// Moves whenever a reload changed the login rules or the accounts.
+    pub(crate) fn auth_generation(&self) -> u64 {
+        self.auth_generation.load(Ordering::Acquire)
+    }
+
+    /// Moves with every reload.
+    pub(crate) fn settings_generation(&self) -> u64 {
+        self.settings_generation.load(Ordering::Acquire)
+    }
+
     /// The TLS setup new connections use (None without TLS).
     pub fn tls(&self) -> Option<Arc<TlsSetup>> {
         self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -68,7 +96,7 @@ impl ServerShared {
     /// announces lame duck mode (as nats-server, so that later updates do
     /// not announce it again).
     fn info_line(&self, client: &Client, lame_duck: bool) -> Vec<u8> {
-        let mut info = self.info.clone();
+        let mut info = (**read_lock(&self.info)).clone();
         info.client_id = Some(client.id);
         info.client_ip = Some(client.addr.ip().to_string());
         info.nonce = client.nonce.clone();
@@ -87,13 +115,13 @@ impl ServerShared {
 
     /// The port clients connect to (advertised, or bound).
     pub fn client_port(&self) -> u16 {
-        self.info.port
+        read_lock(&self.info).port
     }
 
     /// The host clients are told to connect to: `client_advertise`'s, or
     /// the listen address.
-    pub fn client_host(&self) -> &str {
-        &self.info.host
+    pub fn client_host(&self) -> String {
+        read_lock(&self.info).host.clone()
     }
 
     /// Routes came or went: clients are sent the new `connect_urls`.
@@ -131,9 +159,10 @@ impl ServerShared {
     async fn accept(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let nonce = self.auth.needs_nonce().then(auth::new_nonce);
+        let opts = self.opts();
+        let nonce = self.auth().needs_nonce().then(auth::new_nonce);
         let client = Arc::new(
-            Client::new(id, addr, self.opts.max_pending, nonce).in_cluster(self.cluster.clone()),
+            Client::new(id, addr, opts.max_pending, nonce).in_cluster(self.cluster.clone()),
         );
         // With TLS, INFO is sent around the handshake by the connection task.
         let mut plain = self.tls().is_none();
@@ -141,7 +170,7 @@ impl ServerShared {
             let mut clients = lock(&self.clients);
             if self.shutting_down.load(Ordering::Acquire) {
                 client.close(CloseReason::ServerShutdown, false);
-            } else if clients.len() >= self.opts.max_connections {
+            } else if clients.len() >= opts.max_connections {
                 plain = true;
                 client.send_now(&self.info_for(&client));
                 error!("{} - {}", client.tag, errors::MAX_CONNECTIONS_EXCEEDED);
@@ -179,19 +208,16 @@ impl Server {
             Some(t) => Some(crate::trust::Trust::load(t).map_err(io::Error::other)?),
             None => None,
         };
-        let accounts = match &trust {
-            Some(trust) => {
-                let mut all = opts.auth.accounts.clone();
-                all.extend(trust.account_configs());
-                Accounts::new(&all)
-            }
-            None => Accounts::new(&opts.auth.accounts),
+        let mut configs = opts.auth.accounts.clone();
+        if let Some(trust) = &trust {
+            configs.extend(trust.account_configs());
         }
-        .map_err(io::Error::other)?;
+        let accounts = Accounts::new(&configs).map_err(io::Error::other)?;
         if let Some(trust) = &mut trust {
             trust.attach(&accounts);
         }
         let trust = trust.map(Arc::new);
+        let plan = accounts.plan(&configs).map_err(io::Error::other)?;
         let tls = match &opts.tls {
             Some(t) => Some(Arc::new((
                 t.clone(),
@@ -199,30 +225,18 @@ impl Server {
             ))),
             None => None,
         };
-        let auth = Authenticator::new(&opts.auth, &accounts, opts.tls.as_ref(), trust);
-        let (host, port) = match opts.client_advertise.as_deref().filter(|a| !a.is_empty()) {
-            Some(advertise) => advertised_host_port(advertise, addr.port()).map_err(|why| {
-                io::Error::other(format!(
-                    "Error setting server INFO with ClientAdvertise value of {advertise}, err={why}"
-                ))
-            })?,
-            None => (opts.host.clone(), addr.port()),
-        };
+        let auth = Authenticator::new(&opts.auth, &plan, opts.tls.as_ref(), trust);
+        drop(plan);
         let info = ServerInfo {
             server_id: id.clone(),
             server_name: name.clone(),
             version: COMPATIBLE_VERSION.into(),
             proto: 1,
             go: format!("rnats {VERSION}"),
-            host,
-            port,
             headers: true,
-            max_payload: opts.max_payload,
-            auth_required: auth.required(),
-            tls_required: tls.is_some(),
-            tls_verify: tls.as_ref().is_some_and(|t| t.0.verifies_clients()),
             ..ServerInfo::default()
         };
+        let info = info_template(info, &opts, addr.port(), &auth).map_err(io::Error::other)?;
         info!("Starting rnats-server");
         info!(
             "  Version:  {} (nats-server {} compatible)",
@@ -246,25 +260,27 @@ impl Server {
         };
         let shared = Arc::new(ServerShared {
             cluster,
-            opts,
+            opts: RwLock::new(Arc::new(opts)),
             id,
             name,
             accounts,
-            auth,
-            tls: std::sync::RwLock::new(tls),
-            info,
+            auth: RwLock::new(Arc::new(auth)),
+            auth_generation: AtomicU64::new(0),
+            settings_generation: AtomicU64::new(0),
+            tls: RwLock::new(tls),
+            info: RwLock::new(Arc::new(info)),
             clients: std::sync::Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             lame_duck: AtomicBool::new(false),
             all_clients_gone: Notify::new(),
         });
-        if let Some(trust) = shared.auth.trust() {
+        if let Some(trust) = shared.auth().trust() {
             trust.start_requests(
                 crate::sysreq::ServerIdent {
                     id: shared.id.clone(),
                     name: shared.name.clone(),
-                    host: shared.opts.host.clone(),
+                    host: shared.opts().host.clone(),
                     version: COMPATIBLE_VERSION.into(),
                 },
                 shared.cluster.clone(),
@@ -306,14 +322,22 @@ impl Server {
         &self.shared
     }
 
-    /// Applies a reloaded configuration (SIGHUP): new TLS certificates and
-    /// settings for the connections that come next (connected clients keep
-    /// theirs), an empty bcrypt login cache, and the `cluster {}` block
-    /// (see [`crate::route::Cluster`]'s reload). TLS and clustering cannot
-    /// be turned on or off this way, as on nats-server; other settings
-    /// need a restart. Nothing is applied when anything is refused.
+    /// Applies a reloaded configuration (SIGHUP, `--signal reload`), as
+    /// nats-server does. Everything is checked first: a setting that cannot
+    /// change on a running server (see [`crate::reload`]), a bad import or
+    /// a TLS certificate that does not load refuses the whole reload and
+    /// nothing changes. Then the new login rules, accounts, limits and TLS
+    /// settings are swapped in whole, and every connected client is told:
+    /// each checks its login against the new rules (a user that is gone or
+    /// moved account is closed, a wrong password gets `Authorization
+    /// Violation`, subscriptions now denied are removed) and re-reads its
+    /// limits. A lowered `max_connections` closes the newest clients over
+    /// it. TLS and clustering cannot be turned on or off this way.
     pub fn reload(&self, opts: &Options) -> Result<(), String> {
-        let cluster = match (&self.shared.cluster, &opts.cluster) {
+        let shared = &self.shared;
+        let old = shared.opts();
+        crate::reload::refused(&old, opts)?;
+        let cluster = match (&shared.cluster, &opts.cluster) {
             (Some(cluster), Some(new)) => Some((cluster, new, cluster.prepare_reload(new)?)),
             (None, None) => None,
             _ => {
@@ -322,25 +346,74 @@ impl Server {
                 );
             }
         };
-        let mut tls = self.shared.tls.write().unwrap_or_else(|e| e.into_inner());
-        match (&*tls, &opts.tls) {
-            (Some(_), Some(new)) => {
+        let tls = match (shared.tls().is_some(), &opts.tls) {
+            (true, Some(new)) => {
                 let acceptor = crate::tls::acceptor(new).map_err(|e| e.to_string())?;
-                *tls = Some(Arc::new((new.clone(), acceptor)));
-                info!("Reloaded: TLS certificates and settings");
+                Some(Arc::new((new.clone(), acceptor)))
             }
-            (None, None) => {}
+            (false, None) => None,
             _ => {
                 return Err(
                     "TLS cannot be turned on or off by a reload; restart the server".into(),
                 );
             }
+        };
+        let current_auth = shared.auth();
+        let trust = current_auth.trust().cloned();
+        // Operator mode has no `accounts {}` block: its accounts come from
+        // JWTs and stay as they are.
+        let plan = shared.accounts.plan(&opts.auth.accounts)?;
+        let auth = Authenticator::new(&opts.auth, &plan, opts.tls.as_ref(), trust.clone());
+        let info = info_template(
+            (**read_lock(&shared.info)).clone(),
+            opts,
+            self.addr.port(),
+            &auth,
+        )?;
+
+        // Checked: from here on everything applies.
+        if let Some(tls) = tls {
+            if old.tls != opts.tls {
+                info!("Reloaded: tls = enabled");
+            }
+            *write_lock(&shared.tls) = Some(tls);
         }
-        drop(tls);
         if let Some((cluster, new, route_tls)) = cluster {
-            cluster.apply_reload(&self.shared, new, route_tls);
+            cluster.apply_reload(shared, new, route_tls);
         }
-        self.shared.auth.clear_login_cache();
+        for line in crate::reload::report(&old, opts) {
+            info!("{line}");
+        }
+        if let Some(trust) = &trust {
+            reload_preloaded_accounts(trust, &old, opts);
+        } else {
+            for gone in shared.accounts.apply(plan) {
+                debug!("Reloaded: account {:?} removed", gone.name);
+            }
+        }
+        *write_lock(&shared.auth) = Arc::new(auth);
+        *write_lock(&shared.info) = Arc::new(info);
+        *write_lock(&shared.opts) = Arc::new(opts.clone());
+        if crate::reload::auth_changed(&old, opts) {
+            shared.auth_generation.fetch_add(1, Ordering::AcqRel);
+        }
+        shared.settings_generation.fetch_add(1, Ordering::AcqRel);
+        let mut clients: Vec<_> = lock(&shared.clients).values().cloned().collect();
+        if clients.len() > opts.max_connections {
+            // The newest go first: the longest-standing keep their place.
+            clients.sort_by_key(|c| std::cmp::Reverse(c.id));
+            let over = clients.len() - opts.max_connections;
+            for client in clients.drain(..over) {
+                client.err_and_close(
+                    errors::MAX_CONNECTIONS_EXCEEDED,
+                    CloseReason::MaxConnectionsExceeded,
+                );
+            }
+            info!("Closed {over} connections to fall within max_connections");
+        }
+        for client in &clients {
+            client.settings_reloaded(opts.max_pending);
+        }
         info!("Reloaded server configuration");
         Ok(())
     }
@@ -378,7 +451,7 @@ impl Server {
                 client.send_now(&shared.info_line(client, true));
             }
         }
-        let opts = &shared.opts;
+        let opts = shared.opts();
         tokio::time::sleep(opts.lame_duck_grace_period).await;
         info!("Closing existing clients");
         // Spread over what is left of the duration (at least 1 s), at most
@@ -406,7 +479,7 @@ impl Server {
             return;
         }
         info!("Initiating Shutdown...");
-        if let Some(trust) = self.shared.auth.trust() {
+        if let Some(trust) = self.shared.auth().trust() {
             trust.stop_requests();
         }
         if let Some(task) = self.accept_task.lock().await.take() {
@@ -420,7 +493,7 @@ impl Server {
         for client in &clients {
             client.close(CloseReason::ServerShutdown, true);
         }
-        let deadline = tokio::time::Instant::now() + self.shared.opts.write_deadline;
+        let deadline = tokio::time::Instant::now() + self.shared.opts().write_deadline;
         loop {
             let gone = self.shared.all_clients_gone.notified();
             if self.shared.client_count() == 0 {
@@ -445,6 +518,49 @@ async fn accept_loop(shared: Arc<ServerShared>, listener: TcpListener) {
             }
         }
     }
+}
+
+/// `resolver_preload` changed: new and changed account JWTs are applied
+/// as a claims update would apply them. An account no longer preloaded
+/// stays until restart (its users may still be connected).
+fn reload_preloaded_accounts(trust: &crate::trust::Trust, old: &Options, new: &Options) {
+    let preload = |o: &Options| o.auth.trust.as_ref().map(|t| t.preload.clone());
+    let (Some(old), Some(new)) = (preload(old), preload(new)) else {
+        return;
+    };
+    for (key, jwt) in &new {
+        if old.iter().any(|(k, j)| k == key && j == jwt) {
+            continue;
+        }
+        match trust.update(jwt) {
+            Ok(_) => info!("Reloaded: account {key} updated"),
+            Err(e) => error!("Reloaded: account {key} not updated: {e}"),
+        }
+    }
+}
+
+/// INFO's settings that follow the configuration (a reload recomputes
+/// them): the host and port clients are told, the payload limit, and
+/// whether credentials and TLS are required.
+fn info_template(
+    mut info: ServerInfo,
+    opts: &Options,
+    bound_port: u16,
+    auth: &Authenticator,
+) -> Result<ServerInfo, String> {
+    (info.host, info.port) = match opts.client_advertise.as_deref().filter(|a| !a.is_empty()) {
+        Some(advertise) => advertised_host_port(advertise, bound_port).map_err(|why| {
+            format!(
+                "Error setting server INFO with ClientAdvertise value of {advertise}, err={why}"
+            )
+        })?,
+        None => (opts.host.clone(), bound_port),
+    };
+    info.max_payload = opts.max_payload;
+    info.auth_required = auth.required();
+    info.tls_required = opts.tls.is_some();
+    info.tls_verify = opts.tls.as_ref().is_some_and(|t| t.verifies_clients());
+    Ok(info)
 }
 
 /// A server id in the shape of nats-server's (an NKey-like 56 characters

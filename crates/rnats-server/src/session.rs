@@ -18,7 +18,7 @@ use rnats_proto::parser::{self, ClientOp, Limits, Parsed, ProtocolError, Span, p
 use rnats_proto::{encode, errors, subject};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::{Instant, sleep_until};
-use tracing::{Level, debug, enabled, error, trace};
+use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::account::{Account, RESPONSE_PREFIX, Routes};
 use crate::auth::{AuthFailure, Identity};
@@ -131,6 +131,50 @@ pub struct Session {
     skipping: Option<ClientOp>,
     /// A user JWT login: its limits, expiry timer and place in its account.
     jwt: Option<crate::trust::JwtSession>,
+    /// What CONNECT presented, kept to check the login again when a reload
+    /// changes the rules (None when it presented nothing).
+    credentials: Option<Box<Credentials>>,
+    /// The server's auth generation this login was checked against.
+    auth_generation: u64,
+}
+
+/// The credentials fields of a CONNECT. Never logged.
+struct Credentials(ConnectInfo);
+
+impl Credentials {
+    /// Keeps only what a login reads; None if the client presented nothing.
+    fn of(info: &ConnectInfo) -> Option<Box<Credentials>> {
+        let kept = ConnectInfo {
+            user: info.user.clone(),
+            pass: info.pass.clone(),
+            auth_token: info.auth_token.clone(),
+            nkey: info.nkey.clone(),
+            sig: info.sig.clone(),
+            jwt: info.jwt.clone(),
+            ..ConnectInfo::default()
+        };
+        let any = [
+            &kept.user,
+            &kept.pass,
+            &kept.auth_token,
+            &kept.nkey,
+            &kept.sig,
+            &kept.jwt,
+        ]
+        .iter()
+        .any(|f| f.is_some());
+        any.then(|| Box::new(Credentials(kept)))
+    }
+
+    /// The user name or NKey it logged in with, which nats-server checks
+    /// first on a reload (gone, or moved to another account: closed).
+    fn named_user(&self) -> Option<&str> {
+        let info = &self.0;
+        info.nkey
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .or(info.user.as_deref().filter(|u| !u.is_empty()))
+    }
 }
 
 /// Why reading stops.
@@ -152,14 +196,18 @@ impl Session {
         client: Arc<Client>,
         tls_identities: Vec<String>,
     ) -> Self {
+        let opts = server.opts();
         let limits = Limits {
-            max_control_line: server.opts.max_control_line,
-            max_payload: server.opts.max_payload,
+            max_control_line: opts.max_control_line,
+            max_payload: opts.max_payload,
         };
-        let anonymous = server.auth.anonymous();
+        let auth = server.auth();
+        let anonymous = auth.anonymous();
         let out = Deliveries::new(client.id);
         Session {
-            auth_required: server.auth.required(),
+            auth_required: auth.required(),
+            auth_generation: server.auth_generation(),
+            credentials: None,
             account: anonymous.account,
             permissions: None,
             publish_verdicts: HashMap::new(),
@@ -187,9 +235,11 @@ impl Session {
         let mut read_size = MIN_READ;
         // A read's worth of output is how far a consumer's backlog can grow
         // before flow control looks again: keep it well inside max_pending.
-        let max_read = MAX_READ.min(self.server.opts.max_pending / 4).max(MIN_READ);
+        let max_read = MAX_READ
+            .min(self.server.opts().max_pending / 4)
+            .max(MIN_READ);
         let mut want = 0usize;
-        let auth_deadline = Instant::now() + self.server.auth.timeout();
+        let auth_deadline = Instant::now() + self.server.auth().timeout();
         loop {
             if buf.is_empty() && buf.capacity() > 4 * read_size {
                 buf = BytesMut::with_capacity(read_size);
@@ -199,14 +249,25 @@ impl Session {
             let room = read_size.max(want.saturating_sub(buf.len()));
             buf.reserve(room);
             let mut limited = (&mut buf).limit(room);
+            // Biased: a reload is applied before anything read after it.
             let n = tokio::select! {
-                r = reader.read_buf(&mut limited) => r,
+                biased;
                 _ = closed(&self.client) => break,
+                _ = self.client.reload_notified() => None,
+                r = reader.read_buf(&mut limited) => Some(r),
                 _ = sleep_until(auth_deadline), if self.auth_required && !self.connected => {
                     error!("{} - {}", self.client.tag, "Authentication Timeout");
                     self.client.err_and_close(errors::AUTHENTICATION_TIMEOUT, CloseReason::AuthenticationTimeout);
                     break;
                 }
+            };
+            let Some(n) = n else {
+                // Nothing was read (reading is cancel-safe).
+                if let Err(reason) = self.reloaded().await {
+                    self.client.close(reason, true);
+                    break;
+                }
+                continue;
             };
             let n = match n {
                 Ok(0) => {
@@ -418,11 +479,12 @@ impl Session {
             self.info_protocol = protocol >= 1;
         }
         self.client.connected();
+        self.credentials = Credentials::of(&info);
         // Every CONNECT is authenticated, a second one too (as nats-server).
         if self.auth_required {
-            let server = self.server.clone();
-            match server
-                .auth
+            self.auth_generation = self.server.auth_generation();
+            let auth = self.server.auth();
+            match auth
                 .authenticate_client(&info, &self.client, &self.tls_identities)
                 .await
             {
@@ -457,10 +519,119 @@ impl Session {
         self.jwt = identity
             .jwt
             .map(|login| crate::trust::JwtSession::start(login, &self.client));
+        self.read_limits();
+    }
+
+    /// The parser's limits from the settings in force (a user JWT's payload
+    /// limit lower still).
+    fn read_limits(&mut self) {
+        let opts = self.server.opts();
         let jwt_payload = self.jwt.as_ref().and_then(|j| j.login.max_payload);
-        self.limits.max_payload = jwt_payload.map_or(self.server.opts.max_payload, |max| {
-            max.min(self.server.opts.max_payload)
-        });
+        self.limits.max_control_line = opts.max_control_line;
+        self.limits.max_payload =
+            jwt_payload.map_or(opts.max_payload, |max| max.min(opts.max_payload));
+    }
+
+    /// A reload changed the settings: new limits at once and, when the
+    /// login rules changed, the login checked again as nats-server checks
+    /// it. A client that logged in as a user or NKey that is gone, or now
+    /// belongs to another account, is closed (it will reconnect and log in
+    /// afresh); one whose credentials no longer pass is told
+    /// `Authorization Violation`; otherwise its new permissions apply at
+    /// once, and each subscription they deny is removed with an error.
+    /// User JWT logins (operator mode) keep their login: JWTs are not in
+    /// the configuration.
+    async fn reloaded(&mut self) -> Outcome {
+        self.read_limits();
+        let generation = self.server.auth_generation();
+        if generation == self.auth_generation {
+            return Ok(());
+        }
+        self.auth_generation = generation;
+        let auth = self.server.auth();
+        self.auth_required = auth.required();
+        if !self.connected || self.jwt.is_some() {
+            return Ok(());
+        }
+        if let Some(name) = self.credentials.as_ref().and_then(|c| c.named_user())
+            && auth
+                .account_of(name)
+                .is_none_or(|a| !Arc::ptr_eq(&a, &self.account))
+        {
+            debug!(
+                "{} - Closed on reload: {:?} is gone or in another account",
+                self.client.tag, name
+            );
+            return Err(CloseReason::ClientClosed);
+        }
+        let presented = self
+            .credentials
+            .as_ref()
+            .map_or_else(ConnectInfo::default, |c| c.0.clone());
+        let identity = if self.auth_required {
+            auth.authenticate(
+                &presented,
+                self.client.nonce.as_deref(),
+                &self.tls_identities,
+            )
+            .await
+        } else {
+            Ok(auth.anonymous())
+        };
+        match identity {
+            Ok(identity) => {
+                self.logged_in(identity);
+                self.drop_denied_subscriptions();
+                self.out.flush();
+                Ok(())
+            }
+            Err(failure) => {
+                debug!("{} - Authentication failed: {}", self.client.tag, failure);
+                Err(self.auth_violation(presented.user.as_deref()))
+            }
+        }
+    }
+
+    /// After new permissions: removes each subscription they no longer
+    /// allow, telling the client and the log as nats-server does.
+    fn drop_denied_subscriptions(&mut self) {
+        let Some(rule) = self.permissions.as_ref().and_then(|p| p.subscribe.clone()) else {
+            return;
+        };
+        let denied: Vec<_> = lock(&self.client.subs)
+            .values()
+            .filter(|s| !rule.allows_subscription(&s.subject))
+            .cloned()
+            .collect();
+        let who = self.user_tag();
+        for sub in denied {
+            sub.cancel();
+            let subject = String::from_utf8_lossy(&sub.subject);
+            let sid = String::from_utf8_lossy(&sub.sid);
+            match &sub.queue {
+                Some(queue) => {
+                    let queue = String::from_utf8_lossy(queue);
+                    self.err(&format!("Permissions Violation for Subscription to {subject:?} using queue {queue:?} (sid {sid:?})"));
+                    info!(
+                        "Removed sub {subject:?} using queue {queue:?} (sid {sid:?}) for {who} - not authorized"
+                    );
+                }
+                None => {
+                    self.err(&format!(
+                        "Permissions Violation for Subscription to {subject:?} (sid {sid:?})"
+                    ));
+                    info!("Removed sub {subject:?} (sid {sid:?}) for {who} - not authorized");
+                }
+            }
+        }
+    }
+
+    /// `User "alice"` (or the NKey), as nats-server names a client in logs.
+    fn user_tag(&self) -> String {
+        match self.credentials.as_ref().and_then(|c| c.named_user()) {
+            Some(name) => format!("User {name:?}"),
+            None => "User \"\"".into(),
+        }
     }
 
     /// A refused login: the reason goes to the debug log (as on
@@ -476,7 +647,7 @@ impl Session {
             return CloseReason::AuthenticationViolation;
         }
         // In operator mode nats-server names nobody in this line.
-        let who = match self.server.auth.trust() {
+        let who = match self.server.auth().trust() {
             Some(_) => None,
             None => info.user.as_deref().or(info.nkey.as_deref()),
         };
@@ -647,11 +818,8 @@ impl Session {
         // allocation unless there is one).
         let mut served = Vec::new();
         let mut imported = false;
-        if self.account.routes().is_some() {
-            let account = self.account.clone();
-            if let Some(routes) = account.routes() {
-                imported = self.route_to_importers(routes, &msg, &mut served);
-            }
+        if let Some(routes) = self.account.routes() {
+            imported = self.route_to_importers(&routes, &msg, &mut served);
         }
         let matches = self.cache.lookup(&self.account, subj);
         let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();

@@ -357,7 +357,6 @@ impl Trust {
         for claims in std::mem::take(&mut self.initial) {
             let account = accounts
                 .get(&claims.subject)
-                .cloned()
                 .unwrap_or_else(|| Account::new(claims.subject.as_str()));
             map.insert(claims.subject.clone(), JwtAccount::new(account, claims));
         }

@@ -1158,3 +1158,34 @@ async fn operator_mode_accounts_cross_a_mixed_cluster() {
     drop(reference);
     rnats.shutdown().await;
 }
+
+/// A reload with a new `resolver_preload` account lets its users in at
+/// once; users of the other accounts stay connected. Changing the
+/// operator is refused, as nats-server refuses it.
+#[tokio::test]
+async fn reloaded_preloads_add_accounts_and_operators_stay() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.name = "A".into());
+    let server = chain.start().await;
+    let ua = KeyPair::new_user();
+    let mut connected = login(&server, &user_jwt(&a, &ua, |_| {}), &ua).await;
+
+    let b = KeyPair::new_account();
+    let ub = KeyPair::new_user();
+    refused(&server, &user_jwt(&b, &ub, |_| {}), Some(&ub)).await;
+    chain.add_account(&b, |c| c.name = "B".into());
+    server.reload(&chain.options()).unwrap();
+    login(&server, &user_jwt(&b, &ub, |_| {}), &ub).await;
+    connected.assert_open().await;
+
+    let other = Chain::new();
+    let mut moved = chain.options();
+    moved.auth.trust.as_mut().unwrap().operators = other.trust().operators;
+    assert_eq!(
+        server.reload(&moved),
+        Err("config reload not supported for TrustedOperators".into())
+    );
+    connected.assert_open().await;
+    server.shutdown().await;
+}

@@ -32,7 +32,7 @@ async fn login(server: &Server, pass: &str) -> bool {
 #[tokio::test]
 async fn successful_bcrypt_logins_are_remembered_by_a_keyed_hash() {
     let server = server(false).await;
-    let auth = &server.shared().auth;
+    let auth = server.shared().auth();
     assert!(!login(&server, "wrong").await);
     assert_eq!(auth.cached_logins(), 0, "a failed login is never cached");
     assert!(login(&server, "s3cret").await);
@@ -51,6 +51,6 @@ async fn the_cache_can_be_turned_off() {
     let server = server(true).await;
     assert!(login(&server, "s3cret").await);
     assert!(login(&server, "s3cret").await);
-    assert_eq!(server.shared().auth.cached_logins(), 0);
+    assert_eq!(server.shared().auth().cached_logins(), 0);
     server.shutdown().await;
 }

@@ -87,9 +87,9 @@ pub(super) async fn solicit(
                 // in `connect_error_reports` (before a first connection) or
                 // `reconnect_error_reports` (after one).
                 let every = if was_connected {
-                    shared.opts.reconnect_error_reports
+                    shared.opts().reconnect_error_reports
                 } else {
-                    shared.opts.connect_error_reports
+                    shared.opts().connect_error_reports
                 };
                 let report = attempts == 1 || attempts.is_multiple_of(every.max(1));
                 if report {
@@ -136,7 +136,7 @@ pub(super) async fn run_route(
     solicited: Option<&RouteUrl>,
 ) -> Outcome {
     let id = cluster.next_id.fetch_add(1, Ordering::Relaxed);
-    let client = Arc::new(Client::new(id, peer, shared.opts.max_pending, None).into_route());
+    let client = Arc::new(Client::new(id, peer, shared.opts().max_pending, None).into_route());
     match cluster.tls() {
         None => {
             let (reader, writer) = stream.split();

@@ -457,7 +457,7 @@ impl Cluster {
             auth_required: opts.username.is_some(),
             tls_required: self.tls().is_some(),
             tls_verify: self.tls().is_some(),
-            max_payload: shared.opts.max_payload,
+            max_payload: shared.opts().max_payload,
             nonce: None,
             ip,
             cluster: self.name(),

@@ -113,7 +113,7 @@ impl RouteSession {
         let auth_deadline = Instant::now() + timeout;
         let max_control_line = MAX_ROUTE_CONTROL_LINE;
         // Routed messages may be as large as any server of the cluster allows.
-        let max_payload = self.shared.opts.max_payload.max(64 * 1024 * 1024);
+        let max_payload = self.shared.opts().max_payload.max(64 * 1024 * 1024);
         let cluster = self.cluster.clone();
         loop {
             // Registered before the rules are looked at, so that a change
@@ -314,7 +314,7 @@ impl RouteSession {
                 let matches = acc.sublist.matches(msg.subject);
                 self.out.deliver_routed(&matches, &msg, queues);
                 if let Some(routes) = acc.routes() {
-                    self.deliver_to_importers(routes, &msg, queues);
+                    self.deliver_to_importers(&routes, &msg, queues);
                 }
                 if msg.subject.starts_with(RESPONSE_PREFIX) {
                     self.route_response(&acc, &msg);
@@ -404,9 +404,9 @@ impl RouteSession {
         }
         let text = std::str::from_utf8(name).ok()?;
         let account = match self.shared.accounts.get(text) {
-            Some(account) => account.clone(),
+            Some(account) => account,
             None => {
-                let found = self.shared.auth.trust().and_then(|t| t.lookup(text));
+                let found = self.shared.auth().trust().and_then(|t| t.lookup(text));
                 let Some(jwt_account) = found else {
                     debug!("{} - Unknown account {:?}", self.client.tag, text);
                     return None;

@@ -650,6 +650,15 @@ impl ReferenceServer {
         self.addr
     }
 
+    /// The config file it was started with, for a test to rewrite before
+    /// it signals a reload.
+    pub fn config_path(&self) -> Option<&std::path::Path> {
+        self.files
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "conf"))
+            .map(PathBuf::as_path)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
