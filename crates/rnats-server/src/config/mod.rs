@@ -52,6 +52,10 @@ use crate::options::{
 };
 use crate::tls::TlsOptions;
 
+mod values;
+
+use values::{At, Reader};
+
 /// What nats-server logs at start when a password in the options is not a
 /// bcrypt hash; see [`has_plaintext_passwords`].
 pub const PLAINTEXT_PASSWORDS_WARNING: &str = "Plaintext passwords detected, use nkeys or bcrypt";
@@ -247,13 +251,6 @@ fn not_yet_supported(key: &str) -> Option<&'static str> {
         .find_map(|(keys, what)| keys.contains(&key).then_some(*what))
 }
 
-/// A value and where it was written.
-#[derive(Debug, Clone)]
-struct At<T> {
-    value: T,
-    pos: Pos,
-}
-
 /// Users and NKey users of an `authorization` block or an account.
 #[derive(Default)]
 struct UserList {
@@ -332,112 +329,7 @@ fn kind_name(kind: &ExportKind) -> &'static str {
     }
 }
 
-/// Walks the parsed file, collecting problems and warnings as it goes.
-#[derive(Default)]
-struct Reader {
-    problems: Vec<Problem>,
-    warnings: Vec<Warning>,
-}
-
 impl Reader {
-    fn fail(&mut self, pos: &Pos, message: impl Into<String>) {
-        self.problems.push(Problem {
-            pos: Some(pos.clone()),
-            message: message.into(),
-        });
-    }
-
-    fn ok<T>(&mut self, result: Result<T, rnats_conf::Error>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.problems.push(error.into());
-                None
-            }
-        }
-    }
-
-    fn string(&mut self, value: &Value) -> Option<String> {
-        self.ok(value.as_str()).map(str::to_owned)
-    }
-
-    fn located_string(&mut self, value: &Value) -> Option<At<String>> {
-        self.string(value).map(|s| At {
-            value: s,
-            pos: value.pos.clone(),
-        })
-    }
-
-    fn path(&mut self, value: &Value) -> Option<PathBuf> {
-        self.string(value).map(PathBuf::from)
-    }
-
-    fn map<'v>(&mut self, value: &'v Value) -> Option<&'v Map> {
-        self.ok(value.as_map())
-    }
-
-    fn array<'v>(&mut self, value: &'v Value) -> Option<&'v [Value]> {
-        self.ok(value.as_array())
-    }
-
-    /// A key nats-server does not know: refused as nats-server refuses it,
-    /// unless it is a variable definition.
-    fn unknown(&mut self, entry: &MapEntry) {
-        if !entry.used_as_variable {
-            self.fail(&entry.key_pos, format!("unknown field {:?}", entry.key));
-        }
-    }
-
-    /// Where nats-server has its own wording for an unknown key.
-    fn unknown_as(&mut self, entry: &MapEntry, message: String) {
-        if !entry.used_as_variable {
-            self.fail(&entry.key_pos, message);
-        }
-    }
-
-    fn not_yet(&mut self, entry: &MapEntry, what: &str) {
-        self.fail(
-            &entry.key_pos,
-            format!(
-                "{:?} is not supported by rnats-server yet ({what})",
-                entry.key
-            ),
-        );
-    }
-
-    /// A non-negative integer no larger than `max`.
-    fn count(&mut self, entry: &MapEntry, max: i64) -> Option<i64> {
-        let n = self.ok(entry.value.as_i64())?;
-        if n < 0 {
-            self.fail(
-                &entry.value.pos,
-                format!("{} cannot be negative, found {n}", entry.key),
-            );
-            None
-        } else if n > max {
-            self.fail(
-                &entry.value.pos,
-                format!("{} value is too big (at most {max})", entry.key),
-            );
-            None
-        } else {
-            Some(n)
-        }
-    }
-
-    /// `ping_interval`, `write_deadline`: a duration string, or a bare
-    /// number of seconds with nats-server's warning.
-    fn duration(&mut self, entry: &MapEntry) -> Option<Duration> {
-        let (duration, warning) = self.ok(entry.value.as_duration())?;
-        if let Some(warning) = warning {
-            self.warnings.push(Warning {
-                pos: warning.pos,
-                message: format!("invalid use of field {:?}: {}", entry.key, warning.message),
-            });
-        }
-        Some(duration)
-    }
-
     fn top_level(&mut self, opts: &mut Options, root: &Map) {
         let mut auth: Option<AuthBlock> = None;
         let mut accounts: Option<Vec<AccountBlock>> = None;
@@ -897,43 +789,6 @@ impl Reader {
         Some(tls)
     }
 
-    /// `listen: 4222`, `listen: 127.0.0.1:4222`, `listen: "[::1]:-1"`.
-    fn listen(&mut self, value: &Value, opts: &mut Options) {
-        match &value.kind {
-            ValueKind::Integer(_) => {
-                if let Some(port) = self.port(value) {
-                    opts.port = port;
-                }
-            }
-            ValueKind::String(text) => {
-                let Some((host, port)) = crate::options::split_host_port(text) else {
-                    self.fail(
-                        &value.pos,
-                        format!("could not parse address string {text:?} (expected host:port)"),
-                    );
-                    return;
-                };
-                let Ok(port) = port.parse::<i64>() else {
-                    self.fail(&value.pos, format!("could not parse port {port:?}"));
-                    return;
-                };
-                if let Some(port) = self.check_port(port, &value.pos) {
-                    opts.port = port;
-                    if !host.is_empty() {
-                        opts.host = host.to_owned();
-                    }
-                }
-            }
-            _ => {
-                let found = value.kind.type_name();
-                self.fail(
-                    &value.pos,
-                    format!("expected a port or host:port, found {found}"),
-                );
-            }
-        }
-    }
-
     /// `cluster { name, listen | host + port, authorization { user,
     /// password, timeout, [permissions: deprecated] }, routes,
     /// connect_retries, no_advertise, cluster_advertise, permissions {
@@ -1054,23 +909,6 @@ impl Reader {
         })
     }
 
-    fn port(&mut self, value: &Value) -> Option<i32> {
-        let port = self.ok(value.as_i64())?;
-        self.check_port(port, &value.pos)
-    }
-
-    fn check_port(&mut self, port: i64, pos: &Pos) -> Option<i32> {
-        if (-1..=i64::from(u16::MAX)).contains(&port) {
-            Some(port as i32)
-        } else {
-            self.fail(
-                pos,
-                format!("port {port} is out of range (0 to 65535, or -1 for any free port)"),
-            );
-            None
-        }
-    }
-
     fn authorization(&mut self, entry: &MapEntry) -> Option<AuthBlock> {
         let map = self.map(&entry.value)?;
         let mut auth = AuthBlock {
@@ -1099,40 +937,6 @@ impl Reader {
             users.apply_default_permissions(&auth.default_permissions);
         }
         Some(auth)
-    }
-
-    /// `timeout: 1`, `timeout: 0.5` (seconds, as nats-server documents it)
-    /// or `timeout: "2s"`. Zero means the default.
-    fn auth_timeout(&mut self, value: &Value) -> Option<Duration> {
-        let duration = match &value.kind {
-            ValueKind::Integer(_) | ValueKind::Float(_) => {
-                let seconds = self.ok(value.as_f64())?;
-                match Duration::try_from_secs_f64(seconds) {
-                    Ok(d) => d,
-                    Err(_) => {
-                        self.fail(
-                            &value.pos,
-                            format!(
-                                "invalid authorization timeout {seconds}: expected a non-negative number of seconds"
-                            ),
-                        );
-                        return None;
-                    }
-                }
-            }
-            ValueKind::String(_) => self.ok(value.as_duration())?.0,
-            other => {
-                let found = other.type_name();
-                self.fail(
-                    &value.pos,
-                    format!(
-                        "expected a number of seconds or a duration such as \"2s\", found {found}"
-                    ),
-                );
-                return None;
-            }
-        };
-        (!duration.is_zero()).then_some(duration)
     }
 
     /// `users: [ {user: a, password: b, permissions: {...}}, {nkey: U...} ]`
@@ -1623,14 +1427,6 @@ impl Reader {
                 self.fail(&value.pos, "Expect an account name and a subject");
                 None
             }
-        }
-    }
-
-    /// A string or an array of strings.
-    fn string_list(&mut self, value: &Value) -> Vec<String> {
-        match &value.kind {
-            ValueKind::Array(items) => items.iter().filter_map(|v| self.string(v)).collect(),
-            _ => self.string(value).into_iter().collect(),
         }
     }
 
