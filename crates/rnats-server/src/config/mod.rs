@@ -46,11 +46,12 @@ pub use rnats_conf::Warning;
 
 use crate::auth::is_bcrypt;
 use crate::options::{
-    AccountConfig, AuthOptions, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind,
-    ImportConfig, NkeyConfig, Options, PermissionsConfig, ResolverOptions,
-    ResponsePermissionConfig, SubjectRuleConfig, TrustOptions, UserConfig,
+    AccountConfig, AuthOptions, ExportConfig, ExportKind, ImportConfig, NkeyConfig, Options,
+    PermissionsConfig, ResolverOptions, TrustOptions, UserConfig,
 };
 
+mod cluster;
+mod permissions;
 #[cfg(test)]
 mod testing;
 mod tls;
@@ -695,126 +696,6 @@ impl Reader {
         });
     }
 
-    /// `cluster { name, listen | host + port, authorization { user,
-    /// password, timeout, [permissions: deprecated] }, routes,
-    /// connect_retries, no_advertise, cluster_advertise, permissions {
-    /// import, export }, tls }`.
-    fn cluster(&mut self, value: &Value) -> Option<crate::options::ClusterOptions> {
-        let block = self.map(value)?;
-        // No port, no clustering (as in nats-server: `cluster { name: x }`
-        // alone neither listens nor dials); `listen` or `port` turn it on.
-        let mut cluster = crate::options::ClusterOptions {
-            host: "0.0.0.0".into(),
-            port: 0,
-            ..Default::default()
-        };
-        let mut legacy_permissions = None;
-        for entry in block {
-            let v = &entry.value;
-            match entry.key.to_ascii_lowercase().as_str() {
-                "name" => cluster.name = self.string(v).filter(|n| !n.is_empty()),
-                "listen" => {
-                    let mut listen = Options {
-                        host: cluster.host.clone(),
-                        port: cluster.port,
-                        ..Options::default()
-                    };
-                    self.listen(v, &mut listen);
-                    cluster.host = listen.host;
-                    cluster.port = listen.port;
-                }
-                "host" | "net" => {
-                    if let Some(host) = self.string(v).filter(|h| !h.is_empty()) {
-                        cluster.host = host;
-                    }
-                }
-                "port" => {
-                    if let Some(port) = self.port(v) {
-                        cluster.port = port;
-                    }
-                }
-                "authorization" => {
-                    let Some(map) = self.map(v) else { continue };
-                    for e in map {
-                        match e.key.to_ascii_lowercase().as_str() {
-                            "user" | "username" => cluster.username = self.string(&e.value),
-                            "pass" | "password" => cluster.password = self.string(&e.value),
-                            "timeout" => cluster.auth_timeout = self.auth_timeout(&e.value),
-                            // Routes log in with one user and password, in
-                            // nats-server too (these are its messages).
-                            "users" => self.fail(
-                                &e.key_pos,
-                                "Cluster authorization does not allow multiple users",
-                            ),
-                            "token" => self
-                                .fail(&e.key_pos, "Cluster authorization does not support tokens"),
-                            // The old place of route permissions: still
-                            // honoured, with nats-server's warning, unless
-                            // the cluster block has its own.
-                            "permissions" | "default_permissions" => {
-                                self.warnings.push(Warning {
-                                    pos: e.key_pos.clone(),
-                                    message: format!(
-                                        "invalid use of field {:?}: setting \"permissions\" within \
-                                         cluster authorization block is deprecated",
-                                        entry.key
-                                    ),
-                                });
-                                legacy_permissions = self.route_permissions(&e.value);
-                            }
-                            _ => self.unknown(e),
-                        }
-                    }
-                }
-                "routes" => {
-                    cluster.routes = match &v.kind {
-                        ValueKind::String(_) => self.string(v).into_iter().collect(),
-                        _ => self.string_list(v),
-                    }
-                }
-                "connect_retries" => {
-                    if let Some(n) = self.count(entry, u32::MAX.into()) {
-                        cluster.connect_retries = n as u32;
-                    }
-                }
-                "no_advertise" => cluster.no_advertise = self.ok(v.as_bool()).unwrap_or(false),
-                "cluster_advertise" | "advertise" => cluster.advertise = self.string(v),
-                "permissions" => {
-                    if let Some(perms) = self.route_permissions(v) {
-                        cluster.permissions = Some(perms);
-                    }
-                }
-                "tls" => cluster.tls = self.cluster_tls(v),
-                "pool_size" | "accounts" | "compression" => {
-                    self.not_yet(entry, "this cluster option")
-                }
-                _ => self.unknown(entry),
-            }
-        }
-        if cluster.permissions.is_none() {
-            cluster.permissions = legacy_permissions;
-        }
-        Some(cluster)
-    }
-
-    /// Route permissions: `import` and `export` (or nats-server's aliases
-    /// `publish` and `subscribe`), without `allow_responses`.
-    fn route_permissions(&mut self, value: &Value) -> Option<crate::options::RoutePermissions> {
-        let perms = self.permissions(value)?;
-        if perms.allow_responses.is_some() {
-            self.fail(
-                &value.pos,
-                "Cluster permissions do not support dynamic responses",
-            );
-            return None;
-        }
-        // The parser reads `import` as publish and `export` as subscribe.
-        Some(crate::options::RoutePermissions {
-            import: perms.publish,
-            export: perms.subscribe,
-        })
-    }
-
     fn authorization(&mut self, entry: &MapEntry) -> Option<AuthBlock> {
         let map = self.map(&entry.value)?;
         let mut auth = AuthBlock {
@@ -900,155 +781,6 @@ impl Reader {
                 (None, None) => self.fail(&item.pos, "User entry requires a user"),
             }
         }
-    }
-
-    /// `{ publish: ..., subscribe: ..., allow_responses: ... }`
-    fn permissions(&mut self, value: &Value) -> Option<PermissionsConfig> {
-        let map = self.map(value)?;
-        let mut permissions = PermissionsConfig::default();
-        for e in map {
-            let value = &e.value;
-            match e.key.to_ascii_lowercase().as_str() {
-                "pub" | "publish" | "import" => permissions.publish = self.subject_rule(value),
-                "sub" | "subscribe" | "export" => permissions.subscribe = self.subject_rule(value),
-                "publish_allow_responses" | "allow_responses" => {
-                    permissions.allow_responses = self.allow_responses(value);
-                }
-                _ => self.unknown_as(e, format!("Unknown field {:?} parsing permissions", e.key)),
-            }
-        }
-        // As nats-server: allowing responses turns off the blanket publish
-        // allow, so that what a user may publish to is what replies open.
-        if permissions.allow_responses.is_some() {
-            permissions
-                .publish
-                .get_or_insert_with(SubjectRuleConfig::default)
-                .allow
-                .get_or_insert_with(Vec::new);
-        }
-        Some(permissions)
-    }
-
-    /// `"a.>"`, `["a", "b"]` (allow) or `{ allow: ..., deny: ... }`.
-    fn subject_rule(&mut self, value: &Value) -> Option<SubjectRuleConfig> {
-        let ValueKind::Map(map) = &value.kind else {
-            return Some(SubjectRuleConfig {
-                allow: self.subjects(value),
-                deny: Vec::new(),
-            });
-        };
-        if map.is_empty() {
-            return None;
-        }
-        let mut rule = SubjectRuleConfig::default();
-        for e in map {
-            match e.key.to_ascii_lowercase().as_str() {
-                "allow" => rule.allow = self.subjects(&e.value),
-                "deny" => rule.deny = self.subjects(&e.value).unwrap_or_default(),
-                _ => self.unknown_as(
-                    e,
-                    format!(
-                        "Unknown field name {:?} parsing subject permissions, only 'allow' or 'deny' are permitted",
-                        e.key
-                    ),
-                ),
-            }
-        }
-        Some(rule)
-    }
-
-    /// A subject or an array of subjects; `"foo.* queue"` names a queue group.
-    fn subjects(&mut self, value: &Value) -> Option<Vec<String>> {
-        let values = match &value.kind {
-            ValueKind::String(_) => std::slice::from_ref(value),
-            ValueKind::Array(items) => items.as_slice(),
-            other => {
-                let found = other.type_name();
-                self.fail(
-                    &value.pos,
-                    format!("expected a subject or an array of subjects, found {found}"),
-                );
-                return None;
-            }
-        };
-        let mut subjects = Vec::with_capacity(values.len());
-        for v in values {
-            let subject = self.string(v)?;
-            let mut fields = subject.split_whitespace();
-            let valid = match (fields.next(), fields.next(), fields.next()) {
-                _ if is_valid_subject(subject.as_bytes()) => true,
-                (Some(s), Some(_queue), None) => is_valid_subject(s.as_bytes()),
-                _ => false,
-            };
-            if !valid {
-                self.fail(
-                    &v.pos,
-                    format!("subject {subject:?} is not a valid subject"),
-                );
-                return None;
-            }
-            subjects.push(subject);
-        }
-        Some(subjects)
-    }
-
-    /// `true`, `false` or `{ max: 1, expires: "1m" }`. As in nats-server, a
-    /// missing or zero `max` is 1 and a missing or zero `expires` 2 minutes;
-    /// negative ones mean no limit.
-    fn allow_responses(&mut self, value: &Value) -> Option<ResponsePermissionConfig> {
-        let default = ResponsePermissionConfig {
-            max: 1,
-            expires: Some(DEFAULT_ALLOW_RESPONSE_EXPIRATION),
-        };
-        let map = match &value.kind {
-            ValueKind::Bool(true) => return Some(default),
-            ValueKind::Bool(false) => return None,
-            ValueKind::Map(map) => map,
-            other => {
-                let found = other.type_name();
-                self.fail(
-                    &value.pos,
-                    format!(
-                        "expected true, false or a map such as {{ max: 1, expires: \"1m\" }}, found {found}"
-                    ),
-                );
-                return None;
-            }
-        };
-        let mut permission = default;
-        for e in map {
-            let value = &e.value;
-            match e.key.to_ascii_lowercase().as_str() {
-                "max" | "max_msgs" | "max_messages" | "max_responses" => {
-                    match self.ok(value.as_i64()) {
-                        Some(n) if n < 0 => permission.max = usize::MAX,
-                        Some(n) if n > 0 => {
-                            permission.max = usize::try_from(n).unwrap_or(usize::MAX)
-                        }
-                        _ => {}
-                    }
-                }
-                "expires" | "expiration" | "ttl" => {
-                    let Some(text) = self.string(value) else {
-                        continue;
-                    };
-                    let (negative, unsigned) = match text.strip_prefix('-') {
-                        Some(rest) => (true, rest),
-                        None => (false, text.as_str()),
-                    };
-                    match rnats_conf::parse_duration(unsigned) {
-                        Ok(_) if negative => permission.expires = None,
-                        Ok(d) if !d.is_zero() => permission.expires = Some(d),
-                        Ok(_) => {}
-                        Err(reason) => {
-                            self.fail(&value.pos, format!("invalid duration {text:?}: {reason}"));
-                        }
-                    }
-                }
-                _ => self.unknown_as(e, format!("Unknown field {:?} parsing permissions", e.key)),
-            }
-        }
-        Some(permission)
     }
 
     /// `accounts: [A, B]` or `accounts { A: { users, exports, imports } }`.
@@ -1577,6 +1309,9 @@ fn go_duration(d: Duration) -> String {
 mod tests {
     use super::testing::*;
     use super::*;
+    use crate::options::{
+        DEFAULT_ALLOW_RESPONSE_EXPIRATION, ResponsePermissionConfig, SubjectRuleConfig,
+    };
 
     #[test]
     fn server_settings() {
@@ -1740,53 +1475,6 @@ ports_file_dir: /tmp
     }
 
     #[test]
-    fn the_cluster_block() {
-        let opts = options(
-            "cluster {\n  name: c1\n  listen: 127.0.0.1:-1\n  authorization { user: ru, password: rp, timeout: 0.5 }\n  \
-             routes: [ nats-route://ru:rp@127.0.0.1:6223 ]\n  connect_retries: 5\n  no_advertise: true\n}\n",
-        );
-        let c = opts.cluster.unwrap();
-        assert_eq!(c.name.as_deref(), Some("c1"));
-        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", -1));
-        assert_eq!(c.username.as_deref(), Some("ru"));
-        assert_eq!(c.password.as_deref(), Some("rp"));
-        assert_eq!(c.auth_timeout, Some(Duration::from_millis(500)));
-        assert_eq!(c.routes, ["nats-route://ru:rp@127.0.0.1:6223"]);
-        assert_eq!(c.connect_retries, 5);
-        assert!(c.no_advertise);
-        let c = options("cluster { port: 7244, host: 127.0.0.2 }")
-            .cluster
-            .unwrap();
-        assert_eq!((c.host.as_str(), c.port), ("127.0.0.2", 7244));
-        assert!(error("cluster { bogus: 1 }").contains("unknown field"));
-    }
-
-    #[test]
-    fn cluster_permissions_are_import_and_export() {
-        let opts = options(
-            "cluster {\n  port: -1\n  permissions {\n    import: { allow: [\"a.>\"], deny: a.secret }\n    \
-             export: \"b.*\"\n  }\n}\n",
-        );
-        let perms = opts.cluster.unwrap().permissions.unwrap();
-        let import = perms.import.unwrap();
-        assert_eq!(import.allow, Some(vec!["a.>".to_string()]));
-        assert_eq!(import.deny, ["a.secret"]);
-        assert_eq!(perms.export.unwrap().allow, Some(vec!["b.*".to_string()]));
-        // nats-server's other names for the two directions work too.
-        let perms = options("cluster { permissions { publish: x, subscribe: y } }")
-            .cluster
-            .unwrap()
-            .permissions
-            .unwrap();
-        assert_eq!(perms.import.unwrap().allow, Some(vec!["x".to_string()]));
-        assert_eq!(perms.export.unwrap().allow, Some(vec!["y".to_string()]));
-        assert_eq!(
-            error("cluster {\n  permissions { import: a, allow_responses: true }\n}\n"),
-            "nats.conf:2:15: Cluster permissions do not support dynamic responses"
-        );
-    }
-
-    #[test]
     fn lame_duck_settings_with_nats_server_rules() {
         let opts = options("lame_duck_duration: \"45s\"\nlame_duck_grace_period: \"5s\"\n");
         assert_eq!(opts.lame_duck_duration, Duration::from_secs(45));
@@ -1837,42 +1525,6 @@ ports_file_dir: /tmp
             ),
             (3600, 1)
         );
-    }
-
-    #[test]
-    fn cluster_authorization_is_one_user_as_in_nats_server() {
-        assert_eq!(
-            error("cluster {\n  authorization { users: [ {user: a, password: b} ] }\n}\n"),
-            "nats.conf:2:19: Cluster authorization does not allow multiple users"
-        );
-        assert_eq!(
-            error("cluster {\n  authorization { token: t0k3n }\n}\n"),
-            "nats.conf:2:19: Cluster authorization does not support tokens"
-        );
-    }
-
-    #[test]
-    fn route_permissions_in_cluster_authorization_are_deprecated_but_kept() {
-        let text = "cluster {\n  authorization { user: a, password: b, permissions { import: x, export: y } }\n}\n";
-        assert_eq!(
-            warnings(text),
-            [
-                "nats.conf:2:41: invalid use of field \"authorization\": setting \"permissions\" \
-              within cluster authorization block is deprecated"
-            ]
-        );
-        let (opts, _) = apply_text(text).unwrap();
-        let perms = opts.cluster.unwrap().permissions.unwrap();
-        assert_eq!(perms.import.unwrap().allow, Some(vec!["x".to_string()]));
-        assert_eq!(perms.export.unwrap().allow, Some(vec!["y".to_string()]));
-        // The cluster block's own permissions win, wherever they are written.
-        let (opts, _) = apply_text(
-            "cluster {\n  permissions { import: own }\n  \
-             authorization { default_permissions { import: old } }\n}\n",
-        )
-        .unwrap();
-        let perms = opts.cluster.unwrap().permissions.unwrap();
-        assert_eq!(perms.import.unwrap().allow, Some(vec!["own".to_string()]));
     }
 
     #[test]
@@ -2018,46 +1670,6 @@ ports_file_dir: /tmp
                     }),
                 }),
             }]
-        );
-    }
-
-    #[test]
-    fn allow_responses_forms() {
-        let responses = |text: &str| {
-            let opts = options(&format!(
-                "authorization {{ users: [ {{user: a, password: b, permissions: {{allow_responses: {text}}}}} ] }}"
-            ));
-            opts.auth.users[0].permissions.clone().expect("permissions")
-        };
-        let p = responses("{max: 5, expires: \"1m\"}");
-        assert_eq!(
-            p.allow_responses,
-            Some(ResponsePermissionConfig {
-                max: 5,
-                expires: Some(Duration::from_secs(60))
-            })
-        );
-        // Allowing responses turns off the blanket publish allow.
-        assert_eq!(
-            p.publish,
-            Some(SubjectRuleConfig {
-                allow: Some(vec![]),
-                deny: vec![]
-            })
-        );
-        assert_eq!(
-            responses("{max: -1, expires: \"-1s\"}").allow_responses,
-            Some(ResponsePermissionConfig {
-                max: usize::MAX,
-                expires: None
-            })
-        );
-        assert_eq!(responses("false"), PermissionsConfig::default());
-        assert_eq!(
-            error(
-                "authorization { users: [ {user: a, password: b, permissions: {allow_responses: 5}} ] }"
-            ),
-            "nats.conf:1:80: expected true, false or a map such as { max: 1, expires: \"1m\" }, found an integer"
         );
     }
 
