@@ -33,6 +33,31 @@
 //! variable definitions (referenced as `$NAME`) are not unknown.
 //!
 //! Like nats-server, a `0` for a limit or a duration means its default.
+//!
+//! # Layout
+//!
+//! This file owns the entry points ([`load`], [`apply_file`], [`apply`]),
+//! the error and warning types, [`has_plaintext_passwords`], the table of
+//! keys refused as not supported yet, and the walk of the top level that
+//! hands each key to its block and then runs the checks that need the
+//! whole file, in this order: the server's, auth's, operator mode's. It
+//! reads no value itself. The blocks, each with its unit tests:
+//!
+//! - `server.rs`: the server's own settings (ports, limits, timeouts,
+//!   logging, lame duck, files);
+//! - `auth/`: `authorization {}`, users, `accounts {}` (`auth/accounts.rs`)
+//!   and `no_auth_user`;
+//! - `cluster.rs`: `cluster {}`;
+//! - `operator.rs`: `operator`, `system_account`, `resolver`,
+//!   `resolver_preload`.
+//!
+//! They read through shared layers that know no block: `values.rs` (the
+//! `Reader` with its typed values, located problems and refusals), and
+//! two readers of nested blocks that more than one block writes the same
+//! way: `permissions.rs` (users' and routes' permissions) and `tls.rs`
+//! (clients' and routes' `tls {}`). Imports go one way: `mod.rs` uses the
+//! blocks, the blocks use the shared layers, no block uses another.
+//! `testing.rs` holds what the unit tests share.
 
 use std::fmt;
 use std::path::Path;

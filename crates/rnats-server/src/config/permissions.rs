@@ -46,7 +46,7 @@ impl Reader {
     }
 
     /// `"a.>"`, `["a", "b"]` (allow) or `{ allow: ..., deny: ... }`.
-    pub(super) fn subject_rule(&mut self, value: &Value) -> Option<SubjectRuleConfig> {
+    fn subject_rule(&mut self, value: &Value) -> Option<SubjectRuleConfig> {
         let ValueKind::Map(map) = &value.kind else {
             return Some(SubjectRuleConfig {
                 allow: self.subjects(value),
@@ -74,7 +74,7 @@ impl Reader {
     }
 
     /// A subject or an array of subjects; `"foo.* queue"` names a queue group.
-    pub(super) fn subjects(&mut self, value: &Value) -> Option<Vec<String>> {
+    fn subjects(&mut self, value: &Value) -> Option<Vec<String>> {
         let values = match &value.kind {
             ValueKind::String(_) => std::slice::from_ref(value),
             ValueKind::Array(items) => items.as_slice(),
@@ -111,7 +111,7 @@ impl Reader {
     /// `true`, `false` or `{ max: 1, expires: "1m" }`. As in nats-server, a
     /// missing or zero `max` is 1 and a missing or zero `expires` 2 minutes;
     /// negative ones mean no limit.
-    pub(super) fn allow_responses(&mut self, value: &Value) -> Option<ResponsePermissionConfig> {
+    fn allow_responses(&mut self, value: &Value) -> Option<ResponsePermissionConfig> {
         let default = ResponsePermissionConfig {
             max: 1,
             expires: Some(DEFAULT_ALLOW_RESPONSE_EXPIRATION),

@@ -144,7 +144,7 @@ impl Reader {
         self.check_port(port, &value.pos)
     }
 
-    pub(super) fn check_port(&mut self, port: i64, pos: &Pos) -> Option<i32> {
+    fn check_port(&mut self, port: i64, pos: &Pos) -> Option<i32> {
         if (-1..=i64::from(u16::MAX)).contains(&port) {
             Some(port as i32)
         } else {
