@@ -78,12 +78,8 @@ impl Reader {
         let values = match &value.kind {
             ValueKind::String(_) => std::slice::from_ref(value),
             ValueKind::Array(items) => items.as_slice(),
-            other => {
-                let found = other.type_name();
-                self.fail(
-                    &value.pos,
-                    format!("expected a subject or an array of subjects, found {found}"),
-                );
+            _ => {
+                self.expected(value, "a subject or an array of subjects");
                 return None;
             }
         };
@@ -120,13 +116,10 @@ impl Reader {
             ValueKind::Bool(true) => return Some(default),
             ValueKind::Bool(false) => return None,
             ValueKind::Map(map) => map,
-            other => {
-                let found = other.type_name();
-                self.fail(
-                    &value.pos,
-                    format!(
-                        "expected true, false or a map such as {{ max: 1, expires: \"1m\" }}, found {found}"
-                    ),
+            _ => {
+                self.expected(
+                    value,
+                    "true, false or a map such as { max: 1, expires: \"1m\" }",
                 );
                 return None;
             }

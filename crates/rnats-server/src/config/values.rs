@@ -81,6 +81,13 @@ impl Reader {
         }
     }
 
+    /// A value of a type the key does not take: `expected <what>, found
+    /// <its type>`, worded as `rnats_conf` words its own type errors.
+    pub(super) fn expected(&mut self, value: &Value, what: &str) {
+        let found = value.kind.type_name();
+        self.fail(&value.pos, format!("expected {what}, found {found}"));
+    }
+
     /// A key nats-server does not know: refused as nats-server refuses it,
     /// unless it is a variable definition.
     pub(super) fn unknown(&mut self, entry: &MapEntry) {
@@ -184,11 +191,7 @@ impl Reader {
                 }
             }
             _ => {
-                let found = value.kind.type_name();
-                self.fail(
-                    &value.pos,
-                    format!("expected a port or host:port, found {found}"),
-                );
+                self.expected(value, "a port or host:port");
             }
         }
     }
@@ -213,14 +216,8 @@ impl Reader {
                 }
             }
             ValueKind::String(_) => self.ok(value.as_duration())?.0,
-            other => {
-                let found = other.type_name();
-                self.fail(
-                    &value.pos,
-                    format!(
-                        "expected a number of seconds or a duration such as \"2s\", found {found}"
-                    ),
-                );
+            _ => {
+                self.expected(value, "a number of seconds or a duration such as \"2s\"");
                 return None;
             }
         };

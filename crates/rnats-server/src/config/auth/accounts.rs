@@ -46,6 +46,15 @@ fn kind_name(kind: &ExportKind) -> &'static str {
     }
 }
 
+/// What the key `stream` or `service` of an export or import declares.
+fn kind_of(key: &str) -> ExportKind {
+    if key == "stream" {
+        ExportKind::Stream
+    } else {
+        ExportKind::Service
+    }
+}
+
 fn is_reserved_account(name: &str) -> bool {
     name == "$G"
 }
@@ -82,14 +91,8 @@ impl Reader {
                     }
                 }
             }
-            other => {
-                let found = other.type_name();
-                self.fail(
-                    &value.pos,
-                    format!(
-                        "expected a map of accounts (or an array of account names), found {found}"
-                    ),
-                );
+            _ => {
+                self.expected(value, "a map of accounts (or an array of account names)");
             }
         }
         accounts
@@ -148,11 +151,7 @@ impl Reader {
                 let key = e.key.to_ascii_lowercase();
                 match key.as_str() {
                     "stream" | "service" => {
-                        let kind = if key == "stream" {
-                            ExportKind::Stream
-                        } else {
-                            ExportKind::Service
-                        };
+                        let kind = kind_of(&key);
                         subject_given = true;
                         let Some(subject) = self.string(value) else {
                             continue;
@@ -228,11 +227,7 @@ impl Reader {
                 let key = e.key.to_ascii_lowercase();
                 match key.as_str() {
                     "stream" | "service" => {
-                        let kind = if key == "stream" {
-                            ExportKind::Stream
-                        } else {
-                            ExportKind::Service
-                        };
+                        let kind = kind_of(&key);
                         if let Some((seen, ..)) = &import
                             && *seen != kind
                         {
