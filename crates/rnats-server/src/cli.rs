@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, CommandFactory, Parser};
 
 use crate::config::{self, ConfigError, Problem, Warning};
 use crate::options::Options;
@@ -18,6 +18,11 @@ use crate::tls::TlsOptions;
 #[command(
     name = "rnats-server",
     about = "A NATS server: a drop-in replacement for nats-server",
+    long_about = "A NATS server: a drop-in replacement for nats-server.\n\n\
+        Flags may be written Go-style (-port 4222, -DV) or GNU-style (--port 4222). \
+        Flags win over the same settings in the configuration file (-c). \
+        SIGHUP reloads the configuration, SIGUSR2 enters lame duck mode, \
+        SIGINT and SIGTERM shut down.",
     disable_version_flag = true
 )]
 struct Args {
@@ -372,6 +377,14 @@ fn not_yet_supported(arg: &str) -> Option<(&'static str, &'static str)> {
         .find_map(|(flags, what)| flags.iter().find(|f| **f == name).map(|f| (*f, *what)))
 }
 
+/// The clap definition of the command line, for generating the man page
+/// and shell completions. [`parse`] is what the binary runs: it also reads
+/// Go-style single-dash long flags and refuses unimplemented nats-server
+/// flags, neither of which clap describes.
+pub fn command() -> clap::Command {
+    Args::command().version(crate::server::VERSION)
+}
+
 /// Parses the command line (without the program name) into [`Command`].
 /// Errors are ready to print; `--help` comes back as a clap "error" too.
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap::Error> {
@@ -680,6 +693,20 @@ mod tests {
             err.contains("must specify [-c, --config] option to check configuration file syntax"),
             "{err}"
         );
+    }
+
+    /// The definition the man page and completions are made from is valid
+    /// clap, keeps `-v` as nats-server's version flag (no clap `-V`, which
+    /// is `--trace`), and carries the version for the man page header.
+    #[test]
+    fn command_for_docs() {
+        let cmd = command();
+        cmd.clone().debug_assert();
+        assert_eq!(cmd.get_version(), Some(crate::server::VERSION));
+        let long = |name: &str| cmd.get_arguments().find(|a| a.get_long() == Some(name));
+        assert_eq!(long("version").and_then(|a| a.get_short()), Some('v'));
+        assert_eq!(long("trace").and_then(|a| a.get_short()), Some('V'));
+        assert!(long("cluster").is_some() && long("tlscert").is_some());
     }
 
     #[test]
