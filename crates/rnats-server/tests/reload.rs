@@ -450,3 +450,43 @@ async fn ping_interval_applies_to_connected_clients() {
     client.send(b"PONG\r\n").await;
     client.assert_open().await;
 }
+
+/// A lower `max_pending` applies to a connected subscriber at once: the
+/// backlog that was fine before now makes it a slow consumer. (nats-server
+/// refuses to reload `max_pending`; issue 12 asks for it.)
+#[tokio::test]
+async fn max_pending_applies_to_connected_clients() {
+    let s = Configured::start("max_pending: 64MB\n").await;
+    let mut slow = RawClient::connect_with_recv_buffer(s.addr(), 4096).await;
+    slow.send(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n")
+        .await;
+    slow.expect(b"PONG\r\n").await;
+    s.reload("max_pending: 64KB\nmax_payload: 32KB\n").unwrap();
+    let mut publisher = RawClient::connect_quiet(s.addr()).await;
+    let payload = vec![b'x'; 16 * 1024];
+    let mut frame = format!("PUB flood {}\r\n", payload.len()).into_bytes();
+    frame.extend_from_slice(&payload);
+    frame.extend_from_slice(b"\r\n");
+    // 16 MiB: far below 64 MB, far above 64 KB plus what the sockets hold.
+    for _ in 0..1024 {
+        publisher.send(&frame).await;
+    }
+    publisher.assert_open().await;
+    wait_for_log(&["Slow Consumer Detected: MaxPending of 65536 Exceeded"]).await;
+    slow.read_until_closed().await;
+}
+
+/// A new `client_advertise` is what the next clients are told.
+#[tokio::test]
+async fn client_advertise_changes_the_info_of_new_clients() {
+    let s = Configured::start("").await;
+    s.reload("client_advertise: \"nats.example.com:4333\"\n")
+        .unwrap();
+    let client = RawClient::connect(s.addr()).await;
+    let info = String::from_utf8_lossy(client.info()).into_owned();
+    assert!(
+        info.contains("\"host\":\"nats.example.com\"") && info.contains("\"port\":4333"),
+        "{info}"
+    );
+    wait_for_log(&["Reload: client_advertise = nats.example.com:4333"]).await;
+}
