@@ -12,6 +12,7 @@ pub mod login_cache;
 pub mod options;
 pub mod outbound;
 pub mod permissions;
+pub mod reader;
 pub mod reload;
 pub mod route;
 pub mod server;

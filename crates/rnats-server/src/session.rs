@@ -12,26 +12,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use rnats_proto::messages::{ConnectInfo, redact_connect};
 use rnats_proto::parser::{self, ClientOp, Limits, Parsed, ProtocolError, Span, parse};
 use rnats_proto::{encode, errors, subject};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::account::{Account, RESPONSE_PREFIX, Routes};
 use crate::auth::{AuthFailure, Identity};
-use crate::client::{Client, CloseReason, closed, lock};
+use crate::client::{Client, CloseReason, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
 use crate::permissions::Permissions;
+use crate::reader::{Outcome, Role, read_loop};
 use crate::server::ServerShared;
 use crate::sublist::Matches;
 use crate::subscription::Subscription;
 
-/// Reads start this small (idle connections stay cheap) and grow to
-/// [`MAX_READ`] while the client keeps filling them.
-const MIN_READ: usize = 512;
+/// The most a read takes (see [`crate::reader`]).
 const MAX_READ: usize = 256 * 1024;
 /// Match results a connection remembers for the subjects it publishes to.
 const LOCAL_CACHE_SIZE: usize = 512;
@@ -136,6 +135,8 @@ pub struct Session {
     credentials: Option<Box<Credentials>>,
     /// The server's auth generation this login was checked against.
     auth_generation: u64,
+    /// When a client that must log in and has not is closed.
+    auth_deadline: Instant,
 }
 
 /// The credentials fields of a CONNECT. Never logged.
@@ -185,8 +186,58 @@ enum Stop {
     Protocol(ProtocolError),
 }
 
-/// What the connection does after an operation.
-type Outcome = Result<(), CloseReason>;
+/// What a client connection waits for besides its bytes.
+pub enum SessionEvent {
+    /// A reload changed the settings.
+    Reload,
+    /// No CONNECT came in time.
+    AuthTimeout,
+}
+
+impl Role for Session {
+    type Event = SessionEvent;
+
+    async fn event(&mut self) -> SessionEvent {
+        let waiting_for_login = self.auth_required && !self.connected;
+        tokio::select! {
+            biased;
+            _ = self.client.reload_notified() => SessionEvent::Reload,
+            _ = sleep_until(self.auth_deadline), if waiting_for_login => SessionEvent::AuthTimeout,
+        }
+    }
+
+    async fn on_event(&mut self, event: SessionEvent) -> Outcome {
+        match event {
+            SessionEvent::Reload => self.reloaded().await,
+            SessionEvent::AuthTimeout => {
+                error!("{} - {}", self.client.tag, "Authentication Timeout");
+                self.client.err_and_close(
+                    errors::AUTHENTICATION_TIMEOUT,
+                    CloseReason::AuthenticationTimeout,
+                );
+                Err(CloseReason::AuthenticationTimeout)
+            }
+        }
+    }
+
+    async fn on_bytes(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Outcome) {
+        let (consumed, outcome) = self.handle(chunk, want).await;
+        let outcome = match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::Close(reason)) => Err(reason),
+            Err(Stop::Protocol(e)) => Err(self.protocol_error(e)),
+        };
+        (consumed, outcome)
+    }
+
+    fn deliveries(&mut self) -> &mut Deliveries {
+        &mut self.out
+    }
+
+    fn cleanup(&mut self) {
+        Session::cleanup(self);
+    }
+}
 
 impl Session {
     /// `tls_identities`: what the client's certificate names, for
@@ -207,6 +258,7 @@ impl Session {
         Session {
             auth_required: auth.required(),
             auth_generation: server.auth_generation(),
+            auth_deadline: Instant::now() + auth.timeout(),
             credentials: None,
             account: anonymous.account,
             permissions: None,
@@ -230,87 +282,14 @@ impl Session {
         }
     }
 
-    pub async fn run<R: AsyncRead + Unpin>(mut self, mut reader: R) {
-        let mut buf = BytesMut::with_capacity(MIN_READ);
-        let mut read_size = MIN_READ;
+    /// Reads and carries out what the client sends until the connection
+    /// closes (see [`crate::reader`]).
+    pub async fn run<R: AsyncRead + Unpin>(mut self, reader: R) {
         // A read's worth of output is how far a consumer's backlog can grow
         // before flow control looks again: keep it well inside max_pending.
-        let max_read = MAX_READ
-            .min(self.server.opts().max_pending / 4)
-            .max(MIN_READ);
-        let mut want = 0usize;
-        let auth_deadline = Instant::now() + self.server.auth().timeout();
-        loop {
-            if buf.is_empty() && buf.capacity() > 4 * read_size {
-                buf = BytesMut::with_capacity(read_size);
-            }
-            // Read at most `room`: a read's worth of output is what each
-            // consumer's backlog may grow by before flow control looks again.
-            let room = read_size.max(want.saturating_sub(buf.len()));
-            buf.reserve(room);
-            let mut limited = (&mut buf).limit(room);
-            // Biased: a reload is applied before anything read after it.
-            let n = tokio::select! {
-                biased;
-                _ = closed(&self.client) => break,
-                _ = self.client.reload_notified() => None,
-                r = reader.read_buf(&mut limited) => Some(r),
-                _ = sleep_until(auth_deadline), if self.auth_required && !self.connected => {
-                    error!("{} - {}", self.client.tag, "Authentication Timeout");
-                    self.client.err_and_close(errors::AUTHENTICATION_TIMEOUT, CloseReason::AuthenticationTimeout);
-                    break;
-                }
-            };
-            let Some(n) = n else {
-                // Nothing was read (reading is cancel-safe).
-                if let Err(reason) = self.reloaded().await {
-                    self.client.close(reason, true);
-                    break;
-                }
-                continue;
-            };
-            let n = match n {
-                Ok(0) => {
-                    self.client.close(CloseReason::ClientClosed, true);
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    debug!("{} - Read error: {}", self.client.tag, e);
-                    self.client.close(CloseReason::ReadError, false);
-                    break;
-                }
-            };
-            if n == room {
-                read_size = (read_size * 2).min(max_read);
-            } else if n < read_size / 4 {
-                read_size = (read_size / 2).max(MIN_READ);
-            }
-
-            if buf.len() < want {
-                continue; // the frame's size is known: wait for all of it
-            }
-            // Freeze what has arrived, so payloads can be shared by
-            // reference; what is left of an incomplete frame goes back.
-            let chunk = buf.split().freeze();
-            let (consumed, outcome) = self.handle(&chunk, &mut want).await;
-            buf.extend_from_slice(&chunk[consumed..]);
-            drop(chunk);
-            self.out.flush();
-            self.out.wait_for_slow_consumers().await;
-            match outcome {
-                Ok(()) => {}
-                Err(Stop::Close(reason)) => {
-                    self.client.close(reason, true);
-                    break;
-                }
-                Err(Stop::Protocol(e)) => {
-                    self.protocol_error(e);
-                    break;
-                }
-            }
-        }
-        self.cleanup();
+        let max_read = MAX_READ.min(self.server.opts().max_pending / 4);
+        let client = self.client.clone();
+        read_loop(&client, &mut self, reader, max_read).await;
     }
 
     /// Parses and carries out every complete frame in `chunk`, one by one
@@ -965,7 +944,9 @@ impl Session {
         }
     }
 
-    fn protocol_error(&mut self, e: ProtocolError) {
+    /// Bad input: nats-server's error for it, if it has one; the reason to
+    /// close with.
+    fn protocol_error(&mut self, e: ProtocolError) -> CloseReason {
         match e.client_error() {
             Some(text) => {
                 if e == ProtocolError::UnknownOperation {
@@ -974,10 +955,11 @@ impl Session {
                     tracing::error!("{} - {}", self.client.tag, text);
                 }
                 self.client.err_and_close(text, CloseReason::ParseError);
+                CloseReason::ParseError
             }
             None => {
                 tracing::error!("{} - {}", self.client.tag, e);
-                self.client.close(CloseReason::ProtocolViolation, true);
+                CloseReason::ProtocolViolation
             }
         }
     }

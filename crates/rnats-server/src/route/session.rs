@@ -13,13 +13,14 @@ use rnats_proto::route::{
     RouteConnect, RouteError, RouteInfo, RouteOp, RouteParsed, SubjectPermission,
 };
 use rnats_proto::{errors, route as proto};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::account::{Account, RESPONSE_PREFIX, Routes};
-use crate::client::{Client, CloseReason, closed, lock};
+use crate::client::{Client, CloseReason, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
+use crate::reader::{Outcome, Role, read_loop};
 use crate::server::ServerShared;
 use crate::subscription::Subscription;
 
@@ -33,7 +34,7 @@ const DEFAULT_ROUTE_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// above any real one (a long subject and its queue names) and limits what
 /// a peer that has not logged in yet can make this server hold.
 const MAX_ROUTE_CONTROL_LINE: usize = 1024 * 1024;
-const MIN_READ: usize = 512;
+/// The most a read takes (see [`crate::reader`]).
 const MAX_READ: usize = 64 * 1024;
 
 /// The reading side of a route.
@@ -66,6 +67,102 @@ pub(super) struct RouteSession {
     last_account: Option<(Bytes, Arc<Account>)>,
     out: Deliveries,
     ops: Vec<(RouteOp, Span)>,
+    /// When a peer that must log in and has not is closed.
+    auth_deadline: Instant,
+    max_payload: usize,
+}
+
+/// What a route waits for besides its bytes.
+pub(super) enum RouteEvent {
+    /// A reload changed the route permissions.
+    RulesChanged,
+    /// No CONNECT came in time.
+    AuthTimeout,
+}
+
+impl Role for RouteSession {
+    type Event = RouteEvent;
+
+    async fn event(&mut self) -> RouteEvent {
+        // Registered before the rules are looked at, so that a change made
+        // in between still wakes this route.
+        let rules_changed = self.cluster.rules_changed.notified();
+        tokio::pin!(rules_changed);
+        rules_changed.as_mut().enable();
+        if self.cluster.rules_generation.load(Ordering::Acquire) != self.rules_generation {
+            return RouteEvent::RulesChanged;
+        }
+        let waiting_for_login = !self.connected;
+        tokio::select! {
+            _ = &mut rules_changed => RouteEvent::RulesChanged,
+            _ = sleep_until(self.auth_deadline), if waiting_for_login => RouteEvent::AuthTimeout,
+        }
+    }
+
+    async fn on_event(&mut self, event: RouteEvent) -> Outcome {
+        match event {
+            RouteEvent::RulesChanged => {
+                self.refresh_rules();
+                Ok(())
+            }
+            RouteEvent::AuthTimeout => {
+                // nats-server says so at debug level; the close is logged.
+                debug!("{} - Authentication Timeout", self.client.tag);
+                self.client.err_and_close(
+                    errors::AUTHENTICATION_TIMEOUT,
+                    CloseReason::AuthenticationTimeout,
+                );
+                Err(CloseReason::AuthenticationTimeout)
+            }
+        }
+    }
+
+    async fn on_bytes(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Outcome) {
+        let mut pos = 0;
+        let mut failure = None;
+        loop {
+            match proto::parse(chunk, pos, MAX_ROUTE_CONTROL_LINE, self.max_payload) {
+                Ok(RouteParsed::Op {
+                    op,
+                    control_line,
+                    frame_len,
+                }) => {
+                    self.ops.push((op, control_line));
+                    pos += frame_len;
+                }
+                Ok(RouteParsed::Incomplete { frame_len }) => {
+                    *want = frame_len.unwrap_or(0);
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Err(reason) = self.process_all(chunk).await {
+            return (pos, Err(reason));
+        }
+        let Some(e) = failure else {
+            return (pos, Ok(()));
+        };
+        error!("{} - Router parser ERROR: {}", self.client.tag, e);
+        if e == RouteError::UnknownOperation {
+            self.client
+                .err_and_close(errors::UNKNOWN_PROTOCOL_OPERATION, CloseReason::ParseError);
+            (pos, Err(CloseReason::ParseError))
+        } else {
+            (pos, Err(CloseReason::ProtocolViolation))
+        }
+    }
+
+    fn deliveries(&mut self) -> &mut Deliveries {
+        &mut self.out
+    }
+
+    fn cleanup(&mut self) {
+        RouteSession::cleanup(self);
+    }
 }
 
 impl RouteSession {
@@ -99,96 +196,22 @@ impl RouteSession {
             last_account: None,
             out: Deliveries::new(client.id),
             ops: Vec::new(),
+            auth_deadline: Instant::now()
+                + cluster
+                    .opts()
+                    .auth_timeout
+                    .unwrap_or(DEFAULT_ROUTE_AUTH_TIMEOUT),
+            // Routed messages may be as large as any server of the cluster
+            // allows.
+            max_payload: shared.opts().max_payload.max(64 * 1024 * 1024),
         }
     }
 
-    pub(super) async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R) {
-        let mut buf = BytesMut::with_capacity(MIN_READ);
-        let mut read_size = MIN_READ;
-        let timeout = self
-            .cluster
-            .opts()
-            .auth_timeout
-            .unwrap_or(DEFAULT_ROUTE_AUTH_TIMEOUT);
-        let auth_deadline = Instant::now() + timeout;
-        let max_control_line = MAX_ROUTE_CONTROL_LINE;
-        // Routed messages may be as large as any server of the cluster allows.
-        let max_payload = self.shared.opts().max_payload.max(64 * 1024 * 1024);
-        let cluster = self.cluster.clone();
-        loop {
-            // Registered before the rules are looked at, so that a change
-            // made in between still wakes this route.
-            let rules_changed = cluster.rules_changed.notified();
-            tokio::pin!(rules_changed);
-            rules_changed.as_mut().enable();
-            self.refresh_rules();
-            buf.reserve(read_size);
-            let n = tokio::select! {
-                r = reader.read_buf(&mut buf) => r,
-                _ = closed(&self.client) => break,
-                _ = &mut rules_changed => continue,
-                _ = sleep_until(auth_deadline), if !self.connected => {
-                    // nats-server says so at debug level; the close is logged.
-                    debug!("{} - Authentication Timeout", self.client.tag);
-                    self.client.err_and_close(errors::AUTHENTICATION_TIMEOUT, CloseReason::AuthenticationTimeout);
-                    break;
-                }
-            };
-            match n {
-                Ok(0) => {
-                    self.client.close(CloseReason::ClientClosed, true);
-                    break;
-                }
-                Ok(n) => {
-                    if n >= read_size {
-                        read_size = (read_size * 2).min(MAX_READ);
-                    }
-                }
-                Err(e) => {
-                    debug!("{} - Read error: {}", self.client.tag, e);
-                    self.client.close(CloseReason::ReadError, false);
-                    break;
-                }
-            }
-            let mut pos = 0;
-            let mut failure = None;
-            loop {
-                match proto::parse(&buf, pos, max_control_line, max_payload) {
-                    Ok(RouteParsed::Op {
-                        op,
-                        control_line,
-                        frame_len,
-                    }) => {
-                        self.ops.push((op, control_line));
-                        pos += frame_len;
-                    }
-                    Ok(RouteParsed::Incomplete { .. }) => break,
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-            let chunk = buf.split_to(pos).freeze();
-            let outcome = self.process_all(&chunk).await;
-            self.out.flush();
-            self.out.wait_for_slow_consumers().await;
-            if let Err(reason) = outcome {
-                self.client.close(reason, true);
-                break;
-            }
-            if let Some(e) = failure {
-                error!("{} - Router parser ERROR: {}", self.client.tag, e);
-                if e == RouteError::UnknownOperation {
-                    self.client
-                        .err_and_close(errors::UNKNOWN_PROTOCOL_OPERATION, CloseReason::ParseError);
-                } else {
-                    self.client.close(CloseReason::ProtocolViolation, true);
-                }
-                break;
-            }
-        }
-        self.cleanup();
+    /// Reads and carries out what the peer sends until the route closes
+    /// (see [`crate::reader`]).
+    pub(super) async fn run<R: AsyncRead + Unpin>(&mut self, reader: R) {
+        let client = self.client.clone();
+        read_loop(&client, self, reader, MAX_READ).await;
     }
 
     async fn process_all(&mut self, chunk: &Bytes) -> Result<(), CloseReason> {
