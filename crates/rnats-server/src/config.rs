@@ -137,14 +137,23 @@ pub fn load(path: &Path) -> Result<(Options, Vec<Warning>), ConfigError> {
 /// replace what `opts` holds. Sets [`Options::config_file`].
 pub fn apply_file(opts: &mut Options, path: &Path) -> Result<Vec<Warning>, ConfigError> {
     let root = rnats_conf::parse_file(path)?;
-    let warnings = apply(opts, &root)?;
+    let warnings = read(opts, &root, true)?;
     opts.config_file = Some(path.to_path_buf());
     Ok(warnings)
 }
 
-/// Maps an already parsed config (the root map) onto `opts`.
+/// Maps an already parsed config (the root map) onto `opts`, without
+/// reading the files it names: [`apply_file`] also loads the TLS
+/// certificates and keys, as nats-server does while reading its config.
 pub fn apply(opts: &mut Options, root: &Value) -> Result<Vec<Warning>, ConfigError> {
-    let mut reader = Reader::default();
+    read(opts, root, false)
+}
+
+fn read(opts: &mut Options, root: &Value, load_files: bool) -> Result<Vec<Warning>, ConfigError> {
+    let mut reader = Reader {
+        load_files,
+        ..Reader::default()
+    };
     if let Some(map) = reader.map(root) {
         reader.top_level(opts, map);
     }
@@ -198,15 +207,7 @@ const NOT_YET: &[(&[&str], &str)] = &[
         "JetStream",
     ),
     (&["syslog", "remote_syslog"], "syslog"),
-    (
-        &[
-            "log_size_limit",
-            "logfile_size_limit",
-            "max_traced_msg_len",
-            "trace_verbose",
-        ],
-        "log rotation and trace limits",
-    ),
+    (&["max_traced_msg_len", "trace_verbose"], "trace limits"),
     (
         &[
             "root",
@@ -337,6 +338,8 @@ fn kind_name(kind: &ExportKind) -> &'static str {
 struct Reader {
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
+    /// Load the certificates and keys `tls {}` blocks name.
+    load_files: bool,
 }
 
 impl Reader {
@@ -486,6 +489,17 @@ impl Reader {
                         opts.logging.log_file = Some(path);
                     }
                 }
+                // Bytes (`10MB` works); 0 or less: no rotation, no limit.
+                "logfile_size_limit" | "log_size_limit" => {
+                    if let Some(n) = self.ok(value.as_i64()) {
+                        opts.logging.size_limit = n;
+                    }
+                }
+                "logfile_max_num" | "log_max_num" => {
+                    if let Some(n) = self.ok(value.as_i64()) {
+                        opts.logging.max_files = n;
+                    }
+                }
                 "pidfile" | "pid_file" => {
                     if let Some(path) = self.path(value) {
                         opts.pid_file = Some(path);
@@ -577,7 +591,7 @@ impl Reader {
                 }
                 "authorization" => auth = self.authorization(entry),
                 "cluster" => opts.cluster = self.cluster(value),
-                "tls" => opts.tls = self.tls(value),
+                "tls" => opts.tls = self.tls(value).filter(|t| self.tls_files(entry, t)),
                 "accounts" => accounts = Some(self.accounts(value)),
                 "no_auth_user" => no_auth_user = self.located_string(value),
                 // rnats's own: verify every bcrypt login in full.
@@ -821,6 +835,22 @@ impl Reader {
         Some(tls)
     }
 
+    /// Loads the files a `tls {}` block names, as nats-server does while
+    /// it reads the file (so `-t` fails on a missing certificate), the
+    /// error at the `tls` key.
+    fn tls_files(&mut self, entry: &MapEntry, tls: &TlsOptions) -> bool {
+        if !self.load_files {
+            return true;
+        }
+        match crate::tls::load_files(tls) {
+            Ok(()) => true,
+            Err(message) => {
+                self.fail(&entry.key_pos, message);
+                false
+            }
+        }
+    }
+
     /// `cluster { tls {} }`: the same keys, for routes. Routes always
     /// verify each other (as nats-server, whatever `verify` says), so
     /// `ca_file` is required as well as the certificate and key.
@@ -1023,7 +1053,7 @@ impl Reader {
                         cluster.permissions = Some(perms);
                     }
                 }
-                "tls" => cluster.tls = self.cluster_tls(v),
+                "tls" => cluster.tls = self.cluster_tls(v).filter(|t| self.tls_files(entry, t)),
                 "pool_size" | "accounts" | "compression" => {
                     self.not_yet(entry, "this cluster option")
                 }

@@ -15,6 +15,7 @@ pub mod permissions;
 pub mod route;
 pub mod server;
 pub mod session;
+pub mod signal;
 pub mod sublist;
 pub mod subscription;
 pub mod sysreq;
