@@ -641,6 +641,29 @@ mod tests {
         }
     }
 
+    /// nats-server's names for the rotation keys, and the flag over them.
+    #[test]
+    fn log_rotation_keys_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nats.conf");
+        let config = path.to_str().unwrap();
+        for (text, limit, max) in [
+            ("logfile_size_limit: 10KB\nlogfile_max_num: 5\n", 10_240, 5),
+            ("log_size_limit: 2000\nlog_max_num: 2\n", 2000, 2),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let opts = run(&["-c", config]);
+            assert_eq!(
+                (opts.logging.size_limit, opts.logging.max_files),
+                (limit, max)
+            );
+        }
+        let opts = run(&["-c", config, "--log_size_limit", "100"]);
+        assert_eq!((opts.logging.size_limit, opts.logging.max_files), (100, 2));
+        std::fs::write(&path, "logfile_size_limit: big\n").unwrap();
+        assert!(flags(&["-c", config]).options().is_err());
+    }
+
     #[test]
     fn signal_and_log_size_limit_flags() {
         for args in [

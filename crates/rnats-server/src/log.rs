@@ -379,22 +379,17 @@ pub fn reopen() {
     }
 }
 
-/// New logging settings from a config reload, checked and with the new
-/// log file open, to be applied once the rest of the reload succeeded.
+/// New logging settings from a config reload, checked, to be applied
+/// once the rest of the reload succeeded.
 pub struct LogReload {
     opts: LogOptions,
-    file: Option<LogFile>,
 }
 
 /// Checks the logging part of a reload: as in nats-server, the size limit
-/// and the number of files kept cannot change. A new log file is opened
-/// now, so that a file that cannot be opened refuses the whole reload.
+/// and the number of files kept cannot change. Nothing changes yet.
 pub fn prepare_reload(new: &LogOptions) -> Result<LogReload, String> {
     let Some(logger) = LOGGER.get() else {
-        return Ok(LogReload {
-            opts: new.clone(),
-            file: None,
-        });
+        return Ok(LogReload { opts: new.clone() });
     };
     let old = lock(&logger.current).clone();
     if old.size_limit != new.size_limit {
@@ -409,29 +404,33 @@ pub fn prepare_reload(new: &LogOptions) -> Result<LogReload, String> {
             old.max_files, new.max_files
         ));
     }
-    let file = match &new.log_file {
-        Some(path) if old.log_file.as_ref() != Some(path) => Some(
-            LogFile::open(path, new)
-                .map_err(|e| format!("error opening file: {}", go_error(&e)))?,
-        ),
-        _ => None,
-    };
-    Ok(LogReload {
-        opts: new.clone(),
-        file,
-    })
+    Ok(LogReload { opts: new.clone() })
 }
 
 impl LogReload {
     /// Applies the new `trace`, `debug`, `logtime` and `logfile`, saying
     /// what changed in nats-server's words (`Reloaded: debug = true`), in
-    /// the log as it was before the change.
+    /// the log as it was before the change. A new log file that cannot be
+    /// opened is an error in the log, which stays where it was
+    /// (nats-server exits).
     pub fn apply(self) {
         let Some(logger) = LOGGER.get() else {
             return;
         };
-        let new = self.opts;
+        let mut new = self.opts;
         let old = lock(&logger.current).clone();
+        let mut file = None;
+        if old.log_file != new.log_file
+            && let Some(path) = &new.log_file
+        {
+            match LogFile::open(path, &new) {
+                Ok(opened) => file = Some(opened),
+                Err(e) => {
+                    tracing::error!("error opening file: {}", go_error(&e));
+                    new.log_file.clone_from(&old.log_file);
+                }
+            }
+        }
         if old.trace != new.trace {
             tracing::info!("Reloaded: trace = {}", new.trace);
         }
@@ -453,7 +452,7 @@ impl LogReload {
         logger.trace.store(new.trace, Ordering::Relaxed);
         logger.logtime.store(new.logtime, Ordering::Relaxed);
         if old.log_file != new.log_file {
-            let out = match self.file {
+            let out = match file {
                 Some(file) => Output::File(file),
                 None => Output::Stderr,
             };
