@@ -73,9 +73,9 @@ struct Args {
     check_config: bool,
     /// Send signal to rnats-server process (ldm, stop, quit, term, reopen, reload);
     /// <pid> can be a PID (e.g. 1) or the path to a PID file
-    #[arg(long = "signal", visible_alias = "sl", value_name = "signal>[=<pid>")]
+    #[arg(long = "signal", visible_alias = "sl", value_name = "signal[=pid]")]
     signal: Option<String>,
-    /// Logfile size limit (default: auto)
+    /// Logfile size limit in bytes; past it the file is rotated (default: none)
     #[arg(
         long = "log_size_limit",
         value_name = "limit",
