@@ -133,6 +133,7 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
             _ = terminate.recv() => break Some("terminated"),
             _ = drain_done.recv() => break None,
             _ = lame_duck.recv() => {
+                tracing::info!("Trapped \"user defined signal 2\" signal");
                 let (server, drained) = (server.clone(), drained.clone());
                 tokio::spawn(async move {
                     server.lame_duck().await;

@@ -36,6 +36,8 @@ fn read(path: &Path) -> String {
 struct Running {
     child: Child,
     stderr: Arc<Mutex<String>>,
+    /// Reads stderr until the server closes it.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Running {
@@ -61,7 +63,7 @@ impl Running {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("stderr piped");
         let sink = stderr.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
@@ -72,7 +74,11 @@ impl Running {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let running = Running { child, stderr };
+        let running = Running {
+            child,
+            stderr,
+            reader: Some(reader),
+        };
         let ports = dir.join(format!("rnats-server_{}.ports", running.pid()));
         let mut addr = String::new();
         wait_until("the ports file", || {
@@ -109,6 +115,10 @@ impl Running {
             status = self.child.try_wait().expect("wait works");
             status.is_some()
         });
+        // All it wrote is read once the pipe is closed.
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the stderr reader");
+        }
         status.expect("exited")
     }
 }
@@ -208,13 +218,12 @@ fn sl_without_a_pid_finds_the_one_running_server() {
     let out = run_bin(dir.path(), &["-sl", "ldm"], Some(one.path()));
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(running.wait_exit().success());
-    assert!(
-        running
-            .stderr()
-            .contains("[INF] Entering lame duck mode, stop accepting new clients"),
-        "{}",
-        running.stderr()
-    );
+    for line in [
+        "[INF] Trapped \"user defined signal 2\" signal",
+        "[INF] Entering lame duck mode, stop accepting new clients",
+    ] {
+        assert!(running.stderr().contains(line), "{}", running.stderr());
+    }
 
     let two = fake_pgrep("4001\\n4002\\n", 0);
     let out = run_bin(dir.path(), &["-sl", "reload"], Some(two.path()));
