@@ -76,6 +76,17 @@ struct Args {
     /// Test configuration and exit
     #[arg(short = 't')]
     check_config: bool,
+    /// Send signal to rnats-server process (ldm, stop, quit, term, reopen, reload);
+    /// <pid> can be a PID (e.g. 1) or the path to a PID file
+    #[arg(long = "signal", visible_alias = "sl", value_name = "signal[=pid]")]
+    signal: Option<String>,
+    /// Logfile size limit in bytes; past it the file is rotated (default: none)
+    #[arg(
+        long = "log_size_limit",
+        value_name = "limit",
+        allow_negative_numbers = true
+    )]
+    log_size_limit: Option<i64>,
     /// User required for connections
     #[arg(long = "user", value_name = "user")]
     user: Option<String>,
@@ -86,8 +97,14 @@ struct Args {
     #[arg(long = "auth", value_name = "token")]
     auth: Option<String>,
     /// Enable TLS, do not verify clients (default: false)
-    #[arg(long = "tls")]
-    tls: bool,
+    #[arg(
+        long = "tls",
+        value_name = "bool",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    tls: Option<bool>,
     /// Server certificate file
     #[arg(long = "tlscert", value_name = "file")]
     tlscert: Option<PathBuf>,
@@ -95,8 +112,14 @@ struct Args {
     #[arg(long = "tlskey", value_name = "file")]
     tlskey: Option<PathBuf>,
     /// Enable TLS, verify client certificates
-    #[arg(long = "tlsverify")]
-    tlsverify: bool,
+    #[arg(
+        long = "tlsverify",
+        value_name = "bool",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    tlsverify: Option<bool>,
     /// Client certificate CA for verification
     #[arg(long = "tlscacert", value_name = "file")]
     tlscacert: Option<PathBuf>,
@@ -139,6 +162,12 @@ pub enum Command {
     /// Run a server (or, with `-t`, check its config file).
     Run(Box<Flags>),
     Version,
+    /// `-sl COMMAND[=PID]`: signal a running server and exit; the pid
+    /// file of `-P`, if given, names the server.
+    Signal {
+        value: String,
+        pid_file: Option<PathBuf>,
+    },
 }
 
 /// The command line, parsed: the config file to read and the settings
@@ -153,6 +182,7 @@ pub struct Flags {
     pid_file: Option<PathBuf>,
     ports_file_dir: Option<PathBuf>,
     log_file: Option<PathBuf>,
+    log_size_limit: Option<i64>,
     logtime: Option<bool>,
     debug: bool,
     trace: bool,
@@ -160,8 +190,8 @@ pub struct Flags {
     pass: Option<String>,
     token: Option<String>,
     no_login_cache: bool,
-    tls: bool,
-    tls_verify: bool,
+    tls: Option<bool>,
+    tls_verify: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
@@ -229,6 +259,9 @@ impl Flags {
         if let Some(path) = &self.log_file {
             opts.logging.log_file = Some(path.clone());
         }
+        if let Some(limit) = self.log_size_limit {
+            opts.logging.size_limit = limit;
+        }
         if let Some(logtime) = self.logtime {
             opts.logging.logtime = logtime;
         }
@@ -247,7 +280,7 @@ impl Flags {
         if let Some(advertise) = &self.client_advertise {
             opts.client_advertise = Some(advertise.clone());
         }
-        self.apply_tls(opts);
+        self.apply_tls(opts)?;
         self.apply_cluster(opts)
     }
 
@@ -307,28 +340,46 @@ impl Flags {
         Ok(())
     }
 
-    /// `--tls`/`--tlsverify` turn TLS on; the file flags fill in or replace
-    /// what a `tls {}` block set.
-    fn apply_tls(&self, opts: &mut Options) {
-        let given =
-            self.tls || self.tls_verify || self.tls_cert.is_some() || self.tls_key.is_some();
-        if !given && self.tls_ca.is_none() {
-            return;
+    /// Any TLS flag turns TLS on, as in nats-server, and then the flags
+    /// alone say which certificate, key and CA are used (a config file's
+    /// `tls {}` keeps only its timeout, handshake_first, pinned_certs and
+    /// verify_and_map); the certificate and key must both be given, and
+    /// are loaded now. `--tls=false` turns TLS off, whatever else is
+    /// given, the config file's included.
+    fn apply_tls(&self, opts: &mut Options) -> Result<(), String> {
+        if self.tls == Some(false) {
+            opts.tls = None;
+            return Ok(());
         }
-        if opts.tls.is_none() && !(self.tls || self.tls_verify) {
-            return;
+        let given = self.tls.is_some()
+            || self.tls_verify.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_key.is_some()
+            || self.tls_ca.is_some();
+        if !given {
+            return Ok(());
         }
-        let tls = opts.tls.get_or_insert_with(TlsOptions::default);
-        if let Some(cert) = &self.tls_cert {
-            tls.cert_file = Some(cert.clone());
-        }
-        if let Some(key) = &self.tls_key {
-            tls.key_file = Some(key.clone());
-        }
-        if let Some(ca) = &self.tls_ca {
-            tls.ca_file = Some(ca.clone());
-        }
-        tls.verify |= self.tls_verify;
+        let Some(cert) = &self.tls_cert else {
+            return Err("TLS Server certificate must be present and valid".into());
+        };
+        let Some(key) = &self.tls_key else {
+            return Err("TLS Server private key must be present and valid".into());
+        };
+        let from_file = opts.tls.take().unwrap_or_default();
+        let tls = TlsOptions {
+            cert_file: Some(cert.clone()),
+            key_file: Some(key.clone()),
+            ca_file: self.tls_ca.clone(),
+            verify: self.tls_verify == Some(true),
+            verify_and_map: from_file.verify_and_map,
+            timeout: from_file.timeout,
+            handshake_first: from_file.handshake_first,
+            pinned_certs: from_file.pinned_certs,
+            ..TlsOptions::default()
+        };
+        crate::tls::load_files(&tls)?;
+        opts.tls = Some(tls);
+        Ok(())
     }
 }
 
@@ -342,11 +393,7 @@ const NOT_YET: &[(&[&str], &str)] = &[
         "JetStream",
     ),
     (&["-s", "--syslog", "-r", "--remote_syslog"], "syslog"),
-    (&["--sl", "--signal"], "signalling a running server"),
-    (
-        &["--log_size_limit", "--max_traced_msg_len"],
-        "log rotation and trace limits",
-    ),
+    (&["--max_traced_msg_len"], "trace limits"),
 ];
 
 /// Short flags and flag bundles that Go's flag package would also read as
@@ -405,6 +452,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
     if args.version {
         return Ok(Command::Version);
     }
+    // As in nats-server, a signal is sent before the config file is read
+    // or `-t` is looked at.
+    if let Some(value) = args.signal {
+        return Ok(Command::Signal {
+            value,
+            pid_file: args.pid,
+        });
+    }
     if args.check_config && args.config.is_none() {
         return Err(clap::Error::raw(
             clap::error::ErrorKind::MissingRequiredArgument,
@@ -420,6 +475,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
         pid_file: args.pid,
         ports_file_dir: args.ports_file_dir,
         log_file: args.log,
+        log_size_limit: args.log_size_limit,
         logtime: args.logtime,
         debug: args.debug > 0,
         trace: args.trace > 0,
@@ -468,31 +524,187 @@ fn cluster_listen_url(url: &str) -> Result<crate::route::RouteUrl, String> {
 mod tests {
     use super::*;
 
+    /// A certificate, its key and a CA file, written into `dir`.
+    fn pem_files(dir: &Path) -> (String, String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+        std::fs::write(path("c.pem"), cert.pem()).unwrap();
+        std::fs::write(path("k.pem"), key.serialize_pem()).unwrap();
+        std::fs::write(path("ca.pem"), cert.pem()).unwrap();
+        (path("c.pem"), path("k.pem"), path("ca.pem"))
+    }
+
+    /// nats-server's rules: any TLS flag turns TLS on and then needs both
+    /// `--tlscert` and `--tlskey`; `--tls=false` turns it off.
     #[test]
     fn tls_flags_turn_tls_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, ca) = pem_files(dir.path());
+        let (cert, key, ca) = (cert.as_str(), key.as_str(), ca.as_str());
         let opts = |args: &[&str]| flags(args).options().unwrap().0;
-        let tls = opts(&["--tls", "--tlscert", "c.pem", "--tlskey", "k.pem"])
-            .tls
-            .unwrap();
-        assert_eq!(tls.cert_file.as_deref(), Some(Path::new("c.pem")));
-        assert!(!tls.verify);
+        let refused = |args: &[&str]| match flags(args).options() {
+            Ok((opts, _)) => panic!("{args:?} accepted: {:?}", opts.tls),
+            Err(e) => e.to_string(),
+        };
+        for args in [
+            &["--tls", "--tlscert", cert, "--tlskey", key][..],
+            &["--tlscert", cert, "--tlskey", key],
+            &["-tlscert", cert, "-tlskey", key, "-tlscacert", ca],
+            &["--tlsverify=false", "--tlscert", cert, "--tlskey", key],
+        ] {
+            let tls = opts(args).tls.expect("TLS on");
+            assert_eq!(tls.cert_file.as_deref(), Some(Path::new(cert)));
+            assert_eq!(tls.key_file.as_deref(), Some(Path::new(key)));
+            assert!(!tls.verify, "{args:?}");
+        }
         let tls = opts(&[
             "-tlsverify",
             "-tlscert",
-            "c.pem",
+            cert,
             "-tlskey",
-            "k.pem",
+            key,
             "-tlscacert",
-            "ca.pem",
+            ca,
         ])
         .tls
         .unwrap();
         assert!(tls.verify);
-        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("ca.pem")));
-        assert!(
-            opts(&["--tlscert", "c.pem"]).tls.is_none(),
-            "--tls or --tlsverify turns it on"
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new(ca)));
+
+        let no_cert = "TLS Server certificate must be present and valid";
+        let no_key = "TLS Server private key must be present and valid";
+        assert_eq!(refused(&["--tlscert", cert]), no_key);
+        assert_eq!(refused(&["--tlscert", cert, "--tlscacert", ca]), no_key);
+        assert_eq!(refused(&["--tlskey", key]), no_cert);
+        assert_eq!(refused(&["--tlscacert", ca]), no_cert);
+        assert_eq!(refused(&["--tls"]), no_cert);
+        assert_eq!(refused(&["--tlsverify"]), no_cert);
+        assert_eq!(refused(&["--tls=true", "--tlskey", key]), no_cert);
+        let missing = dir.path().join("missing.pem");
+        let missing = missing.to_str().unwrap();
+        assert_eq!(
+            refused(&["--tlscert", missing, "--tlskey", key]),
+            format!(
+                "error parsing X509 certificate/key pair: open {missing}: no such file or directory"
+            )
         );
+        assert_eq!(
+            refused(&["--tlscert", cert, "--tlskey", missing]),
+            format!(
+                "error parsing X509 certificate/key pair: open {missing}: no such file or directory"
+            )
+        );
+        assert_eq!(
+            refused(&[
+                "--tlsverify",
+                "--tlscert",
+                cert,
+                "--tlskey",
+                key,
+                "--tlscacert",
+                missing
+            ]),
+            format!("open {missing}: no such file or directory")
+        );
+        // The key of another certificate.
+        let other = tempfile::tempdir().unwrap();
+        let (_, other_key, _) = pem_files(other.path());
+        assert_eq!(
+            refused(&["--tlscert", cert, "--tlskey", &other_key]),
+            "error parsing X509 certificate/key pair: tls: private key does not match public key"
+        );
+        assert!(opts(&[]).tls.is_none());
+        assert!(opts(&["--tls=false", "--tlscert", cert]).tls.is_none());
+        assert!(opts(&["--tlscert", cert, "--tls=false"]).tls.is_none());
+    }
+
+    /// With a `tls {}` block in the config file, the flags replace its
+    /// certificate, key, CA and verify; `--tls=false` turns it off.
+    #[test]
+    fn tls_flags_replace_the_config_files_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, ca) = pem_files(dir.path());
+        let path = dir.path().join("nats.conf");
+        std::fs::write(
+            &path,
+            format!(
+                "tls {{ cert_file: {cert:?}, key_file: {key:?}, ca_file: {ca:?}, verify: true, timeout: 3 }}\n"
+            ),
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let tls = run(&["-c", config]).tls.unwrap();
+        assert!(tls.verify && tls.ca_file.is_some());
+        let tls = run(&["-c", config, "--tlscert", &cert, "--tlskey", &key])
+            .tls
+            .unwrap();
+        assert!(!tls.verify && tls.ca_file.is_none());
+        assert_eq!(tls.timeout, Some(std::time::Duration::from_secs(3)));
+        assert!(run(&["-c", config, "--tls=false"]).tls.is_none());
+        match flags(&["-c", config, "--tls"]).options() {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "TLS Server certificate must be present and valid"
+            ),
+            Ok(_) => panic!("--tls without --tlscert accepted"),
+        }
+    }
+
+    /// nats-server's names for the rotation keys, and the flag over them.
+    #[test]
+    fn log_rotation_keys_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nats.conf");
+        let config = path.to_str().unwrap();
+        for (text, limit, max) in [
+            ("logfile_size_limit: 10KB\nlogfile_max_num: 5\n", 10_240, 5),
+            ("log_size_limit: 2000\nlog_max_num: 2\n", 2000, 2),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let opts = run(&["-c", config]);
+            assert_eq!(
+                (opts.logging.size_limit, opts.logging.max_files),
+                (limit, max)
+            );
+        }
+        let opts = run(&["-c", config, "--log_size_limit", "100"]);
+        assert_eq!((opts.logging.size_limit, opts.logging.max_files), (100, 2));
+        std::fs::write(&path, "logfile_size_limit: big\n").unwrap();
+        assert!(flags(&["-c", config]).options().is_err());
+    }
+
+    #[test]
+    fn signal_and_log_size_limit_flags() {
+        for args in [
+            &["-sl", "reload=12"][..],
+            &["--signal", "reload=12"],
+            &["-signal=reload=12"],
+        ] {
+            match parse(args.iter().map(OsString::from)) {
+                Ok(Command::Signal { value, pid_file }) => {
+                    assert_eq!((value.as_str(), pid_file), ("reload=12", None), "{args:?}")
+                }
+                other => panic!("{args:?} gave {other:?}"),
+            }
+        }
+        match parse(["-sl", "quit", "-P", "x.pid"].map(OsString::from)) {
+            Ok(Command::Signal { value, pid_file }) => {
+                assert_eq!(value, "quit");
+                assert_eq!(pid_file.as_deref(), Some(Path::new("x.pid")));
+            }
+            other => panic!("gave {other:?}"),
+        }
+        // A signal is sent before `-t` would ask for a config file.
+        assert!(matches!(
+            parse(["-t", "-sl", "quit"].map(OsString::from)),
+            Ok(Command::Signal { .. })
+        ));
+        assert_eq!(run(&["--log_size_limit", "1000"]).logging.size_limit, 1000);
+        assert_eq!(run(&["-log_size_limit=-1"]).logging.size_limit, -1);
     }
 
     fn flags(args: &[&str]) -> Flags {

@@ -17,6 +17,7 @@ pub mod reload;
 pub mod route;
 pub mod server;
 pub mod session;
+pub mod signal;
 pub mod sublist;
 pub mod subscription;
 mod sync;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use rnats_server::cli::{self, Command};
 use rnats_server::config;
 use rnats_server::server::{COMPATIBLE_VERSION, VERSION};
+use rnats_server::signal::{self, SignalRequest};
 use rnats_server::{Options, Server, log};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -17,6 +18,17 @@ fn main() -> ExitCode {
         Ok(Command::Version) => {
             println!("rnats-server: v{VERSION} (nats-server {COMPATIBLE_VERSION} compatible)");
             return ExitCode::SUCCESS;
+        }
+        Ok(Command::Signal { value, pid_file }) => {
+            let sent = SignalRequest::parse(&value, pid_file.as_deref())
+                .and_then(|request| request.send(&signal::process_name()));
+            return match sent {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("rnats-server: {e}");
+                    ExitCode::from(1)
+                }
+            };
         }
         Err(e) => {
             let _ = e.print();
@@ -101,6 +113,7 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let mut lame_duck = signal(SignalKind::user_defined2())?;
+    let mut reopen = signal(SignalKind::user_defined1())?;
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
     let server = std::sync::Arc::new(Server::start(opts).await?);
@@ -120,22 +133,21 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
             _ = terminate.recv() => break Some("terminated"),
             _ = drain_done.recv() => break None,
             _ = lame_duck.recv() => {
+                tracing::info!("Trapped \"user defined signal 2\" signal");
                 let (server, drained) = (server.clone(), drained.clone());
                 tokio::spawn(async move {
                     server.lame_duck().await;
                     let _ = drained.send(()).await;
                 });
             }
+            _ = reopen.recv() => {
+                tracing::info!("Trapped \"user defined signal 1\" signal");
+                log::reopen();
+            }
             _ = hangup.recv() => {
                 tracing::info!("Trapped \"hangup\" signal");
-                // The same config file and flags as at start, read again.
-                match flags.options() {
-                    Ok((opts, _)) => {
-                        if let Err(e) = server.reload(&opts) {
-                            tracing::error!("Failed to reload server configuration: {e}");
-                        }
-                    }
-                    Err(e) => tracing::error!("Failed to reload server configuration: {e}"),
+                if let Err(e) = reload(&server, flags) {
+                    tracing::error!("Failed to reload server configuration: {e}");
                 }
             }
         }
@@ -147,6 +159,17 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
     if let Some(path) = ports_file {
         let _ = std::fs::remove_file(path);
     }
+    Ok(())
+}
+
+/// SIGHUP: the same config file and flags as at start, read again. The
+/// logging settings are checked first but applied only once the server
+/// took the rest, so a refused reload changes nothing.
+fn reload(server: &Server, flags: &cli::Flags) -> Result<(), String> {
+    let (opts, _) = flags.options().map_err(|e| e.to_string())?;
+    let logging = log::prepare_reload(&opts.logging)?;
+    server.reload(&opts)?;
+    logging.apply();
     Ok(())
 }
 

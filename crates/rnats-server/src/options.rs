@@ -252,12 +252,18 @@ pub struct ImportConfig {
     pub to: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogOptions {
     pub debug: bool,
     pub trace: bool,
     pub logtime: bool,
     pub log_file: Option<PathBuf>,
+    /// `logfile_size_limit` / `--log_size_limit`: the log file is rotated
+    /// when it grows past this many bytes (0 or less: never).
+    pub size_limit: i64,
+    /// `logfile_max_num`: how many log files to keep, the current one
+    /// included, when rotating (0 or less: all).
+    pub max_files: i64,
 }
 
 impl Default for LogOptions {
@@ -267,6 +273,8 @@ impl Default for LogOptions {
             trace: false,
             logtime: true,
             log_file: None,
+            size_limit: 0,
+            max_files: 0,
         }
     }
 }

@@ -153,6 +153,56 @@ fn provider_for(opts: &TlsOptions) -> Result<CryptoProvider, TlsConfigError> {
     Ok(p)
 }
 
+/// Loads the certificate, key and CA files `opts` names, as nats-server
+/// does while it reads its options, so that `-t` and the start itself fail
+/// on a missing or unreadable file, in nats-server's words
+/// (`error parsing X509 certificate/key pair: open cert.pem: no such file
+/// or directory`).
+pub fn load_files(opts: &TlsOptions) -> Result<(), String> {
+    if let (Some(cert_file), Some(key_file)) = (&opts.cert_file, &opts.key_file) {
+        let pair = |e: String| format!("error parsing X509 certificate/key pair: {e}");
+        let cert_pem = read_file(cert_file).map_err(pair)?;
+        let key_pem = read_file(key_file).map_err(pair)?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+            .filter_map(Result::ok)
+            .collect();
+        if certs.is_empty() {
+            return Err(pair(
+                "tls: failed to find any PEM data in certificate input".into(),
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(&key_pem)
+            .map_err(|_| pair("tls: failed to find any PEM data in key input".into()))?;
+        rustls::sign::CertifiedKey::from_der(certs, key, &provider::default_provider()).map_err(
+            |e| match e {
+                rustls::Error::InconsistentKeys(_) => {
+                    pair("tls: private key does not match public key".into())
+                }
+                e => pair(format!("tls: {e}")),
+            },
+        )?;
+    }
+    if let Some(ca_file) = &opts.ca_file {
+        let pem = read_file(ca_file)?;
+        if !CertificateDer::pem_slice_iter(&pem).any(|c| c.is_ok()) {
+            return Err("failed to parse root ca certificate".into());
+        }
+    }
+    Ok(())
+}
+
+/// A file's bytes, or Go's `open PATH: reason` / `read PATH: reason`.
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let go = crate::signal::go_error;
+    let mut file =
+        std::fs::File::open(path).map_err(|e| format!("open {}: {}", path.display(), go(&e)))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("read {}: {}", path.display(), go(&e)))?;
+    Ok(bytes)
+}
+
 /// The certificate chain and private key named by `cert_file`/`key_file`.
 fn identity(
     opts: &TlsOptions,

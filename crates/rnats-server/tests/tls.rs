@@ -511,24 +511,39 @@ async fn a_mapped_user_has_its_permissions() {
 }
 
 /// A missing or broken certificate or key in the config file stops the
-/// server at start with a message that names the file.
+/// server at start with nats-server's message (which names a missing
+/// file), at the `tls` key.
 #[test]
 fn bad_certificate_files_are_clear_start_up_errors() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing_message = format!(
+        "bad.conf:2:1: error parsing X509 certificate/key pair: open {}: no such file or directory",
+        missing.display()
+    );
     let cases = [
         (
-            dir.path().join("missing.pem"),
+            missing.clone(),
             pki.path("server-key.pem"),
-            "cert_file",
+            missing_message.as_str(),
         ),
-        (pki.path("server-cert.pem"), garbage.clone(), "key_file"),
+        (
+            pki.path("server-cert.pem"),
+            garbage.clone(),
+            "bad.conf:2:1: error parsing X509 certificate/key pair: tls: failed to find any PEM data in key input",
+        ),
         (
             garbage.clone(),
             pki.path("server-key.pem"),
-            "holds no certificate",
+            "bad.conf:2:1: error parsing X509 certificate/key pair: tls: failed to find any PEM data in certificate input",
+        ),
+        (
+            pki.path("server-cert.pem"),
+            pki.path("alice-key.pem"),
+            "bad.conf:2:1: error parsing X509 certificate/key pair: tls: private key does not match public key",
         ),
     ];
     for (cert, key, expected) in cases {

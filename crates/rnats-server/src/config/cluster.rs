@@ -105,7 +105,7 @@ impl Reader {
                         cluster.permissions = Some(perms);
                     }
                 }
-                "tls" => cluster.tls = self.cluster_tls(v),
+                "tls" => cluster.tls = self.cluster_tls(v).filter(|t| self.tls_files(entry, t)),
                 "pool_size" | "accounts" | "compression" => {
                     self.not_yet(entry, "this cluster option")
                 }

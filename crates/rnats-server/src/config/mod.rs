@@ -166,14 +166,23 @@ pub fn load(path: &Path) -> Result<(Options, Vec<Warning>), ConfigError> {
 /// replace what `opts` holds. Sets [`Options::config_file`].
 pub fn apply_file(opts: &mut Options, path: &Path) -> Result<Vec<Warning>, ConfigError> {
     let root = rnats_conf::parse_file(path)?;
-    let warnings = apply(opts, &root)?;
+    let warnings = read(opts, &root, true)?;
     opts.config_file = Some(path.to_path_buf());
     Ok(warnings)
 }
 
-/// Maps an already parsed config (the root map) onto `opts`.
+/// Maps an already parsed config (the root map) onto `opts`, without
+/// reading the files it names: [`apply_file`] also loads the TLS
+/// certificates and keys, as nats-server does while reading its config.
 pub fn apply(opts: &mut Options, root: &Value) -> Result<Vec<Warning>, ConfigError> {
-    let mut reader = Reader::default();
+    read(opts, root, false)
+}
+
+fn read(opts: &mut Options, root: &Value, load_files: bool) -> Result<Vec<Warning>, ConfigError> {
+    let mut reader = Reader {
+        load_files,
+        ..Reader::default()
+    };
     if let Some(map) = reader.map(root) {
         reader.top_level(opts, map);
     }
@@ -227,15 +236,7 @@ const NOT_YET: &[(&[&str], &str)] = &[
         "JetStream",
     ),
     (&["syslog", "remote_syslog"], "syslog"),
-    (
-        &[
-            "log_size_limit",
-            "logfile_size_limit",
-            "max_traced_msg_len",
-            "trace_verbose",
-        ],
-        "log rotation and trace limits",
-    ),
+    (&["max_traced_msg_len", "trace_verbose"], "trace limits"),
     (
         &[
             "root",
@@ -289,7 +290,7 @@ impl Reader {
             match entry.key.to_ascii_lowercase().as_str() {
                 "authorization" => auth = self.authorization(entry),
                 "cluster" => opts.cluster = self.cluster(value),
-                "tls" => opts.tls = self.tls(value),
+                "tls" => opts.tls = self.tls(value).filter(|t| self.tls_files(entry, t)),
                 "accounts" => accounts = Some(self.accounts(value)),
                 "no_auth_user" => no_auth_user = self.located_string(value),
                 // rnats's own: verify every bcrypt login in full.

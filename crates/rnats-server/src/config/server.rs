@@ -74,6 +74,17 @@ impl Reader {
                     opts.logging.log_file = Some(path);
                 }
             }
+            // Bytes (`10MB` works); 0 or less: no rotation, no limit.
+            "logfile_size_limit" | "log_size_limit" => {
+                if let Some(n) = self.ok(value.as_i64()) {
+                    opts.logging.size_limit = n;
+                }
+            }
+            "logfile_max_num" | "log_max_num" => {
+                if let Some(n) = self.ok(value.as_i64()) {
+                    opts.logging.max_files = n;
+                }
+            }
             "pidfile" | "pid_file" => {
                 if let Some(path) = self.path(value) {
                     opts.pid_file = Some(path);

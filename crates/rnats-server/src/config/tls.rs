@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use rnats_conf::{Value, ValueKind};
+use rnats_conf::{MapEntry, Value, ValueKind};
 
 use super::Warning;
 use super::values::Reader;
@@ -20,6 +20,22 @@ impl Reader {
     /// handshake_first, min_version, cipher_suites, curve_preferences,
     /// pinned_certs, insecure }`, for clients. Whether the files and names
     /// work is checked when the server builds its TLS configuration.
+    /// Loads the files a `tls {}` block names, as nats-server does while
+    /// it reads the file (so `-t` fails on a missing certificate), the
+    /// error at the `tls` key.
+    pub(super) fn tls_files(&mut self, entry: &MapEntry, tls: &TlsOptions) -> bool {
+        if !self.load_files {
+            return true;
+        }
+        match crate::tls::load_files(tls) {
+            Ok(()) => true,
+            Err(message) => {
+                self.fail(&entry.key_pos, message);
+                false
+            }
+        }
+    }
+
     pub(super) fn tls(&mut self, value: &Value) -> Option<TlsOptions> {
         let tls = self.tls_block(value, false)?;
         if tls.cert_file.is_none() || tls.key_file.is_none() {

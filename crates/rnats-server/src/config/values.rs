@@ -30,6 +30,8 @@ pub(super) struct At<T> {
 pub(super) struct Reader {
     pub(super) problems: Vec<Problem>,
     pub(super) warnings: Vec<Warning>,
+    /// Load the certificates and keys `tls {}` blocks name.
+    pub(super) load_files: bool,
 }
 
 impl Reader {
