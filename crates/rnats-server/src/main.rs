@@ -114,13 +114,13 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut lame_duck = signal(SignalKind::user_defined2())?;
     let mut reopen = signal(SignalKind::user_defined1())?;
-    let pid_file = opts.pid_file.clone();
-    let ports_dir = opts.ports_file_dir.clone();
+    let mut pid_file = opts.pid_file.clone();
+    let mut ports_dir = opts.ports_file_dir.clone();
     let server = std::sync::Arc::new(Server::start(opts).await?);
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())?;
     }
-    let ports_file = match &ports_dir {
+    let mut ports_file = match &ports_dir {
         Some(dir) => Some(write_ports_file(dir, &server)?),
         None => None,
     };
@@ -146,8 +146,34 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
             }
             _ = hangup.recv() => {
                 tracing::info!("Trapped \"hangup\" signal");
-                if let Err(e) = reload(&server, flags) {
-                    tracing::error!("Failed to reload server configuration: {e}");
+                match reload(&server, flags) {
+                    Ok(opts) => {
+                        // As nats-server: a new pid file or ports file
+                        // directory is written at once.
+                        if opts.pid_file != pid_file {
+                            pid_file = opts.pid_file;
+                            if let Some(path) = &pid_file {
+                                if let Err(e) = std::fs::write(path, std::process::id().to_string()) {
+                                    tracing::error!("Failed to write pidfile: {e}");
+                                }
+                                tracing::info!("Reloaded: pid_file = {}", path.display());
+                            }
+                        }
+                        if opts.ports_file_dir != ports_dir {
+                            ports_dir = opts.ports_file_dir;
+                            if let Some(old) = ports_file.take() {
+                                let _ = std::fs::remove_file(old);
+                            }
+                            if let Some(dir) = &ports_dir {
+                                match write_ports_file(dir, &server) {
+                                    Ok(path) => ports_file = Some(path),
+                                    Err(e) => tracing::error!("Error writing ports file: {e}"),
+                                }
+                                tracing::info!("Reloaded: ports_file_dir = {}", dir.display());
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!("Failed to reload server configuration: {e}"),
                 }
             }
         }
@@ -165,12 +191,12 @@ async fn run(opts: Options, flags: &cli::Flags) -> std::io::Result<()> {
 /// SIGHUP: the same config file and flags as at start, read again. The
 /// logging settings are checked first but applied only once the server
 /// took the rest, so a refused reload changes nothing.
-fn reload(server: &Server, flags: &cli::Flags) -> Result<(), String> {
+fn reload(server: &Server, flags: &cli::Flags) -> Result<Options, String> {
     let (opts, _) = flags.options().map_err(|e| e.to_string())?;
     let logging = log::prepare_reload(&opts.logging)?;
     server.reload(&opts)?;
     logging.apply();
-    Ok(())
+    Ok(opts)
 }
 
 /// Writes `<dir>/rnats-server_<pid>.ports` the way nats-server writes its

@@ -661,3 +661,56 @@ fn tls_flags_turn_tls_on_or_fail_as_nats_server() {
         "--tls=false turns TLS off"
     );
 }
+
+/// SIGHUP on the real binary: a rotated password closes its client with
+/// `Authorization Violation`, a new pid file is written, and a file with
+/// an error is reported where it is and changes nothing.
+#[test]
+fn sighup_reloads_users_and_pid_file_and_reports_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(&conf, "authorization { user: a, password: a }\n").unwrap();
+    let (running, addr) = Running::start(dir.path(), &["-c", "nats.conf"]);
+    let login = |pass: &str| {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap(); // INFO
+        write!(
+            stream,
+            "CONNECT {{\"verbose\":false,\"user\":\"a\",\"pass\":\"{pass}\"}}\r\nPING\r\n"
+        )
+        .unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        (stream, reader, line)
+    };
+    let (_stream, mut reader, answer) = login("a");
+    assert_eq!(answer, "PONG\r\n");
+
+    std::fs::write(
+        &conf,
+        "authorization { user: a, password: b }\npid_file: new.pid\n",
+    )
+    .unwrap();
+    kill(running.pid(), "HUP");
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "-ERR 'Authorization Violation'\r\n");
+    running.wait_stderr("Reloaded server configuration");
+    running.wait_stderr("Reloaded: pid_file = new.pid");
+    assert_eq!(read(&dir.path().join("new.pid")), running.pid().to_string());
+    assert_eq!(login("b").2, "PONG\r\n");
+
+    std::fs::write(&conf, "authorization { user: a, password: c\n").unwrap();
+    kill(running.pid(), "HUP");
+    running.wait_stderr("Failed to reload server configuration: ");
+    let stderr = running.stderr();
+    let failure = stderr
+        .lines()
+        .find(|l| l.contains("Failed to reload"))
+        .unwrap();
+    assert!(failure.contains("nats.conf:"), "located: {failure}");
+    assert_eq!(login("b").2, "PONG\r\n", "the old configuration stays");
+}
