@@ -7,8 +7,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use rnats_server::auth::permissions::Permissions;
 use rnats_server::options::{PermissionsConfig, SubjectRuleConfig};
-use rnats_server::permissions::Permissions;
 use rnats_server::sublist::{Sublist, Subscriber};
 
 struct Sub {

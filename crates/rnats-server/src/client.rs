@@ -22,11 +22,11 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::accounts::subscription::Subscription;
+use crate::auth::permissions::{ResponsePermission, ResponseTracker};
 use crate::outbound::{Batch, Outbound};
-use crate::permissions::{ResponsePermission, ResponseTracker};
 use crate::server::ServerShared;
 use crate::session::Session;
-use crate::subscription::Subscription;
 use crate::tls::TlsOptions;
 
 /// A producer is held back briefly once a consumer's backlog passes this

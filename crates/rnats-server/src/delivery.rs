@@ -10,10 +10,10 @@ use rnats_proto::parser::Span;
 use tokio::time::Instant;
 use tracing::{Level, enabled, trace};
 
+use crate::accounts::subscription::{Delivery, Subscription};
 use crate::client::{Client, Queued};
 use crate::outbound::Batch;
 use crate::sublist::Matches;
-use crate::subscription::{Delivery, Subscription};
 
 /// The longest a producer is held back per read for slow consumers.
 const MAX_STALL: std::time::Duration = std::time::Duration::from_millis(20);

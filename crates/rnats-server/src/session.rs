@@ -20,15 +20,15 @@ use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
-use crate::account::{Account, RESPONSE_PREFIX, Routes};
+use crate::accounts::subscription::Subscription;
+use crate::accounts::{Account, RESPONSE_PREFIX, Routes};
+use crate::auth::permissions::Permissions;
 use crate::auth::{AuthFailure, Identity};
 use crate::client::{Client, CloseReason, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
-use crate::permissions::Permissions;
 use crate::reader::{Outcome, Role, read_loop};
 use crate::server::ServerShared;
 use crate::sublist::Matches;
-use crate::subscription::Subscription;
 
 /// The most a read takes (see [`crate::reader`]).
 const MAX_READ: usize = 256 * 1024;
@@ -129,7 +129,7 @@ pub struct Session {
     /// A PING/PONG/+OK whose overlong line is being skipped to its end.
     skipping: Option<ClientOp>,
     /// A user JWT login: its limits, expiry timer and place in its account.
-    jwt: Option<crate::trust::JwtSession>,
+    jwt: Option<crate::auth::trust::JwtSession>,
     /// What CONNECT presented, kept to check the login again when a reload
     /// changes the rules (None when it presented nothing).
     credentials: Option<Box<Credentials>>,
@@ -497,7 +497,7 @@ impl Session {
         // A user JWT's payload limit is enforced by the parser.
         self.jwt = identity
             .jwt
-            .map(|login| crate::trust::JwtSession::start(login, &self.client));
+            .map(|login| crate::auth::trust::JwtSession::start(login, &self.client));
         self.read_limits();
     }
 

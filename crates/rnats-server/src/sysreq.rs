@@ -17,12 +17,12 @@ use bytes::Bytes;
 use serde_json::json;
 use tracing::{debug, error};
 
-use crate::account::Account;
+use crate::accounts::Account;
+use crate::accounts::subscription::Subscription;
+use crate::auth::trust::Trust;
 use crate::client::{Client, CloseReason, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
 use crate::route::Cluster;
-use crate::subscription::Subscription;
-use crate::trust::Trust;
 use rnats_proto::parser::Span;
 
 pub const CLAIMS_UPDATE: &str = "$SYS.REQ.CLAIMS.UPDATE";

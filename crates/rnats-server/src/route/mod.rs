@@ -56,11 +56,11 @@ use tokio::task::JoinHandle;
 use tokio::time::sleep;
 use tracing::{Level, debug, enabled, error, info, trace, warn};
 
-use crate::account::Account;
+use crate::accounts::Account;
+use crate::accounts::subscription::Subscription;
 use crate::client::{Client, CloseReason, lock};
 use crate::options::ClusterOptions;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
-use crate::subscription::Subscription;
 use crate::tls::{RouteTls, TlsConfigError};
 
 use connection::{run_route, solicit};

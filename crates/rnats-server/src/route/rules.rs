@@ -5,8 +5,8 @@ use std::sync::Arc;
 use rnats_proto::route::SubjectPermission;
 
 use crate::auth::Secret;
+use crate::auth::permissions::Rule;
 use crate::options::{ClusterOptions, SubjectRuleConfig};
-use crate::permissions::Rule;
 
 /// Route permissions in force, as rules.
 #[derive(Default)]

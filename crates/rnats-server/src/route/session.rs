@@ -17,12 +17,12 @@ use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
-use crate::account::{Account, RESPONSE_PREFIX, Routes};
+use crate::accounts::subscription::Subscription;
+use crate::accounts::{Account, RESPONSE_PREFIX, Routes};
 use crate::client::{Client, CloseReason, lock};
 use crate::delivery::{Deliveries, Message, Sizes};
 use crate::reader::{Outcome, Role, read_loop};
 use crate::server::ServerShared;
-use crate::subscription::Subscription;
 
 use super::connection::solicit;
 use super::rules::{RouteLogin, RouteRules};

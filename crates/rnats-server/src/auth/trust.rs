@@ -21,7 +21,7 @@ use rnats_jwt::{
 use rnats_proto::messages::ConnectInfo;
 use tracing::{info, warn};
 
-use crate::account::{Account, Accounts};
+use crate::accounts::{Account, Accounts};
 use crate::client::{Client, CloseReason, lock};
 use crate::options::{
     AccountConfig, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind, ImportConfig,

@@ -4,6 +4,8 @@
 //! service and another imports it. Without an `accounts {}` block every
 //! client is in the global account `$G`, as on nats-server.
 
+pub mod subscription;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -12,9 +14,9 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use rnats_proto::subject::{is_subset, pattern_matches, subjects_collide};
 
+use crate::accounts::subscription::Subscription;
 use crate::options::{AccountConfig, ExportKind};
 use crate::sublist::Sublist;
-use crate::subscription::Subscription;
 use crate::sync::{lock, read_lock, write_lock};
 
 /// The account of clients not assigned to a named one.

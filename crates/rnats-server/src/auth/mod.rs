@@ -7,6 +7,10 @@
 //! are compared in constant time; bcrypt runs on the blocking pool so it
 //! never stalls other connections.
 
+pub mod login_cache;
+pub mod permissions;
+pub mod trust;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,15 +19,15 @@ use base64::Engine;
 use rnats_proto::messages::ConnectInfo;
 use subtle::ConstantTimeEq;
 
-use crate::account::{Account, AccountsPlan};
+use crate::accounts::{Account, AccountsPlan};
+use crate::auth::login_cache::LoginCache;
+use crate::auth::permissions::Permissions;
+use crate::auth::trust::{JwtLogin, JwtRefusal, Trust};
 use crate::client::Client;
-use crate::login_cache::LoginCache;
 use crate::options::{
     AuthOptions, DEFAULT_AUTH_TIMEOUT, NkeyConfig, PermissionsConfig, UserConfig,
 };
-use crate::permissions::Permissions;
 use crate::tls::TlsOptions;
-use crate::trust::{JwtLogin, JwtRefusal, Trust};
 
 /// A configured secret: compared in constant time, or checked with bcrypt.
 #[derive(Clone)]

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use crate::account::Account;
+use crate::accounts::Account;
+use crate::auth::permissions::Rule;
 use crate::client::Client;
-use crate::permissions::Rule;
 use crate::sublist::Subscriber;
 
 pub struct Subscription {

@@ -1,6 +1,8 @@
 //! The server: state shared by every connection ([`ServerShared`]), the
 //! accept loop, and the handle that starts and stops it all ([`Server`]).
 
+pub mod reload;
+
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
@@ -16,7 +18,7 @@ use tokio::sync::{Mutex as AsyncMutex, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::account::Accounts;
+use crate::accounts::Accounts;
 use crate::auth::{self, Authenticator};
 use crate::client::{self, Client, CloseReason};
 use crate::options::Options;
@@ -205,7 +207,7 @@ impl Server {
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let mut trust = match &opts.auth.trust {
-            Some(t) => Some(crate::trust::Trust::load(t).map_err(io::Error::other)?),
+            Some(t) => Some(crate::auth::trust::Trust::load(t).map_err(io::Error::other)?),
             None => None,
         };
         let mut configs = opts.auth.accounts.clone();
@@ -324,7 +326,7 @@ impl Server {
 
     /// Applies a reloaded configuration (SIGHUP, `--signal reload`), as
     /// nats-server does. Everything is checked first: a setting that cannot
-    /// change on a running server (see [`crate::reload`]), a bad import or
+    /// change on a running server (see [`crate::server::reload`]), a bad import or
     /// a TLS certificate that does not load refuses the whole reload and
     /// nothing changes. Then the new login rules, accounts, limits and TLS
     /// settings are swapped in whole, and every connected client is told:
@@ -336,7 +338,7 @@ impl Server {
     pub fn reload(&self, opts: &Options) -> Result<(), String> {
         let shared = &self.shared;
         let old = shared.opts();
-        crate::reload::refused(&old, opts)?;
+        crate::server::reload::refused(&old, opts)?;
         let cluster = match (&shared.cluster, &opts.cluster) {
             (Some(cluster), Some(new)) => Some((cluster, new, cluster.prepare_reload(new)?)),
             (None, None) => None,
@@ -381,7 +383,7 @@ impl Server {
         if let Some((cluster, new, route_tls)) = cluster {
             cluster.apply_reload(shared, new, route_tls);
         }
-        for line in crate::reload::report(&old, opts) {
+        for line in crate::server::reload::report(&old, opts) {
             info!("{line}");
         }
         if let Some(trust) = &trust {
@@ -394,7 +396,7 @@ impl Server {
         *write_lock(&shared.auth) = Arc::new(auth);
         *write_lock(&shared.info) = Arc::new(info);
         *write_lock(&shared.opts) = Arc::new(opts.clone());
-        if crate::reload::auth_changed(&old, opts) {
+        if crate::server::reload::auth_changed(&old, opts) {
             shared.auth_generation.fetch_add(1, Ordering::AcqRel);
         }
         shared.settings_generation.fetch_add(1, Ordering::AcqRel);
@@ -523,7 +525,7 @@ async fn accept_loop(shared: Arc<ServerShared>, listener: TcpListener) {
 /// `resolver_preload` changed: new and changed account JWTs are applied
 /// as a claims update would apply them. An account no longer preloaded
 /// stays until restart (its users may still be connected).
-fn reload_preloaded_accounts(trust: &crate::trust::Trust, old: &Options, new: &Options) {
+fn reload_preloaded_accounts(trust: &crate::auth::trust::Trust, old: &Options, new: &Options) {
     let preload = |o: &Options| o.auth.trust.as_ref().map(|t| t.preload.clone());
     let (Some(old), Some(new)) = (preload(old), preload(new)) else {
         return;
