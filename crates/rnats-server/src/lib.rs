@@ -17,7 +17,7 @@ pub mod server;
 pub mod session;
 pub mod sublist;
 pub mod subscription;
-pub mod sysreq;
+pub mod system;
 pub mod tls;
 pub mod trust;
 
