@@ -125,7 +125,7 @@ impl Inbox {
     pub(crate) fn try_recv(&self) -> Option<InboundMessage> {
         let mut queue = lock(&self.queue);
         let next = queue.messages.pop_front()?;
-        queue.bytes -= next.size();
+        queue.bytes = queue.bytes.saturating_sub(next.size());
         Some(next)
     }
 
