@@ -1,13 +1,22 @@
-//! The subscription index and the permission check, as the publish path
-//! uses them: matching a subject among 10 000 subscriptions (literal and
-//! wildcard) with and without the shared cache, and a publish-permission
-//! verdict. `cargo bench -p rnats-server`.
+//! The subscription index, the permission check and delivery, as the
+//! publish path uses them: matching a subject among 10 000 subscriptions
+//! (literal and wildcard) with and without the shared cache, a
+//! publish-permission verdict, and queueing one message for ten
+//! subscribers (plain, and one queue group). `cargo bench -p rnats-server`.
 
 use std::hint::black_box;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
+use rnats_proto::parser::Span;
+use rnats_server::accounts::Account;
+use rnats_server::accounts::subscription::Subscription;
 use rnats_server::auth::permissions::Permissions;
+use rnats_server::client::Client;
+use rnats_server::delivery::{Deliveries, Message, Sizes};
 use rnats_server::options::{PermissionsConfig, SubjectRuleConfig};
 use rnats_server::sublist::{Sublist, Subscriber};
 
@@ -96,5 +105,65 @@ fn permissions(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sublist, permissions);
+/// Ten connections subscribed to `orders.new` (plain, or as one queue
+/// group), with room for every message a run queues.
+fn subscribers(queue: Option<&str>) -> (Arc<Account>, Vec<Arc<Client>>) {
+    let account = Account::new("bench");
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 4222));
+    let clients: Vec<_> = (0..10)
+        .map(|id| Arc::new(Client::new(id, addr, 1 << 30, None)))
+        .collect();
+    for client in &clients {
+        let sub = Subscription::new(
+            client.clone(),
+            account.clone(),
+            Bytes::from_static(b"orders.new"),
+            queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
+            Bytes::from_static(b"1"),
+        );
+        account
+            .sublist
+            .insert(Arc::new(sub))
+            .expect("valid subject");
+    }
+    (account, clients)
+}
+
+fn delivery(c: &mut Criterion) {
+    let chunk = Bytes::from_static(b"0123456789abcdef0123456789abcdef");
+    let msg = Message {
+        chunk: &chunk,
+        subject: b"orders.new",
+        reply: Some(b"_INBOX.abc.1"),
+        sizes: Sizes::Msg(b"32"),
+        body: Span { start: 0, end: 32 },
+    };
+    let mut group = c.benchmark_group("deliver");
+    for (name, queue) in [("fanout_10", None), ("queue_of_10", Some("workers"))] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                // Fresh subscribers every 10 000 messages, so queues stay small.
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(10_000);
+                    let (account, clients) = subscribers(queue);
+                    let matches = account.sublist.matches(b"orders.new");
+                    let mut out = Deliveries::new(1);
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        out.deliver_all(black_box(&matches), black_box(&msg), None, &[]);
+                    }
+                    total += start.elapsed();
+                    left -= n;
+                    drop(clients);
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sublist, permissions, delivery);
 criterion_main!(benches);

@@ -565,25 +565,3 @@ pub(crate) async fn closed(client: &Client) {
     }
     client.wake_reader.notified().await;
 }
-
-impl Client {
-    /// For a server-internal client (one with no socket, such as the
-    /// system account's request handler): waits until something is queued
-    /// for it and takes it all. None once the client is closed.
-    pub(crate) async fn take_queued(&self) -> Option<Batch> {
-        loop {
-            let woken = self.wake_writer.notified();
-            {
-                let mut out = lock(&self.outbound);
-                out.flush_scheduled = false;
-                if !out.batch.is_empty() {
-                    return Some(std::mem::take(&mut out.batch));
-                }
-                if out.closed {
-                    return None;
-                }
-            }
-            woken.await;
-        }
-    }
-}

@@ -10,9 +10,11 @@ use rnats_proto::parser::Span;
 use tokio::time::Instant;
 use tracing::{Level, enabled, trace};
 
-use crate::accounts::subscription::{Delivery, Subscription};
+use crate::accounts::subscription::{Delivery, Sink, Subscription};
+use crate::accounts::{Account, Routes};
 use crate::client::{Client, Queued};
 use crate::outbound::Batch;
+use crate::route::Cluster;
 use crate::sublist::Matches;
 
 /// The longest a producer is held back per read for slow consumers.
@@ -67,7 +69,7 @@ impl Deliveries {
         served: &[Box<[u8]>],
     ) {
         for sub in &matches.plain {
-            if sub.client.is_route {
+            if sub.is_route() {
                 if !denied(sub, msg) {
                     self.route_target(sub, None);
                 }
@@ -88,7 +90,7 @@ impl Deliveries {
                 if skip == Some(sub.client.id) || sub.client.is_closing() {
                     continue;
                 }
-                if sub.client.is_route {
+                if sub.is_route() {
                     if !denied(sub, msg) {
                         let weight = u64::from(sub.weight());
                         remote_weight += weight;
@@ -125,7 +127,7 @@ impl Deliveries {
         queues: Option<&[u8]>,
     ) {
         for sub in &matches.plain {
-            if !sub.client.is_route {
+            if !sub.is_route() {
                 self.deliver(sub, msg);
             }
         }
@@ -147,7 +149,7 @@ impl Deliveries {
         served: &mut Vec<Box<[u8]>>,
     ) {
         for sub in &matches.plain {
-            if !sub.client.is_route {
+            if !sub.is_route() {
                 self.deliver(sub, msg);
             }
         }
@@ -167,7 +169,7 @@ impl Deliveries {
         let start = self.next_random() as usize % members.len().max(1);
         for i in 0..members.len() {
             let sub = &members[(start + i) % members.len()];
-            if sub.client.is_route || sub.client.is_closing() {
+            if sub.is_route() || sub.client.is_closing() {
                 continue;
             }
             if self.deliver(sub, msg) {
@@ -175,6 +177,73 @@ impl Deliveries {
             }
         }
         false
+    }
+
+    /// Carries a message published in `account` into the accounts that
+    /// import it: streams `account` exports (to local subscribers: other
+    /// servers get the message in `account` and map it themselves, as
+    /// nats-server does), and services `account` imports (with the reply
+    /// mapped so the answer finds its way back; in a cluster the answer's
+    /// interest is announced, as it may come from another server). Queue
+    /// groups served by an importer's local member are added to `served`.
+    /// True if a service had a responder for it.
+    pub fn route_to_importers(
+        &mut self,
+        account: &Arc<Account>,
+        routes: &Routes,
+        msg: &Message<'_>,
+        served: &mut Vec<Box<[u8]>>,
+        cluster: Option<&Cluster>,
+    ) -> bool {
+        for (target, mapped) in routes.stream_importers(msg.subject) {
+            let routed = Message {
+                subject: &mapped,
+                ..*msg
+            };
+            let matches = target.sublist.matches(&mapped);
+            self.deliver_imported(&matches, &routed, served);
+        }
+        let mut answered = false;
+        for service in &routes.services {
+            if !rnats_proto::subject::pattern_matches(&service.local, msg.subject) {
+                continue;
+            }
+            let Some(target) = service.to.upgrade() else {
+                continue;
+            };
+            let remote = service.map_subject(msg.subject);
+            let reply = msg.reply.map(|r| target.expect_response(account, r));
+            if reply.is_some()
+                && let Some(cluster) = cluster
+            {
+                cluster.announce_responses(&target);
+            }
+            let routed = Message {
+                subject: remote,
+                reply: reply.as_deref(),
+                ..*msg
+            };
+            let matches = target.sublist.matches(remote);
+            answered |= !matches.plain.is_empty() || !matches.queues.is_empty();
+            self.deliver_all(&matches, &routed, None, &[]);
+        }
+        answered
+    }
+
+    /// A message published in `account` on a reply subject made up there
+    /// for a cross-account request: it goes to the requester's account on
+    /// the requester's own reply subject.
+    pub fn route_response(&mut self, account: &Account, msg: &Message<'_>) {
+        let Some((requester, reply)) = account.take_response(msg.subject) else {
+            return;
+        };
+        let routed = Message {
+            subject: &reply,
+            reply: None,
+            ..*msg
+        };
+        let matches = requester.sublist.matches(&reply);
+        self.deliver_all(&matches, &routed, None, &[]);
     }
 
     /// Notes that the route of `sub` gets this message (for `queue`).
@@ -249,6 +318,9 @@ impl Deliveries {
             Delivery::Deliver => {}
             Delivery::DeliverLast => sub.cancel(),
             Delivery::Exhausted => return false,
+        }
+        if let Sink::Internal(inbox) = &sub.sink {
+            return inbox.push(msg);
         }
         let client = &sub.client;
         if let Some(reply) = msg.reply {

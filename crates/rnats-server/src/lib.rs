@@ -17,7 +17,7 @@ pub mod session;
 pub mod signal;
 pub mod sublist;
 mod sync;
-pub mod sysreq;
+pub mod system;
 pub mod tls;
 
 pub use options::Options;

@@ -21,7 +21,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::accounts::subscription::Subscription;
-use crate::accounts::{Account, RESPONSE_PREFIX, Routes};
+use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::Permissions;
 use crate::auth::{AuthFailure, Identity};
 use crate::client::{Client, CloseReason, lock};
@@ -798,14 +798,17 @@ impl Session {
         let mut served = Vec::new();
         let mut imported = false;
         if let Some(routes) = self.account.routes() {
-            imported = self.route_to_importers(&routes, &msg, &mut served);
+            let cluster = self.server.cluster.as_deref();
+            imported =
+                self.out
+                    .route_to_importers(&self.account, &routes, &msg, &mut served, cluster);
         }
         let matches = self.cache.lookup(&self.account, subj);
         let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
         let skip = (!self.echo).then_some(self.client.id);
         self.out.deliver_all(matches, &msg, skip, &served);
         if subj.starts_with(RESPONSE_PREFIX) {
-            self.route_response(&msg);
+            self.out.route_response(&self.account, &msg);
         }
         if matched_nothing
             && !imported
@@ -814,68 +817,6 @@ impl Session {
         {
             self.no_responders_reply(reply);
         }
-    }
-
-    /// Carries a message into the accounts that import it: streams this
-    /// account exports (to local subscribers: other servers get the message
-    /// in this account and map it themselves, as nats-server does), and
-    /// services this account imports (with the reply mapped so the answer
-    /// finds its way back). True if a service took it.
-    fn route_to_importers(
-        &mut self,
-        routes: &Routes,
-        msg: &Message<'_>,
-        served: &mut Vec<Box<[u8]>>,
-    ) -> bool {
-        for (target, mapped) in routes.stream_importers(msg.subject) {
-            let routed = Message {
-                subject: &mapped,
-                ..*msg
-            };
-            let matches = target.sublist.matches(&mapped);
-            self.out.deliver_imported(&matches, &routed, served);
-        }
-        let mut answered = false;
-        for service in &routes.services {
-            if !subject::pattern_matches(&service.local, msg.subject) {
-                continue;
-            }
-            let Some(target) = service.to.upgrade() else {
-                continue;
-            };
-            let remote = service.map_subject(msg.subject);
-            let reply = msg.reply.map(|r| target.expect_response(&self.account, r));
-            if reply.is_some()
-                && let Some(cluster) = &self.server.cluster
-            {
-                // The answer may come from a responder on another server.
-                cluster.announce_responses(&target);
-            }
-            let routed = Message {
-                subject: remote,
-                reply: reply.as_deref(),
-                ..*msg
-            };
-            let matches = target.sublist.matches(remote);
-            answered |= !matches.plain.is_empty() || !matches.queues.is_empty();
-            self.out.deliver_all(&matches, &routed, None, &[]);
-        }
-        answered
-    }
-
-    /// A reply to a request that came in through a service import: hand it
-    /// to the requester's account on the requester's own reply subject.
-    fn route_response(&mut self, msg: &Message<'_>) {
-        let Some((requester, reply)) = self.account.take_response(msg.subject) else {
-            return;
-        };
-        let routed = Message {
-            subject: &reply,
-            reply: None,
-            ..*msg
-        };
-        let matches = requester.sublist.matches(&reply);
-        self.out.deliver_all(&matches, &routed, None, &[]);
     }
 
     /// Checks the publish rule (verdicts cached per subject), then open

@@ -1,5 +1,5 @@
 //! A client's interest in a subject: what the subscription index stores and
-//! what a publisher delivers to.
+//! what a publisher delivers to, and where a delivery goes ([`Sink`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -13,6 +13,9 @@ use crate::sublist::Subscriber;
 
 pub struct Subscription {
     pub client: Arc<Client>,
+    /// Where deliveries go: decided once, when the subscription is made,
+    /// so the delivery path branches on the subscription it already holds.
+    pub sink: Sink,
     /// The account whose index holds it.
     pub account: Arc<Account>,
     /// For a wildcard subscription that overlaps denied subjects: the rule
@@ -28,6 +31,17 @@ pub struct Subscription {
     /// the peer has (its `RS+` weight), so that a group with no local
     /// member is served by servers in proportion, as nats-server does.
     weight: AtomicU32,
+}
+
+/// What a delivery to a subscription becomes.
+pub enum Sink {
+    /// `MSG`/`HMSG` in the client connection's outbound queue.
+    Connection,
+    /// A peer's interest: `RMSG` to the route, once per message.
+    Route,
+    /// A structured message in an internal subscriber's inbox (no socket,
+    /// no encoding; see [`crate::system`]).
+    Internal(Arc<crate::system::Inbox>),
 }
 
 /// What a publisher may do with one matching subscription.
@@ -48,8 +62,13 @@ impl Subscription {
         queue: Option<Bytes>,
         sid: Bytes,
     ) -> Self {
+        let sink = match client.is_route {
+            true => Sink::Route,
+            false => Sink::Connection,
+        };
         Subscription {
             client,
+            sink,
             account,
             deny: None,
             subject,
@@ -59,6 +78,12 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             weight: AtomicU32::new(1),
         }
+    }
+
+    /// Whether it stands for a peer's interest (deliveries become `RMSG`).
+    #[inline]
+    pub fn is_route(&self) -> bool {
+        matches!(self.sink, Sink::Route)
     }
 
     /// Members behind a route's queue subscription (1 otherwise).

@@ -19,7 +19,7 @@ use rnats_jwt::{
     UserPermissionLimits,
 };
 use rnats_proto::messages::ConnectInfo;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::accounts::{Account, Accounts};
 use crate::client::{Client, CloseReason, lock};
@@ -149,8 +149,8 @@ pub struct Trust {
     /// [`Account`] objects.
     initial: Vec<AccountClaims>,
     accounts: RwLock<HashMap<String, Arc<JwtAccount>>>,
-    /// The system account's request handler, once started.
-    requests: Mutex<Option<Arc<Client>>>,
+    /// The internal client of the system account's services, once started.
+    requests: Mutex<Option<crate::system::SystemClient>>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -250,20 +250,23 @@ impl Trust {
     /// it is known.
     pub fn start_requests(
         self: &Arc<Self>,
-        ident: crate::sysreq::ServerIdent,
+        ident: crate::system::ServerIdent,
         cluster: Option<Arc<crate::route::Cluster>>,
     ) {
         let Some(sys) = self.system_account.as_deref().and_then(|k| self.lookup(k)) else {
             return;
         };
-        let client = crate::sysreq::start(ident, self.clone(), sys.account.clone(), cluster);
-        *lock(&self.requests) = Some(client);
+        let system = crate::system::SystemClient::new(cluster);
+        if let Err(e) = crate::system::claims::start(&system, ident, self.clone(), &sys.account) {
+            error!("Could not start the claims update service: {e}");
+        }
+        *lock(&self.requests) = Some(system);
     }
 
     /// Stops the request handler (at shutdown).
     pub fn stop_requests(&self) {
-        if let Some(client) = lock(&self.requests).take() {
-            crate::sysreq::stop(&client);
+        if let Some(system) = lock(&self.requests).take() {
+            system.close();
         }
     }
 

@@ -279,7 +279,7 @@ impl Cluster {
     /// is counted; what routes hear of is filtered by `import` when sent,
     /// so a reload that changes `import` can tell them the difference.
     fn interest_of(&self, sub: &Subscription, mut each: impl FnMut(InterestKey)) {
-        if sub.client.is_route {
+        if sub.is_route() {
             return;
         }
         each((

@@ -279,7 +279,7 @@ impl Server {
         });
         if let Some(trust) = shared.auth().trust() {
             trust.start_requests(
-                crate::sysreq::ServerIdent {
+                crate::system::ServerIdent {
                     id: shared.id.clone(),
                     name: shared.name.clone(),
                     host: shared.opts().host.clone(),
