@@ -15,8 +15,8 @@ use rnats_proto::parser::Span;
 use rnats_server::accounts::Account;
 use rnats_server::accounts::subscription::Subscription;
 use rnats_server::auth::permissions::Permissions;
-use rnats_server::client::Client;
-use rnats_server::delivery::{Deliveries, Message, Sizes};
+use rnats_server::connection::Client;
+use rnats_server::connection::delivery::{Deliveries, Message, Sizes};
 use rnats_server::options::{PermissionsConfig, SubjectRuleConfig};
 use rnats_server::sublist::{Sublist, Subscriber};
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::accounts::Account;
 use crate::auth::permissions::Rule;
-use crate::client::Client;
+use crate::connection::Client;
 use crate::sublist::Subscriber;
 
 pub struct Subscription {
@@ -136,7 +136,7 @@ impl Subscription {
         {
             cluster.local_unsub(self);
         }
-        let mut subs = crate::client::lock(&self.client.subs);
+        let mut subs = crate::connection::lock(&self.client.subs);
         if subs.get(&self.sid).is_some_and(|s| Arc::ptr_eq(s, self)) {
             subs.remove(&self.sid);
         }

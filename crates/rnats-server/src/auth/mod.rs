@@ -23,7 +23,7 @@ use crate::accounts::{Account, AccountsPlan};
 use crate::auth::login_cache::LoginCache;
 use crate::auth::permissions::Permissions;
 use crate::auth::trust::{JwtLogin, JwtRefusal, Trust};
-use crate::client::Client;
+use crate::connection::Client;
 use crate::options::{
     AuthOptions, DEFAULT_AUTH_TIMEOUT, NkeyConfig, PermissionsConfig, UserConfig,
 };

@@ -22,7 +22,7 @@ use rnats_proto::messages::ConnectInfo;
 use tracing::{error, info, warn};
 
 use crate::accounts::{Account, Accounts};
-use crate::client::{Client, CloseReason, lock};
+use crate::connection::{Client, CloseReason, lock};
 use crate::options::{
     AccountConfig, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind, ImportConfig,
     PermissionsConfig, ResolverOptions, ResponsePermissionConfig, SubjectRuleConfig, TrustOptions,

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 use tracing::{debug, error, info};
 
-use crate::client::{self, Client, lock};
+use crate::connection::{Client, lock};
 use crate::server::ServerShared;
 use crate::tls::RouteTls;
 
@@ -215,7 +215,9 @@ async fn route_handshake(
             None => {
                 debug!("{tag} - Starting TLS route server handshake");
                 let mut first = [0u8; 1];
-                if stream.peek(&mut first).await? == 1 && first[0] != client::TLS_HANDSHAKE_RECORD {
+                if stream.peek(&mut first).await? == 1
+                    && first[0] != crate::client::TLS_HANDSHAKE_RECORD
+                {
                     // A plain-text route (or anything else): closed without
                     // a word, as nats-server does. What it sent is read
                     // first, so that the close is not a reset.
@@ -305,7 +307,7 @@ where
     let mut session = RouteSession::new(shared, cluster, client, solicited, cert_identities);
     let ((), ()) = tokio::join!(
         session.run(reader),
-        client::write_loop(shared, client, writer)
+        crate::connection::writer::write_loop(shared, client, writer)
     );
     if session.to_self {
         Outcome::ToSelf

@@ -58,7 +58,7 @@ use tracing::{Level, debug, enabled, error, info, trace, warn};
 
 use crate::accounts::Account;
 use crate::accounts::subscription::Subscription;
-use crate::client::{Client, CloseReason, lock};
+use crate::connection::{Client, CloseReason, lock};
 use crate::options::ClusterOptions;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
 use crate::tls::{RouteTls, TlsConfigError};

@@ -19,9 +19,9 @@ use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX, Routes};
-use crate::client::{Client, CloseReason, lock};
-use crate::delivery::{Deliveries, Message, Sizes};
-use crate::reader::{Outcome, Role, read_loop};
+use crate::connection::delivery::{Deliveries, Message, Sizes};
+use crate::connection::reader::{Outcome, Role, read_loop};
+use crate::connection::{Client, CloseReason, lock};
 use crate::server::ServerShared;
 
 use super::connection::solicit;
@@ -34,7 +34,7 @@ const DEFAULT_ROUTE_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// above any real one (a long subject and its queue names) and limits what
 /// a peer that has not logged in yet can make this server hold.
 const MAX_ROUTE_CONTROL_LINE: usize = 1024 * 1024;
-/// The most a read takes (see [`crate::reader`]).
+/// The most a read takes (see [`crate::connection::reader`]).
 const MAX_READ: usize = 64 * 1024;
 
 /// The reading side of a route.
@@ -208,7 +208,7 @@ impl RouteSession {
     }
 
     /// Reads and carries out what the peer sends until the route closes
-    /// (see [`crate::reader`]).
+    /// (see [`crate::connection::reader`]).
     pub(super) async fn run<R: AsyncRead + Unpin>(&mut self, reader: R) {
         let client = self.client.clone();
         read_loop(&client, self, reader, MAX_READ).await;

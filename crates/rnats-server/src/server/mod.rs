@@ -20,7 +20,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::accounts::Accounts;
 use crate::auth::{self, Authenticator};
-use crate::client::{self, Client, CloseReason};
+use crate::connection::{Client, CloseReason};
 use crate::options::Options;
 use crate::sync::{lock, read_lock, write_lock};
 use crate::tls::TlsOptions;
@@ -188,7 +188,7 @@ impl ServerShared {
             }
         }
         debug!("{} - Client connection created", client.tag);
-        tokio::spawn(client::serve(self.clone(), client, stream, plain));
+        tokio::spawn(crate::client::serve(self.clone(), client, stream, plain));
     }
 }
 

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tracing::warn;
 
-use crate::client::lock;
-use crate::delivery::{Message, Sizes};
-use crate::outbound::SHARE_THRESHOLD;
+use crate::connection::delivery::{Message, Sizes};
+use crate::connection::lock;
+use crate::connection::outbound::SHARE_THRESHOLD;
 
 use super::InboundMessage;
 

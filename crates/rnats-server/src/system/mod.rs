@@ -47,8 +47,8 @@ use tracing::debug;
 
 use crate::accounts::subscription::{Sink, Subscription};
 use crate::accounts::{Account, RESPONSE_PREFIX};
-use crate::client::{Client, CloseReason, lock};
-use crate::delivery::{Deliveries, Message, Sizes};
+use crate::connection::delivery::{Deliveries, Message, Sizes};
+use crate::connection::{Client, CloseReason, lock};
 use crate::route::Cluster;
 
 /// Internal clients take ids from the top down, so they never meet a

@@ -1,11 +1,24 @@
-//! One client connection: the state other tasks may touch ([`Client`]),
-//! and the task that serves it ([`serve`]).
+//! The connection core that every role shares — clients, routes, and
+//! (through their subscriptions) internal clients: [`Client`], what other
+//! tasks may touch of a connection (its outbound queue, subscriptions,
+//! close state, reply permissions); the one read loop ([`reader`]) and the
+//! one writer ([`writer`]); the bytes waiting for a peer ([`outbound`]);
+//! and the queueing of a message for every subscription it matched
+//! ([`delivery`]).
 //!
 //! Each connection runs one task that drives two loops: the reader parses
-//! what the client sends and carries out each operation (see
-//! [`crate::session`]); the writer sends whatever publishers and the reader
-//! queued in the client's [`Outbound`], and sends the server's PINGs. The
-//! reader owns the cleanup, the writer owns the socket's write side.
+//! what the peer sends and hands it to its role (`client::session` for a
+//! client, `route::session` for a route); the writer sends whatever
+//! publishers and the reader queued in the connection's [`Outbound`], and
+//! sends the server's PINGs. The reader owns the cleanup, the writer owns
+//! the socket's write side. The roles import this module, never the
+//! reverse, except for the routes a local subscription is announced to
+//! (`Client::cluster`) and the settings the writer reads (`ServerShared`).
+
+pub mod delivery;
+pub mod outbound;
+pub mod reader;
+pub mod writer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,19 +28,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rnats_proto::encode;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tokio::time::{Instant, sleep_until, timeout};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tokio::time::Instant;
 
 use crate::accounts::subscription::Subscription;
 use crate::auth::permissions::{ResponsePermission, ResponseTracker};
-use crate::outbound::{Batch, Outbound};
-use crate::server::ServerShared;
-use crate::session::Session;
-use crate::tls::TlsOptions;
+use outbound::{Batch, Outbound};
 
 /// A producer is held back briefly once a consumer's backlog passes this
 /// (or half of max_pending, if smaller, leaving room for one more read):
@@ -355,206 +361,6 @@ impl Client {
         }
         tracing::trace!("{} - ->> [PING]", self.tag);
         self.enqueue(|b| b.put(encode::PING));
-    }
-}
-
-/// Serves one accepted connection until it ends. Over plain TCP the INFO
-/// line is already queued; with TLS it is sent here, around the handshake.
-pub async fn serve(
-    server: Arc<ServerShared>,
-    client: Arc<Client>,
-    mut stream: TcpStream,
-    plain: bool,
-) {
-    match server.tls() {
-        // Boxed: the TLS state is large, and plain connections (most, and
-        // every idle one) should not carry its room in their task.
-        Some(tls) if !plain => Box::pin(serve_tls(&server, &client, stream, &tls)).await,
-        _ => {
-            let (reader, writer) = stream.split();
-            let session = Session::new(server.clone(), client.clone(), Vec::new());
-            tokio::join!(session.run(reader), write_loop(&server, &client, writer));
-        }
-    }
-    server.remove_client(&client);
-}
-
-async fn serve_tls(
-    server: &Arc<ServerShared>,
-    client: &Arc<Client>,
-    stream: TcpStream,
-    (opts, acceptor): &crate::server::TlsSetup,
-) {
-    let Some(stream) = start_tls(server, opts, acceptor, client, stream).await else {
-        tracing::debug!(
-            "{} - Client connection closed: TLS Handshake Failure",
-            client.tag
-        );
-        return;
-    };
-    let identities = match (&opts.verify_and_map, stream.get_ref().1.peer_certificates()) {
-        (true, Some([cert, ..])) => crate::tls::certificate_identities(cert),
-        _ => Vec::new(),
-    };
-    let (reader, writer) = tokio::io::split(stream);
-    let session = Session::new(server.clone(), client.clone(), identities);
-    tokio::join!(session.run(reader), write_loop(server, client, writer));
-}
-
-/// The TLS upgrade as nats-server does it: INFO in plain text, then the
-/// client's handshake (or, with `handshake_first`, the handshake first and
-/// INFO inside it). A client that answers INFO in plain text is told TLS
-/// is required.
-async fn start_tls(
-    server: &ServerShared,
-    opts: &TlsOptions,
-    acceptor: &TlsAcceptor,
-    client: &Client,
-    mut stream: TcpStream,
-) -> Option<TlsStream<TcpStream>> {
-    let tag = &client.tag;
-    tracing::debug!("{tag} - Starting TLS client connection handshake");
-    if !opts.handshake_first {
-        stream.write_all(&server.info_for(client)).await.ok()?;
-        let mut first = [0u8; 1];
-        match timeout(opts.timeout(), stream.peek(&mut first)).await {
-            Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
-            Ok(Ok(1)) => {
-                tracing::error!("{tag} - TLS handshake error: the client did not start TLS");
-                let mut err = bytes::BytesMut::new();
-                encode::err(
-                    &mut err,
-                    rnats_proto::errors::SECURE_CONNECTION_TLS_REQUIRED,
-                );
-                let _ = stream.write_all(&err).await;
-                // Take in what the client already sent, so that closing
-                // does not reset the connection before it reads the -ERR.
-                let mut discard = [0u8; 4096];
-                while matches!(stream.try_read(&mut discard), Ok(n) if n > 0) {}
-                let _ = stream.shutdown().await;
-                return None;
-            }
-            Ok(_) => return None,
-            Err(_) => {
-                tracing::error!("{tag} - TLS handshake timeout");
-                return None;
-            }
-        }
-    }
-    let stream = match timeout(opts.timeout(), acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            tracing::error!("{tag} - TLS handshake error: {e}");
-            return None;
-        }
-        Err(_) => {
-            tracing::error!("{tag} - TLS handshake timeout");
-            return None;
-        }
-    };
-    let session = stream.get_ref().1;
-    tracing::debug!("{tag} - TLS handshake complete");
-    if let Some(negotiated) = crate::tls::describe_session(session) {
-        tracing::debug!("{tag} - {negotiated}");
-    }
-    if !crate::tls::pinned_cert_ok(opts, session.peer_certificates()) {
-        tracing::error!("{tag} - Peer certificate is not one of the pinned certificates");
-        return None;
-    }
-    if opts.handshake_first {
-        client.send_now(&server.info_for(client));
-    }
-    Some(stream)
-}
-
-/// The first byte of a TLS ClientHello record.
-pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-
-pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
-    server: &ServerShared,
-    client: &Client,
-    mut writer: W,
-) {
-    let mut settings = WriterSettings::read(server);
-    let mut spare = Batch::default();
-    let ping = sleep_until(Instant::now() + settings.ping_interval);
-    tokio::pin!(ping);
-    let mut first_ping_armed = false;
-    loop {
-        tokio::select! {
-            biased;
-            _ = client.wake_writer.notified() => {}
-            _ = &mut ping => {
-                ping.as_mut().reset(Instant::now() + settings.ping_interval);
-                client.ping_timer(settings.ping_max);
-            }
-        }
-        if settings.generation != server.settings_generation() {
-            settings = WriterSettings::read(server);
-            ping.as_mut().reset(Instant::now() + settings.ping_interval);
-        }
-        let ping_interval = settings.ping_interval;
-        if !first_ping_armed && client.just_connected.load(Ordering::Acquire) {
-            first_ping_armed = true;
-            ping.as_mut()
-                .reset(Instant::now() + FIRST_PING.min(ping_interval));
-        }
-        let closed = {
-            let mut out = lock(&client.outbound);
-            out.flush_scheduled = false;
-            std::mem::swap(&mut out.batch, &mut spare);
-            out.write_started = (!spare.is_empty()).then(std::time::Instant::now);
-            out.closed
-        };
-        if !spare.is_empty() {
-            let bytes = spare.len();
-            match timeout(settings.write_deadline, spare.write_to(&mut writer)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::debug!("{} - Error flushing: {}", client.tag, e);
-                    client.close(CloseReason::WriteError, false);
-                    break;
-                }
-                Err(_) => {
-                    tracing::info!(
-                        "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} bytes pending",
-                        client.tag,
-                        settings.write_deadline,
-                        bytes
-                    );
-                    client.close(CloseReason::SlowConsumerWriteDeadline, false);
-                    break;
-                }
-            }
-            spare.clear();
-            lock(&client.outbound).write_started = None;
-            client.drained.notify_waiters();
-        }
-        if closed {
-            break;
-        }
-    }
-    let _ = writer.shutdown().await;
-}
-
-/// What the writer reads of the settings, again after each reload.
-struct WriterSettings {
-    generation: u64,
-    ping_interval: Duration,
-    ping_max: u32,
-    write_deadline: Duration,
-}
-
-impl WriterSettings {
-    fn read(server: &ServerShared) -> Self {
-        let generation = server.settings_generation();
-        let opts = server.opts();
-        WriterSettings {
-            generation,
-            ping_interval: opts.ping_interval.max(Duration::from_millis(1)),
-            ping_max: opts.ping_max,
-            write_deadline: opts.write_deadline,
-        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! hold back while a consumer is far behind, and stop when the connection
 //! closes. What differs — the protocol, and what else the reader waits for
 //! (a login deadline, a reload, new route permissions) — is the [`Role`]'s.
-//! The client role is [`crate::session::Session`], the route role
+//! The client role is [`crate::client::session::Session`], the route role
 //! `route::session::RouteSession`.
 
 use std::future::Future;
@@ -17,8 +17,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::debug;
 
-use crate::client::{Client, CloseReason, closed};
-use crate::delivery::Deliveries;
+use crate::connection::delivery::Deliveries;
+use crate::connection::{Client, CloseReason, closed};
 
 /// Reads start this small (idle connections stay cheap) and grow to the
 /// role's maximum while the peer keeps filling them.

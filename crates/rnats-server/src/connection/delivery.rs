@@ -12,8 +12,8 @@ use tracing::{Level, enabled, trace};
 
 use crate::accounts::subscription::{Delivery, Sink, Subscription};
 use crate::accounts::{Account, Routes};
-use crate::client::{Client, Queued};
-use crate::outbound::Batch;
+use crate::connection::outbound::Batch;
+use crate::connection::{Client, Queued};
 use crate::route::Cluster;
 use crate::sublist::Matches;
 
@@ -396,7 +396,7 @@ impl Deliveries {
 #[inline]
 fn put_body(batch: &mut Batch, msg: &Message<'_>) {
     let payload = msg.body.of(msg.chunk);
-    if payload.len() >= crate::outbound::SHARE_THRESHOLD {
+    if payload.len() >= crate::connection::outbound::SHARE_THRESHOLD {
         batch.put_payload(&msg.chunk.slice(msg.body.range()));
     } else {
         batch.put(payload);

@@ -24,13 +24,13 @@ use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::Permissions;
 use crate::auth::{AuthFailure, Identity};
-use crate::client::{Client, CloseReason, lock};
-use crate::delivery::{Deliveries, Message, Sizes};
-use crate::reader::{Outcome, Role, read_loop};
+use crate::connection::delivery::{Deliveries, Message, Sizes};
+use crate::connection::reader::{Outcome, Role, read_loop};
+use crate::connection::{Client, CloseReason, lock};
 use crate::server::ServerShared;
 use crate::sublist::Matches;
 
-/// The most a read takes (see [`crate::reader`]).
+/// The most a read takes (see [`crate::connection::reader`]).
 const MAX_READ: usize = 256 * 1024;
 /// Match results a connection remembers for the subjects it publishes to.
 const LOCAL_CACHE_SIZE: usize = 512;
@@ -283,7 +283,7 @@ impl Session {
     }
 
     /// Reads and carries out what the client sends until the connection
-    /// closes (see [`crate::reader`]).
+    /// closes (see [`crate::connection::reader`]).
     pub async fn run<R: AsyncRead + Unpin>(mut self, reader: R) {
         // A read's worth of output is how far a consumer's backlog can grow
         // before flow control looks again: keep it well inside max_pending.

@@ -138,7 +138,7 @@ impl Outbound {
     /// Whether the current write has been going on too long to wait for.
     pub fn writer_stuck(&self) -> bool {
         self.write_started
-            .is_some_and(|t| t.elapsed() > crate::client::STUCK_WRITER)
+            .is_some_and(|t| t.elapsed() > crate::connection::STUCK_WRITER)
     }
 }
 
