@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod connection;
+mod gostyle;
 pub mod log;
 pub mod options;
 pub mod route;

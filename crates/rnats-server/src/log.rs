@@ -23,8 +23,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::{Layer, reload};
 
+use crate::gostyle::go_error;
 use crate::options::LogOptions;
-use crate::signal::go_error;
 
 /// The installed logger: what is shown, how, and where it goes. Settings
 /// are read on every event, so a reload takes effect at once.

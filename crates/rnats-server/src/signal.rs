@@ -5,6 +5,7 @@
 //! pid, a pid file, a pid prefix ending in `*`, or found by process name
 //! with `pgrep` (exactly one must run). Errors carry nats-server's words.
 
+use crate::gostyle::go_error;
 use std::path::Path;
 use std::process::Command;
 
@@ -142,21 +143,6 @@ pub fn process_name() -> String {
     match name.char_indices().nth(15) {
         Some((cut, _)) => name[..cut].to_string(),
         None => name,
-    }
-}
-
-/// An OS error in Go's words: "no such process", not
-/// "No such process (os error 3)".
-pub fn go_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    let text = match text.find(" (os error ") {
-        Some(cut) => &text[..cut],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -21,6 +21,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+/// The first byte of a TLS ClientHello record: how a plain-text port tells
+/// a TLS client from a NATS one.
+pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
 /// nats-server's default TLS handshake timeout.
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -194,7 +198,7 @@ pub fn load_files(opts: &TlsOptions) -> Result<(), String> {
 /// A file's bytes, or Go's `open PATH: reason` / `read PATH: reason`.
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let go = crate::signal::go_error;
+    let go = crate::gostyle::go_error;
     let mut file =
         std::fs::File::open(path).map_err(|e| format!("open {}: {}", path.display(), go(&e)))?;
     let mut bytes = Vec::new();

@@ -3,6 +3,14 @@
 //! subscribers of that account — unless one account exports a stream or a
 //! service and another imports it. Without an `accounts {}` block every
 //! client is in the global account `$G`, as on nats-server.
+//!
+//! **Owns**: the accounts and what crosses between them: [`Accounts`] (the
+//! registry, rebuilt by a reload through [`Accounts::plan`]), each
+//! [`Account`]'s subscription index (a [`crate::sublist::Sublist`] per
+//! account), its import/export routes and the made-up replies of
+//! cross-account requests; `subscription` is what the indexes hold.
+//! **May not touch**: connections or logins; delivering a message is the
+//! connection core's (`connection::delivery`), which reads the routes here.
 
 pub mod subscription;
 

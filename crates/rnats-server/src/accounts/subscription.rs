@@ -136,7 +136,7 @@ impl Subscription {
         {
             cluster.local_unsub(self);
         }
-        let mut subs = crate::connection::lock(&self.client.subs);
+        let mut subs = crate::sync::lock(&self.client.subs);
         if subs.get(&self.sid).is_some_and(|s| Arc::ptr_eq(s, self)) {
             subs.remove(&self.sid);
         }

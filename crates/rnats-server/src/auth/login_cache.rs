@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::connection::lock;
+use crate::sync::lock;
 
 /// Entries kept at most; the set is emptied when full (cheap, and a
 /// reconnecting client just pays bcrypt once more).

@@ -6,6 +6,16 @@
 //! then the users table, then the token, then the single user. Plain secrets
 //! are compared in constant time; bcrypt runs on the blocking pool so it
 //! never stalls other connections.
+//!
+//! **Owns**: who may log in and what they may do. [`Authenticator`] (this
+//! file: users, NKeys, tokens, certificate mapping, `no_auth_user`), the
+//! operator/JWT trust in `trust`, the bcrypt `login_cache`, the subject rules
+//! in `permissions`. The server holds one `Authenticator` and swaps it whole
+//! on a reload; nothing here changes one in place.
+//! **May not touch**: sockets, the connection core's queues or any account's
+//! index — a login is decided here and carried out by the client role
+//! (`client::session`), which is told the [`Identity`]. (`trust` closes the
+//! connections of revoked or expired JWT users through their `Client` handle.)
 
 pub mod login_cache;
 pub mod permissions;

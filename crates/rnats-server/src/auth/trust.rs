@@ -19,14 +19,15 @@ use rnats_jwt::{
     UserPermissionLimits,
 };
 use rnats_proto::messages::ConnectInfo;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::accounts::{Account, Accounts};
-use crate::connection::{Client, CloseReason, lock};
+use crate::connection::{Client, CloseReason};
 use crate::options::{
     AccountConfig, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind, ImportConfig,
     PermissionsConfig, ResolverOptions, ResponsePermissionConfig, SubjectRuleConfig, TrustOptions,
 };
+use crate::sync::lock;
 
 /// What the client is told when its JWT expires while it is connected.
 pub const USER_AUTHENTICATION_EXPIRED: &str = "User Authentication Expired";
@@ -149,8 +150,6 @@ pub struct Trust {
     /// [`Account`] objects.
     initial: Vec<AccountClaims>,
     accounts: RwLock<HashMap<String, Arc<JwtAccount>>>,
-    /// The internal client of the system account's services, once started.
-    requests: Mutex<Option<crate::system::SystemClient>>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -197,7 +196,6 @@ impl Trust {
             dir,
             initial: Vec::new(),
             accounts: RwLock::new(HashMap::new()),
-            requests: Mutex::new(None),
         };
         let mut by_key: HashMap<String, AccountClaims> = HashMap::new();
         for (key, jwt) in &opts.preload {
@@ -246,28 +244,9 @@ impl Trust {
         }
     }
 
-    /// Starts answering `$SYS.REQ.CLAIMS.UPDATE` in the system account, if
-    /// it is known.
-    pub fn start_requests(
-        self: &Arc<Self>,
-        ident: crate::system::ServerIdent,
-        cluster: Option<Arc<crate::route::Cluster>>,
-    ) {
-        let Some(sys) = self.system_account.as_deref().and_then(|k| self.lookup(k)) else {
-            return;
-        };
-        let system = crate::system::SystemClient::new(cluster);
-        if let Err(e) = crate::system::claims::start(&system, ident, self.clone(), &sys.account) {
-            error!("Could not start the claims update service: {e}");
-        }
-        *lock(&self.requests) = Some(system);
-    }
-
-    /// Stops the request handler (at shutdown).
-    pub fn stop_requests(&self) {
-        if let Some(system) = lock(&self.requests).take() {
-            system.close();
-        }
+    /// The system account, when one is configured and its JWT is known.
+    pub fn system_account(&self) -> Option<Arc<JwtAccount>> {
+        self.system_account.as_deref().and_then(|k| self.lookup(k))
     }
 
     /// Is `issuer` a trusted operator or one of their signing keys?

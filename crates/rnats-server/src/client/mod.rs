@@ -1,6 +1,12 @@
 //! The client role: accepting a client connection (the TLS upgrade as
 //! nats-server does it, INFO), then its protocol in [`session`] on the
 //! connection core of [`crate::connection`].
+//!
+//! **Owns**: everything about a connection that is a client's: INFO, the
+//! TLS upgrade, CONNECT and login, PUB/SUB/UNSUB, permissions per message,
+//! reload checks of a connected client (`session`).
+//! **May not touch**: other connections' state except through the
+//! connection core (`connection::Client::enqueue` via `connection::delivery`).
 
 pub mod session;
 
@@ -79,7 +85,7 @@ async fn start_tls(
         stream.write_all(&server.info_for(client)).await.ok()?;
         let mut first = [0u8; 1];
         match timeout(opts.timeout(), stream.peek(&mut first)).await {
-            Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
+            Ok(Ok(1)) if first[0] == crate::tls::TLS_HANDSHAKE_RECORD => {}
             Ok(Ok(1)) => {
                 tracing::error!("{tag} - TLS handshake error: the client did not start TLS");
                 let mut err = bytes::BytesMut::new();
@@ -127,6 +133,3 @@ async fn start_tls(
     }
     Some(stream)
 }
-
-/// The first byte of a TLS ClientHello record.
-pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;

@@ -26,9 +26,10 @@ use crate::auth::permissions::Permissions;
 use crate::auth::{AuthFailure, Identity};
 use crate::connection::delivery::{Deliveries, Message, Sizes};
 use crate::connection::reader::{Outcome, Role, read_loop};
-use crate::connection::{Client, CloseReason, lock};
+use crate::connection::{Client, CloseReason};
 use crate::server::ServerShared;
 use crate::sublist::Matches;
+use crate::sync::lock;
 
 /// The most a read takes (see [`crate::connection::reader`]).
 const MAX_READ: usize = 256 * 1024;

@@ -153,7 +153,7 @@ pub struct Client {
     pub(crate) cluster: Option<Arc<crate::route::Cluster>>,
 }
 
-pub(crate) use crate::sync::lock;
+use crate::sync::lock;
 
 impl Client {
     pub fn new(id: u64, addr: SocketAddr, max_pending: usize, nonce: Option<String>) -> Self {

@@ -14,8 +14,9 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 use tracing::{debug, error, info};
 
-use crate::connection::{Client, lock};
+use crate::connection::Client;
 use crate::server::ServerShared;
+use crate::sync::lock;
 use crate::tls::RouteTls;
 
 use super::session::RouteSession;
@@ -216,7 +217,7 @@ async fn route_handshake(
                 debug!("{tag} - Starting TLS route server handshake");
                 let mut first = [0u8; 1];
                 if stream.peek(&mut first).await? == 1
-                    && first[0] != crate::client::TLS_HANDSHAKE_RECORD
+                    && first[0] != crate::tls::TLS_HANDSHAKE_RECORD
                 {
                     // A plain-text route (or anything else): closed without
                     // a word, as nats-server does. What it sent is read

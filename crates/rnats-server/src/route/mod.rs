@@ -58,9 +58,10 @@ use tracing::{Level, debug, enabled, error, info, trace, warn};
 
 use crate::accounts::Account;
 use crate::accounts::subscription::Subscription;
-use crate::connection::{Client, CloseReason, lock};
+use crate::connection::{Client, CloseReason};
 use crate::options::ClusterOptions;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
+use crate::sync::lock;
 use crate::tls::{RouteTls, TlsConfigError};
 
 use connection::{run_route, solicit};

@@ -21,8 +21,9 @@ use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX, Routes};
 use crate::connection::delivery::{Deliveries, Message, Sizes};
 use crate::connection::reader::{Outcome, Role, read_loop};
-use crate::connection::{Client, CloseReason, lock};
+use crate::connection::{Client, CloseReason};
 use crate::server::ServerShared;
+use crate::sync::lock;
 
 use super::connection::solicit;
 use super::rules::{RouteLogin, RouteRules};

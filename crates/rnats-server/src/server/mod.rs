@@ -1,5 +1,13 @@
 //! The server: state shared by every connection ([`ServerShared`]), the
 //! accept loop, and the handle that starts and stops it all ([`Server`]).
+//!
+//! **Owns**: the wiring. [`ServerShared`] holds what every connection reads
+//! (options, the authenticator, the INFO template, the accounts, TLS, the
+//! cluster, the table of clients), each swapped whole by [`Server::reload`]
+//! (what may change is decided in `reload`). It accepts clients and hands
+//! each to the client role (`client::serve`); it starts, drains and stops.
+//! **May not touch**: the protocol; connections learn of a reload through
+//! `Client::settings_reloaded` and act on it themselves.
 
 pub mod reload;
 
@@ -50,6 +58,9 @@ pub struct ServerShared {
     tls: std::sync::RwLock<Option<Arc<TlsSetup>>>,
     /// This server's side of its cluster, when clustered.
     pub cluster: Option<Arc<crate::route::Cluster>>,
+    /// The server's own internal client, for its services (the system
+    /// account's requests; later monitoring and JetStream).
+    pub system: crate::system::SystemClient,
     info: RwLock<Arc<ServerInfo>>,
     clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
@@ -261,6 +272,7 @@ impl Server {
             None => None,
         };
         let shared = Arc::new(ServerShared {
+            system: crate::system::SystemClient::new(cluster.clone()),
             cluster,
             opts: RwLock::new(Arc::new(opts)),
             id,
@@ -277,16 +289,20 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             all_clients_gone: Notify::new(),
         });
-        if let Some(trust) = shared.auth().trust() {
-            trust.start_requests(
-                crate::system::ServerIdent {
-                    id: shared.id.clone(),
-                    name: shared.name.clone(),
-                    host: shared.opts().host.clone(),
-                    version: COMPATIBLE_VERSION.into(),
-                },
-                shared.cluster.clone(),
-            );
+        if let Some(trust) = shared.auth().trust()
+            && let Some(sys) = trust.system_account()
+        {
+            let ident = crate::system::ServerIdent {
+                id: shared.id.clone(),
+                name: shared.name.clone(),
+                host: shared.opts().host.clone(),
+                version: COMPATIBLE_VERSION.into(),
+            };
+            let started =
+                crate::system::claims::start(&shared.system, ident, trust.clone(), &sys.account);
+            if let Err(e) = started {
+                error!("Could not start the claims update service: {e}");
+            }
         }
         info!("Listening for client connections on {}", addr);
         if let Some(cluster) = &shared.cluster {
@@ -481,9 +497,7 @@ impl Server {
             return;
         }
         info!("Initiating Shutdown...");
-        if let Some(trust) = self.shared.auth().trust() {
-            trust.stop_requests();
-        }
+        self.shared.system.close();
         if let Some(task) = self.accept_task.lock().await.take() {
             task.abort();
             let _ = task.await;

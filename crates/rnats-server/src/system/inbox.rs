@@ -10,8 +10,8 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use crate::connection::delivery::{Message, Sizes};
-use crate::connection::lock;
 use crate::connection::outbound::SHARE_THRESHOLD;
+use crate::sync::lock;
 
 use super::InboundMessage;
 

@@ -29,6 +29,9 @@
 //! `claims` is the first service on it: `$SYS.REQ.CLAIMS.UPDATE`.
 //!
 //! [`Sink`]: crate::accounts::subscription::Sink
+//!
+//! **Owns**: internal clients and their inboxes. **May not touch** sockets
+//! or the protocol encoders: an internal subscriber never sees `MSG` bytes.
 
 pub(crate) mod claims;
 mod inbox;
@@ -48,8 +51,9 @@ use tracing::debug;
 use crate::accounts::subscription::{Sink, Subscription};
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::connection::delivery::{Deliveries, Message, Sizes};
-use crate::connection::{Client, CloseReason, lock};
+use crate::connection::{Client, CloseReason};
 use crate::route::Cluster;
+use crate::sync::lock;
 
 /// Internal clients take ids from the top down, so they never meet a
 /// connection's (those count up from 1).
