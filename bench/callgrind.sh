@@ -52,7 +52,7 @@ count() {
         --timeout 60 >"$OUT/$tag.bench" 2>&1 || { echo "bench failed: $(cat "$OUT/$tag.bench")" >&2; }
     kill -INT "$pid"
     wait "$pid" 2>/dev/null || true
-    callgrind_annotate "$OUT/$tag.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}'
+    callgrind_annotate "$OUT/$tag.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !n {gsub(",","",$1); print $1; n=1}'
 }
 
 printf '%-14s %14s %14s %12s\n' scenario "Ir (N)" "Ir (2N)" "Ir/msg"
