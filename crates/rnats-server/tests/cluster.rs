@@ -15,45 +15,12 @@ use futures::StreamExt;
 use rnats_server::options::{ClusterOptions, RoutePermissions, SubjectRuleConfig};
 use rnats_server::{Options, Server};
 use support::cluster::{
-    client, cluster, crosses_once, next, nothing_more, probe_until_received,
-    request_until_answered, wait_routes, wait_subs, wait_until,
+    PASS, USER, client, cluster, cluster_opts, crosses_once, next, node, node_on, nothing_more,
+    probe_until_received, request_until_answered, route_to, wait_routes, wait_subs, wait_until,
 };
 use support::logs::{capture_logs, wait_for_log};
 use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
 use tokio::time::{Instant, sleep, timeout};
-
-const USER: &str = "ru";
-const PASS: &str = "T0pS3cr3tT00!";
-
-fn cluster_opts(port: i32, routes: Vec<String>, auth: bool) -> ClusterOptions {
-    ClusterOptions {
-        name: Some("test".into()),
-        host: "127.0.0.1".into(),
-        port,
-        username: auth.then(|| USER.into()),
-        password: auth.then(|| PASS.into()),
-        routes,
-        ..Default::default()
-    }
-}
-
-async fn node(name: &str, routes: Vec<String>) -> Server {
-    node_on(name, -1, routes, true).await
-}
-
-async fn node_on(name: &str, port: i32, routes: Vec<String>, auth: bool) -> Server {
-    let opts = Options {
-        server_name: Some(name.into()),
-        cluster: Some(cluster_opts(port, routes, auth)),
-        ..Options::for_tests()
-    };
-    start_server(opts).await
-}
-
-fn route_to(server: &Server) -> String {
-    let addr = server.cluster_addr().expect("clustered");
-    format!("nats-route://{USER}:{}@{addr}", PASS.replace('!', "%21"))
-}
 
 #[tokio::test]
 async fn two_nodes_exchange_messages_both_ways() {

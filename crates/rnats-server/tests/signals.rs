@@ -27,6 +27,21 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Connects a plain TCP client, reads INFO, sends `CONNECT <json>` and a
+/// PING; returns the connection and the first line the server answers
+/// (`PONG` when the login passed).
+fn hello(addr: &str, connect_json: &str) -> (TcpStream, BufReader<TcpStream>, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap(); // INFO
+    write!(stream, "CONNECT {connect_json}\r\nPING\r\n").unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    (stream, reader, line)
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -306,16 +321,7 @@ fn sigusr1_reopens_the_log_file_after_it_was_moved() {
     let out = run_bin(dir.path(), &["-sl", &format!("reopen={pid}")], None);
     assert!(out.status.success(), "{}", stderr_of(&out));
     wait_for_line(&log, "[INF] File log re-opened");
-    let mut conn = TcpStream::connect(&addr).unwrap();
-    conn.set_read_timeout(Some(WAIT)).unwrap();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    conn.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
-        .unwrap();
-    line.clear();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "PONG\r\n");
+    assert_eq!(hello(&addr, r#"{"verbose":false}"#).2, "PONG\r\n");
     kill(running.pid(), "TERM");
     assert!(running.wait_exit().success());
     assert!(read(&log).contains("Server Exiting.."));
@@ -464,16 +470,7 @@ fn reload_changes_logging_only_when_the_reload_is_taken() {
         assert!(old.contains(line), "{line}: {old}");
     }
     // The new settings hold in the new file: traces, no timestamps.
-    let mut conn = TcpStream::connect(&addr).unwrap();
-    conn.set_read_timeout(Some(WAIT)).unwrap();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    conn.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
-        .unwrap();
-    line.clear();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "PONG\r\n");
+    assert_eq!(hello(&addr, r#"{"verbose":false}"#).2, "PONG\r\n");
     wait_for_line(&second, "- <<- [PING]");
     let pid = running.pid();
     let new = read(&second);
@@ -672,19 +669,10 @@ fn sighup_reloads_users_and_pid_file_and_reports_bad_files() {
     std::fs::write(&conf, "authorization { user: a, password: a }\n").unwrap();
     let (running, addr) = Running::start(dir.path(), &["-c", "nats.conf"]);
     let login = |pass: &str| {
-        let mut stream = TcpStream::connect(&addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap(); // INFO
-        write!(
-            stream,
-            "CONNECT {{\"verbose\":false,\"user\":\"a\",\"pass\":\"{pass}\"}}\r\nPING\r\n"
+        hello(
+            &addr,
+            &format!(r#"{{"verbose":false,"user":"a","pass":"{pass}"}}"#),
         )
-        .unwrap();
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        (stream, reader, line)
     };
     let (_stream, mut reader, answer) = login("a");
     assert_eq!(answer, "PONG\r\n");

@@ -9,16 +9,15 @@ use std::time::Duration;
 
 use async_nats::ConnectOptions;
 use bytes::Bytes;
-use rnats_server::options::{
-    AccountConfig, ClusterOptions, ExportConfig, ExportKind, ImportConfig, UserConfig,
-};
+use rnats_server::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, UserConfig};
 use rnats_server::system::{
     InboundMessage, OutboundMessage, PendingLimits, PublishError, SubscribeError, Subscriber,
     SystemClient,
 };
 use rnats_server::{Options, Server};
 use support::cluster::{
-    client, next, nothing_more, request_until_answered, wait_routes, wait_subs, wait_until,
+    client, next, node, nothing_more, request_until_answered, route_to, wait_routes, wait_subs,
+    wait_until,
 };
 use support::{TIMEOUT, start_default_server, start_server};
 use tokio::time::timeout;
@@ -237,31 +236,6 @@ async fn a_flood_is_dropped_and_counted_and_the_subscription_goes_on() {
     }
     sync(&nc).await;
     assert_eq!((bytes.pending(), bytes.dropped()), (2, 2));
-}
-
-const USER: &str = "ru";
-const PASS: &str = "T0pS3cr3tT00!";
-
-async fn node(name: &str, routes: Vec<String>) -> Server {
-    let opts = Options {
-        server_name: Some(name.into()),
-        cluster: Some(ClusterOptions {
-            name: Some("test".into()),
-            host: "127.0.0.1".into(),
-            port: -1,
-            username: Some(USER.into()),
-            password: Some(PASS.into()),
-            routes,
-            ..Default::default()
-        }),
-        ..Options::for_tests()
-    };
-    start_server(opts).await
-}
-
-fn route_to(server: &Server) -> String {
-    let addr = server.cluster_addr().expect("clustered");
-    format!("nats-route://{USER}:{}@{addr}", PASS.replace('!', "%21"))
 }
 
 #[tokio::test]

@@ -4,10 +4,51 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use rnats_server::Server;
+use rnats_server::options::ClusterOptions;
+use rnats_server::{Options, Server};
 use tokio::time::{Instant, sleep, timeout};
 
-use super::TIMEOUT;
+use super::{TIMEOUT, start_server};
+
+/// The route credentials of the test clusters (a `!` to check that URLs
+/// carry it percent-encoded).
+pub const USER: &str = "ru";
+pub const PASS: &str = "T0pS3cr3tT00!";
+
+/// A test cluster's `cluster {}`: name `test`, on loopback, with the route
+/// credentials when `auth`.
+pub fn cluster_opts(port: i32, routes: Vec<String>, auth: bool) -> ClusterOptions {
+    ClusterOptions {
+        name: Some("test".into()),
+        host: "127.0.0.1".into(),
+        port,
+        username: auth.then(|| USER.into()),
+        password: auth.then(|| PASS.into()),
+        routes,
+        ..Default::default()
+    }
+}
+
+/// A node named `name`, on any free route port, with route credentials,
+/// dialling `routes`.
+pub async fn node(name: &str, routes: Vec<String>) -> Server {
+    node_on(name, -1, routes, true).await
+}
+
+pub async fn node_on(name: &str, port: i32, routes: Vec<String>, auth: bool) -> Server {
+    let opts = Options {
+        server_name: Some(name.into()),
+        cluster: Some(cluster_opts(port, routes, auth)),
+        ..Options::for_tests()
+    };
+    start_server(opts).await
+}
+
+/// The URL that routes to `server` with the credentials.
+pub fn route_to(server: &Server) -> String {
+    let addr = server.cluster_addr().expect("clustered");
+    format!("nats-route://{USER}:{}@{addr}", PASS.replace('!', "%21"))
+}
 
 /// The server's side of its cluster.
 pub fn cluster(server: &Server) -> &rnats_server::route::Cluster {
