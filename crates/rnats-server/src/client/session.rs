@@ -189,8 +189,6 @@ enum Stop {
 
 /// What a client connection waits for besides its bytes.
 pub enum SessionEvent {
-    /// A reload changed the settings.
-    Reload,
     /// No CONNECT came in time.
     AuthTimeout,
 }
@@ -199,26 +197,28 @@ impl Role for Session {
     type Event = SessionEvent;
 
     async fn event(&mut self) -> SessionEvent {
-        let waiting_for_login = self.auth_required && !self.connected;
-        tokio::select! {
-            biased;
-            _ = self.client.reload_notified() => SessionEvent::Reload,
-            _ = sleep_until(self.auth_deadline), if waiting_for_login => SessionEvent::AuthTimeout,
+        if self.auth_required && !self.connected {
+            sleep_until(self.auth_deadline).await;
+            SessionEvent::AuthTimeout
+        } else {
+            std::future::pending().await
         }
     }
 
     async fn on_event(&mut self, event: SessionEvent) -> Outcome {
-        match event {
-            SessionEvent::Reload => self.reloaded().await,
-            SessionEvent::AuthTimeout => {
-                error!("{} - {}", self.client.tag, "Authentication Timeout");
-                self.client.err_and_close(
-                    errors::AUTHENTICATION_TIMEOUT,
-                    CloseReason::AuthenticationTimeout,
-                );
-                Err(CloseReason::AuthenticationTimeout)
-            }
-        }
+        let SessionEvent::AuthTimeout = event;
+        error!("{} - {}", self.client.tag, "Authentication Timeout");
+        self.client.err_and_close(
+            errors::AUTHENTICATION_TIMEOUT,
+            CloseReason::AuthenticationTimeout,
+        );
+        Err(CloseReason::AuthenticationTimeout)
+    }
+
+    async fn on_reload(&mut self) -> Outcome {
+        // Boxed, like CONNECT: a login check is rare, and every connection
+        // task would otherwise carry room for its state.
+        Box::pin(self.reloaded()).await
     }
 
     async fn on_bytes(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Outcome) {

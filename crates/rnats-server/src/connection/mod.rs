@@ -123,10 +123,11 @@ pub struct Client {
     wake_writer: Notify,
     /// Signalled after every completed write, for producers waiting for room.
     drained: Notify,
+    /// Wakes the reader: the connection is closing, or a reload happened.
     wake_reader: Notify,
     /// A reload changed the settings: the reader re-reads its limits and,
     /// if the login rules changed, checks its login again.
-    reloaded: Notify,
+    reload_pending: AtomicBool,
     closing: AtomicBool,
     close_reason: Mutex<Option<CloseReason>>,
     /// Server PINGs not answered yet.
@@ -167,7 +168,7 @@ impl Client {
             wake_writer: Notify::new(),
             drained: Notify::new(),
             wake_reader: Notify::new(),
-            reloaded: Notify::new(),
+            reload_pending: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             pings_out: AtomicU32::new(0),
@@ -298,13 +299,24 @@ impl Client {
         self.max_pending.store(max_pending, Ordering::Relaxed);
         self.soft_pending
             .store(soft_pending(max_pending), Ordering::Relaxed);
-        self.reloaded.notify_one();
+        self.reload_pending.store(true, Ordering::Release);
+        self.wake_reader.notify_one();
         self.wake_writer.notify_one();
     }
 
-    /// Resolves when a reload has changed the settings since the last call.
-    pub(crate) async fn reload_notified(&self) {
-        self.reloaded.notified().await;
+    /// Whether a reload happened since the last call.
+    pub(crate) fn take_reload(&self) -> bool {
+        self.reload_pending.swap(false, Ordering::AcqRel)
+    }
+
+    /// Resolves when the reader has something to look at besides its
+    /// socket: the connection is closing, or a reload happened (one
+    /// wake-up source, so an idle connection waits on one future).
+    pub(crate) async fn reader_woken(&self) {
+        if self.is_closing() || self.reload_pending.load(Ordering::Acquire) {
+            return;
+        }
+        self.wake_reader.notified().await;
     }
 
     pub fn close_reason(&self) -> CloseReason {
@@ -362,12 +374,4 @@ impl Client {
         tracing::trace!("{} - ->> [PING]", self.tag);
         self.enqueue(|b| b.put(encode::PING));
     }
-}
-
-/// Parks the reader until the connection is closed by someone else.
-pub(crate) async fn closed(client: &Client) {
-    if client.is_closing() {
-        return;
-    }
-    client.wake_reader.notified().await;
 }

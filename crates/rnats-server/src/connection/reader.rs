@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::debug;
 
 use crate::connection::delivery::Deliveries;
-use crate::connection::{Client, CloseReason, closed};
+use crate::connection::{Client, CloseReason};
 
 /// Reads start this small (idle connections stay cheap) and grow to the
 /// role's maximum while the peer keeps filling them.
@@ -42,6 +42,11 @@ pub(crate) trait Role: Send {
     /// Reacts to an event.
     fn on_event(&mut self, event: Self::Event) -> impl Future<Output = Outcome> + Send;
 
+    /// A reload changed the settings (`Client::settings_reloaded`).
+    fn on_reload(&mut self) -> impl Future<Output = Outcome> + Send {
+        async { Ok(()) }
+    }
+
     /// Carries out every complete frame at the start of `chunk`; returns
     /// how many bytes it used and sets `want` to the size of the frame that
     /// is incomplete, when known (0 otherwise).
@@ -56,6 +61,14 @@ pub(crate) trait Role: Send {
 
     /// The connection is over: withdraw what it left behind.
     fn cleanup(&mut self);
+}
+
+/// What ended a wait of the read loop.
+enum Woken<E> {
+    /// The connection's own wake-up: closing, or a reload.
+    Client,
+    Role(E),
+    Read(std::io::Result<usize>),
 }
 
 /// Reads `reader` until the connection closes, handing what arrives to
@@ -78,28 +91,40 @@ where
         let room = read_size.max(want.saturating_sub(buf.len()));
         buf.reserve(room);
         let mut limited = (&mut buf).limit(room);
-        // Biased: an event (a reload, say) is taken before anything read
-        // after it; reading is cancel-safe.
+        // Biased: a close or a reload is taken before anything read after
+        // it; reading is cancel-safe.
         let read = tokio::select! {
             biased;
-            _ = closed(client) => break,
-            event = role.event() => Err(event),
-            r = reader.read_buf(&mut limited) => Ok(r),
+            _ = client.reader_woken() => Woken::Client,
+            event = role.event() => Woken::Role(event),
+            r = reader.read_buf(&mut limited) => Woken::Read(r),
         };
         let n = match read {
-            Err(event) => {
+            Woken::Client => {
+                if client.is_closing() {
+                    break;
+                }
+                if client.take_reload()
+                    && let Err(reason) = role.on_reload().await
+                {
+                    client.close(reason, true);
+                    break;
+                }
+                continue;
+            }
+            Woken::Role(event) => {
                 if let Err(reason) = role.on_event(event).await {
                     client.close(reason, true);
                     break;
                 }
                 continue;
             }
-            Ok(Ok(0)) => {
+            Woken::Read(Ok(0)) => {
                 client.close(CloseReason::ClientClosed, true);
                 break;
             }
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
+            Woken::Read(Ok(n)) => n,
+            Woken::Read(Err(e)) => {
                 debug!("{} - Read error: {}", client.tag, e);
                 client.close(CloseReason::ReadError, false);
                 break;
