@@ -54,3 +54,36 @@ async fn the_cache_can_be_turned_off() {
     assert_eq!(server.shared().auth().cached_logins(), 0);
     server.shutdown().await;
 }
+
+/// A reload keeps the remembered logins, so re-checking connected bcrypt
+/// clients costs no bcrypt; a rotated password (a new hash) matches none
+/// of them, and its client is refused.
+#[tokio::test]
+async fn a_reload_keeps_the_cache_and_a_new_hash_matches_nothing_in_it() {
+    let server = server(false).await;
+    let client = async_nats::ConnectOptions::new()
+        .user_and_password("alice".into(), "s3cret".into())
+        .max_reconnects(0)
+        .connect(server.client_url())
+        .await
+        .unwrap();
+    assert_eq!(server.shared().auth().cached_logins(), 1);
+    let mut same = server.shared().opts().as_ref().clone();
+    same.auth.users.push(UserConfig {
+        user: "bob".into(),
+        password: "b".into(),
+        permissions: None,
+    });
+    server.reload(&same).unwrap();
+    assert_eq!(server.shared().auth().cached_logins(), 1, "kept");
+    client.flush().await.expect("alice is still connected");
+
+    let rotated = bcrypt::hash_with_result("n3w", 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoA);
+    same.auth.users[0].password = rotated;
+    server.reload(&same).unwrap();
+    assert!(!login(&server, "s3cret").await, "the old secret is refused");
+    assert!(login(&server, "n3w").await);
+    server.shutdown().await;
+}

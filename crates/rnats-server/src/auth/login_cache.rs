@@ -5,8 +5,10 @@
 //! start and kept only in memory) of the stored bcrypt hash and the
 //! presented secret — never the secret itself. Only successes are cached,
 //! so a wrong guess always pays the full bcrypt price. The cache is bounded
-//! and lives in the authenticator: a new configuration (reload) starts
-//! with an empty one.
+//! and a reload keeps it: entries are keyed by the stored hash, so a
+//! rotated password or a removed user never matches an old entry, and the
+//! reload's re-check of every connected bcrypt client costs an HMAC each,
+//! not a bcrypt each.
 //!
 //! The trade-off: someone who can read the server's memory could test
 //! guesses against an entry at HMAC speed instead of bcrypt speed. The

@@ -183,7 +183,7 @@ pub struct Authenticator {
     /// Operator mode: users log in with JWTs.
     trust: Option<Arc<Trust>>,
     /// Successful bcrypt logins, unless turned off (`no_login_cache`).
-    login_cache: Option<LoginCache>,
+    login_cache: Option<Arc<LoginCache>>,
 }
 
 impl Authenticator {
@@ -202,16 +202,21 @@ impl Authenticator {
         ok
     }
 
-    /// Forgets every remembered login (on a configuration reload).
-    pub fn clear_login_cache(&self) {
-        if let Some(cache) = &self.login_cache {
-            cache.clear();
+    /// A reload's new rules keep the logins the old ones remembered (when
+    /// both have the cache on). An entry is keyed by the stored bcrypt hash,
+    /// so a rotated password or a removed user never matches one again;
+    /// keeping them spares every connected bcrypt client a full bcrypt
+    /// check when the reload re-checks its login.
+    pub fn keep_login_cache_of(mut self, old: &Authenticator) -> Self {
+        if let (Some(_), Some(cache)) = (&self.login_cache, &old.login_cache) {
+            self.login_cache = Some(cache.clone());
         }
+        self
     }
 
     /// Logins remembered by the bcrypt login cache (0 when it is off).
     pub fn cached_logins(&self) -> usize {
-        self.login_cache.as_ref().map_or(0, LoginCache::len)
+        self.login_cache.as_ref().map_or(0, |c| c.len())
     }
 
     /// Builds the login tables, in operator mode when `trust` is given.
@@ -278,7 +283,7 @@ impl Authenticator {
                 None => DEFAULT_AUTH_TIMEOUT,
             }),
             map_certificates: tls.is_some_and(|t| t.verify_and_map),
-            login_cache: (!opts.no_login_cache).then(LoginCache::new),
+            login_cache: (!opts.no_login_cache).then(|| Arc::new(LoginCache::new())),
             trust,
         }
     }

@@ -381,7 +381,8 @@ impl Server {
         // Operator mode has no `accounts {}` block: its accounts come from
         // JWTs and stay as they are.
         let plan = shared.accounts.plan(&opts.auth.accounts)?;
-        let auth = Authenticator::new(&opts.auth, &plan, opts.tls.as_ref(), trust.clone());
+        let auth = Authenticator::new(&opts.auth, &plan, opts.tls.as_ref(), trust.clone())
+            .keep_login_cache_of(&current_auth);
         let info = info_template(
             (**read_lock(&shared.info)).clone(),
             opts,
