@@ -490,3 +490,33 @@ async fn client_advertise_changes_the_info_of_new_clients() {
     );
     wait_for_log(&["Reload: client_advertise = nats.example.com:4333"]).await;
 }
+
+/// Clients the change does not concern lose nothing: a stream of messages
+/// published across a reload that rotates someone else's password arrives
+/// whole and in order.
+#[tokio::test]
+async fn bystanders_lose_no_message_across_a_reload() {
+    let s = Configured::start(USERS).await;
+    let mut sub = s.login("d", "d").await;
+    sub.send(b"SUB stream 1\r\n").await;
+    sub.assert_open().await;
+    let mut publisher = s.login("c", "c").await;
+    let mut a = s.login("a", "a").await;
+    const COUNT: usize = 2000;
+    for i in 0..COUNT {
+        if i == COUNT / 2 {
+            s.reload(USERS_CHANGED).unwrap();
+        }
+        let body = i.to_string();
+        publisher
+            .send(format!("PUB stream {}\r\n{body}\r\n", body.len()).as_bytes())
+            .await;
+    }
+    publisher.assert_open().await;
+    for i in 0..COUNT {
+        let msg = sub.next_msg().await;
+        assert_eq!(msg.payload, i.to_string().as_bytes(), "message {i}");
+    }
+    sub.assert_open().await;
+    a.expect_closed_with(AUTH_VIOLATION).await;
+}
