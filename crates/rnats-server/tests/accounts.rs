@@ -1,15 +1,17 @@
 //! Accounts with the real client: isolation between accounts, and what
 //! crosses it on purpose — stream and service exports/imports.
 
+mod support;
+
 use std::time::Duration;
 
 use async_nats::{ConnectOptions, Message, Subscriber};
-use bytes::Bytes;
 use futures::StreamExt;
 use rnats_server::options::{
     AccountConfig, ClusterOptions, ExportConfig, ExportKind, ImportConfig, UserConfig,
 };
 use rnats_server::{Options, Server};
+use support::cluster::sync;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -34,15 +36,6 @@ async fn next(sub: &mut Subscriber) -> Message {
         .await
         .expect("a message in time")
         .expect("subscription open")
-}
-
-/// Returns once the server has processed everything `client` sent so far.
-async fn sync(client: &async_nats::Client) {
-    let inbox = client.new_inbox();
-    let mut probe = client.subscribe(inbox.clone()).await.unwrap();
-    probe.unsubscribe_after(1).await.unwrap();
-    client.publish(inbox, Bytes::new()).await.unwrap();
-    next(&mut probe).await;
 }
 
 /// Account A exports a stream (`events.>`) and a service (`help`); B imports

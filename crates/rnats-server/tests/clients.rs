@@ -1,6 +1,8 @@
 //! The official Rust client, `async-nats`, against a real rnats-server on a
 //! random loopback port: the things every application does.
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use async_nats::{ConnectOptions, HeaderMap, Message, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
 use rnats_server::{Options, Server};
+use support::cluster::sync;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -23,18 +26,6 @@ async fn connect(server: &Server) -> async_nats::Client {
     async_nats::connect(server.client_url())
         .await
         .expect("client connects")
-}
-
-/// Returns once the server has processed everything `client` sent before:
-/// a message to its own fresh inbox comes back only after that.
-/// (`Client::flush` only empties the client's buffer; it does not wait.)
-async fn sync(client: &async_nats::Client) {
-    let inbox = client.new_inbox();
-    let mut probe = client.subscribe(inbox.clone()).await.unwrap();
-    // The server drops the probe as it delivers it: no subscription is left.
-    probe.unsubscribe_after(1).await.unwrap();
-    client.publish(inbox, Bytes::new()).await.unwrap();
-    next(&mut probe).await;
 }
 
 async fn next(sub: &mut Subscriber) -> Message {

@@ -16,8 +16,8 @@ use rnats_server::system::{
 };
 use rnats_server::{Options, Server};
 use support::cluster::{
-    client, next, node, nothing_more, request_until_answered, route_to, wait_routes, wait_subs,
-    wait_until,
+    client, next, node, nothing_more, request_until_answered, route_to, sync, wait_routes,
+    wait_subs, wait_until,
 };
 use support::{TIMEOUT, start_default_server, start_server};
 use tokio::time::timeout;
@@ -31,16 +31,6 @@ async fn recv(sub: &mut Subscriber) -> InboundMessage {
         .await
         .expect("a message in time")
         .expect("subscription open")
-}
-
-/// Returns once the server has processed everything `client` sent so far:
-/// a message to itself has come back (the server handles a connection's
-/// operations in order).
-async fn sync(client: &async_nats::Client) {
-    let inbox = client.new_inbox();
-    let mut probe = client.subscribe(inbox.clone()).await.unwrap();
-    client.publish(inbox, Bytes::new()).await.unwrap();
-    next(&mut probe).await;
 }
 
 #[tokio::test]

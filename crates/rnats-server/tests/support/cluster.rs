@@ -170,3 +170,15 @@ pub async fn request_until_answered(
         }
     }
 }
+
+/// Returns once the server has processed everything `client` sent before:
+/// a message to its own fresh inbox comes back only after that.
+/// (`Client::flush` only empties the client's buffer; it does not wait.)
+pub async fn sync(client: &async_nats::Client) {
+    let inbox = client.new_inbox();
+    let mut probe = client.subscribe(inbox.clone()).await.unwrap();
+    // The server drops the probe as it delivers it: no subscription is left.
+    probe.unsubscribe_after(1).await.unwrap();
+    client.publish(inbox, bytes::Bytes::new()).await.unwrap();
+    next(&mut probe).await;
+}
