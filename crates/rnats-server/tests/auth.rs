@@ -1117,6 +1117,38 @@ async fn wildcard_subscription_does_not_receive_denied_subjects() {
     server.shutdown().await;
 }
 
+/// Issue 13, item 1: a wildcard that only partly overlaps a deny
+/// (`foo.team.>` against `foo.*.admin`) still never receives a denied
+/// subject, as current nats-server (2.15) filters it; 2.9.10 delivered it.
+#[tokio::test]
+async fn a_partly_overlapping_deny_is_filtered_too() {
+    let team = PermissionsConfig {
+        publish: None,
+        subscribe: rule(&["foo.>"], &["foo.*.admin"]),
+        allow_responses: None,
+    };
+    let server = start(users(vec![user_with("t", "t", team), user("any", "a")])).await;
+    let as_team = || json!({"user": "t", "pass": "t"});
+    let (mut deep, mut wide) = (
+        Raw::login(&server, as_team()).await,
+        Raw::login(&server, as_team()).await,
+    );
+    deep.send(b"SUB foo.team.> 1\r\n").await;
+    deep.assert_open().await;
+    wide.send(b"SUB foo.*.* 2\r\n").await;
+    wide.assert_open().await;
+    let mut publisher = Raw::login(&server, as_any()).await;
+    publisher
+        .send(b"PUB foo.team.admin 1\r\nx\r\nPUB foo.team.ok 1\r\ny\r\nPING\r\n")
+        .await;
+    publisher.expect(b"PONG\r\n").await;
+    deep.expect(b"MSG foo.team.ok 1 1\r\ny\r\n").await;
+    deep.assert_open().await;
+    wide.expect(b"MSG foo.team.ok 2 1\r\ny\r\n").await;
+    wide.assert_open().await;
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn permitted_user_works_with_async_nats() {
     let server = start(permission_users()).await;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rnats_proto::subject::{is_subset, pattern_matches};
+use rnats_proto::subject::{is_subset, pattern_matches, subjects_collide};
 
 use crate::options::{PermissionsConfig, ResponsePermissionConfig, SubjectRuleConfig};
 
@@ -46,9 +46,12 @@ impl Rule {
     }
 
     /// For a wildcard subscription that was allowed although some denied
-    /// subjects fall inside it: those must be filtered at delivery.
+    /// subjects can match it: those must be filtered at delivery. Any
+    /// overlap counts, not only a deny pattern wholly inside the
+    /// subscription: `foo.team.>` meets the deny `foo.*.admin` on
+    /// `foo.team.admin` (as current nats-server filters it; 2.9 did not).
     pub fn deny_overlaps(&self, subject: &[u8]) -> bool {
-        self.deny.iter().any(|d| is_subset(d, subject))
+        self.deny.iter().any(|d| subjects_collide(d, subject))
     }
 
     pub fn denies(&self, subject: &[u8]) -> bool {
@@ -182,6 +185,12 @@ mod tests {
         assert!(r.allows_subscription(b"stocks.>"));
         assert!(r.deny_overlaps(b"stocks.>"));
         assert!(!r.deny_overlaps(b"stocks.nyse"));
+        // Partly overlapping wildcards count too.
+        let r = rule(Some(&["foo.>"]), &["foo.*.admin"]);
+        assert!(r.deny_overlaps(b"foo.team.>"));
+        assert!(r.deny_overlaps(b"foo.*.*"));
+        assert!(!r.deny_overlaps(b"foo.team.x"));
+        assert!(!r.deny_overlaps(b"foo.team.x.>"));
     }
 
     #[test]
