@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use rnats_server::{Options, Server};
 use support::{
-    RawClient, TIMEOUT, count_occurrences, show, start_server, wait_for_client_count,
-    wait_for_subscription_count,
+    RawClient, ReferenceServer, TIMEOUT, count_occurrences, show, start_default_server,
+    start_server, wait_for_client_count, wait_for_subscription_count,
 };
 use tokio::time::Instant;
 
@@ -733,4 +733,43 @@ async fn stream_split_in_two_at_every_offset_gets_the_same_replies() {
         );
     }
     server.shutdown().await;
+}
+
+/// Issue 13, item 2: a subscriber whose CONNECT did not ask for headers
+/// gets a message published with headers as `MSG` with the payload alone,
+/// byte for byte as the reference sends it; one that asked gets `HMSG`.
+#[tokio::test]
+async fn headers_are_stripped_for_clients_that_did_not_ask_for_them() {
+    async fn observe(addr: std::net::SocketAddr) -> (Vec<u8>, Vec<u8>) {
+        let mut plain = RawClient::connect_quiet(addr).await;
+        plain.send(b"SUB foo 1\r\n").await;
+        plain.assert_open().await;
+        let mut modern =
+            RawClient::connect_quiet_with(addr, r#"{"verbose":false,"headers":true}"#).await;
+        modern.send(b"SUB foo 2\r\n").await;
+        modern.assert_open().await;
+        let mut publisher =
+            RawClient::connect_quiet_with(addr, r#"{"verbose":false,"headers":true}"#).await;
+        publisher
+            .send(b"HPUB foo r 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n")
+            .await;
+        publisher.assert_open().await;
+        let pong = |b: &[u8]| b.ends_with(b"PONG\r\n");
+        plain.send(b"PING\r\n").await;
+        modern.send(b"PING\r\n").await;
+        (
+            plain.read_until(TIMEOUT, pong).await.bytes,
+            modern.read_until(TIMEOUT, pong).await.bytes,
+        )
+    }
+    let server = start_default_server().await;
+    let (plain, modern) = observe(server.local_addr()).await;
+    assert_eq!(show(&plain), show(b"MSG foo 1 r 5\r\nhello\r\nPONG\r\n"));
+    assert_eq!(
+        show(&modern),
+        show(b"HMSG foo 2 r 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\nPONG\r\n")
+    );
+    if let Some(reference) = ReferenceServer::start(&[]).await {
+        assert_eq!(observe(reference.addr()).await, (plain, modern));
+    }
 }

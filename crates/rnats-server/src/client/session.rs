@@ -454,6 +454,7 @@ impl Session {
         self.pedantic = keep(info.pedantic, self.pedantic);
         self.echo = keep(info.echo, self.echo);
         self.headers = keep(info.headers, self.headers);
+        self.client.headers.store(self.headers, Ordering::Relaxed);
         self.no_responders = keep(info.no_responders, self.no_responders);
         if let Some(protocol) = info.protocol {
             self.info_protocol = protocol >= 1;

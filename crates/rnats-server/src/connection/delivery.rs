@@ -3,6 +3,7 @@
 //! each writer once, waiting briefly for consumers that fall behind).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use rnats_proto::encode;
@@ -329,6 +330,11 @@ impl Deliveries {
         if enabled!(Level::TRACE) {
             trace_delivery(client, sub, msg);
         }
+        if let Sizes::HMsg(header, _) = msg.sizes
+            && !client.headers.load(Ordering::Relaxed)
+        {
+            return self.deliver_without_headers(sub, msg, header);
+        }
         let queued = client.enqueue(|batch| {
             match msg.sizes {
                 Sizes::Msg(size) => {
@@ -344,6 +350,41 @@ impl Deliveries {
                 ),
             }
             put_body(batch, msg);
+        });
+        self.queued(client, queued);
+        true
+    }
+
+    /// A message with headers for a client whose CONNECT did not ask for
+    /// them: as nats-server does, it gets `MSG` with the payload alone (a
+    /// client that does not know `HMSG` would take it for an error).
+    #[cold]
+    fn deliver_without_headers(
+        &mut self,
+        sub: &Arc<Subscription>,
+        msg: &Message<'_>,
+        header_size: &[u8],
+    ) -> bool {
+        let header_len = std::str::from_utf8(header_size)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(msg.body.len());
+        let body = Span {
+            start: msg.body.start + header_len,
+            end: msg.body.end,
+        };
+        let mut size = itoa::Buffer::new();
+        let size = size.format(body.len()).as_bytes();
+        let payload_only = Message {
+            sizes: Sizes::Msg(size),
+            body,
+            ..*msg
+        };
+        let client = &sub.client;
+        let queued = client.enqueue(|batch| {
+            encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size);
+            put_body(batch, &payload_only);
         });
         self.queued(client, queued);
         true

@@ -138,6 +138,9 @@ pub struct Client {
     /// has had the PONG that ends its handshake (a client that reads INFO
     /// before that PONG would take it for an error).
     pub(crate) async_info: AtomicBool,
+    /// Its CONNECT said `"headers":true`: it is sent `HMSG`. A client that
+    /// did not ask gets a message's payload alone, as `MSG`.
+    pub(crate) headers: AtomicBool,
     /// Its subscriptions by sid; only sub/unsub/close touch this.
     pub(crate) subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     /// The nonce its INFO carried, for NKey signatures.
@@ -174,6 +177,7 @@ impl Client {
             pings_out: AtomicU32::new(0),
             just_connected: AtomicBool::new(false),
             async_info: AtomicBool::new(false),
+            headers: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             nonce,
             responses: Mutex::new(None),
