@@ -1149,6 +1149,39 @@ async fn a_partly_overlapping_deny_is_filtered_too() {
     server.shutdown().await;
 }
 
+/// Issue 13, item 5: a second CONNECT that logs in as a user who may not
+/// subscribe to what the first one did keeps none of those subscriptions.
+/// As current nats-server (2.15) does, a second CONNECT drops every
+/// subscription made before it (2.9.10 kept them).
+#[tokio::test]
+async fn a_second_connect_drops_the_subscriptions_of_the_first_login() {
+    let server = start(permission_users()).await;
+    let mut client = Raw::login(&server, as_any()).await;
+    client
+        .send(b"SUB private.x 1\r\nSUB public.news 2\r\n")
+        .await;
+    client.assert_open().await;
+    client
+        .send(&connect_line(
+            &json!({"verbose": false, "user": "limited", "pass": "l"}),
+        ))
+        .await;
+    client.assert_open().await;
+    let mut publisher = Raw::login(&server, as_any()).await;
+    publisher
+        .send(b"PUB private.x 1\r\nx\r\nPUB public.news 1\r\ny\r\nPING\r\n")
+        .await;
+    publisher.expect(b"PONG\r\n").await;
+    // Nothing arrived: the PONG is the next thing the client hears.
+    client.assert_open().await;
+    // What the new login may do, it may do afresh.
+    client.send(b"SUB public.news 3\r\n").await;
+    client.assert_open().await;
+    publisher.send(b"PUB public.news 1\r\nz\r\n").await;
+    client.expect(b"MSG public.news 3 1\r\nz\r\n").await;
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn permitted_user_works_with_async_nats() {
     let server = start(permission_users()).await;

@@ -460,6 +460,12 @@ impl Session {
             self.info_protocol = protocol >= 1;
         }
         self.client.connected();
+        // A second CONNECT may log in as someone else: as current
+        // nats-server does, the subscriptions made under the first one are
+        // dropped, so none outlives the rights it was made with.
+        if self.connected {
+            self.drop_all_subscriptions();
+        }
         self.credentials = Credentials::of(&info);
         // Every CONNECT is authenticated, a second one too (as nats-server).
         if self.auth_required {
@@ -920,7 +926,9 @@ impl Session {
         }
     }
 
-    fn cleanup(&mut self) {
+    /// Removes every subscription of the connection (from the index and
+    /// the cluster's interest).
+    fn drop_all_subscriptions(&mut self) {
         let mut subs: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
         self.account.sublist.remove_all(&mut subs);
         if let Some(cluster) = &self.client.cluster {
@@ -936,6 +944,10 @@ impl Session {
             }
         }
         self.cache.clear();
+    }
+
+    fn cleanup(&mut self) {
+        self.drop_all_subscriptions();
         debug!(
             "{} - Client connection closed: {}",
             self.client.tag,
