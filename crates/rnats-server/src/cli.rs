@@ -507,13 +507,15 @@ fn cluster_listen_url(url: &str) -> Result<crate::route::RouteUrl, String> {
     let Some((_, port)) = crate::options::split_host_port(hostport) else {
         return Err(format!("address {hostport}: missing port in address"));
     };
+    // Errors name the URL with its password hidden.
+    let shown = rnats_proto::url::redact_password(url);
     if port.parse::<i32>().is_err() {
         return Err(format!(
-            "parse {url:?}: invalid port \":{port}\" after host"
+            "parse {shown:?}: invalid port \":{port}\" after host"
         ));
     }
     let parsed = crate::route::RouteUrl::parse(url)
-        .ok_or_else(|| format!("could not parse cluster URL {url:?}"))?;
+        .ok_or_else(|| format!("could not parse cluster URL {shown:?}"))?;
     if parsed.user.is_some() && parsed.pass.is_none() {
         return Err("Expected cluster password to be set.".into());
     }
@@ -812,6 +814,11 @@ mod tests {
         assert_eq!(
             refused(&["--cluster", "nats://ru@127.0.0.1:6222"]),
             "Expected cluster password to be set."
+        );
+        // Issue 13, item 11: a password never shows in an error.
+        assert_eq!(
+            refused(&["--cluster", "nats://ru:s3cret@h:bar"]),
+            "parse \"nats://ru:xxxxx@h:bar\": invalid port \":bar\" after host"
         );
         let c = run(&["--cluster", "nats://[::1]:-1"]).cluster.unwrap();
         assert_eq!((c.host.as_str(), c.port), ("::1", -1));

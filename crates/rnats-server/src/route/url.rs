@@ -74,7 +74,8 @@ pub(super) fn route_urls(routes: &[String]) -> Vec<RouteUrl> {
         .filter_map(|r| {
             let parsed = RouteUrl::parse(r);
             if parsed.is_none() {
-                error!("Error parsing route URL {:?}", r);
+                let shown = rnats_proto::url::redact_password(r);
+                error!("Error parsing route URL {:?}", shown);
             }
             parsed
         })
