@@ -1744,3 +1744,25 @@ async fn rnats_in_lame_duck_mode_is_drained_and_the_reference_stops_advertising_
     assert!(rnats.shared().in_lame_duck_mode());
     assert_eq!(rnats.shared().client_count(), 0);
 }
+
+/// Issue 13, item 13: a route and a client never share an id. A node's
+/// first route and first client used to both be number 1, so a client
+/// with `echo:false` skipped a queue group's only member across that route
+/// (echo suppression compares ids) and the message was lost.
+#[tokio::test]
+async fn clients_and_routes_never_share_an_id() {
+    let a = node("A", vec![]).await;
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_routes(&a, 1).await;
+    wait_routes(&b, 1).await;
+    let mut worker = RawClient::connect_quiet(b.local_addr()).await;
+    worker.send(b"SUB work q 1\r\n").await;
+    worker.assert_open().await;
+    wait_subs(&a, 1).await;
+    // A's first client.
+    let mut publisher =
+        RawClient::connect_quiet_with(a.local_addr(), r#"{"verbose":false,"echo":false}"#).await;
+    publisher.send(b"PUB work 2\r\nhi\r\n").await;
+    publisher.assert_open().await;
+    worker.expect(b"MSG work 1 2\r\nhi\r\n").await;
+}

@@ -136,7 +136,7 @@ pub(super) async fn run_route(
     peer: SocketAddr,
     solicited: Option<&RouteUrl>,
 ) -> Outcome {
-    let id = cluster.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = shared.next_connection_id();
     let client = Arc::new(Client::new(id, peer, shared.opts().max_pending, None).into_route());
     match cluster.tls() {
         None => {

@@ -118,7 +118,6 @@ pub struct Cluster {
     routes: Mutex<HashMap<String, RouteEntry>>,
     /// Local interest, counted; the lock also orders what routes are told.
     interest: Mutex<HashMap<InterestKey, u32>>,
-    next_id: AtomicU64,
     stopping: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Implicit routes being tried, by URL (not to try one twice at once).
@@ -165,7 +164,6 @@ impl Cluster {
             peers_advertised: AtomicBool::new(false),
             routes: Mutex::new(HashMap::new()),
             interest: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
             trying: Mutex::new(Vec::new()),

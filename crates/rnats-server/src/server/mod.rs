@@ -90,6 +90,12 @@ impl ServerShared {
         self.auth_generation.load(Ordering::Acquire)
     }
 
+    /// A connection id, unique across clients and routes (nats-server's
+    /// `cid`): logs and the delivery path tell connections apart by it.
+    pub(crate) fn next_connection_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// Moves with every reload.
     pub(crate) fn settings_generation(&self) -> u64 {
         self.settings_generation.load(Ordering::Acquire)
@@ -171,7 +177,7 @@ impl ServerShared {
 
     async fn accept(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
-        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_connection_id();
         let opts = self.opts();
         let nonce = self.auth().needs_nonce().then(auth::new_nonce);
         let client = Arc::new(
