@@ -8,6 +8,8 @@
 //!   (`rnats-bench.1`, ...); read one with `man -M OUT_DIR/man rnats-server`;
 //! - `OUT_DIR/completions/{bash,zsh,fish}/`: the completion scripts of both binaries.
 
+#![forbid(unsafe_code)]
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

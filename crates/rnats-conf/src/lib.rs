@@ -80,6 +80,8 @@
 //! Words that start with a digit but are not numbers (`1m30s`, `10.0.0.1`, `2016-05-04T18:53:41Z`)
 //! are strings. Nesting is limited to [`MAX_DEPTH`] levels, so no input can exhaust the stack.
 
+#![forbid(unsafe_code)]
+
 mod duration;
 mod error;
 mod lexer;

@@ -11,6 +11,8 @@
 //! keys, not the `ed25519-nkey` algorithm with NKey issuers in `iss`, nor
 //! JWT v1's signature over the payload alone.
 
+#![forbid(unsafe_code)]
+
 mod claims;
 mod creds;
 mod token;

@@ -4,6 +4,8 @@
 //! validation ([`subject`]), the reference server's error texts
 //! ([`errors`]) and the credentials of NATS URLs ([`url`]).
 
+#![forbid(unsafe_code)]
+
 pub mod encode;
 pub mod errors;
 pub mod messages;

@@ -1,6 +1,10 @@
 //! rnats-server: a NATS message server, a drop-in replacement for
 //! nats-server. See ARCHITECTURE.md for how the pieces fit.
 
+// Unsafe code only where a system call has no safe wrapper here, each
+// place allowed by name with its SAFETY note.
+#![deny(unsafe_code)]
+
 pub mod accounts;
 pub mod auth;
 pub mod cli;

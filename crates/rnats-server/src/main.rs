@@ -2,6 +2,8 @@
 //! file, start the server, run until SIGINT/SIGTERM, then shut down cleanly
 //! and exit 0. `-t` checks the config file and exits.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -88,7 +88,9 @@ impl SignalRequest {
                 continue;
             }
             // SAFETY: kill(2) takes plain integers and touches no memory.
-            if unsafe { libc::kill(pid, signal) } != 0 {
+            #[allow(unsafe_code)]
+            let sent = unsafe { libc::kill(pid, signal) };
+            if sent != 0 {
                 let e = std::io::Error::last_os_error();
                 errors.push_str(&format!(
                     "\nsignal {:?} {pid}: {}",

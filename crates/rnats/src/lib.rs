@@ -9,6 +9,10 @@
 //! The binary (`main.rs`) only calls [`main`]. This is a library so that the workspace's
 //! `xtask` can make the man page and shell completions from [`command`]; it is not an API.
 
+// Unsafe code only where a system call has no safe wrapper here, each
+// place allowed by name with its SAFETY note.
+#![deny(unsafe_code)]
+
 mod bench;
 mod client;
 mod creds;

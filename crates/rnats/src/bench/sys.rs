@@ -52,6 +52,7 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
 
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
+    #[allow(unsafe_code)]
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if ticks > 0 { ticks as f64 } else { 100.0 }
 }
@@ -188,6 +189,7 @@ pub fn raise_open_files_limit() -> u64 {
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    #[allow(unsafe_code)]
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return 1024;
