@@ -1182,6 +1182,19 @@ async fn a_second_connect_drops_the_subscriptions_of_the_first_login() {
     server.shutdown().await;
 }
 
+/// Issue 13, item 8: before it has logged in, a client cannot make the
+/// server hold a message's payload: the line alone is refused.
+#[tokio::test]
+async fn a_publish_before_login_is_refused_at_its_line() {
+    let server = start(users(vec![user("any", "a")])).await;
+    let mut client = Raw::connect(&server).await;
+    client.send(b"PUB foo 1000000\r\nonly the start").await;
+    client
+        .expect_closed_with(b"-ERR 'Authorization Violation'\r\n")
+        .await;
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn permitted_user_works_with_async_nats() {
     let server = start(permission_users()).await;

@@ -330,6 +330,13 @@ impl Session {
                     }
                 }
                 Ok(Parsed::Incomplete { frame_len }) => {
+                    // A message's line has come but not its payload: before
+                    // a login, refuse it now rather than hold up to
+                    // max_payload for someone who may not publish at all
+                    // (nats-server refuses the operation at its line).
+                    if frame_len.is_some() && self.auth_required && !self.connected {
+                        return (pos, Err(Stop::Close(self.auth_violation(None))));
+                    }
                     *want = frame_len.unwrap_or(0);
                     return (pos, Ok(()));
                 }
