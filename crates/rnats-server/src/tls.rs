@@ -475,17 +475,57 @@ fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> String {
             )
             .map(str::to_string)
             .unwrap_or_else(|_| attr.attr_type().to_id_string());
-            Some(format!("{key}={value}"))
+            Some(format!("{key}={}", escape_dn_value(value)))
         })
         .collect();
     parts.reverse();
     parts.join(",")
 }
 
+/// An attribute value escaped as RFC 4514 (and Go's `pkix.Name.String`)
+/// escapes it, so that a value holding `,O=…` cannot pose as another
+/// attribute and map the certificate to a different configured user.
+fn escape_dn_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            ',' | '+' | '"' | '\\' | '<' | '>' | ';' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '\0' => out.push_str("\\00"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rcgen::{CertificateParams, DnType, KeyPair, SanType};
+
+    /// Issue 13, item 12: a CN that holds `,O=…` is escaped, so it can
+    /// never read as a subject with another organisation.
+    #[test]
+    fn subject_values_are_escaped_so_none_poses_as_another_attribute() {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "alice,O=Admins");
+        let names = certificate_identities(&cert(params));
+        assert_eq!(names, ["CN=alice\\,O=Admins"]);
+        assert_eq!(
+            escape_dn_value(" #a;b+c<d>e\"f\\ "),
+            "\\ #a\\;b\\+c\\<d\\>e\\\"f\\\\\\ "
+        );
+        assert_eq!(escape_dn_value("#x"), "\\#x");
+        assert_eq!(escape_dn_value("plain name"), "plain name");
+    }
 
     fn cert(params: CertificateParams) -> CertificateDer<'static> {
         let key = KeyPair::generate().unwrap();
