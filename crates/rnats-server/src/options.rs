@@ -22,6 +22,9 @@ pub struct Options {
     pub max_payload: usize,
     pub max_control_line: usize,
     pub max_connections: usize,
+    /// Subscriptions one connection may hold (`max_subscriptions`); 0: no
+    /// limit. A user JWT's limit may lower it.
+    pub max_subscriptions: usize,
     /// Bytes that may wait for a slow client before it is disconnected.
     pub max_pending: usize,
     /// How long one flush to a client may take before it is disconnected.
@@ -288,6 +291,7 @@ impl Default for Options {
             max_payload: 1024 * 1024,
             max_control_line: 4096,
             max_connections: 64 * 1024,
+            max_subscriptions: 0,
             max_pending: 64 * 1024 * 1024,
             write_deadline: Duration::from_secs(10),
             ping_interval: Duration::from_secs(120),

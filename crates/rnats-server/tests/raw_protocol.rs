@@ -773,3 +773,37 @@ async fn headers_are_stripped_for_clients_that_did_not_ask_for_them() {
         assert_eq!(observe(reference.addr()).await, (plain, modern));
     }
 }
+
+/// Issue 13, item 3: `max_subscriptions` holds per connection, with
+/// nats-server's error, the connection staying open; byte for byte as
+/// the reference answers.
+#[tokio::test]
+async fn max_subscriptions_is_enforced_as_the_reference_enforces_it() {
+    async fn observe(addr: std::net::SocketAddr) -> Vec<u8> {
+        let mut client = RawClient::connect_quiet(addr).await;
+        client
+            .send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nSUB a 1\r\nUNSUB 1\r\nSUB d 4\r\nPING\r\n")
+            .await;
+        client
+            .read_until(TIMEOUT, |b| b.ends_with(b"PONG\r\n"))
+            .await
+            .bytes
+    }
+    let server = start_server(Options {
+        max_subscriptions: 2,
+        ..Options::for_tests()
+    })
+    .await;
+    let ours = observe(server.local_addr()).await;
+    // The third SUB, and the repeated sid 1 at the limit, are refused;
+    // after an UNSUB there is room again.
+    assert_eq!(
+        show(&ours),
+        show(
+            b"-ERR 'maximum subscriptions exceeded'\r\n-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n"
+        )
+    );
+    if let Some(reference) = ReferenceServer::start_with_config("max_subscriptions: 2\n").await {
+        assert_eq!(show(&observe(reference.addr()).await), show(&ours));
+    }
+}

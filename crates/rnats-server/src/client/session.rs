@@ -516,6 +516,17 @@ impl Session {
         self.read_limits();
     }
 
+    /// Subscriptions this connection may hold: `max_subscriptions`, or a
+    /// user JWT's lower limit.
+    fn max_subscriptions(&self) -> Option<usize> {
+        let configured = self.server.opts().max_subscriptions;
+        let configured = (configured > 0).then_some(configured);
+        match (configured, self.jwt.as_ref().and_then(|j| j.max_subs())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The parser's limits from the settings in force (a user JWT's payload
     /// limit lower still).
     fn read_limits(&mut self) {
@@ -722,21 +733,24 @@ impl Session {
         let deny = rule
             .filter(|r| !subject::is_literal(subject) && r.deny_overlaps(subject))
             .cloned();
+        let max = self.max_subscriptions();
         let mut subs = lock(&self.client.subs);
+        // At the limit, even a sid already in use is refused, as on
+        // nats-server (which checks the limit first).
+        if let Some(max) = max
+            && subs.len() >= max
+        {
+            drop(subs);
+            error!(
+                "{} - {}",
+                self.client.tag,
+                errors::MAX_SUBSCRIPTIONS_EXCEEDED
+            );
+            self.err(errors::MAX_SUBSCRIPTIONS_EXCEEDED);
+            return;
+        }
         // A sid already in use is ignored, as nats-server ignores it.
         if !subs.contains_key(sid) {
-            if let Some(max) = self.jwt.as_ref().and_then(|j| j.max_subs())
-                && subs.len() >= max
-            {
-                drop(subs);
-                error!(
-                    "{} - {}",
-                    self.client.tag,
-                    errors::MAX_SUBSCRIPTIONS_EXCEEDED
-                );
-                self.err(errors::MAX_SUBSCRIPTIONS_EXCEEDED);
-                return;
-            }
             let mut sub = Subscription::new(
                 self.client.clone(),
                 self.account.clone(),

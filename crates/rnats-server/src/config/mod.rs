@@ -256,13 +256,8 @@ const NOT_YET: &[(&[&str], &str)] = &[
     (&["mqtt"], "MQTT"),
     (&["mappings", "maps"], "subject mappings"),
     (
-        &[
-            "max_subscriptions",
-            "max_subs",
-            "max_sub_tokens",
-            "max_subscription_tokens",
-        ],
-        "subscription limits",
+        &["max_sub_tokens", "max_subscription_tokens"],
+        "subscription token limits",
     ),
     (&["no_header_support"], "turning headers off"),
     (

@@ -116,6 +116,12 @@ impl Reader {
                     }
                 }
             }
+            // Subscriptions per connection; 0 or less: no limit.
+            "max_subscriptions" | "max_subs" => {
+                if let Some(n) = self.ok(value.as_i64()) {
+                    opts.max_subscriptions = usize::try_from(n).unwrap_or(0);
+                }
+            }
             "max_connections" | "max_conn" => {
                 // nats-server: 0 is the default, a negative number no limit.
                 if let Some(n) = self.ok(value.as_i64()) {

@@ -31,6 +31,7 @@ pub(crate) fn refused(old: &Options, new: &Options) -> Result<(), String> {
     same("ServerName", name(old), name(new))?;
     same("Host", &old.host, &new.host)?;
     same("Port", old.port, new.port)?;
+    same("MaxSubs", old.max_subscriptions, new.max_subscriptions)?;
     let duration = |d| format_duration(d);
     same(
         "LameDuckDuration",
