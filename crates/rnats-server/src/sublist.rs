@@ -317,9 +317,98 @@ struct Level<S> {
 
 /// A trie node: the subscriptions ending at this token and the next level.
 struct Node<S> {
-    plain: Vec<Arc<S>>,
-    queues: Vec<QueueGroup<S>>,
+    plain: Members<S>,
+    queues: Vec<NodeGroup<S>>,
     next: Level<S>,
+}
+
+/// A queue group's members at one node.
+struct NodeGroup<S> {
+    name: Box<[u8]>,
+    members: Members<S>,
+}
+
+/// Past this many subscriptions at one node, a pointer index keeps
+/// `contains`, `add` and `remove` constant-time (below it a scan is as
+/// fast and costs no memory).
+const INDEX_FROM: usize = 32;
+
+/// The subscriptions at one node (or of one queue group there): a list,
+/// in which a match copies them, and, once it is long, an index from each
+/// subscription's pointer to its place in the list. Without the index, a
+/// client with 300 000 subscriptions on one subject took quadratic time
+/// to subscribe and to leave, holding the index's write lock throughout.
+///
+/// Invariant: when `index` is set, it maps exactly the pointers in `list`
+/// to their positions.
+struct Members<S> {
+    list: Vec<Arc<S>>,
+    index: Option<HashMap<usize, usize>>,
+}
+
+impl<S> Default for Members<S> {
+    fn default() -> Self {
+        Members {
+            list: Vec::new(),
+            index: None,
+        }
+    }
+}
+
+fn key<S>(sub: &Arc<S>) -> usize {
+    Arc::as_ptr(sub) as *const () as usize
+}
+
+impl<S> Members<S> {
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn contains(&self, sub: &Arc<S>) -> bool {
+        match &self.index {
+            Some(index) => index.contains_key(&key(sub)),
+            None => self.list.iter().any(|s| Arc::ptr_eq(s, sub)),
+        }
+    }
+
+    /// Adds `sub`; false if it was already there.
+    fn add(&mut self, sub: Arc<S>) -> bool {
+        if self.contains(&sub) {
+            return false;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key(&sub), self.list.len());
+        }
+        self.list.push(sub);
+        if self.index.is_none() && self.list.len() > INDEX_FROM {
+            let index = self.list.iter().enumerate().map(|(i, s)| (key(s), i));
+            self.index = Some(index.collect());
+        }
+        true
+    }
+
+    /// Removes `sub`; false if it was not there.
+    fn remove(&mut self, sub: &Arc<S>) -> bool {
+        let position = match &mut self.index {
+            Some(index) => index.remove(&key(sub)),
+            None => self.list.iter().position(|s| Arc::ptr_eq(s, sub)),
+        };
+        let Some(i) = position else {
+            return false;
+        };
+        self.list.swap_remove(i);
+        if let (Some(index), Some(moved)) = (&mut self.index, self.list.get(i)) {
+            index.insert(key(moved), i);
+        }
+        if self.list.is_empty() {
+            self.index = None;
+        }
+        true
+    }
 }
 
 impl<S> Default for Level<S> {
@@ -335,7 +424,7 @@ impl<S> Default for Level<S> {
 impl<S> Default for Node<S> {
     fn default() -> Self {
         Node {
-            plain: Vec::new(),
+            plain: Members::default(),
             queues: Vec::new(),
             next: Level::default(),
         }
@@ -547,45 +636,41 @@ impl<S: Subscriber> Node<S> {
 
     fn contains(&self, sub: &Arc<S>) -> bool {
         match sub.queue() {
-            None => self.plain.iter().any(|s| Arc::ptr_eq(s, sub)),
+            None => self.plain.contains(sub),
             Some(q) => self
                 .queues
                 .iter()
                 .find(|g| *g.name == *q)
-                .is_some_and(|g| g.members.iter().any(|s| Arc::ptr_eq(s, sub))),
+                .is_some_and(|g| g.members.contains(sub)),
         }
     }
 
     /// Adds `sub`; false if it was already there.
     fn add(&mut self, sub: Arc<S>) -> bool {
-        if self.contains(&sub) {
-            return false;
-        }
         match sub.queue() {
-            None => self.plain.push(sub),
+            None => self.plain.add(sub),
             Some(q) => match self.queues.iter_mut().find(|g| *g.name == *q) {
-                Some(group) => group.members.push(sub),
+                Some(group) => group.members.add(sub),
                 None => {
+                    let mut members = Members::default();
                     let name = Box::from(q);
-                    self.queues.push(QueueGroup {
-                        name,
-                        members: vec![sub],
-                    });
+                    members.add(sub);
+                    self.queues.push(NodeGroup { name, members });
+                    true
                 }
             },
         }
-        true
     }
 
     /// Removes `sub`, and its queue group if that becomes empty.
     fn remove(&mut self, sub: &Arc<S>) -> bool {
         match sub.queue() {
-            None => remove_ptr(&mut self.plain, sub),
+            None => self.plain.remove(sub),
             Some(q) => {
                 let Some(i) = self.queues.iter().position(|g| *g.name == *q) else {
                     return false;
                 };
-                let removed = remove_ptr(&mut self.queues[i].members, sub);
+                let removed = self.queues[i].members.remove(sub);
                 if self.queues[i].members.is_empty() {
                     self.queues.swap_remove(i);
                 }
@@ -597,26 +682,16 @@ impl<S: Subscriber> Node<S> {
     /// Adds this node's subscriptions to `result`, merging queue groups by
     /// name with those already there.
     fn add_to(&self, result: &mut Matches<S>) {
-        result.plain.extend(self.plain.iter().cloned());
+        result.plain.extend(self.plain.list.iter().cloned());
         for group in &self.queues {
             match result.queues.iter_mut().find(|g| g.name == group.name) {
-                Some(merged) => merged.members.extend(group.members.iter().cloned()),
+                Some(merged) => merged.members.extend(group.members.list.iter().cloned()),
                 None => result.queues.push(QueueGroup {
                     name: group.name.clone(),
-                    members: group.members.clone(),
+                    members: group.members.list.clone(),
                 }),
             }
         }
-    }
-}
-
-fn remove_ptr<S>(subs: &mut Vec<Arc<S>>, sub: &Arc<S>) -> bool {
-    match subs.iter().position(|s| Arc::ptr_eq(s, sub)) {
-        Some(i) => {
-            subs.swap_remove(i);
-            true
-        }
-        None => false,
     }
 }
 
@@ -875,6 +950,63 @@ mod tests {
         assert_eq!(plain_ids(&sl, "foo"), [1]);
         assert!(sl.remove(&s));
         assert!(sl.matches(b"foo").is_empty());
+    }
+
+    /// Issue 13, item 3: many subscriptions on one subject (plain and in
+    /// one queue group) are added and removed by pointer through the
+    /// node's index, in any order, and matching sees exactly the rest.
+    #[test]
+    fn many_subscriptions_on_one_subject_come_and_go_by_pointer() {
+        let sl = Sublist::new();
+        let n = 2_000;
+        let plain: Vec<_> = (0..n).map(|i| sub(i, "hot")).collect();
+        let queued: Vec<_> = (0..n).map(|i| qsub(n + i, "hot", "q")).collect();
+        for s in plain.iter().chain(&queued) {
+            sl.insert(s.clone()).unwrap();
+            sl.insert(s.clone()).unwrap(); // a no-op the second time
+        }
+        assert_eq!(sl.count(), 2 * n);
+        // Remove every third, from the middle out, one by one.
+        let mut gone = std::collections::HashSet::new();
+        for i in (0..n).filter(|i| i % 3 == 0).rev() {
+            assert!(sl.remove(&plain[i]));
+            assert!(!sl.remove(&plain[i]), "only once");
+            assert!(sl.remove(&queued[i]));
+            gone.insert(i);
+        }
+        let m = sl.matches(b"hot");
+        let ids: std::collections::HashSet<_> = m.plain.iter().map(|s| s.id).collect();
+        let expected: std::collections::HashSet<_> = (0..n).filter(|i| !gone.contains(i)).collect();
+        assert_eq!(ids, expected);
+        assert_eq!(m.queues.len(), 1);
+        assert_eq!(m.queues[0].members.len(), expected.len());
+        // What is left goes at once, as when a connection closes.
+        let mut rest: Vec<_> = plain
+            .iter()
+            .chain(&queued)
+            .enumerate()
+            .filter(|(i, _)| !gone.contains(&(i % n)))
+            .map(|(_, s)| s.clone())
+            .collect();
+        let left = rest.len();
+        sl.remove_all(&mut rest);
+        assert_eq!(rest.len(), left);
+        assert_eq!(sl.count(), 0);
+        assert!(sl.matches(b"hot").is_empty());
+    }
+
+    /// 100 000 subscriptions on one subject, then the connection leaves:
+    /// linear, not quadratic (this ran for minutes before the index).
+    #[test]
+    fn a_hundred_thousand_on_one_subject_leave_at_once() {
+        let sl = Sublist::new();
+        let mut subs: Vec<_> = (0..100_000).map(|i| sub(i, "one.subject")).collect();
+        for s in &subs {
+            sl.insert(s.clone()).unwrap();
+        }
+        sl.remove_all(&mut subs);
+        assert_eq!(subs.len(), 100_000);
+        assert_eq!(sl.count(), 0);
     }
 
     #[test]
