@@ -16,6 +16,10 @@ use tokio::io::AsyncWrite;
 /// Payloads at least this large are shared, not copied.
 pub const SHARE_THRESHOLD: usize = 4096;
 
+/// A written batch whose buffer grew past this gives its room back
+/// (steady traffic reuses a smaller one without allocating).
+const SHRINK_ABOVE: usize = 4 * 1024 * 1024;
+
 /// At most this many slices go into one vectored write.
 const MAX_IOVECS: usize = 64;
 
@@ -55,6 +59,20 @@ impl Batch {
             self.shared.push((self.buf.len(), payload.clone()));
         } else {
             self.buf.put_slice(payload);
+        }
+    }
+
+    /// Empties the batch after it was written and, when a burst left it
+    /// far larger than ordinary traffic needs, gives the room back: a
+    /// connection that once neared `max_pending` would otherwise keep
+    /// about twice that (this buffer and its spare) for life.
+    pub fn clear_and_shrink(&mut self) {
+        self.clear();
+        if self.buf.capacity() > SHRINK_ABOVE {
+            self.buf = BytesMut::new();
+        }
+        if self.shared.capacity() > MAX_IOVECS * 4 {
+            self.shared = Vec::new();
         }
     }
 
@@ -162,6 +180,21 @@ impl Default for Outbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13, item 10: a burst's room is given back once written;
+    /// ordinary batches keep theirs (no allocation in steady state).
+    #[test]
+    fn a_burst_gives_its_room_back_once_written() {
+        let mut batch = Batch::default();
+        batch.put(&vec![b'x'; 64 * 1024]);
+        let ordinary = batch.buf.capacity();
+        batch.clear_and_shrink();
+        assert_eq!(batch.buf.capacity(), ordinary, "kept");
+        batch.put(&vec![b'x'; 16 * 1024 * 1024]);
+        batch.clear_and_shrink();
+        assert!(batch.is_empty());
+        assert!(batch.buf.capacity() <= SHRINK_ABOVE, "given back");
+    }
 
     #[tokio::test]
     async fn shared_payloads_are_spliced_in_order() {

@@ -68,7 +68,7 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
                     break;
                 }
             }
-            spare.clear();
+            spare.clear_and_shrink();
             lock(&client.outbound).write_started = None;
             client.drained.notify_waiters();
         }
