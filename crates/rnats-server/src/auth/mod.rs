@@ -89,6 +89,12 @@ impl Secret {
                 !is_bcrypt(presented) && bool::from(expected.as_ref().ct_eq(presented.as_bytes()))
             }
             Secret::Bcrypt(hash) => {
+                // At most one bcrypt per core at a time: a storm of logins
+                // (wrong passwords above all, which are never cached) waits
+                // its turn instead of filling the blocking pool.
+                let Ok(_turn) = bcrypt_turns().acquire().await else {
+                    return false;
+                };
                 let (hash, presented) = (hash.clone(), presented.to_string());
                 tokio::task::spawn_blocking(move || {
                     bcrypt::verify(presented, &hash).unwrap_or(false)
@@ -98,6 +104,15 @@ impl Secret {
             }
         }
     }
+}
+
+/// The bcrypt checks that may run at once: one per core.
+fn bcrypt_turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
 }
 
 /// Who a connection turned out to be.

@@ -79,17 +79,21 @@ impl RouteLogin {
         let Some(expected_user) = &opts.username else {
             return true;
         };
+        // The name first, as nats-server checks it: an unknown user costs
+        // no bcrypt.
+        if self.user.as_deref() != Some(expected_user.as_str()) {
+            return false;
+        }
         let password = opts.password.as_deref().unwrap_or("");
         let presented = self.pass.as_deref().unwrap_or("");
-        let pass_ok = match Secret::new(password) {
+        match Secret::new(password) {
             Secret::Plain(_) => {
                 use subtle::ConstantTimeEq;
                 !crate::auth::is_bcrypt(presented)
                     && bool::from(password.as_bytes().ct_eq(presented.as_bytes()))
             }
             Secret::Bcrypt(hash) => bcrypt::verify(presented, &hash).unwrap_or(false),
-        };
-        self.user.as_deref() == Some(expected_user.as_str()) && pass_ok
+        }
     }
 }
 
