@@ -11,6 +11,14 @@
 //!
 //! It is generic over the [`Subscriber`] type so it can be tested alone.
 //!
+//! # Many subscriptions at one node
+//!
+//! A node keeps its subscriptions in a list (what a match copies); past
+//! 32 of them it also keeps an index from each subscription's pointer to
+//! its place in the list, so adding and removing stay constant-time when
+//! one subject gathers hundreds of thousands (the index always maps
+//! exactly the list's pointers).
+//!
 //! # Concurrency
 //!
 //! The trie sits behind a `RwLock`, the cache behind another. A cache hit
