@@ -11,7 +11,9 @@ pub const NO_RESPONDERS_HEADER: &[u8] = b"NATS/1.0 503\r\n\r\n";
 /// Appends `MSG <subject> <sid> [reply] <size>\r\n`. The size is given
 /// as text: a relayed message repeats the publisher's digits verbatim, as
 /// nats-server does, and no number is formatted per delivery.
-#[inline]
+// Always: the delivery path relies on it being inlined, whatever the
+// number of its callers.
+#[inline(always)]
 pub fn msg_header(
     out: &mut BytesMut,
     subject: &[u8],

@@ -355,36 +355,25 @@ impl Deliveries {
         true
     }
 
-    /// A message with headers for a client whose CONNECT did not ask for
-    /// them: as nats-server does, it gets `MSG` with the payload alone (a
-    /// client that does not know `HMSG` would take it for an error).
+    /// A client that did not ask for headers gets the payload alone, as
+    /// `MSG` (the stripped size is formatted here, only then).
     #[cold]
+    #[inline(never)]
     fn deliver_without_headers(
         &mut self,
         sub: &Arc<Subscription>,
         msg: &Message<'_>,
         header_size: &[u8],
     ) -> bool {
-        let header_len = std::str::from_utf8(header_size)
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-            .unwrap_or(0)
-            .min(msg.body.len());
-        let body = Span {
-            start: msg.body.start + header_len,
-            end: msg.body.end,
-        };
         let mut size = itoa::Buffer::new();
-        let size = size.format(body.len()).as_bytes();
-        let payload_only = Message {
-            sizes: Sizes::Msg(size),
-            body,
-            ..*msg
+        let stripped = without_headers(msg, header_size, &mut size);
+        let Sizes::Msg(size) = stripped.sizes else {
+            return false;
         };
         let client = &sub.client;
         let queued = client.enqueue(|batch| {
             encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size);
-            put_body(batch, &payload_only);
+            put_body(batch, &stripped);
         });
         self.queued(client, queued);
         true
@@ -435,6 +424,31 @@ impl Deliveries {
 /// Appends a message's body and the closing CRLF: large payloads by
 /// reference to the publisher's buffer, small ones copied.
 #[inline]
+/// A message with headers, as a client whose CONNECT did not ask for them
+/// gets it (as nats-server sends it): `MSG` with the payload alone. A
+/// client that does not know `HMSG` would take it for an error.
+#[cold]
+fn without_headers<'a>(
+    msg: &Message<'a>,
+    header_size: &[u8],
+    size: &'a mut itoa::Buffer,
+) -> Message<'a> {
+    let header_len = std::str::from_utf8(header_size)
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(msg.body.len());
+    let body = Span {
+        start: msg.body.start + header_len,
+        end: msg.body.end,
+    };
+    Message {
+        sizes: Sizes::Msg(size.format(body.len()).as_bytes()),
+        body,
+        ..*msg
+    }
+}
+
 fn put_body(batch: &mut Batch, msg: &Message<'_>) {
     let payload = msg.body.of(msg.chunk);
     if payload.len() >= crate::connection::outbound::SHARE_THRESHOLD {
