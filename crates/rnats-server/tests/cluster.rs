@@ -1766,3 +1766,27 @@ async fn clients_and_routes_never_share_an_id() {
     publisher.assert_open().await;
     worker.expect(b"MSG work 1 2\r\nhi\r\n").await;
 }
+
+/// Issue 13, item 8 (routes): before it has logged in, a route peer
+/// cannot make this server hold a message's payload (refused at its line)
+/// nor a control line longer than a client's.
+#[tokio::test]
+async fn a_route_peer_that_has_not_logged_in_gets_a_clients_limits() {
+    let a = node("A", vec![]).await;
+    let route_port = a.cluster_addr().unwrap();
+    let mut early = RawClient::connect(route_port).await;
+    early.send(b"RMSG $G foo 100000\r\nonly the start").await;
+    early
+        .expect_closed_with(b"-ERR 'Authorization Violation'\r\n")
+        .await;
+    let mut long = RawClient::connect(route_port).await;
+    let line = format!("RS+ $G {}", "x".repeat(8 * 1024));
+    long.send(line.as_bytes()).await;
+    // Closed at once as too long, not after the login deadline.
+    let got = long.read_until_closed().await;
+    assert!(
+        !String::from_utf8_lossy(&got).contains("Authentication Timeout"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}

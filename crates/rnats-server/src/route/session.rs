@@ -121,8 +121,16 @@ impl Role for RouteSession {
     async fn on_bytes(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Outcome) {
         let mut pos = 0;
         let mut failure = None;
+        // Before a peer has logged in it gets a client's limits: it cannot
+        // make this server hold a 1 MiB line or a 64 MiB payload.
+        let (max_control_line, max_payload) = if self.connected {
+            (MAX_ROUTE_CONTROL_LINE, self.max_payload)
+        } else {
+            let opts = self.shared.opts();
+            (opts.max_control_line, opts.max_payload)
+        };
         loop {
-            match proto::parse(chunk, pos, MAX_ROUTE_CONTROL_LINE, self.max_payload) {
+            match proto::parse(chunk, pos, max_control_line, max_payload) {
                 Ok(RouteParsed::Op {
                     op,
                     control_line,
@@ -132,6 +140,20 @@ impl Role for RouteSession {
                     pos += frame_len;
                 }
                 Ok(RouteParsed::Incomplete { frame_len }) => {
+                    // A message's line before the login, where one is
+                    // asked for: refused now, not after its payload.
+                    if frame_len.is_some()
+                        && !self.connected
+                        && self.cluster.opts().username.is_some()
+                    {
+                        // What came before it (a CONNECT, say) counts.
+                        if let Err(reason) = self.process_all(chunk).await {
+                            return (pos, Err(reason));
+                        }
+                        if !self.connected {
+                            return (pos, Err(self.auth_violation()));
+                        }
+                    }
                     *want = frame_len.unwrap_or(0);
                     break;
                 }
