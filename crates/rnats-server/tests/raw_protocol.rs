@@ -807,3 +807,53 @@ async fn max_subscriptions_is_enforced_as_the_reference_enforces_it() {
         assert_eq!(show(&observe(reference.addr()).await), show(&ours));
     }
 }
+
+/// Issue 13, item 4: queue-qualified permissions (`"work.> workers"`)
+/// allow that queue group only, and a queue deny refuses that group only;
+/// the same bytes get the same answers from the reference.
+#[tokio::test]
+async fn queue_qualified_permissions_answer_as_the_reference_does() {
+    use rnats_server::options::{PermissionsConfig, SubjectRuleConfig, UserConfig};
+    const CONFIG: &str = r#"authorization { users = [
+        {user: w, password: w, permissions: {subscribe: {allow: ["work.> workers", "public.>"], deny: ["public.* nosy"]}}}
+    ] }"#;
+    async fn observe(addr: std::net::SocketAddr) -> Vec<u8> {
+        let mut client =
+            RawClient::connect_quiet_with(addr, r#"{"verbose":false,"user":"w","pass":"w"}"#).await;
+        client
+            .send(
+                b"SUB work.a 1\r\nSUB work.a workers 2\r\nSUB work.a others 3\r\n\
+                  SUB public.x 4\r\nSUB public.x nosy 5\r\nSUB public.x good 6\r\nPING\r\n",
+            )
+            .await;
+        client
+            .read_until(TIMEOUT, |b| b.ends_with(b"PONG\r\n"))
+            .await
+            .bytes
+    }
+    let mut opts = Options::for_tests();
+    opts.auth.users = vec![UserConfig {
+        user: "w".into(),
+        password: "w".into(),
+        permissions: Some(PermissionsConfig {
+            publish: None,
+            subscribe: Some(SubjectRuleConfig {
+                allow: Some(vec!["work.> workers".into(), "public.>".into()]),
+                deny: vec!["public.* nosy".into()],
+            }),
+            allow_responses: None,
+        }),
+    }];
+    let server = start_server(opts).await;
+    let ours = observe(server.local_addr()).await;
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        "-ERR 'Permissions Violation for Subscription to \"work.a\"'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"work.a\" using queue \"others\"'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"public.x\" using queue \"nosy\"'\r\n\
+         PONG\r\n"
+    );
+    if let Some(reference) = ReferenceServer::start_with_config(CONFIG).await {
+        assert_eq!(show(&observe(reference.addr()).await), show(&ours));
+    }
+}

@@ -12,37 +12,102 @@ use crate::options::{PermissionsConfig, ResponsePermissionConfig, SubjectRuleCon
 /// One direction's rule: allowed patterns (none = everything) minus denied.
 #[derive(Debug, Clone, Default)]
 pub struct Rule {
-    allow: Option<Vec<Box<[u8]>>>,
-    deny: Vec<Box<[u8]>>,
+    allow: Option<Vec<Entry>>,
+    deny: Vec<Entry>,
+}
+
+/// One entry of a rule: a subject pattern, and for subscribe rules
+/// possibly a queue group pattern (`"foo.> workers"`), as nats-server
+/// reads it: such an entry concerns only queue subscriptions of that
+/// group.
+#[derive(Debug, Clone)]
+struct Entry {
+    subject: Box<[u8]>,
+    queue: Option<Box<[u8]>>,
+}
+
+impl Entry {
+    fn parse(text: &str) -> Entry {
+        let mut fields = text.split_whitespace();
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some(subject), Some(queue), None) => Entry {
+                subject: subject.as_bytes().into(),
+                queue: Some(queue.as_bytes().into()),
+            },
+            _ => Entry {
+                subject: text.as_bytes().into(),
+                queue: None,
+            },
+        }
+    }
 }
 
 impl Rule {
     pub(crate) fn from_config(c: &SubjectRuleConfig) -> Self {
-        let bytes = |v: &Vec<String>| v.iter().map(|s| s.as_bytes().into()).collect();
+        let entries = |v: &Vec<String>| v.iter().map(|s| Entry::parse(s)).collect();
         Rule {
-            allow: c.allow.as_ref().map(bytes),
-            deny: bytes(&c.deny),
+            allow: c.allow.as_ref().map(entries),
+            deny: entries(&c.deny),
         }
+    }
+
+    /// The entries without a queue group: the ones that speak of subjects.
+    fn plain<'a>(entries: &'a [Entry]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        entries
+            .iter()
+            .filter(|e| e.queue.is_none())
+            .map(|e| &e.subject[..])
     }
 
     /// May a message be published to this literal subject?
     pub fn allows_publish(&self, subject: &[u8]) -> bool {
         let allowed = match &self.allow {
             None => true,
-            Some(allow) => allow.iter().any(|p| pattern_matches(p, subject)),
+            Some(allow) => Self::plain(allow).any(|p| pattern_matches(p, subject)),
         };
-        allowed && !self.deny.iter().any(|p| pattern_matches(p, subject))
+        allowed && !Self::plain(&self.deny).any(|p| pattern_matches(p, subject))
     }
 
-    /// May a subscription be made on this subject (which may have wildcards)?
-    /// It must fall entirely inside an allowed pattern, and no denied
-    /// pattern may cover it.
-    pub fn allows_subscription(&self, subject: &[u8]) -> bool {
-        let allowed = match &self.allow {
+    /// May a subscription be made on this subject (which may have
+    /// wildcards), in this queue group if any? As nats-server decides it:
+    /// the subject must fall inside an allowed subject; where allowed
+    /// entries name queue groups for it, a queue subscription must be in
+    /// one of them (and a plain subscription is not allowed by them); a
+    /// denied subject refuses it, and where denied entries name queue
+    /// groups for it, a queue subscription in one of them is refused.
+    pub fn allows_subscription(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let mut allowed = match &self.allow {
             None => true,
-            Some(allow) => allow.iter().any(|p| is_subset(subject, p)),
+            Some(allow) => {
+                let mut allowed = Self::plain(allow).any(|p| is_subset(subject, p));
+                let mut groups = allow
+                    .iter()
+                    .filter(|e| e.queue.is_some() && is_subset(subject, &e.subject))
+                    .filter_map(|e| e.queue.as_deref())
+                    .peekable();
+                if let Some(queue) = queue
+                    && groups.peek().is_some()
+                {
+                    allowed = groups.any(|g| pattern_matches(g, queue));
+                }
+                allowed
+            }
         };
-        allowed && !self.deny.iter().any(|p| pattern_matches(p, subject))
+        if allowed {
+            allowed = !Self::plain(&self.deny).any(|p| pattern_matches(p, subject));
+            let mut groups = self
+                .deny
+                .iter()
+                .filter(|e| e.queue.is_some() && pattern_matches(&e.subject, subject))
+                .filter_map(|e| e.queue.as_deref())
+                .peekable();
+            if let Some(queue) = queue
+                && groups.peek().is_some()
+            {
+                allowed = !groups.any(|g| pattern_matches(g, queue));
+            }
+        }
+        allowed
     }
 
     /// For a wildcard subscription that was allowed although some denied
@@ -51,11 +116,11 @@ impl Rule {
     /// subscription: `foo.team.>` meets the deny `foo.*.admin` on
     /// `foo.team.admin` (as current nats-server filters it; 2.9 did not).
     pub fn deny_overlaps(&self, subject: &[u8]) -> bool {
-        self.deny.iter().any(|d| subjects_collide(d, subject))
+        Self::plain(&self.deny).any(|d| subjects_collide(d, subject))
     }
 
     pub fn denies(&self, subject: &[u8]) -> bool {
-        self.deny.iter().any(|p| pattern_matches(p, subject))
+        Self::plain(&self.deny).any(|p| pattern_matches(p, subject))
     }
 }
 
@@ -173,16 +238,43 @@ mod tests {
         assert!(!deny_only.allows_publish(b"admin.users"));
     }
 
+    /// Issue 13, item 4: `"subject queue"` entries, as nats-server reads
+    /// them: a queue-only grant allows that group and no plain
+    /// subscription; a queue deny refuses that group only.
+    #[test]
+    fn queue_qualified_entries_speak_of_queue_groups() {
+        let grant = rule(Some(&["work.> workers", "public.>"]), &[]);
+        assert!(grant.allows_subscription(b"work.a", Some(b"workers")));
+        assert!(!grant.allows_subscription(b"work.a", Some(b"others")));
+        assert!(
+            !grant.allows_subscription(b"work.a", None),
+            "not the whole subject"
+        );
+        assert!(grant.allows_subscription(b"public.x", None));
+        assert!(grant.allows_subscription(b"public.x", Some(b"any")));
+        let wildcard_group = rule(Some(&["work.> w.*"]), &[]);
+        assert!(wildcard_group.allows_subscription(b"work.a", Some(b"w.1")));
+        assert!(!wildcard_group.allows_subscription(b"work.a", Some(b"x.1")));
+        let deny = rule(None, &["jobs.* nosy"]);
+        assert!(!deny.allows_subscription(b"jobs.a", Some(b"nosy")));
+        assert!(deny.allows_subscription(b"jobs.a", Some(b"good")));
+        assert!(deny.allows_subscription(b"jobs.a", None));
+        assert!(
+            !deny.denies(b"jobs.a"),
+            "a queue deny filters no plain delivery"
+        );
+    }
+
     #[test]
     fn subscriptions_must_fit_inside_an_allowed_pattern() {
         let r = rule(Some(&["stocks.>", "news.*"]), &["stocks.secret.>"]);
-        assert!(r.allows_subscription(b"stocks.nyse"));
-        assert!(r.allows_subscription(b"stocks.*"));
-        assert!(r.allows_subscription(b"news.*"));
-        assert!(!r.allows_subscription(b"news.>"));
-        assert!(!r.allows_subscription(b">"));
-        assert!(!r.allows_subscription(b"stocks.secret.x"));
-        assert!(r.allows_subscription(b"stocks.>"));
+        assert!(r.allows_subscription(b"stocks.nyse", None));
+        assert!(r.allows_subscription(b"stocks.*", None));
+        assert!(r.allows_subscription(b"news.*", None));
+        assert!(!r.allows_subscription(b"news.>", None));
+        assert!(!r.allows_subscription(b">", None));
+        assert!(!r.allows_subscription(b"stocks.secret.x", None));
+        assert!(r.allows_subscription(b"stocks.>", None));
         assert!(r.deny_overlaps(b"stocks.>"));
         assert!(!r.deny_overlaps(b"stocks.nyse"));
         // Partly overlapping wildcards count too.

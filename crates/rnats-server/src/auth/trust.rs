@@ -609,8 +609,8 @@ fn import_config(i: &rnats_jwt::Import) -> ImportConfig {
 }
 
 /// JWT permissions as config permissions: empty directions are open; a
-/// subscribe entry `subject queue` limits by subject (the queue name is
-/// not checked).
+/// subscribe entry `subject queue` is kept whole and names a queue group,
+/// as in a config file.
 fn permissions(p: &rnats_jwt::Permissions) -> Option<PermissionsConfig> {
     if p.is_empty() {
         return None;
@@ -618,9 +618,7 @@ fn permissions(p: &rnats_jwt::Permissions) -> Option<PermissionsConfig> {
     let rule = |p: &Permission| {
         (!p.is_empty()).then(|| {
             let subjects = |v: &Vec<String>| -> Vec<String> {
-                v.iter()
-                    .filter_map(|s| s.split_whitespace().next().map(str::to_string))
-                    .collect()
+                v.iter().map(|s| s.trim().to_string()).collect()
             };
             SubjectRuleConfig {
                 allow: (!p.allow.is_empty()).then(|| subjects(&p.allow)),

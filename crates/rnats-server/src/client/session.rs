@@ -605,7 +605,7 @@ impl Session {
         };
         let denied: Vec<_> = lock(&self.client.subs)
             .values()
-            .filter(|s| !rule.allows_subscription(&s.subject))
+            .filter(|s| !rule.allows_subscription(&s.subject, s.queue.as_deref()))
             .cloned()
             .collect();
         let who = self.user_tag();
@@ -712,7 +712,7 @@ impl Session {
         }
         let rule = self.permissions.as_ref().and_then(|p| p.subscribe.as_ref());
         if let Some(rule) = rule
-            && !rule.allows_subscription(subject)
+            && !rule.allows_subscription(subject, queue)
         {
             let subject = String::from_utf8_lossy(subject);
             let text = match queue {

@@ -33,7 +33,7 @@ impl RouteRules {
     pub(super) fn imports(&self, subject: &[u8]) -> bool {
         self.import
             .as_ref()
-            .is_none_or(|rule| rule.allows_subscription(subject))
+            .is_none_or(|rule| rule.allows_subscription(subject, None))
     }
 
     /// Whether a message that came in on a route may be delivered here:
@@ -49,7 +49,7 @@ impl RouteRules {
     pub(super) fn exports(&self, subject: &[u8]) -> bool {
         self.export
             .as_ref()
-            .is_none_or(|rule| rule.allows_subscription(subject))
+            .is_none_or(|rule| rule.allows_subscription(subject, None))
     }
 }
 

@@ -670,7 +670,7 @@ impl RouteSession {
             return;
         };
         let export = self.rules.export.as_ref();
-        if export.is_some_and(|rule| !rule.allows_subscription(subject)) {
+        if export.is_some_and(|rule| !rule.allows_subscription(subject, None)) {
             debug!(
                 "{} - Can not export {:?}, ignoring remote subscription request",
                 self.client.tag,
