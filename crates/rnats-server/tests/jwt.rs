@@ -1189,3 +1189,57 @@ async fn reloaded_preloads_add_accounts_and_operators_stay() {
     connected.assert_open().await;
     server.shutdown().await;
 }
+
+/// Issue 13, item 14: an account update re-checks connected users as a
+/// login would: a user signed by a signing key the account dropped is
+/// closed, and past a lowered connection limit the newest login goes.
+#[tokio::test]
+async fn account_updates_recheck_signing_keys_and_the_connection_limit() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    let sk = KeyPair::new_account();
+    let with = |keep_key: bool, conn: i64| {
+        let sk = sk.public_key();
+        move |c: &mut AccountClaims| {
+            if keep_key {
+                c.nats.signing_keys.push(SigningKey::Plain(sk.clone()));
+            }
+            c.nats.limits.conn = conn;
+        }
+    };
+    chain.add_account(&a, with(true, -1));
+    let server = chain.start().await;
+    let (u1, u2, u3) = (
+        KeyPair::new_user(),
+        KeyPair::new_user(),
+        KeyPair::new_user(),
+    );
+    let mut by_key = login(
+        &server,
+        &user_jwt(&sk, &u1, |c| c.nats.issuer_account = a.public_key()),
+        &u1,
+    )
+    .await;
+    let mut older = login(&server, &user_jwt(&a, &u2, |_| {}), &u2).await;
+    let mut newer = login(&server, &user_jwt(&a, &u3, |_| {}), &u3).await;
+
+    // The signing key goes: its user is closed; the others stay.
+    chain.preload.pop();
+    chain.add_account(&a, with(false, -1));
+    server.reload(&chain.options()).unwrap();
+    by_key
+        .expect_closed_with(b"-ERR 'User Authentication Revoked'\r\n")
+        .await;
+    older.assert_open().await;
+    newer.assert_open().await;
+
+    // One connection at most: the newer login goes.
+    chain.preload.pop();
+    chain.add_account(&a, with(false, 1));
+    server.reload(&chain.options()).unwrap();
+    newer
+        .expect_closed_with(b"-ERR 'maximum account active connections exceeded'\r\n")
+        .await;
+    older.assert_open().await;
+    server.shutdown().await;
+}

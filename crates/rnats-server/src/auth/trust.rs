@@ -58,6 +58,8 @@ struct LiveUser {
     login: u64,
     user: String,
     issued_at: i64,
+    /// Who signed the user JWT: the account, or one of its signing keys.
+    issuer: String,
     client: Weak<Client>,
 }
 
@@ -400,19 +402,40 @@ impl Trust {
     }
 
     /// After an update: disconnects users the account now revokes.
+    /// After an update: the account's users are checked against its new
+    /// claims, as at login. Revoked users, and users signed by a key the
+    /// account no longer lists, are closed as revoked; all of them if the
+    /// account has expired; and past a lowered connection limit, the
+    /// newest logins over it.
     fn enforce(&self, account: &JwtAccount) {
         let claims = account.claims();
-        let revoked: Vec<Arc<Client>> = lock(&account.live)
-            .values()
-            .filter(|u| claims.is_revoked(&u.user, u.issued_at))
-            .filter_map(|u| u.client.upgrade())
-            .collect();
-        for client in revoked {
-            tracing::debug!("{} - {}", client.tag, USER_AUTHENTICATION_REVOKED);
-            client.err_and_close(
-                USER_AUTHENTICATION_REVOKED,
-                CloseReason::AuthenticationViolation,
-            );
+        let expired = claims.is_expired_at(now_unix());
+        let mut closing: Vec<(Arc<Client>, &'static str)> = Vec::new();
+        let mut staying: Vec<(u64, Arc<Client>)> = Vec::new();
+        for u in lock(&account.live).values() {
+            let Some(client) = u.client.upgrade() else {
+                continue;
+            };
+            let signer_gone = u.issuer != account.key && claims.signing_key(&u.issuer).is_none();
+            if expired {
+                closing.push((client, ACCOUNT_AUTHENTICATION_EXPIRED));
+            } else if signer_gone || claims.is_revoked(&u.user, u.issued_at) {
+                closing.push((client, USER_AUTHENTICATION_REVOKED));
+            } else {
+                staying.push((u.login, client));
+            }
+        }
+        let max = claims.nats.limits.conn;
+        if max != NO_LIMIT && staying.len() as i64 > max {
+            staying.sort_by_key(|(login, _)| std::cmp::Reverse(*login));
+            let over = staying.len() - usize::try_from(max.max(0)).unwrap_or(0);
+            for (_, client) in staying.drain(..over) {
+                closing.push((client, MAX_ACCOUNT_CONNECTIONS));
+            }
+        }
+        for (client, text) in closing {
+            tracing::debug!("{} - {}", client.tag, text);
+            client.err_and_close(text, CloseReason::AuthenticationViolation);
         }
     }
 
@@ -539,6 +562,7 @@ impl Trust {
                     login,
                     user: who.clone(),
                     issued_at: user.issued_at,
+                    issuer: user.issuer.clone(),
                     client: Arc::downgrade(client),
                 },
             );
