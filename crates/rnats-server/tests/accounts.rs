@@ -344,3 +344,62 @@ async fn imports_work_across_a_cluster() {
     s2.shutdown().await;
     s1.shutdown().await;
 }
+
+/// Issue 13, item 6: a wildcard service import renamed with `to` maps the
+/// requested subject token by token into the export (`local.admin` asked
+/// in B arrives as `svc.admin` in A), never as a subject A did not export;
+/// and an import whose wildcards cannot be mapped is refused at start.
+#[tokio::test]
+async fn wildcard_service_imports_map_tokens_into_the_export() {
+    let accounts = |to: &str| {
+        vec![
+            AccountConfig {
+                name: "A".into(),
+                users: vec![user("alice")],
+                exports: vec![ExportConfig {
+                    kind: ExportKind::Service,
+                    subject: "svc.>".into(),
+                    accounts: vec![],
+                }],
+                ..AccountConfig::default()
+            },
+            AccountConfig {
+                name: "B".into(),
+                users: vec![user("bob")],
+                imports: vec![ImportConfig {
+                    kind: ExportKind::Service,
+                    account: "A".into(),
+                    subject: "svc.>".into(),
+                    prefix: None,
+                    to: Some(to.into()),
+                }],
+                ..AccountConfig::default()
+            },
+        ]
+    };
+    let mut opts = Options::for_tests();
+    opts.auth.accounts = accounts("local.>");
+    let server = Server::start(opts).await.unwrap();
+    let (alice, bob) = (login(&server, "alice").await, login(&server, "bob").await);
+    let mut anything = alice.subscribe(">").await.unwrap();
+    sync(&alice).await;
+    bob.publish("local.admin", "hi".into()).await.unwrap();
+    bob.flush().await.unwrap();
+    // The first message that is not alice's own sync probe.
+    let got = loop {
+        let m = next(&mut anything).await;
+        if !m.subject.starts_with("_INBOX.") {
+            break m;
+        }
+    };
+    assert_eq!(got.subject.as_str(), "svc.admin");
+    server.shutdown().await;
+
+    let mut opts = Options::for_tests();
+    opts.auth.accounts = accounts("local.*");
+    let refused = Server::start(opts).await.err().expect("refused");
+    assert!(
+        refused.to_string().contains("cannot be mapped"),
+        "{refused}"
+    );
+}

@@ -14,6 +14,7 @@
 
 pub mod subscription;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -141,13 +142,19 @@ pub struct ServiceRoute {
 }
 
 impl ServiceRoute {
-    /// The subject in the exporting account: the export's when the import
-    /// renamed a literal subject, else the subject as published.
-    pub fn map_subject<'a>(&'a self, subject: &'a [u8]) -> &'a [u8] {
-        if self.local != self.remote && rnats_proto::subject::is_literal(&self.remote) {
-            &self.remote
+    /// The subject in the exporting account: the subject as published when
+    /// the import did not rename it; the export's when it renamed a literal
+    /// subject; else the published subject's tokens written in the
+    /// export's pattern (`to: local.>` for `svc.>` maps `local.admin` to
+    /// `svc.admin`), as nats-server maps it. None when it cannot be mapped:
+    /// then nothing crosses.
+    pub fn map_subject<'a>(&'a self, subject: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        if self.local == self.remote {
+            Some(Cow::Borrowed(subject))
+        } else if rnats_proto::subject::is_literal(&self.remote) {
+            Some(Cow::Borrowed(&self.remote))
         } else {
-            subject
+            rnats_proto::subject::map_tokens(&self.local, &self.remote, subject).map(Cow::Owned)
         }
     }
 }
@@ -377,6 +384,15 @@ fn wire(
                 }
                 ExportKind::Service => {
                     let local = import.to.as_deref().unwrap_or(&import.subject);
+                    let remote = import.subject.as_bytes();
+                    if !rnats_proto::subject::is_literal(remote)
+                        && !rnats_proto::subject::wildcards_map(local.as_bytes(), remote)
+                    {
+                        return Err(format!(
+                            "account {:?} imports service {:?} as {local:?}, whose wildcards cannot be mapped to it",
+                            importer.name, import.subject
+                        ));
+                    }
                     routes
                         .entry(importer.name.clone())
                         .or_default()

@@ -212,7 +212,10 @@ impl Deliveries {
             let Some(target) = service.to.upgrade() else {
                 continue;
             };
-            let remote = service.map_subject(msg.subject);
+            let Some(remote) = service.map_subject(msg.subject) else {
+                continue;
+            };
+            let remote = &remote[..];
             let reply = msg.reply.map(|r| target.expect_response(account, r));
             if reply.is_some()
                 && let Some(cluster) = cluster
