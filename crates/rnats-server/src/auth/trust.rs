@@ -27,21 +27,13 @@ use crate::options::{
     AccountConfig, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind, ImportConfig,
     PermissionsConfig, ResolverOptions, ResponsePermissionConfig, SubjectRuleConfig, TrustOptions,
 };
-use crate::sync::lock;
+use crate::sync::{lock, read_lock, write_lock};
 
 /// What the client is told when its JWT expires while it is connected.
 pub const USER_AUTHENTICATION_EXPIRED: &str = "User Authentication Expired";
 pub const ACCOUNT_AUTHENTICATION_EXPIRED: &str = "Account Authentication Expired";
 pub const USER_AUTHENTICATION_REVOKED: &str = "User Authentication Revoked";
 pub const MAX_ACCOUNT_CONNECTIONS: &str = "maximum account active connections exceeded";
-
-fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
-}
 
 /// An account known from its JWT.
 pub struct JwtAccount {

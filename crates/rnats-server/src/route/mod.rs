@@ -61,20 +61,12 @@ use crate::accounts::subscription::Subscription;
 use crate::connection::{Client, CloseReason};
 use crate::options::ClusterOptions;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
-use crate::sync::lock;
+use crate::sync::{lock, read_lock, write_lock};
 use crate::tls::{RouteTls, TlsConfigError};
 
 use connection::{run_route, solicit};
 use rules::{RouteLogin, RouteRules, subject_permission};
 use url::{first_host_name, route_urls};
-
-fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Local interest announced to routes: (account, subject, queue) -> count.
 type InterestKey = (Arc<str>, Bytes, Option<Bytes>);
