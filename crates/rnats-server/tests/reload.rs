@@ -520,3 +520,27 @@ async fn bystanders_lose_no_message_across_a_reload() {
     sub.assert_open().await;
     a.expect_closed_with(AUTH_VIOLATION).await;
 }
+
+/// A reload that adds a deny inside a wildcard subscription the client
+/// keeps: the denied subjects stop reaching it at once.
+#[tokio::test]
+async fn a_new_deny_filters_a_kept_wildcard_subscription() {
+    let open = r#"authorization { users = [{user: s, password: s}, {user: p, password: p}] }"#;
+    let narrowed = r#"authorization { users = [
+        {user: s, password: s, permissions: {subscribe: {allow: [">"], deny: ["public.secret"]}}}
+        {user: p, password: p}
+    ] }"#;
+    let s = Configured::start(open).await;
+    let mut sub = s.login("s", "s").await;
+    sub.send(b"SUB public.> 1\r\n").await;
+    sub.assert_open().await;
+    s.reload(narrowed).unwrap();
+    sub.assert_open().await; // the subscription is kept, without an error
+    let mut publisher = s.login("p", "p").await;
+    publisher
+        .send(b"PUB public.secret 1\r\nx\r\nPUB public.news 1\r\ny\r\n")
+        .await;
+    publisher.assert_open().await;
+    sub.expect(b"MSG public.news 1 1\r\ny\r\n").await;
+    sub.assert_open().await;
+}

@@ -22,7 +22,7 @@ use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
-use crate::auth::permissions::Permissions;
+use crate::auth::permissions::{Permissions, Rule};
 use crate::auth::{AuthFailure, Identity};
 use crate::connection::delivery::{Deliveries, Message, Sizes};
 use crate::connection::reader::{Outcome, Role, read_loop};
@@ -600,16 +600,21 @@ impl Session {
     /// After new permissions: removes each subscription they no longer
     /// allow, telling the client and the log as nats-server does.
     fn drop_denied_subscriptions(&mut self) {
-        let Some(rule) = self.permissions.as_ref().and_then(|p| p.subscribe.clone()) else {
-            return;
-        };
-        let denied: Vec<_> = lock(&self.client.subs)
-            .values()
-            .filter(|s| !rule.allows_subscription(&s.subject, s.queue.as_deref()))
-            .cloned()
-            .collect();
+        let rule = self.permissions.as_ref().and_then(|p| p.subscribe.clone());
+        let subs: Vec<_> = lock(&self.client.subs).values().cloned().collect();
         let who = self.user_tag();
-        for sub in denied {
+        for sub in subs {
+            if rule
+                .as_ref()
+                .is_none_or(|r| r.allows_subscription(&sub.subject, sub.queue.as_deref()))
+            {
+                // Kept: its filter of denied subjects follows the new rules.
+                if sub.deny.is_some() || self.deny_filter(&sub.subject).is_some() {
+                    let account = self.account.clone();
+                    self.replace_subscription(&sub, &account);
+                }
+                continue;
+            }
             sub.cancel();
             let subject = String::from_utf8_lossy(&sub.subject);
             let sid = String::from_utf8_lossy(&sub.sid);
@@ -629,6 +634,45 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The filter of denied subjects a wildcard subscription on `subject`
+    /// needs under the current permissions, if any.
+    fn deny_filter(&self, subject: &[u8]) -> Option<Arc<Rule>> {
+        self.permissions
+            .as_ref()
+            .and_then(|p| p.subscribe.as_ref())
+            .filter(|r| !subject::is_literal(subject) && r.deny_overlaps(subject))
+            .map(|r| Arc::new(r.clone()))
+    }
+
+    /// Puts a new subscription in place of `old` (same subject, queue and
+    /// sid) in `to`, with the deny filter the current permissions give it.
+    fn replace_subscription(&mut self, old: &Arc<Subscription>, to: &Arc<Account>) {
+        if old.account.sublist.remove(old)
+            && let Some(cluster) = &self.client.cluster
+        {
+            cluster.local_unsub(old);
+        }
+        let mut sub = Subscription::new(
+            self.client.clone(),
+            to.clone(),
+            old.subject.clone(),
+            old.queue.clone(),
+            old.sid.clone(),
+        );
+        sub.deny = self.deny_filter(&sub.subject);
+        let sub = Arc::new(sub);
+        let mut subs = lock(&self.client.subs);
+        subs.remove(&old.sid);
+        if to.sublist.insert(sub.clone()).is_ok() {
+            if let Some(cluster) = &self.client.cluster {
+                cluster.local_sub(&sub);
+            }
+            subs.insert(sub.sid.clone(), sub);
+        }
+        drop(subs);
+        self.cache.clear();
     }
 
     /// `User "alice"` (or the NKey), as nats-server names a client in logs.
@@ -659,31 +703,13 @@ impl Session {
         self.auth_violation(who)
     }
 
-    /// A later CONNECT logged in to another account: its subscriptions
-    /// move there with it.
+    /// A reload logged the client in to another account: its
+    /// subscriptions move there with it, under the current permissions.
     fn move_subscriptions(&mut self, to: Arc<Account>) {
-        let mut subs = lock(&self.client.subs);
-        let mut moved: Vec<_> = subs.values().cloned().collect();
-        self.account.sublist.remove_all(&mut moved);
-        if let Some(cluster) = &self.client.cluster {
-            cluster.local_unsubs(&moved);
+        let subs: Vec<_> = lock(&self.client.subs).values().cloned().collect();
+        for old in &subs {
+            self.replace_subscription(old, &to);
         }
-        for old in moved {
-            let sub = Arc::new(Subscription::new(
-                self.client.clone(),
-                to.clone(),
-                old.subject.clone(),
-                old.queue.clone(),
-                old.sid.clone(),
-            ));
-            if to.sublist.insert(sub.clone()).is_ok() {
-                if let Some(cluster) = &self.client.cluster {
-                    cluster.local_sub(&sub);
-                }
-                subs.insert(sub.sid.clone(), sub);
-            }
-        }
-        drop(subs);
         self.cache.clear();
         self.account = to;
     }
@@ -730,9 +756,7 @@ impl Session {
             self.err(&text);
             return;
         }
-        let deny = rule
-            .filter(|r| !subject::is_literal(subject) && r.deny_overlaps(subject))
-            .cloned();
+        let deny = self.deny_filter(subject);
         let max = self.max_subscriptions();
         let mut subs = lock(&self.client.subs);
         // At the limit, even a sid already in use is refused, as on
@@ -758,7 +782,7 @@ impl Session {
                 queue.map(Bytes::copy_from_slice),
                 Bytes::copy_from_slice(sid),
             );
-            sub.deny = deny.map(Arc::new);
+            sub.deny = deny;
             let sub = Arc::new(sub);
             if self.account.sublist.insert(sub.clone()).is_err() {
                 drop(subs);
