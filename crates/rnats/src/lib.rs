@@ -20,6 +20,8 @@ mod jwt;
 mod keys;
 mod nkey;
 mod passwd;
+mod server;
+mod top;
 
 use std::process::ExitCode;
 
@@ -60,6 +62,11 @@ enum Command {
     Req(client::ReqArgs),
     /// Answer requests with a fixed body.
     Reply(client::ReplyArgs),
+    /// Ask the servers of a cluster about themselves over the system account: ping, list,
+    /// info, and health checks (like `nats server`).
+    Server(server::ServerArgs),
+    /// A live view of a server's connections from its monitoring port (like nats-top).
+    Top(top::TopArgs),
 }
 
 /// The clap definition of the command line, for the man pages and shell completions.
@@ -71,6 +78,9 @@ pub fn command() -> clap::Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let (name, result) = match &cli.command {
+        // Their exit codes say more than success or failure (a check's status).
+        Command::Server(args) => return server::run(args),
+        Command::Top(args) => return top::run(args),
         Command::Passwd(args) => ("passwd", passwd::run(args).map_err(|e| e.to_string())),
         Command::Bench(args) => ("bench", bench::run(args).map_err(|e| e.to_string())),
         Command::Nkey(args) => ("nkey", nkey::run(args)),

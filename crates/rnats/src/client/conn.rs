@@ -311,6 +311,12 @@ fn shown(servers: &[ServerAddr]) -> String {
         .join(",")
 }
 
+/// The servers of a `-s` list for messages, without credentials (the list as given if it
+/// does not parse).
+pub fn shown_servers(list: &str) -> String {
+    parse_servers(list).map_or_else(|_| list.to_string(), |servers| shown(&servers))
+}
+
 /// A clear message for a missing TLS file (the client's own says little).
 fn readable(path: &Path) -> Result<()> {
     std::fs::metadata(path)

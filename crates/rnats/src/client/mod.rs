@@ -15,8 +15,8 @@
 //! wait for that line before publishing. Each command runs on a current-thread tokio runtime
 //! of its own; messages go to stdout, everything else to stderr.
 
-mod conn;
-mod message;
+pub(crate) mod conn;
+pub(crate) mod message;
 mod publish;
 mod subscribe;
 
@@ -28,7 +28,7 @@ pub use subscribe::{ReplyArgs, SubArgs, run_reply, run_sub};
 use crate::keys::Result;
 
 /// Runs a command's future on a current-thread runtime.
-fn block_on(command: impl Future<Output = Result<()>>) -> Result<()> {
+pub(crate) fn block_on<T>(command: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,0 +1,585 @@
+//! `rnats server check connection|server`: health checks for Nagios-style monitoring, as
+//! `nats server check` makes them. A check collects OK, warning and critical findings and
+//! measurements (perf data); it prints one line —
+//! `OK Connection OK:connected to … | connect_time=0.0011s;0.5000;1.0000 …` — or JSON
+//! (`--format json`), and exits 0 (OK), 1 (WARNING) or 2 (CRITICAL).
+//!
+//! * `connection`: the time to connect, the server round trip, and a message sent to itself
+//!   and received back, each against `--*-warn`/`--*-critical` thresholds;
+//! * `server --name NAME`: that server's `VARZ` over the system account: it must answer, and
+//!   CPU, memory, connections, subscriptions and uptime are checked against thresholds (for
+//!   connections and subscriptions, a critical threshold below the warning one checks for
+//!   too few instead of too many), and optionally that it requires auth and TLS.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Args, Subcommand, ValueEnum};
+use futures::StreamExt;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::Serialize;
+
+use super::format::{go_duration, human_duration};
+use super::{Common, fetch_varz};
+use crate::client::conn::{Connection, shown_servers};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// How to print the result.
+    #[arg(long, value_enum, default_value = "nagios", global = true)]
+    pub format: Format,
+
+    #[command(subcommand)]
+    pub check: Check,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One line: status, findings, then `|` and the perf data.
+    Nagios,
+    /// The result as a JSON document.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Check {
+    /// Connect, measure the round trip, and send a message to itself.
+    #[command(visible_alias = "conn")]
+    Connection(ConnectionArgs),
+    /// Check one server's health (by --name) through the system account.
+    Server(ServerCheckArgs),
+}
+
+/// A threshold: a duration, with 0 for none.
+fn threshold(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    crate::client::message::parse_timeout(s)
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Warning threshold for the time to connect.
+    #[arg(long, alias = "connect-warning", value_name = "DURATION", default_value = "500ms", value_parser = threshold)]
+    pub connect_warn: Duration,
+    /// Critical threshold for the time to connect.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = threshold)]
+    pub connect_critical: Duration,
+    /// Warning threshold for the round trip to the server.
+    #[arg(long, alias = "rtt-warning", value_name = "DURATION", default_value = "500ms", value_parser = threshold)]
+    pub rtt_warn: Duration,
+    /// Critical threshold for the round trip to the server.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = threshold)]
+    pub rtt_critical: Duration,
+    /// Warning threshold for a message to come back.
+    #[arg(long, alias = "req-warning", value_name = "DURATION", default_value = "500ms", value_parser = threshold)]
+    pub req_warn: Duration,
+    /// Critical threshold for a message to come back.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = threshold)]
+    pub req_critical: Duration,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerCheckArgs {
+    /// The server that must answer (its name).
+    #[arg(long)]
+    pub name: String,
+    /// Warning threshold for CPU use, in percent.
+    #[arg(long, value_name = "PERCENT", default_value_t = 0)]
+    pub cpu_warn: i64,
+    /// Critical threshold for CPU use, in percent.
+    #[arg(long, value_name = "PERCENT", default_value_t = 0)]
+    pub cpu_critical: i64,
+    /// Warning threshold for memory use, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub mem_warn: i64,
+    /// Critical threshold for memory use, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub mem_critical: i64,
+    /// Warning threshold for connections (below --conn-critical: too few).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub conn_warn: i64,
+    /// Critical threshold for connections.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub conn_critical: i64,
+    /// Warning threshold for subscriptions (below --subs-critical: too few).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub subs_warn: i64,
+    /// Critical threshold for subscriptions.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub subs_critical: i64,
+    /// Warning when the server has been up for less than this.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = threshold)]
+    pub uptime_warn: Duration,
+    /// Critical when the server has been up for less than this.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = threshold)]
+    pub uptime_critical: Duration,
+    /// Critical unless the server requires authentication.
+    #[arg(long)]
+    pub auth_required: bool,
+    /// Critical unless the server requires TLS.
+    #[arg(long)]
+    pub tls_required: bool,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// The result of a check.
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    status: &'static str,
+    check_suite: &'static str,
+    check_name: String,
+    #[serde(rename = "warning", skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+    #[serde(rename = "critical", skip_serializing_if = "Vec::is_empty")]
+    criticals: Vec<String>,
+    #[serde(rename = "ok", skip_serializing_if = "Vec::is_empty")]
+    oks: Vec<String>,
+    perf_data: Vec<PerfData>,
+}
+
+/// A measurement with its thresholds (0: none), as Nagios perf data.
+#[derive(Debug, Serialize)]
+pub struct PerfData {
+    name: &'static str,
+    value: f64,
+    warning: f64,
+    critical: f64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    unit: &'static str,
+}
+
+impl PerfData {
+    fn new(
+        name: &'static str,
+        value: f64,
+        warning: f64,
+        critical: f64,
+        unit: &'static str,
+    ) -> Self {
+        PerfData {
+            name,
+            value,
+            warning,
+            critical,
+            unit,
+        }
+    }
+
+    /// `name=value[unit][;warn[;crit]]`: seconds to 4 decimals, anything else whole.
+    fn nagios(&self) -> String {
+        let number = |v: f64| {
+            if self.unit == "s" {
+                format!("{v:.4}")
+            } else {
+                format!("{v:.0}")
+            }
+        };
+        let mut out = format!("{}={}{}", self.name, number(self.value), self.unit);
+        if self.warning != 0.0 || self.critical != 0.0 {
+            out.push(';');
+            if self.warning != 0.0 {
+                out += &number(self.warning);
+            }
+            if self.critical != 0.0 {
+                out.push(';');
+                out += &number(self.critical);
+            }
+        }
+        out
+    }
+}
+
+impl Outcome {
+    fn new(suite: &'static str, name: &str) -> Outcome {
+        Outcome {
+            check_suite: suite,
+            check_name: name.into(),
+            ..Outcome::default()
+        }
+    }
+
+    fn ok(&mut self, s: String) {
+        self.oks.push(s);
+    }
+    fn warn(&mut self, s: String) {
+        self.warnings.push(s);
+    }
+    fn critical(&mut self, s: String) {
+        self.criticals.push(s);
+    }
+
+    /// Critical at or above `critical`, warning at or above `warning` (each if set), else OK.
+    fn grade(&self, value: Duration, warning: Duration, critical: Duration) -> u8 {
+        if !critical.is_zero() && value >= critical {
+            2
+        } else if !warning.is_zero() && value >= warning {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// 0 OK, 1 WARNING, 2 CRITICAL.
+    fn code(&self) -> u8 {
+        if !self.criticals.is_empty() {
+            2
+        } else if !self.warnings.is_empty() {
+            1
+        } else {
+            0
+        }
+    }
+
+    fn finish(&mut self) {
+        self.status = ["OK", "WARNING", "CRITICAL"][usize::from(self.code())];
+    }
+
+    fn nagios(&self) -> String {
+        let mut parts = vec![self.check_name.clone()];
+        parts.extend(self.criticals.iter().map(|c| format!("Crit:{c}")));
+        parts.extend(self.warnings.iter().map(|w| format!("Warn:{w}")));
+        parts.extend(self.oks.iter().map(|o| format!("OK:{o}")));
+        let line = format!("{} {}", self.status, parts.join(" "));
+        if self.perf_data.is_empty() {
+            line
+        } else {
+            let perf: Vec<String> = self.perf_data.iter().map(PerfData::nagios).collect();
+            format!("{line} | {}", perf.join(" "))
+        }
+    }
+}
+
+/// Runs the check, prints its result and returns its exit code.
+pub fn run(args: &CheckArgs) -> u8 {
+    let mut outcome = match &args.check {
+        Check::Connection(a) => {
+            let mut outcome = Outcome::new("connections", "Connection");
+            if let Err(e) = crate::client::block_on(check_connection(a, &mut outcome)) {
+                outcome.critical(e);
+            }
+            outcome
+        }
+        Check::Server(a) => {
+            let mut outcome = Outcome::new("server", &a.name);
+            if let Err(e) = crate::client::block_on(check_server(a, &mut outcome)) {
+                outcome.critical(e);
+            }
+            outcome
+        }
+    };
+    outcome.finish();
+    match args.format {
+        Format::Nagios => println!("{}", outcome.nagios()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).unwrap_or_default()
+        ),
+    }
+    outcome.code()
+}
+
+/// Seconds as Go's `%v` prints a float64 (`0.5`, `1`).
+fn secs(d: Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
+
+async fn check_connection(args: &ConnectionArgs, outcome: &mut Outcome) -> Result<(), String> {
+    let url = shown_servers(&args.common.conn.server);
+    let start = Instant::now();
+    let mut conn = Connection::open(&args.common.conn, "server check")
+        .await
+        .map_err(|e| format!("connection failed: {e}"))?;
+    let took = start.elapsed();
+    outcome.perf_data.push(PerfData::new(
+        "connect_time",
+        took.as_secs_f64(),
+        args.connect_warn.as_secs_f64(),
+        args.connect_critical.as_secs_f64(),
+        "s",
+    ));
+    match outcome.grade(took, args.connect_warn, args.connect_critical) {
+        2 => outcome.critical(format!(
+            "connected to {url}, connect time exceeded {}",
+            secs(args.connect_critical)
+        )),
+        1 => outcome.warn(format!(
+            "connected to {url}, connect time exceeded {}",
+            secs(args.connect_warn)
+        )),
+        _ => outcome.ok(format!("connected to {url} in {}", go_duration(took))),
+    }
+
+    let start = Instant::now();
+    conn.round_trip()
+        .await
+        .map_err(|e| format!("rtt failed: {e}"))?;
+    let rtt = start.elapsed();
+    outcome.perf_data.push(PerfData::new(
+        "rtt",
+        rtt.as_secs_f64(),
+        args.rtt_warn.as_secs_f64(),
+        args.rtt_critical.as_secs_f64(),
+        "s",
+    ));
+    match outcome.grade(rtt, args.rtt_warn, args.rtt_critical) {
+        2 => outcome.critical(format!("rtt time exceeded {}", secs(args.rtt_critical))),
+        1 => outcome.warn(format!("rtt time exceeded {}", secs(args.rtt_warn))),
+        _ => outcome.ok(format!("rtt time {}", go_duration(rtt))),
+    }
+
+    let client = &conn.client;
+    let inbox = client.new_inbox();
+    let body: String = rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(100)
+        .map(char::from)
+        .collect();
+    let mut sub = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| format!("could not subscribe to {inbox}: {e}"))?;
+    let start = Instant::now();
+    client
+        .publish(inbox.clone(), Bytes::from(body.clone()))
+        .await
+        .map_err(|e| format!("could not publish to {inbox}: {e}"))?;
+    let received = tokio::select! {
+        received = tokio::time::timeout(args.common.timeout, sub.next()) => match received {
+            Ok(Some(message)) => message,
+            Ok(None) => return Err(format!("did not receive from {inbox}: the connection closed")),
+            Err(_) => return Err(format!("did not receive from {inbox}: timeout")),
+        },
+        error = conn.server_error() => return Err(format!("did not receive from {inbox}: {error}")),
+    };
+    let took = start.elapsed();
+    outcome.perf_data.push(PerfData::new(
+        "request_time",
+        took.as_secs_f64(),
+        args.req_warn.as_secs_f64(),
+        args.req_critical.as_secs_f64(),
+        "s",
+    ));
+    if received.payload != body.as_bytes() {
+        outcome.critical("did not receive expected message".into());
+    }
+    match outcome.grade(took, args.req_warn, args.req_critical) {
+        0 => outcome.ok(format!("round trip took {:.6}s", took.as_secs_f64())),
+        grade => {
+            let text = format!("round trip request took {:.6}", took.as_secs_f64());
+            if grade == 2 {
+                outcome.critical(text)
+            } else {
+                outcome.warn(text)
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn check_server(args: &ServerCheckArgs, outcome: &mut Outcome) -> Result<(), String> {
+    let conn = Connection::open(&args.common.conn, "server check")
+        .await
+        .map_err(|e| format!("connection failed: {e}"))?;
+    let answer = fetch_varz(&conn, &args.name, args.common.timeout)
+        .await
+        .map_err(|e| format!("varz failed: {e}"))?;
+    let v = answer.data.unwrap_or_default();
+    if v.name != args.name {
+        return Err(format!("result from wrong server {:?}", v.name));
+    }
+    if args.tls_required {
+        if v.tls_required {
+            outcome.ok("TLS required".into());
+        } else {
+            outcome.critical("TLS not required".into());
+        }
+    }
+    if args.auth_required {
+        if v.auth_required {
+            outcome.ok("Authentication required".into());
+        } else {
+            outcome.critical("Authentication not required".into());
+        }
+    }
+
+    let up = match (v.now, v.start) {
+        (Some(now), Some(start)) => (now - start).to_std().unwrap_or_default(),
+        _ => Duration::ZERO,
+    };
+    if !args.uptime_warn.is_zero() || !args.uptime_critical.is_zero() {
+        if args.uptime_critical > args.uptime_warn {
+            return Err("Up invalid thresholds".into());
+        }
+        if up <= args.uptime_critical {
+            outcome.critical(format!("Up {}", human_duration(up)));
+        } else if up <= args.uptime_warn {
+            outcome.warn(format!("Up {}", human_duration(up)));
+        } else {
+            outcome.ok(format!("Up {}", human_duration(up)));
+        }
+    }
+    let f = |n: i64| n as f64;
+    outcome.perf_data.extend([
+        PerfData::new(
+            "uptime",
+            up.as_secs_f64(),
+            args.uptime_warn.as_secs_f64(),
+            args.uptime_critical.as_secs_f64(),
+            "s",
+        ),
+        PerfData::new("cpu", v.cpu, f(args.cpu_warn), f(args.cpu_critical), "%"),
+        PerfData::new("mem", f(v.mem), f(args.mem_warn), f(args.mem_critical), ""),
+        PerfData::new(
+            "connections",
+            f(v.connections),
+            f(args.conn_warn),
+            f(args.conn_critical),
+            "",
+        ),
+        PerfData::new(
+            "subscriptions",
+            v.subscriptions as f64,
+            f(args.subs_warn),
+            f(args.subs_critical),
+            "",
+        ),
+    ]);
+    threshold_check(
+        outcome,
+        "CPU",
+        args.cpu_critical,
+        args.cpu_warn,
+        v.cpu,
+        false,
+    );
+    threshold_check(
+        outcome,
+        "Memory",
+        args.mem_critical,
+        args.mem_warn,
+        f(v.mem),
+        false,
+    );
+    threshold_check(
+        outcome,
+        "Connections",
+        args.conn_critical,
+        args.conn_warn,
+        f(v.connections),
+        true,
+    );
+    threshold_check(
+        outcome,
+        "Subscriptions",
+        args.subs_critical,
+        args.subs_warn,
+        v.subscriptions as f64,
+        true,
+    );
+    Ok(())
+}
+
+/// A value against its thresholds (none when both are 0). Where `invertible`, a critical
+/// threshold below the warning one means "too few" (at or below is bad); otherwise at or
+/// above is bad, and such thresholds are a mistake.
+fn threshold_check(
+    outcome: &mut Outcome,
+    name: &str,
+    critical: i64,
+    warning: i64,
+    value: f64,
+    invertible: bool,
+) {
+    if critical == 0 && warning == 0 {
+        return;
+    }
+    let (crit, warn) = (critical as f64, warning as f64);
+    if critical < warning && !invertible {
+        outcome.critical(format!("{name} invalid thresholds"));
+        return;
+    }
+    let text = format!("{name} {value:.2}");
+    let (is_critical, is_warning) = if critical < warning {
+        (value <= crit, value <= warn)
+    } else {
+        (value >= crit, value >= warn)
+    };
+    if is_critical {
+        outcome.critical(text);
+    } else if is_warning {
+        outcome.warn(text);
+    } else {
+        outcome.ok(text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nagios_lines() {
+        let mut o = Outcome::new("connections", "Connection");
+        o.ok("connected to nats://a:4222 in 1ms".into());
+        o.perf_data
+            .push(PerfData::new("connect_time", 0.00123, 0.5, 1.0, "s"));
+        o.perf_data.push(PerfData::new("mem", 2048.0, 0.0, 0.0, ""));
+        o.perf_data.push(PerfData::new("conns", 3.0, 0.0, 5.0, ""));
+        o.finish();
+        assert_eq!(o.code(), 0);
+        assert_eq!(
+            o.nagios(),
+            "OK Connection OK:connected to nats://a:4222 in 1ms | \
+             connect_time=0.0012s;0.5000;1.0000 mem=2048 conns=3;;5"
+        );
+        o.warn("slow".into());
+        o.critical("down".into());
+        o.finish();
+        assert_eq!(o.code(), 2);
+        assert!(
+            o.nagios()
+                .starts_with("CRITICAL Connection Crit:down Warn:slow OK:")
+        );
+        let json: serde_json::Value = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["status"], "CRITICAL");
+        assert_eq!(json["critical"][0], "down");
+    }
+
+    #[test]
+    fn thresholds_and_inversion() {
+        let mut o = Outcome::new("server", "a");
+        threshold_check(&mut o, "Connections", 10, 5, 7.0, true);
+        assert_eq!(o.warnings, ["Connections 7.00"]);
+        threshold_check(&mut o, "Connections", 1, 3, 2.0, true);
+        assert_eq!(o.warnings.len(), 2, "2 is at or below the warning 3");
+        threshold_check(&mut o, "Connections", 1, 3, 5.0, true);
+        assert_eq!(o.oks, ["Connections 5.00"]);
+        threshold_check(&mut o, "CPU", 1, 3, 5.0, false);
+        assert_eq!(o.criticals, ["CPU invalid thresholds"]);
+        threshold_check(&mut o, "CPU", 0, 0, 500.0, false);
+        assert_eq!(o.criticals.len(), 1);
+        assert_eq!(
+            o.grade(
+                Duration::from_millis(5),
+                Duration::from_millis(1),
+                Duration::ZERO
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn thresholds_parse() {
+        assert_eq!(threshold("0").unwrap(), Duration::ZERO);
+        assert_eq!(threshold("1ns").unwrap(), Duration::from_nanos(1));
+        assert!(threshold("soon").is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! The one HTTP request `rnats top` makes: `GET path` from a monitoring port, as HTTP/1.0
+//! over a plain `TcpStream` with timeouts.
+//!
+//! Why not an HTTP crate: two small GETs a refresh to a server we name, no TLS, no redirects,
+//! no keep-alive. An HTTP/1.0 request makes the server close the connection after the
+//! answer and forbids a chunked body (still decoded here, should a server send one anyway),
+//! so the whole client is: write the request, read to the end (bounded), split the head
+//! from the body. That is less code to trust than a client crate's dependency tree.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::keys::Result;
+
+/// The most an answer may be: `/connz` of many thousands of connections fits well.
+const MAX_ANSWER: u64 = 256 * 1024 * 1024;
+
+/// `GET http://host:port/path`: the body of a `200 OK`, or what went wrong.
+pub fn get(host: &str, port: u16, path: &str, timeout: Duration) -> Result<Vec<u8>> {
+    let url = format!("http://{}{path}", authority(host, port));
+    let fail = |e: std::io::Error| format!("could not get {url}: {e}");
+    let addrs = (host, port).to_socket_addrs().map_err(fail)?;
+    let mut last = None;
+    let mut stream = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let mut stream = match (stream, last) {
+        (Some(s), _) => s,
+        (None, Some(e)) => return Err(fail(e)),
+        (None, None) => return Err(format!("could not get {url}: {host} has no address")),
+    };
+    stream.set_read_timeout(Some(timeout)).map_err(fail)?;
+    stream.set_write_timeout(Some(timeout)).map_err(fail)?;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: rnats-top\r\nAccept: application/json\r\n\r\n",
+        authority(host, port)
+    );
+    stream.write_all(request.as_bytes()).map_err(fail)?;
+    let mut answer = Vec::new();
+    stream
+        .take(MAX_ANSWER + 1)
+        .read_to_end(&mut answer)
+        .map_err(fail)?;
+    if answer.len() as u64 > MAX_ANSWER {
+        return Err(format!(
+            "could not get {url}: the answer is over {MAX_ANSWER} bytes"
+        ));
+    }
+    body(&answer).map_err(|e| format!("{url}: {e}"))
+}
+
+/// `host:port`, with brackets around an IPv6 address.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The body of a whole HTTP answer, if its status is 200.
+fn body(answer: &[u8]) -> Result<Vec<u8>> {
+    let end = memchr::memmem::find(answer, b"\r\n\r\n")
+        .ok_or("the answer is not HTTP (no end of headers)")?;
+    let head = std::str::from_utf8(&answer[..end]).map_err(|_| "the HTTP head is not text")?;
+    let body = &answer[end + 4..];
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let (version, code) = (parts.next().unwrap_or_default(), parts.next());
+    let code: u16 = match code.map(str::parse) {
+        Some(Ok(code)) if version.starts_with("HTTP/") => code,
+        _ => return Err(format!("the answer is not HTTP: {status_line:?}")),
+    };
+    let mut length = None;
+    let mut chunked = false;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(
+                value
+                    .parse::<usize>()
+                    .map_err(|_| format!("bad Content-Length {value:?}"))?,
+            );
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.eq_ignore_ascii_case("chunked");
+        }
+    }
+    let body = if chunked {
+        dechunk(body)?
+    } else if let Some(length) = length {
+        body.get(..length)
+            .ok_or_else(|| format!("the answer ended after {} of {length} bytes", body.len()))?
+            .to_vec()
+    } else {
+        body.to_vec()
+    };
+    if code != 200 {
+        let text = String::from_utf8_lossy(&body);
+        let first = text.lines().next().unwrap_or_default();
+        let first: String = first.chars().take(80).collect();
+        return Err(format!("stats request failed {code}: {first:?}"));
+    }
+    Ok(body)
+}
+
+/// A chunked body put back together.
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = memchr::memmem::find(data, b"\r\n").ok_or("a chunk size is cut short")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).map_err(|_| "bad chunk size")?;
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = data.get(..size).ok_or("a chunk is cut short")?;
+        out.extend_from_slice(chunk);
+        data = data.get(size + 2..).ok_or("a chunk is cut short")?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_split() {
+        let ok =
+            b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        assert_eq!(body(ok).unwrap(), b"{}");
+        let no_length = b"HTTP/1.1 200 OK\r\n\r\n{\"a\":1}";
+        assert_eq!(body(no_length).unwrap(), b"{\"a\":1}");
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+        assert_eq!(body(chunked).unwrap(), b"abcde");
+        let missing = b"HTTP/1.0 404 Not Found\r\nContent-Length: 19\r\n\r\n404 page not found\n";
+        assert_eq!(
+            body(missing).unwrap_err(),
+            "stats request failed 404: \"404 page not found\""
+        );
+    }
+
+    #[test]
+    fn bad_answers_are_errors_not_panics() {
+        for bad in [
+            &b""[..],
+            b"garbage",
+            b"SSH-2.0-OpenSSH\r\n\r\n",
+            b"HTTP/1.0 abc OK\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+            b"HTTP/1.0 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nabc",
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc",
+        ] {
+            assert!(body(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(authority("::1", 8222), "[::1]:8222");
+    }
+}

@@ -1,0 +1,500 @@
+//! `rnats top`: a live view of a server's connections, like nats-top. Every `--delay` it
+//! reads `/varz` and `/connz?limit=N&sort=KEY` from the server's HTTP monitoring port
+//! (`http.rs`) and redraws the screen with plain ANSI escapes: a summary of the server
+//! (version, uptime, CPU, memory, slow consumers, messages and bytes in and out with their
+//! rates since the last frame) and a line per connection. `--once` prints one frame and
+//! exits; Ctrl-C ends the live view. The JSON types and number formats are the server
+//! commands' (`crate::server`).
+
+mod http;
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::Local;
+use clap::{Args, ValueEnum};
+
+use crate::client::message::parse_timeout;
+use crate::keys::Result;
+use crate::server::json::{ConnInfo, Connz, Varz};
+
+/// How long one request to the monitoring port may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The host of the server's monitoring port.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// The server's HTTP monitoring port (`-m`/`http_port` of the server).
+    #[arg(short = 'm', long, default_value_t = 8222)]
+    pub port: u16,
+
+    /// The most connections to show.
+    #[arg(short = 'n', long = "conns", value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub conns: u32,
+
+    /// Time between refreshes (seconds, or e.g. 500ms).
+    #[arg(short = 'd', long, value_name = "DELAY", default_value = "1", value_parser = parse_timeout)]
+    pub delay: Duration,
+
+    /// Sort the connections by (as the server's `/connz?sort=`).
+    #[arg(short = 's', long, value_enum, default_value = "cid")]
+    pub sort: SortKey,
+
+    /// Print one frame without escapes and exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Stop after this many refreshes.
+    #[arg(short = 'r', long = "max-refreshes", value_name = "N")]
+    pub max_refreshes: Option<u64>,
+
+    /// Show traffic in raw numbers instead of K/M/G.
+    #[arg(short = 'b', long = "raw-bytes")]
+    pub raw: bool,
+
+    /// Show each connection's subscriptions.
+    #[arg(short = 'u', long = "display-subscriptions-column")]
+    pub subs: bool,
+}
+
+/// nats-server's `/connz` sort keys (`stop` and `reason` apply to closed connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum SortKey {
+    Cid,
+    Start,
+    Subs,
+    Pending,
+    MsgsTo,
+    MsgsFrom,
+    BytesTo,
+    BytesFrom,
+    Last,
+    Idle,
+    Uptime,
+    Stop,
+    Reason,
+    Rtt,
+}
+
+impl SortKey {
+    /// The key as `/connz?sort=` takes it.
+    fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Cid => "cid",
+            SortKey::Start => "start",
+            SortKey::Subs => "subs",
+            SortKey::Pending => "pending",
+            SortKey::MsgsTo => "msgs_to",
+            SortKey::MsgsFrom => "msgs_from",
+            SortKey::BytesTo => "bytes_to",
+            SortKey::BytesFrom => "bytes_from",
+            SortKey::Last => "last",
+            SortKey::Idle => "idle",
+            SortKey::Uptime => "uptime",
+            SortKey::Stop => "stop",
+            SortKey::Reason => "reason",
+            SortKey::Rtt => "rtt",
+        }
+    }
+}
+
+/// One poll of the server.
+struct Stats {
+    varz: Varz,
+    connz: Connz,
+}
+
+/// The rates of the summary: per second, since the previous poll.
+#[derive(Default)]
+struct Rates {
+    in_msgs: f64,
+    out_msgs: f64,
+    in_bytes: f64,
+    out_bytes: f64,
+}
+
+pub fn run(args: &TopArgs) -> ExitCode {
+    match top(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rnats top: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn fetch<T: serde::de::DeserializeOwned>(args: &TopArgs, path: &str) -> Result<T> {
+    let body = http::get(&args.host, args.port, path, HTTP_TIMEOUT)?;
+    serde_json::from_slice(&body).map_err(|e| format!("could not decode {path}: {e}"))
+}
+
+fn poll(args: &TopArgs) -> Result<Stats> {
+    let varz = fetch(args, "/varz")?;
+    let mut path = format!("/connz?limit={}&sort={}", args.conns, args.sort.as_str());
+    if args.subs {
+        path += "&subs=1";
+    }
+    let connz = fetch(args, &path)?;
+    Ok(Stats { varz, connz })
+}
+
+fn rates(now: &Varz, before: Option<&Varz>) -> Rates {
+    let Some(before) = before else {
+        return Rates::default();
+    };
+    let seconds = match (now.now, before.now) {
+        (Some(a), Some(b)) => (a - b).num_nanoseconds().unwrap_or(0) as f64 / 1e9,
+        _ => 0.0,
+    };
+    if seconds <= 0.0 {
+        return Rates::default();
+    }
+    let per_second = |a: i64, b: i64| a.saturating_sub(b) as f64 / seconds;
+    Rates {
+        in_msgs: per_second(now.in_msgs, before.in_msgs),
+        out_msgs: per_second(now.out_msgs, before.out_msgs),
+        in_bytes: per_second(now.in_bytes, before.in_bytes),
+        out_bytes: per_second(now.out_bytes, before.out_bytes),
+    }
+}
+
+fn top(args: &TopArgs) -> Result<()> {
+    // As nats-top does: a server that cannot be read at the start is an error, not a screen.
+    let first = poll(args)?;
+    if args.once {
+        let frame = render(args, &first, &Rates::default(), None);
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(frame.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) => crate::client::message::output_error(e).map_or(Ok(()), Err),
+        };
+    }
+    let terminal = std::io::stdout().is_terminal();
+    crate::client::block_on(async {
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
+        let mut out = std::io::stdout();
+        let (mut last, mut error): (Option<Stats>, Option<String>) = (Some(first), None);
+        let mut previous: Option<Varz> = None;
+        let mut frames = 0u64;
+        if terminal {
+            let _ = write!(out, "\x1b[?25l");
+        }
+        let result = loop {
+            if let Some(stats) = &last {
+                let rates = rates(&stats.varz, previous.as_ref());
+                let frame = render(args, stats, &rates, error.as_deref());
+                let written = if terminal {
+                    write!(out, "\x1b[2J\x1b[H{frame}")
+                } else {
+                    writeln!(out, "{frame}")
+                };
+                if let Err(e) = written.and_then(|()| out.flush()) {
+                    break crate::client::message::output_error(e).map_or(Ok(()), Err);
+                }
+            }
+            frames += 1;
+            if args.max_refreshes.is_some_and(|max| frames >= max) {
+                break Ok(());
+            }
+            tokio::select! {
+                _ = &mut interrupted => break Ok(()),
+                _ = tokio::time::sleep(args.delay) => {}
+            }
+            match poll(args) {
+                Ok(stats) => {
+                    previous = last.take().map(|s| s.varz);
+                    last = Some(stats);
+                    error = None;
+                }
+                // Keep showing the last frame, with the error in its first line.
+                Err(e) => error = Some(e),
+            }
+        };
+        if terminal {
+            let _ = write!(out, "\x1b[?25h");
+            let _ = out.flush();
+        }
+        result
+    })
+}
+
+/// nats-top's sizes: bytes in powers of 1024 (`1.5K`, `2.0M`).
+fn psize(raw: bool, n: i64) -> String {
+    let size = n as f64;
+    const K: f64 = 1024.0;
+    if raw || size < K {
+        format!("{size:.0}")
+    } else if size < K * K {
+        format!("{:.1}K", size / K)
+    } else if size < K * K * K {
+        format!("{:.1}M", size / (K * K))
+    } else {
+        format!("{:.1}G", size / (K * K * K))
+    }
+}
+
+/// nats-top's counts: powers of 1000 (`1.5K`, `2.0M`, `3.0B`, `4.0T`).
+fn nsize(raw: bool, n: i64) -> String {
+    let size = n as f64;
+    if raw || size < 1e3 {
+        format!("{size:.0}")
+    } else if size < 1e6 {
+        format!("{:.1}K", size / 1e3)
+    } else if size < 1e9 {
+        format!("{:.1}M", size / 1e6)
+    } else if size < 1e12 {
+        format!("{:.1}B", size / 1e9)
+    } else {
+        format!("{:.1}T", size / 1e12)
+    }
+}
+
+/// A cell padded on the right to `width` characters.
+fn pad(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    format!("{s}{}", " ".repeat(width.saturating_sub(len)))
+}
+
+/// One screen: the server summary and the connections, in nats-top's layout.
+fn render(args: &TopArgs, stats: &Stats, rates: &Rates, error: Option<&str>) -> String {
+    let (v, raw) = (&stats.varz, args.raw);
+    let name = if v.name != v.id { v.name.as_str() } else { "" };
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "NATS server version {} (uptime: {}) {}",
+        v.version,
+        v.uptime,
+        error.unwrap_or_default()
+    );
+    let _ = writeln!(text, "Server: {name}");
+    let _ = writeln!(text, "  ID:   {}", v.id);
+    let _ = writeln!(
+        text,
+        "  Load: CPU:  {:.1}%  Memory: {}  Slow Consumers: {}",
+        v.cpu,
+        psize(false, v.mem),
+        v.slow_consumers
+    );
+    let _ = writeln!(
+        text,
+        "  In:   Msgs: {}  Bytes: {}  Msgs/Sec: {:.1}  Bytes/Sec: {}",
+        nsize(raw, v.in_msgs),
+        psize(raw, v.in_bytes),
+        rates.in_msgs,
+        psize(raw, rates.in_bytes as i64)
+    );
+    let _ = writeln!(
+        text,
+        "  Out:  Msgs: {}  Bytes: {}  Msgs/Sec: {:.1}  Bytes/Sec: {}",
+        nsize(raw, v.out_msgs),
+        psize(raw, v.out_bytes),
+        rates.out_msgs,
+        psize(raw, rates.out_bytes as i64)
+    );
+    let _ = writeln!(
+        text,
+        "\nConnections Polled: {}",
+        stats.connz.num_connections
+    );
+
+    let conns = &stats.connz.connections;
+    let host = |c: &ConnInfo| {
+        if c.ip.contains(':') {
+            format!("[{}]:{}", c.ip, c.port)
+        } else {
+            format!("{}:{}", c.ip, c.port)
+        }
+    };
+    let mut host_width = 15;
+    let mut name_width = 0;
+    for c in conns {
+        let len = host(c).chars().count();
+        if len > host_width {
+            host_width = len + 2;
+        }
+        let len = c.name.chars().count();
+        if len > name_width {
+            name_width = (len + 2).max(4);
+        }
+    }
+    let widths = [6, 10, 10, 10, 10, 10, 7, 7, 7, 40];
+    let row = |host: &str, cid: &str, name: &str, cells: [&str; 10], subs: Option<&str>| {
+        let mut line = format!("  {}  {} ", pad(host, host_width), pad(cid, 6));
+        if name_width > 0 {
+            line += &pad(name, name_width);
+            line.push(' ');
+        }
+        let cells: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| pad(cell, width))
+            .collect();
+        line += &cells.join("  ");
+        if let Some(subs) = subs {
+            line += subs;
+        }
+        line.trim_end().to_string() + "\n"
+    };
+    text += &row(
+        "HOST",
+        "CID",
+        "NAME",
+        [
+            "SUBS",
+            "PENDING",
+            "MSGS_TO",
+            "MSGS_FROM",
+            "BYTES_TO",
+            "BYTES_FROM",
+            "LANG",
+            "VERSION",
+            "UPTIME",
+            "LAST_ACTIVITY",
+        ],
+        args.subs.then_some("SUBSCRIPTIONS"),
+    );
+    for c in conns {
+        let last = c
+            .last_activity
+            .map(|t| {
+                t.with_timezone(&Local)
+                    .format("%Y-%m-%d %H:%M:%S%.3f")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let subs = c.subscriptions_list.join(", ");
+        text += &row(
+            &host(c),
+            &c.cid.to_string(),
+            &c.name,
+            [
+                &c.num_subs.to_string(),
+                &nsize(raw, c.pending_bytes),
+                &nsize(raw, c.out_msgs),
+                &nsize(raw, c.in_msgs),
+                &psize(raw, c.out_bytes),
+                &psize(raw, c.in_bytes),
+                &c.lang,
+                &c.version,
+                &c.uptime,
+                &last,
+            ],
+            args.subs.then_some(subs.as_str()),
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        top: TopArgs,
+    }
+
+    fn args(extra: &[&str]) -> TopArgs {
+        Cli::try_parse_from([&["top"][..], extra].concat())
+            .unwrap()
+            .top
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(psize(false, 1023), "1023");
+        assert_eq!(psize(false, 1536), "1.5K");
+        assert_eq!(psize(false, 3 * 1024 * 1024), "3.0M");
+        assert_eq!(psize(true, 3 * 1024 * 1024), "3145728");
+        assert_eq!(nsize(false, 999), "999");
+        assert_eq!(nsize(false, 1500), "1.5K");
+        assert_eq!(nsize(false, 2_000_000_000), "2.0B");
+    }
+
+    #[test]
+    fn sort_keys_are_the_servers() {
+        assert_eq!(args(&["-s", "msgs_from"]).sort.as_str(), "msgs_from");
+        assert_eq!(args(&[]).sort.as_str(), "cid");
+        for key in SortKey::value_variants() {
+            let name = key.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(key.as_str(), name);
+        }
+        assert!(Cli::try_parse_from(["top", "-s", "bogus"]).is_err());
+    }
+
+    #[test]
+    fn a_frame() {
+        let stats = Stats {
+            varz: serde_json::from_str(
+                r#"{"server_id":"NID","server_name":"alpha","version":"2.15.1","uptime":"5s",
+                    "cpu":1.25,"mem":15000000,"in_msgs":1500,"in_bytes":2048}"#,
+            )
+            .unwrap(),
+            connz: serde_json::from_str(
+                r#"{"num_connections":1,"connections":[{"cid":6,"ip":"127.0.0.1","port":39180,
+                    "name":"holder","lang":"go","version":"1.0","subscriptions":2,"in_msgs":7,
+                    "uptime":"5s","last_activity":"2026-12-03T11:40:58.648548533Z"}]}"#,
+            )
+            .unwrap(),
+        };
+        let rates = Rates {
+            in_msgs: 2.5,
+            ..Rates::default()
+        };
+        let text = render(&args(&[]), &stats, &rates, None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "NATS server version 2.15.1 (uptime: 5s) ");
+        assert_eq!(lines[1], "Server: alpha");
+        assert_eq!(
+            lines[3],
+            "  Load: CPU:  1.2%  Memory: 14.3M  Slow Consumers: 0"
+        );
+        assert_eq!(
+            lines[4],
+            "  In:   Msgs: 1.5K  Bytes: 2.0K  Msgs/Sec: 2.5  Bytes/Sec: 0"
+        );
+        assert_eq!(lines[7], "Connections Polled: 1");
+        assert_eq!(
+            lines[8],
+            "  HOST             CID    NAME     SUBS    PENDING     MSGS_TO     MSGS_FROM   \
+             BYTES_TO    BYTES_FROM  LANG     VERSION  UPTIME   LAST_ACTIVITY"
+        );
+        assert!(
+            lines[9].starts_with(
+                "  127.0.0.1:39180  6      holder   2       0           0           7           \
+                 0           0           go       1.0      5s       20"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn rates_per_second() {
+        let at = |t: &str, n: i64| -> Varz {
+            serde_json::from_str(&format!(r#"{{"now":"{t}","in_msgs":{n},"out_bytes":{n}}}"#))
+                .unwrap()
+        };
+        let r = rates(
+            &at("2026-01-01T00:00:02Z", 300),
+            Some(&at("2026-01-01T00:00:00Z", 100)),
+        );
+        assert_eq!((r.in_msgs, r.out_bytes, r.out_msgs), (100.0, 100.0, 0.0));
+        let r = rates(
+            &at("2026-01-01T00:00:00Z", 300),
+            Some(&at("2026-01-01T00:00:00Z", 100)),
+        );
+        assert_eq!(r.in_msgs, 0.0);
+        assert_eq!(rates(&at("2026-01-01T00:00:00Z", 1), None).in_msgs, 0.0);
+    }
+}
