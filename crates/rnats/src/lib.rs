@@ -3,8 +3,9 @@
 //! Each tool is a subcommand with its own module: `passwd` (nats-server's `mkpasswd`: make a
 //! bcrypt hash for a config file's `password`/`token`), `nkey` (nats' `nk`), `jwt` and `creds`
 //! (the offline part of `nsc`: operator, account and user JWTs, credentials files and the
-//! server's resolver config), `bench`, and in `client` the `nats` CLI's basic commands `pub`,
-//! `sub`, `req` and `reply` (on the official `async-nats` client).
+//! server's resolver config), `bench`, in `client` the `nats` CLI's basic commands `pub`,
+//! `sub`, `req` and `reply` (on the official `async-nats` client), in `server` what
+//! `nats server ping|list|info|check` show over the system account, and `top` (nats-top).
 //!
 //! The binary (`main.rs`) only calls [`main`]. This is a library so that the workspace's
 //! `xtask` can make the man page and shell completions from [`command`]; it is not an API.
