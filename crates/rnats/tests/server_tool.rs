@@ -432,6 +432,82 @@ fn top(target: &Target) {
     rnats(&["top", "-m", &port, "-s", "bogus"]).expect(2, "a bad sort key");
 }
 
+/// A cluster of two nats-server 2.15 nodes, `n1` and `n2`: `ping` hears both, `list` shows
+/// the cluster, `info` finds the second by name.
+#[test]
+fn a_cluster_of_two() {
+    let (c1, c2) = (free_port(), free_port());
+    let node = |name: &str, listen: u16, peer: u16| {
+        format!(
+            "{}cluster {{ name: c1, listen: \"127.0.0.1:{listen}\", routes: [\"nats://127.0.0.1:{peer}\"] }}\n",
+            ACCOUNTS.replace("server_name: alpha", &format!("server_name: {name}"))
+        )
+    };
+    let Some(n1) = LatestServer::start(&node("n1", c1, c2)) else {
+        return;
+    };
+    let Some(n2) = LatestServer::start(&node("n2", c2, c1)) else {
+        return;
+    };
+    // The route is up once each monitoring port shows the other.
+    let deadline = Instant::now() + WAIT;
+    for (port, peer) in [(n1.monitor_port, "n2"), (n2.monitor_port, "n1")] {
+        while !support::latest::http_get(port, "/routez")
+            .unwrap_or_default()
+            .contains(&format!("\"remote_name\": \"{peer}\""))
+        {
+            assert!(Instant::now() < deadline, "no route after {WAIT:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let sys = format!("nats://sys:sys@127.0.0.1:{}", n1.port);
+
+    let run = rnats(&["server", "ping", "-s", &sys, "--count", "2"]).expect(0, "ping");
+    let mut names: Vec<&str> = run
+        .stdout
+        .lines()
+        .take(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["n1", "n2"], "{}", run.stdout);
+    assert!(run.stdout.contains("\n2 replies max: "), "{}", run.stdout);
+
+    let run = rnats(&[
+        "server", "list", "-s", &sys, "--count", "2", "--sort", "name",
+    ])
+    .expect(0, "list");
+    let table = &run.stdout;
+    for name in ["n1", "n2"] {
+        assert_eq!(cell(table, name, "Cluster"), "c1", "{table}");
+        // A pool of route connections (3 by default, and one for the system account).
+        assert_ne!(cell(table, name, "Routes"), "0", "{table}");
+    }
+    assert!(
+        table.find("│ n1 ").unwrap() < table.find("│ n2 ").unwrap(),
+        "{table}"
+    );
+    let overview = &table[table.find("Cluster Overview").expect(table)..];
+    assert_eq!(
+        cells(overview.lines().nth(4).unwrap())[..2],
+        ["c1", "2"],
+        "{table}"
+    );
+
+    let run = rnats(&["server", "info", "n2", "-s", &sys]).expect(0, "info n2");
+    assert!(
+        run.stdout.starts_with("Server information for n2 ("),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\nCluster:\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("           Name: c1\n"),
+        "{}",
+        run.stdout
+    );
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod nats_server_latest {
