@@ -508,6 +508,55 @@ fn a_cluster_of_two() {
     );
 }
 
+/// `rnats top --tlsca` reads an HTTPS monitoring port; without trusting its CA it cannot.
+#[test]
+fn top_over_https() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    std::fs::write(dir.join("ca.pem"), ca.self_signed(&ca_key).unwrap().pem()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &Issuer::new(ca, ca_key))
+        .unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    let config = format!(
+        "{ACCOUNTS}tls {{ cert_file: {:?}, key_file: {:?} }}\n",
+        dir.join("cert.pem"),
+        dir.join("key.pem")
+    );
+    let Some(server) = LatestServer::start_https(&config) else {
+        return;
+    };
+    let port = server.monitor_port.to_string();
+    let ca = dir.join("ca.pem");
+    let run = rnats(&[
+        "top",
+        "-m",
+        &port,
+        "--once",
+        "--tlsca",
+        ca.to_str().unwrap(),
+    ])
+    .expect(0, "top over https");
+    assert!(run.stdout.contains("\nServer: alpha\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("\nConnections Polled: 0\n"),
+        "{}",
+        run.stdout
+    );
+
+    // Its certificate is not signed by a CA this system trusts; plain HTTP is no answer.
+    let run = rnats(&["top", "-m", &port, "--once", "--tls"]).expect(1, "an unknown CA");
+    assert!(run.stderr.contains("rnats top: error: "), "{}", run.stderr);
+    rnats(&["top", "-m", &port, "--once"]).expect(1, "http to an https port");
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod nats_server_latest {

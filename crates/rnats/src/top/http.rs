@@ -1,24 +1,90 @@
 //! The one HTTP request `rnats top` makes: `GET path` from a monitoring port, as HTTP/1.0
-//! over a plain `TcpStream` with timeouts.
+//! over a `TcpStream` with timeouts, or over rustls for an HTTPS port.
 //!
-//! Why not an HTTP crate: two small GETs a refresh to a server we name, no TLS, no redirects,
-//! no keep-alive. An HTTP/1.0 request makes the server close the connection after the
-//! answer and forbids a chunked body (still decoded here, should a server send one anyway),
-//! so the whole client is: write the request, read to the end (bounded), split the head
-//! from the body. That is less code to trust than a client crate's dependency tree.
+//! Why not an HTTP crate: two small GETs a refresh to a server we name, no redirects, no
+//! keep-alive. An HTTP/1.0 request makes the server close the connection after the answer
+//! and forbids a chunked body (still decoded here, should a server send one anyway), so the
+//! whole client is: write the request, read to the end (bounded), split the head from the
+//! body. That is less code to trust than a client crate's dependency tree; TLS is the
+//! rustls the tool already has.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
 use crate::keys::Result;
+
+/// Where the monitoring port is, and the TLS configuration if it is an HTTPS port.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
+/// A TLS client configuration: trusting the CA certificates in `ca` (PEM), else the
+/// system's; presenting `cert` and `key` (PEM) when given.
+pub fn tls_config(
+    ca: Option<&Path>,
+    cert_key: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>> {
+    let bad = |path: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(ca) => {
+            for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(ca, &e))? {
+                roots
+                    .add(cert.map_err(|e| bad(ca, &e))?)
+                    .map_err(|e| bad(ca, &e))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err("no trusted CA certificates found on this system; give --tlsca".into());
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = match cert_key {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| bad(cert, &e))?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| bad(cert, &e))?;
+            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, &e))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| bad(cert, &e))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
 
 /// The most an answer may be: `/connz` of many thousands of connections fits well.
 const MAX_ANSWER: u64 = 256 * 1024 * 1024;
 
-/// `GET http://host:port/path`: the body of a `200 OK`, or what went wrong.
-pub fn get(host: &str, port: u16, path: &str, timeout: Duration) -> Result<Vec<u8>> {
-    let url = format!("http://{}{path}", authority(host, port));
+/// `GET http(s)://host:port/path`: the body of a `200 OK`, or what went wrong.
+pub fn get(endpoint: &Endpoint, path: &str, timeout: Duration) -> Result<Vec<u8>> {
+    let (host, port) = (endpoint.host.as_str(), endpoint.port);
+    let scheme = if endpoint.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{}{path}", authority(host, port));
     let fail = |e: std::io::Error| format!("could not get {url}: {e}");
     let addrs = (host, port).to_socket_addrs().map_err(fail)?;
     let mut last = None;
@@ -32,7 +98,7 @@ pub fn get(host: &str, port: u16, path: &str, timeout: Duration) -> Result<Vec<u
             Err(e) => last = Some(e),
         }
     }
-    let mut stream = match (stream, last) {
+    let stream = match (stream, last) {
         (Some(s), _) => s,
         (None, Some(e)) => return Err(fail(e)),
         (None, None) => return Err(format!("could not get {url}: {host} has no address")),
@@ -43,18 +109,42 @@ pub fn get(host: &str, port: u16, path: &str, timeout: Duration) -> Result<Vec<u
         "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: rnats-top\r\nAccept: application/json\r\n\r\n",
         authority(host, port)
     );
-    stream.write_all(request.as_bytes()).map_err(fail)?;
     let mut answer = Vec::new();
-    stream
-        .take(MAX_ANSWER + 1)
-        .read_to_end(&mut answer)
-        .map_err(fail)?;
+    match &endpoint.tls {
+        None => exchange(stream, &request, &mut answer).map_err(fail)?,
+        Some(config) => {
+            let name = ServerName::try_from(host.to_string())
+                .map_err(|e| format!("could not get {url}: {e}"))?;
+            let conn = ClientConnection::new(config.clone(), name)
+                .map_err(|e| format!("could not get {url}: {e}"))?;
+            let tls = StreamOwned::new(conn, stream);
+            match exchange(tls, &request, &mut answer) {
+                Ok(()) => {}
+                // A server that closes without TLS's close_notify: what came is checked below
+                // (its Content-Length), so a cut answer is still caught.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !answer.is_empty() => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+    }
     if answer.len() as u64 > MAX_ANSWER {
         return Err(format!(
             "could not get {url}: the answer is over {MAX_ANSWER} bytes"
         ));
     }
     body(&answer).map_err(|e| format!("{url}: {e}"))
+}
+
+/// Writes the request and reads the answer to its end (at most one byte past the limit).
+fn exchange(
+    mut stream: impl Read + Write,
+    request: &str,
+    answer: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    stream.write_all(request.as_bytes())?;
+    stream.flush()?;
+    stream.take(MAX_ANSWER + 1).read_to_end(answer)?;
+    Ok(())
 }
 
 /// `host:port`, with brackets around an IPv6 address.

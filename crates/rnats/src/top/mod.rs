@@ -10,6 +10,7 @@ mod http;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -61,6 +62,22 @@ pub struct TopArgs {
     /// Show each connection's subscriptions.
     #[arg(short = 'u', long = "display-subscriptions-column")]
     pub subs: bool,
+
+    /// The monitoring port is the server's HTTPS port (`https_port`, `-ms`).
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Trust this CA certificate (PEM) for the HTTPS port's, instead of the system's (implies --tls).
+    #[arg(long, value_name = "FILE")]
+    pub tlsca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for the HTTPS port (implies --tls).
+    #[arg(long, value_name = "FILE", requires = "tlskey")]
+    pub tlscert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tlscert.
+    #[arg(long, value_name = "FILE", requires = "tlscert")]
+    pub tlskey: Option<PathBuf>,
 }
 
 /// nats-server's `/connz` sort keys (`stop` and `reason` apply to closed connections).
@@ -121,7 +138,8 @@ struct Rates {
 }
 
 pub fn run(args: &TopArgs) -> ExitCode {
-    match top(args) {
+    let result = endpoint(args).and_then(|endpoint| top(args, &endpoint));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rnats top: error: {e}");
@@ -130,18 +148,33 @@ pub fn run(args: &TopArgs) -> ExitCode {
     }
 }
 
-fn fetch<T: serde::de::DeserializeOwned>(args: &TopArgs, path: &str) -> Result<T> {
-    let body = http::get(&args.host, args.port, path, HTTP_TIMEOUT)?;
+/// Where to ask, and how (TLS with --tls, --tlsca or --tlscert).
+fn endpoint(args: &TopArgs) -> Result<http::Endpoint> {
+    let tls = if args.tls || args.tlsca.is_some() || args.tlscert.is_some() {
+        let cert_key = args.tlscert.as_deref().zip(args.tlskey.as_deref());
+        Some(http::tls_config(args.tlsca.as_deref(), cert_key)?)
+    } else {
+        None
+    };
+    Ok(http::Endpoint {
+        host: args.host.clone(),
+        port: args.port,
+        tls,
+    })
+}
+
+fn fetch<T: serde::de::DeserializeOwned>(endpoint: &http::Endpoint, path: &str) -> Result<T> {
+    let body = http::get(endpoint, path, HTTP_TIMEOUT)?;
     serde_json::from_slice(&body).map_err(|e| format!("could not decode {path}: {e}"))
 }
 
-fn poll(args: &TopArgs) -> Result<Stats> {
-    let varz = fetch(args, "/varz")?;
+fn poll(args: &TopArgs, endpoint: &http::Endpoint) -> Result<Stats> {
+    let varz = fetch(endpoint, "/varz")?;
     let mut path = format!("/connz?limit={}&sort={}", args.conns, args.sort.as_str());
     if args.subs {
         path += "&subs=1";
     }
-    let connz = fetch(args, &path)?;
+    let connz = fetch(endpoint, &path)?;
     Ok(Stats { varz, connz })
 }
 
@@ -165,9 +198,9 @@ fn rates(now: &Varz, before: Option<&Varz>) -> Rates {
     }
 }
 
-fn top(args: &TopArgs) -> Result<()> {
+fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
     // As nats-top does: a server that cannot be read at the start is an error, not a screen.
-    let first = poll(args)?;
+    let first = poll(args, endpoint)?;
     if args.once {
         let frame = render(args, &first, &Rates::default(), None);
         let mut out = std::io::stdout().lock();
@@ -208,7 +241,7 @@ fn top(args: &TopArgs) -> Result<()> {
                 _ = &mut interrupted => break Ok(()),
                 _ = tokio::time::sleep(args.delay) => {}
             }
-            match poll(args) {
+            match poll(args, endpoint) {
                 Ok(stats) => {
                     previous = last.take().map(|s| s.varz);
                     last = Some(stats);

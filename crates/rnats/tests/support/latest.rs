@@ -50,6 +50,15 @@ pub struct LatestServer {
 impl LatestServer {
     /// `None` when the binary is missing (and allowed to be).
     pub fn start(config: &str) -> Option<LatestServer> {
+        Self::start_with(config, false)
+    }
+
+    /// With the monitoring port on HTTPS (`-ms`; `config` must have a `tls {}` block).
+    pub fn start_https(config: &str) -> Option<LatestServer> {
+        Self::start_with(config, true)
+    }
+
+    fn start_with(config: &str, https: bool) -> Option<LatestServer> {
         let binary = binary()?;
         let mut failures = Vec::new();
         // Ports picked free may be taken before the server binds them: then it exits (or
@@ -64,7 +73,7 @@ impl LatestServer {
                 .arg("-c")
                 .arg(&conf)
                 .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-                .args(["-m", &monitor_port.to_string()])
+                .args([if https { "-ms" } else { "-m" }, &monitor_port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log)
@@ -76,7 +85,7 @@ impl LatestServer {
                 monitor_port,
                 _dir: dir,
             };
-            match server.wait_ready() {
+            match server.wait_ready(https) {
                 Ok(()) => return Some(server),
                 Err(why) => failures.push(why),
             }
@@ -85,17 +94,27 @@ impl LatestServer {
     }
 
     /// Polls until the client port greets with this server's INFO and the monitoring port
-    /// answers with the same server ID.
-    fn wait_ready(&mut self) -> Result<(), String> {
+    /// answers with the same server ID (an HTTPS port: accepts, and the server still runs).
+    fn wait_ready(&mut self, https: bool) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
                 return Err(format!("exited with {status}: {}", self.log()));
             }
             if let Some(id) = server_id(self.port) {
-                let varz = http_get(self.monitor_port, "/varz").unwrap_or_default();
-                if varz.contains(&format!("\"server_id\": \"{id}\"")) {
-                    return Ok(());
+                if https {
+                    if TcpStream::connect(("127.0.0.1", self.monitor_port)).is_ok() {
+                        // A server that could not bind the port has exited by now.
+                        std::thread::sleep(Duration::from_millis(100));
+                        if self.child.try_wait().map_err(|e| e.to_string())?.is_none() {
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    let varz = http_get(self.monitor_port, "/varz").unwrap_or_default();
+                    if varz.contains(&format!("\"server_id\": \"{id}\"")) {
+                        return Ok(());
+                    }
                 }
             }
             if Instant::now() > deadline {
