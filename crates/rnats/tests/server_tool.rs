@@ -557,6 +557,40 @@ fn top_over_https() {
     rnats(&["top", "-m", &port, "--once"]).expect(1, "http to an https port");
 }
 
+/// In operator mode, the system account's user logs in with its `.creds` file; a user of
+/// another account whose permissions do not cover `$SYS.REQ.>` is told so.
+#[test]
+fn operator_mode_with_creds() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let resolver = support::make_chain(dir);
+    let Some(server) = LatestServer::start(&format!("server_name: alpha\n{resolver}")) else {
+        return;
+    };
+    let url = format!("nats://127.0.0.1:{}", server.port);
+    let creds = |file: &str| dir.join(file).to_str().unwrap().to_string();
+    let run = rnats(&["server", "ping", "-s", &url, "--creds", &creds("sys.creds")])
+        .expect(0, "ping with the system account's creds");
+    assert!(run.stdout.starts_with("alpha "), "{}", run.stdout);
+    rnats(&["server", "info", "-s", &url, "--creds", &creds("sys.creds")]).expect(0, "info");
+
+    let run = rnats(&[
+        "server",
+        "ping",
+        "-s",
+        &url,
+        "--creds",
+        &creds("alice.creds"),
+    ])
+    .expect(1, "ping as alice");
+    assert!(
+        run.stderr
+            .contains("Permissions Violation for Publish to \"$SYS.REQ.SERVER.PING\""),
+        "{}",
+        run.stderr
+    );
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod nats_server_latest {

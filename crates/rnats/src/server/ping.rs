@@ -31,7 +31,8 @@ pub fn run(args: &PingArgs) -> Result<()> {
     crate::client::block_on(async {
         let conn = Connection::open(&args.common.conn, "server ping").await?;
         let mut expect = args.count.map(|n| n as usize);
-        let mut out = std::io::stdout().lock();
+        // Not locked: each line takes the lock for itself, none is held across an await.
+        let mut out = std::io::stdout();
         let answers = gather(
             &conn,
             PING_SUBJECT,
