@@ -557,6 +557,80 @@ fn top_over_https() {
     rnats(&["top", "-m", &port, "--once"]).expect(1, "http to an https port");
 }
 
+/// On a terminal (a pseudo-terminal made by util-linux's `script`), keys change the live
+/// view at once: `o` the sort key, `s` the subscriptions column; `q` quits and gives the
+/// cursor back. The delay is long, so every new frame comes from a key.
+#[test]
+fn top_keys_on_a_terminal() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` command to make a terminal");
+        return;
+    }
+    let Some(target) = Target::latest() else {
+        return;
+    };
+    let _holders = target.holders();
+    let command = format!(
+        "{} top -m {} -d 1h",
+        env!("CARGO_BIN_EXE_rnats"),
+        target.monitor_port
+    );
+    let mut child = Command::new("script")
+        .args(["-qfc", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut keys = child.stdin.take().unwrap();
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let deadline = Instant::now() + WAIT;
+    let wait_for = |text: &str| {
+        while !screen.lock().unwrap().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "{text:?} never came:\n{}",
+                screen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for("sorted by cid");
+    keys.write_all(b"o").unwrap();
+    wait_for("sorted by start");
+    keys.write_all(b"s").unwrap();
+    wait_for("SUBSCRIPTIONS");
+    keys.write_all(b"q").unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("top did not quit on q:\n{}", screen.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}");
+    wait_for("\x1b[?25h");
+}
+
 /// In operator mode, the system account's user logs in with its `.creds` file; a user of
 /// another account whose permissions do not cover `$SYS.REQ.>` is told so.
 #[test]

@@ -3,10 +3,12 @@
 //! (`http.rs`) and redraws the screen with plain ANSI escapes: a summary of the server
 //! (version, uptime, CPU, memory, slow consumers, messages and bytes in and out with their
 //! rates since the last frame) and a line per connection. `--once` prints one frame and
-//! exits; Ctrl-C ends the live view. The JSON types and number formats are the server
-//! commands' (`crate::server`).
+//! exits; Ctrl-C or `q` ends the live view. On a terminal, keys change the view (`keys.rs`):
+//! `o`/`O` the next/previous sort key, `s` the subscriptions column, `b` raw numbers. The JSON
+//! types and number formats are the server commands' (`crate::server`).
 
 mod http;
+mod keys;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -122,6 +124,74 @@ impl SortKey {
     }
 }
 
+/// What the screen shows, from the flags, changed by keys.
+#[derive(Debug, Clone)]
+struct View {
+    conns: u32,
+    sort: SortKey,
+    subs: bool,
+    raw: bool,
+    /// Whether keys work (a line about them is shown).
+    interactive: bool,
+}
+
+/// What a key did.
+#[derive(Debug, PartialEq, Eq)]
+enum KeyAction {
+    Quit,
+    Changed,
+    Ignored,
+}
+
+/// The sort keys of open connections, in the order `o` steps through them.
+const SORT_CYCLE: [SortKey; 12] = [
+    SortKey::Cid,
+    SortKey::Start,
+    SortKey::Subs,
+    SortKey::Pending,
+    SortKey::MsgsTo,
+    SortKey::MsgsFrom,
+    SortKey::BytesTo,
+    SortKey::BytesFrom,
+    SortKey::Last,
+    SortKey::Idle,
+    SortKey::Uptime,
+    SortKey::Rtt,
+];
+
+impl View {
+    fn new(args: &TopArgs) -> View {
+        View {
+            conns: args.conns,
+            sort: args.sort,
+            subs: args.subs,
+            raw: args.raw,
+            interactive: false,
+        }
+    }
+
+    fn key(&mut self, key: u8) -> KeyAction {
+        let step = |sort: SortKey, forward: bool| {
+            let at = SORT_CYCLE.iter().position(|&k| k == sort).unwrap_or(0);
+            let n = SORT_CYCLE.len();
+            SORT_CYCLE[if forward {
+                (at + 1) % n
+            } else {
+                (at + n - 1) % n
+            }]
+        };
+        match key {
+            b'q' | b'Q' => return KeyAction::Quit,
+            b'o' => self.sort = step(self.sort, true),
+            b'O' => self.sort = step(self.sort, false),
+            b's' => self.subs = !self.subs,
+            b'b' => self.raw = !self.raw,
+            _ => return KeyAction::Ignored,
+        }
+        KeyAction::Changed
+    }
+}
+
 /// One poll of the server.
 struct Stats {
     varz: Varz,
@@ -168,10 +238,10 @@ fn fetch<T: serde::de::DeserializeOwned>(endpoint: &http::Endpoint, path: &str) 
     serde_json::from_slice(&body).map_err(|e| format!("could not decode {path}: {e}"))
 }
 
-fn poll(args: &TopArgs, endpoint: &http::Endpoint) -> Result<Stats> {
+fn poll(view: &View, endpoint: &http::Endpoint) -> Result<Stats> {
     let varz = fetch(endpoint, "/varz")?;
-    let mut path = format!("/connz?limit={}&sort={}", args.conns, args.sort.as_str());
-    if args.subs {
+    let mut path = format!("/connz?limit={}&sort={}", view.conns, view.sort.as_str());
+    if view.subs {
         path += "&subs=1";
     }
     let connz = fetch(endpoint, &path)?;
@@ -199,10 +269,11 @@ fn rates(now: &Varz, before: Option<&Varz>) -> Rates {
 }
 
 fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
+    let mut view = View::new(args);
     // As nats-top does: a server that cannot be read at the start is an error, not a screen.
-    let first = poll(args, endpoint)?;
+    let first = poll(&view, endpoint)?;
     if args.once {
-        let frame = render(args, &first, &Rates::default(), None);
+        let frame = render(&view, &first, &Rates::default(), None);
         let mut out = std::io::stdout().lock();
         return match out.write_all(frame.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => Ok(()),
@@ -210,7 +281,15 @@ fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
         };
     }
     let terminal = std::io::stdout().is_terminal();
-    crate::client::block_on(async {
+    let raw_mode = terminal.then(keys::RawMode::enable).flatten();
+    view.interactive = raw_mode.is_some();
+    let mut pressed = if view.interactive {
+        keys::reader()
+    } else {
+        // No keys: a channel already closed, whose branch below is never taken.
+        tokio::sync::mpsc::unbounded_channel().1
+    };
+    let result = crate::client::block_on(async {
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
         let mut out = std::io::stdout();
@@ -223,7 +302,7 @@ fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
         let result = loop {
             if let Some(stats) = &last {
                 let rates = rates(&stats.varz, previous.as_ref());
-                let frame = render(args, stats, &rates, error.as_deref());
+                let frame = render(&view, stats, &rates, error.as_deref());
                 let written = if terminal {
                     write!(out, "\x1b[2J\x1b[H{frame}")
                 } else {
@@ -237,11 +316,23 @@ fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
             if args.max_refreshes.is_some_and(|max| frames >= max) {
                 break Ok(());
             }
-            tokio::select! {
-                _ = &mut interrupted => break Ok(()),
-                _ = tokio::time::sleep(args.delay) => {}
+            let delay = tokio::time::sleep(args.delay);
+            tokio::pin!(delay);
+            let quit = loop {
+                tokio::select! {
+                    _ = &mut interrupted => break true,
+                    _ = &mut delay => break false,
+                    Some(key) = pressed.recv() => match view.key(key) {
+                        KeyAction::Quit => break true,
+                        KeyAction::Changed => break false,
+                        KeyAction::Ignored => {}
+                    },
+                }
+            };
+            if quit {
+                break Ok(());
             }
-            match poll(args, endpoint) {
+            match poll(&view, endpoint) {
                 Ok(stats) => {
                     previous = last.take().map(|s| s.varz);
                     last = Some(stats);
@@ -256,7 +347,9 @@ fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
             let _ = out.flush();
         }
         result
-    })
+    });
+    drop(raw_mode);
+    result
 }
 
 /// nats-top's sizes: bytes in powers of 1024 (`1.5K`, `2.0M`).
@@ -297,8 +390,8 @@ fn pad(s: &str, width: usize) -> String {
 }
 
 /// One screen: the server summary and the connections, in nats-top's layout.
-fn render(args: &TopArgs, stats: &Stats, rates: &Rates, error: Option<&str>) -> String {
-    let (v, raw) = (&stats.varz, args.raw);
+fn render(view: &View, stats: &Stats, rates: &Rates, error: Option<&str>) -> String {
+    let (v, raw) = (&stats.varz, view.raw);
     let name = if v.name != v.id { v.name.as_str() } else { "" };
     let mut text = String::new();
     let _ = writeln!(
@@ -338,6 +431,13 @@ fn render(args: &TopArgs, stats: &Stats, rates: &Rates, error: Option<&str>) -> 
         "\nConnections Polled: {}",
         stats.connz.num_connections
     );
+    if view.interactive {
+        let _ = writeln!(
+            text,
+            "  sorted by {} (o/O: next/previous)  s: subscriptions  b: raw numbers  q: quit",
+            view.sort.as_str()
+        );
+    }
 
     let conns = &stats.connz.connections;
     let host = |c: &ConnInfo| {
@@ -393,7 +493,7 @@ fn render(args: &TopArgs, stats: &Stats, rates: &Rates, error: Option<&str>) -> 
             "UPTIME",
             "LAST_ACTIVITY",
         ],
-        args.subs.then_some("SUBSCRIPTIONS"),
+        view.subs.then_some("SUBSCRIPTIONS"),
     );
     for c in conns {
         let last = c
@@ -421,7 +521,7 @@ fn render(args: &TopArgs, stats: &Stats, rates: &Rates, error: Option<&str>) -> 
                 &c.uptime,
                 &last,
             ],
-            args.subs.then_some(subs.as_str()),
+            view.subs.then_some(subs.as_str()),
         );
     }
     text
@@ -485,7 +585,7 @@ mod tests {
             in_msgs: 2.5,
             ..Rates::default()
         };
-        let text = render(&args(&[]), &stats, &rates, None);
+        let text = render(&View::new(&args(&[])), &stats, &rates, None);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "NATS server version 2.15.1 (uptime: 5s) ");
         assert_eq!(lines[1], "Server: alpha");
@@ -510,6 +610,30 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn keys_change_the_view() {
+        let mut view = View::new(&args(&["-s", "rtt"]));
+        assert_eq!(view.key(b'o'), KeyAction::Changed);
+        assert_eq!(view.sort, SortKey::Cid, "o wraps around");
+        assert_eq!(view.key(b'O'), KeyAction::Changed);
+        assert_eq!(view.sort, SortKey::Rtt);
+        view.key(b'O');
+        assert_eq!(view.sort, SortKey::Uptime);
+        let mut closed = View::new(&args(&["-s", "reason"]));
+        closed.key(b'o');
+        assert_eq!(
+            closed.sort,
+            SortKey::Start,
+            "from a closed-only key, the cycle starts over"
+        );
+        assert!(!view.subs && !view.raw);
+        view.key(b's');
+        view.key(b'b');
+        assert!(view.subs && view.raw);
+        assert_eq!(view.key(b'x'), KeyAction::Ignored);
+        assert_eq!(view.key(b'q'), KeyAction::Quit);
     }
 
     #[test]
