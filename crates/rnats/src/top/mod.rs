@@ -4,19 +4,21 @@
 //! (version, uptime, CPU, memory, slow consumers, messages and bytes in and out with their
 //! rates since the last frame) and a line per connection. `--once` prints one frame and
 //! exits; Ctrl-C or `q` ends the live view. On a terminal, keys change the view (`keys.rs`):
-//! `o`/`O` the next/previous sort key, `s` the subscriptions column, `b` raw numbers. The JSON
-//! types and number formats are the server commands' (`crate::server`).
+//! `o`/`O` the next/previous sort key, `s` the subscriptions column, `b` raw numbers, space
+//! each connection's traffic per second instead of its totals. The JSON types and number
+//! formats are the server commands' (`crate::server`).
 
 mod http;
 mod keys;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chrono::Local;
+use chrono::{DateTime, FixedOffset, Local};
 use clap::{Args, ValueEnum};
 
 use crate::client::message::parse_timeout;
@@ -131,6 +133,8 @@ struct View {
     sort: SortKey,
     subs: bool,
     raw: bool,
+    /// Each connection's traffic per second instead of its totals.
+    rates: bool,
     /// Whether keys work (a line about them is shown).
     interactive: bool,
 }
@@ -166,6 +170,7 @@ impl View {
             sort: args.sort,
             subs: args.subs,
             raw: args.raw,
+            rates: false,
             interactive: false,
         }
     }
@@ -186,6 +191,7 @@ impl View {
             b'O' => self.sort = step(self.sort, false),
             b's' => self.subs = !self.subs,
             b'b' => self.raw = !self.raw,
+            b' ' => self.rates = !self.rates,
             _ => return KeyAction::Ignored,
         }
         KeyAction::Changed
@@ -198,9 +204,20 @@ struct Stats {
     connz: Connz,
 }
 
-/// The rates of the summary: per second, since the previous poll.
+/// Traffic per second since the previous poll: the server's, and each connection's that
+/// was there then (by cid).
 #[derive(Default)]
 struct Rates {
+    in_msgs: f64,
+    out_msgs: f64,
+    in_bytes: f64,
+    out_bytes: f64,
+    connections: HashMap<u64, Traffic>,
+}
+
+/// A connection's traffic per second.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Traffic {
     in_msgs: f64,
     out_msgs: f64,
     in_bytes: f64,
@@ -248,23 +265,54 @@ fn poll(view: &View, endpoint: &http::Endpoint) -> Result<Stats> {
     Ok(Stats { varz, connz })
 }
 
-fn rates(now: &Varz, before: Option<&Varz>) -> Rates {
+fn rates(now: &Stats, before: Option<&Stats>) -> Rates {
     let Some(before) = before else {
         return Rates::default();
     };
-    let seconds = match (now.now, before.now) {
+    let seconds = |a: Option<DateTime<FixedOffset>>, b: Option<DateTime<FixedOffset>>| match (a, b)
+    {
         (Some(a), Some(b)) => (a - b).num_nanoseconds().unwrap_or(0) as f64 / 1e9,
         _ => 0.0,
     };
-    if seconds <= 0.0 {
-        return Rates::default();
-    }
-    let per_second = |a: i64, b: i64| a.saturating_sub(b) as f64 / seconds;
+    let per_second = |a: i64, b: i64, seconds: f64| {
+        if seconds > 0.0 {
+            a.saturating_sub(b).max(0) as f64 / seconds
+        } else {
+            0.0
+        }
+    };
+    let (v, w) = (&now.varz, &before.varz);
+    let elapsed = seconds(v.now, w.now);
+    let connz_elapsed = seconds(now.connz.now, before.connz.now);
+    let earlier: HashMap<u64, &ConnInfo> = before
+        .connz
+        .connections
+        .iter()
+        .map(|c| (c.cid, c))
+        .collect();
+    let connections = now
+        .connz
+        .connections
+        .iter()
+        .filter_map(|c| {
+            let b = earlier.get(&c.cid)?;
+            Some((
+                c.cid,
+                Traffic {
+                    in_msgs: per_second(c.in_msgs, b.in_msgs, connz_elapsed),
+                    out_msgs: per_second(c.out_msgs, b.out_msgs, connz_elapsed),
+                    in_bytes: per_second(c.in_bytes, b.in_bytes, connz_elapsed),
+                    out_bytes: per_second(c.out_bytes, b.out_bytes, connz_elapsed),
+                },
+            ))
+        })
+        .collect();
     Rates {
-        in_msgs: per_second(now.in_msgs, before.in_msgs),
-        out_msgs: per_second(now.out_msgs, before.out_msgs),
-        in_bytes: per_second(now.in_bytes, before.in_bytes),
-        out_bytes: per_second(now.out_bytes, before.out_bytes),
+        in_msgs: per_second(v.in_msgs, w.in_msgs, elapsed),
+        out_msgs: per_second(v.out_msgs, w.out_msgs, elapsed),
+        in_bytes: per_second(v.in_bytes, w.in_bytes, elapsed),
+        out_bytes: per_second(v.out_bytes, w.out_bytes, elapsed),
+        connections,
     }
 }
 
@@ -294,14 +342,14 @@ fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
         tokio::pin!(interrupted);
         let mut out = std::io::stdout();
         let (mut last, mut error): (Option<Stats>, Option<String>) = (Some(first), None);
-        let mut previous: Option<Varz> = None;
+        let mut previous: Option<Stats> = None;
         let mut frames = 0u64;
         if terminal {
             let _ = write!(out, "\x1b[?25l");
         }
         let result = loop {
             if let Some(stats) = &last {
-                let rates = rates(&stats.varz, previous.as_ref());
+                let rates = rates(stats, previous.as_ref());
                 let frame = render(&view, stats, &rates, error.as_deref());
                 let written = if terminal {
                     write!(out, "\x1b[2J\x1b[H{frame}")
@@ -334,7 +382,7 @@ fn top(args: &TopArgs, endpoint: &http::Endpoint) -> Result<()> {
             }
             match poll(&view, endpoint) {
                 Ok(stats) => {
-                    previous = last.take().map(|s| s.varz);
+                    previous = last.take();
                     last = Some(stats);
                     error = None;
                 }
@@ -434,8 +482,14 @@ fn render(view: &View, stats: &Stats, rates: &Rates, error: Option<&str>) -> Str
     if view.interactive {
         let _ = writeln!(
             text,
-            "  sorted by {} (o/O: next/previous)  s: subscriptions  b: raw numbers  q: quit",
-            view.sort.as_str()
+            "  sorted by {} (o/O: next/previous)  s: subscriptions  b: raw numbers  \
+             space: {}  q: quit",
+            view.sort.as_str(),
+            if view.rates {
+                "totals"
+            } else {
+                "rates per second"
+            }
         );
     }
 
@@ -505,6 +559,22 @@ fn render(view: &View, stats: &Stats, rates: &Rates, error: Option<&str>) -> Str
             })
             .unwrap_or_default();
         let subs = c.subscriptions_list.join(", ");
+        let traffic = if view.rates {
+            let t = rates.connections.get(&c.cid).copied().unwrap_or_default();
+            [
+                nsize(raw, t.out_msgs.round() as i64),
+                nsize(raw, t.in_msgs.round() as i64),
+                psize(raw, t.out_bytes.round() as i64),
+                psize(raw, t.in_bytes.round() as i64),
+            ]
+        } else {
+            [
+                nsize(raw, c.out_msgs),
+                nsize(raw, c.in_msgs),
+                psize(raw, c.out_bytes),
+                psize(raw, c.in_bytes),
+            ]
+        };
         text += &row(
             &host(c),
             &c.cid.to_string(),
@@ -512,10 +582,10 @@ fn render(view: &View, stats: &Stats, rates: &Rates, error: Option<&str>) -> Str
             [
                 &c.num_subs.to_string(),
                 &nsize(raw, c.pending_bytes),
-                &nsize(raw, c.out_msgs),
-                &nsize(raw, c.in_msgs),
-                &psize(raw, c.out_bytes),
-                &psize(raw, c.in_bytes),
+                &traffic[0],
+                &traffic[1],
+                &traffic[2],
+                &traffic[3],
                 &c.lang,
                 &c.version,
                 &c.uptime,
@@ -638,20 +708,51 @@ mod tests {
 
     #[test]
     fn rates_per_second() {
-        let at = |t: &str, n: i64| -> Varz {
-            serde_json::from_str(&format!(r#"{{"now":"{t}","in_msgs":{n},"out_bytes":{n}}}"#))
-                .unwrap()
+        let at = |t: &str, n: i64, conns: &[(u64, i64)]| -> Stats {
+            let conns: Vec<String> = conns
+                .iter()
+                .map(|(cid, n)| format!(r#"{{"cid":{cid},"in_msgs":{n},"out_bytes":{n}}}"#))
+                .collect();
+            Stats {
+                varz: serde_json::from_str(&format!(
+                    r#"{{"now":"{t}","in_msgs":{n},"out_bytes":{n}}}"#
+                ))
+                .unwrap(),
+                connz: serde_json::from_str(&format!(
+                    r#"{{"now":"{t}","connections":[{}]}}"#,
+                    conns.join(",")
+                ))
+                .unwrap(),
+            }
         };
-        let r = rates(
-            &at("2026-01-01T00:00:02Z", 300),
-            Some(&at("2026-01-01T00:00:00Z", 100)),
-        );
+        let before = at("2026-01-01T00:00:00Z", 100, &[(1, 10), (2, 50)]);
+        let now = at("2026-01-01T00:00:02Z", 300, &[(1, 30), (3, 7)]);
+        let r = rates(&now, Some(&before));
         assert_eq!((r.in_msgs, r.out_bytes, r.out_msgs), (100.0, 100.0, 0.0));
-        let r = rates(
-            &at("2026-01-01T00:00:00Z", 300),
-            Some(&at("2026-01-01T00:00:00Z", 100)),
-        );
+        assert_eq!(r.connections[&1].in_msgs, 10.0);
+        assert_eq!(r.connections[&1].out_bytes, 10.0);
+        assert!(!r.connections.contains_key(&3), "new since the last poll");
+        // No time passed, or counters that went back (a restarted server): no rates.
+        let r = rates(&at("2026-01-01T00:00:00Z", 300, &[]), Some(&before));
         assert_eq!(r.in_msgs, 0.0);
-        assert_eq!(rates(&at("2026-01-01T00:00:00Z", 1), None).in_msgs, 0.0);
+        let r = rates(&at("2026-01-01T00:00:05Z", 1, &[(1, 1)]), Some(&before));
+        assert_eq!((r.in_msgs, r.connections[&1].in_msgs), (0.0, 0.0));
+        assert_eq!(rates(&before, None).in_msgs, 0.0);
+
+        // The rates view: per second where known, 0 for a connection new since then.
+        let mut view = View::new(&args(&[]));
+        let fields = |view: &View, cid: &str| -> Vec<String> {
+            let text = render(view, &now, &rates(&now, Some(&before)), None);
+            let line = text
+                .lines()
+                .find(|l| l.split_whitespace().nth(1) == Some(cid))
+                .unwrap_or_else(|| panic!("no cid {cid} in\n{text}"));
+            line.split_whitespace().map(String::from).collect()
+        };
+        // HOST CID SUBS PENDING MSGS_TO MSGS_FROM BYTES_TO BYTES_FROM
+        assert_eq!(fields(&view, "1")[4..8], ["0", "30", "30", "0"]);
+        view.key(b' ');
+        assert_eq!(fields(&view, "1")[4..8], ["0", "10", "10", "0"]);
+        assert_eq!(fields(&view, "3")[4..8], ["0", "0", "0", "0"]);
     }
 }
