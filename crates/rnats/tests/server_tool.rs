@@ -665,6 +665,56 @@ fn operator_mode_with_creds() {
     );
 }
 
+/// `check credential` reads a `.creds` file offline: alice's expires in an hour, the system
+/// user's never.
+#[test]
+fn check_credential_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    support::make_chain(dir);
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let alice = file("alice.creds");
+    let check = |extra: &[&str]| {
+        rnats(
+            &[
+                &["server", "check", "credential", "--credential"][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let run = check(&[&alice]).expect(0, "an hour left");
+    assert!(
+        run.stdout.starts_with("OK Credential OK:expires in 20"),
+        "{}",
+        run.stdout
+    );
+    let run = check(&[
+        &alice,
+        "--validity-warn",
+        "2h",
+        "--validity-critical",
+        "10m",
+    ])
+    .expect(1, "under the warning");
+    assert!(
+        run.stdout
+            .starts_with("WARNING Credential Warn:expires sooner than 2h0m0s | expiry="),
+        "{}",
+        run.stdout
+    );
+    check(&[&alice, "--validity-critical", "1d"]).expect(2, "under the critical");
+    let sys = file("sys.creds");
+    let run = check(&[&sys]).expect(2, "never expires");
+    assert!(
+        run.stdout
+            .starts_with("CRITICAL Credential Crit:never expires"),
+        "{}",
+        run.stdout
+    );
+    check(&[&sys, "--require-expiry", "false"]).expect(0, "allowed never to expire");
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod nats_server_latest {

@@ -9,7 +9,9 @@
 //! * `server --name NAME`: that server's `VARZ` over the system account: it must answer, and
 //!   CPU, memory, connections, subscriptions and uptime are checked against thresholds (for
 //!   connections and subscriptions, a critical threshold below the warning one checks for
-//!   too few instead of too many), and optionally that it requires auth and TLS.
+//!   too few instead of too many), and optionally that it requires auth and TLS;
+//! * `credential --credential FILE`: offline, how long the user JWT of a `.creds` file has
+//!   left before it expires (and by default, that it expires at all).
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,24 @@ pub enum Check {
     Connection(ConnectionArgs),
     /// Check one server's health (by --name) through the system account.
     Server(ServerCheckArgs),
+    /// Check how long a credentials file's user JWT has left (offline).
+    Credential(CredentialArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialArgs {
+    /// The credentials file (or a file holding a user JWT).
+    #[arg(long, value_name = "FILE")]
+    pub credential: std::path::PathBuf,
+    /// Warning when the credential expires within this.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = threshold)]
+    pub validity_warn: Duration,
+    /// Critical when the credential expires within this.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = threshold)]
+    pub validity_critical: Duration,
+    /// Critical for a credential that never expires (`--require-expiry false` to allow it).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_expiry: bool,
 }
 
 /// A threshold: a duration, with 0 for none.
@@ -274,6 +294,13 @@ pub fn run(args: &CheckArgs) -> u8 {
             }
             outcome
         }
+        Check::Credential(a) => {
+            let mut outcome = Outcome::new("credential", "Credential");
+            if let Err(e) = check_credential(a, &mut outcome, rnats_jwt::now_unix()) {
+                outcome.critical(e);
+            }
+            outcome
+        }
     };
     outcome.finish();
     match args.format {
@@ -487,6 +514,43 @@ async fn check_server(args: &ServerCheckArgs, outcome: &mut Outcome) -> Result<(
     Ok(())
 }
 
+fn check_credential(args: &CredentialArgs, outcome: &mut Outcome, now: i64) -> Result<(), String> {
+    let text = std::fs::read_to_string(&args.credential)
+        .map_err(|e| format!("credential not accessible: {e}"))?;
+    let jwt = rnats_jwt::parse_decorated_jwt(&text);
+    let claims = rnats_jwt::decode_user(&jwt).map_err(|e| format!("invalid credential: {e}"))?;
+    let expires = claims.expires;
+    let left = expires.saturating_sub(now);
+    let (warn, crit) = (args.validity_warn, args.validity_critical);
+    outcome.perf_data.push(PerfData::new(
+        "expiry",
+        if expires > 0 { left as f64 } else { 0.0 },
+        warn.as_secs_f64(),
+        crit.as_secs_f64(),
+        "s",
+    ));
+    let within = |d: Duration| !d.is_zero() && left <= d.as_secs().min(i64::MAX as u64) as i64;
+    let at = chrono::DateTime::from_timestamp(expires, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_else(|| expires.to_string());
+    if expires == 0 {
+        if args.require_expiry {
+            outcome.critical("never expires".into());
+        } else {
+            outcome.ok("never expires".into());
+        }
+    } else if left <= 0 {
+        outcome.critical(format!("expired at {at}"));
+    } else if within(crit) {
+        outcome.critical(format!("expires sooner than {}", human_duration(crit)));
+    } else if within(warn) {
+        outcome.warn(format!("expires sooner than {}", human_duration(warn)));
+    } else {
+        outcome.ok(format!("expires in {at}"));
+    }
+    Ok(())
+}
+
 /// A value against its thresholds (none when both are 0). Where `invertible`, a critical
 /// threshold below the warning one means "too few" (at or below is bad); otherwise at or
 /// above is bad, and such thresholds are a mistake.
@@ -573,6 +637,70 @@ mod tests {
                 Duration::ZERO
             ),
             1
+        );
+    }
+
+    #[test]
+    fn credential_expiry() {
+        use rnats_jwt::nkeys::KeyPair;
+        let dir = tempfile::tempdir().unwrap();
+        let (account, user) = (KeyPair::new_account(), KeyPair::new_user());
+        let write = |name: &str, expires: i64| {
+            let mut claims = rnats_jwt::UserClaims::new_user(user.public_key());
+            claims.expires = expires;
+            let jwt = rnats_jwt::encode(&mut claims, &account, 1_000).unwrap();
+            let path = dir.path().join(name);
+            let seed = user.seed().unwrap();
+            std::fs::write(&path, rnats_jwt::format_user_creds(&jwt, &seed)).unwrap();
+            path
+        };
+        let check = |credential: std::path::PathBuf, warn: u64, crit: u64, require: bool| {
+            let args = CredentialArgs {
+                credential,
+                validity_warn: Duration::from_secs(warn),
+                validity_critical: Duration::from_secs(crit),
+                require_expiry: require,
+            };
+            let mut outcome = Outcome::new("credential", "Credential");
+            if let Err(e) = check_credential(&args, &mut outcome, 10_000) {
+                outcome.critical(e);
+            }
+            outcome.finish();
+            outcome.nagios()
+        };
+        let hour = write("hour.creds", 10_000 + 3600);
+        assert_eq!(
+            check(hour.clone(), 0, 0, true),
+            "OK Credential OK:expires in 1970-01-01 03:46:40 +0000 UTC | expiry=3600.0000s"
+        );
+        assert!(
+            check(hour.clone(), 7200, 600, true)
+                .starts_with("WARNING Credential Warn:expires sooner than 2h0m0s |")
+        );
+        assert!(
+            check(hour.clone(), 0, 7200, true)
+                .starts_with("CRITICAL Credential Crit:expires sooner than 2h0m0s |")
+        );
+        let past = write("past.creds", 9_000);
+        assert!(
+            check(past, 0, 0, true)
+                .starts_with("CRITICAL Credential Crit:expired at 1970-01-01 02:30:00 +0000 UTC")
+        );
+        let never = write("never.creds", 0);
+        assert!(
+            check(never.clone(), 0, 0, true).starts_with("CRITICAL Credential Crit:never expires")
+        );
+        assert!(check(never, 0, 0, false).starts_with("OK Credential OK:never expires"));
+        let missing = check(dir.path().join("missing"), 0, 0, true);
+        assert!(
+            missing.starts_with("CRITICAL Credential Crit:credential not accessible: "),
+            "{missing}"
+        );
+        std::fs::write(dir.path().join("junk"), "not a jwt").unwrap();
+        let junk = check(dir.path().join("junk"), 0, 0, true);
+        assert!(
+            junk.starts_with("CRITICAL Credential Crit:invalid credential: "),
+            "{junk}"
         );
     }
 
