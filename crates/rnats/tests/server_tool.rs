@@ -713,6 +713,32 @@ fn check_credential_files() {
         run.stdout
     );
     check(&[&sys, "--require-expiry", "false"]).expect(0, "allowed never to expire");
+
+    // For a textfile collector: gauges, exit code 0 whatever the status, the file replaced.
+    let prom = dir.join("credential.prom");
+    let out = prom.to_str().unwrap();
+    let run = check(&[&sys, "--format", "prometheus", "--outfile", out]).expect(0, "prometheus");
+    assert_eq!(run.stdout, "");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        text.contains(
+            "nats_server_check_credential_status_code{item=\"Credential\",status=\"CRITICAL\"} 2\n"
+        ),
+        "{text}"
+    );
+    match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom).unwrap())
+        .output()
+    {
+        Ok(lint) => assert!(
+            lint.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        ),
+        Err(_) => eprintln!("promtool not found: the metrics were not linted"),
+    }
 }
 
 macro_rules! scenarios {

@@ -1,8 +1,10 @@
 //! `rnats server check connection|server`: health checks for Nagios-style monitoring, as
 //! `nats server check` makes them. A check collects OK, warning and critical findings and
 //! measurements (perf data); it prints one line —
-//! `OK Connection OK:connected to … | connect_time=0.0011s;0.5000;1.0000 …` — or JSON
-//! (`--format json`), and exits 0 (OK), 1 (WARNING) or 2 (CRITICAL).
+//! `OK Connection OK:connected to … | connect_time=0.0011s;0.5000;1.0000 …` — and exits 0
+//! (OK), 1 (WARNING) or 2 (CRITICAL). `--format json` prints the result as JSON, `text` as
+//! tables, and `prometheus` as gauges for a textfile collector (exit code 0: the status is
+//! a gauge), written atomically to `--outfile` if given.
 //!
 //! * `connection`: the time to connect, the server round trip, and a message sent to itself
 //!   and received back, each against `--*-warn`/`--*-critical` thresholds;
@@ -32,6 +34,14 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value = "nagios", global = true)]
     pub format: Format,
 
+    /// The prefix of the metric names of --format prometheus.
+    #[arg(long, default_value = "nats_server_check", global = true)]
+    pub namespace: String,
+
+    /// Write the result to this file (replaced atomically) instead of stdout.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub outfile: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub check: Check,
 }
@@ -42,6 +52,10 @@ pub enum Format {
     Nagios,
     /// The result as a JSON document.
     Json,
+    /// Tables of the findings and the measurements.
+    Text,
+    /// Prometheus gauges (exposition format), e.g. for node_exporter's textfile collector.
+    Prometheus,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,6 +276,88 @@ impl Outcome {
         self.status = ["OK", "WARNING", "CRITICAL"][usize::from(self.code())];
     }
 
+    /// The findings and the measurements as tables, under `NAME: STATUS`.
+    fn text(&self) -> String {
+        use super::format::Table;
+        let mut out = format!("{}: {}\n\n", self.check_name, self.status);
+        let findings: Vec<(&str, &String)> = (self.oks.iter().map(|m| ("OK", m)))
+            .chain(self.warnings.iter().map(|m| ("Warning", m)))
+            .chain(self.criticals.iter().map(|m| ("Critical", m)))
+            .collect();
+        if !findings.is_empty() {
+            let mut table = Table::new("", &["Status", "Message"]);
+            for (status, message) in findings {
+                table.row(vec![status.to_string(), message.clone()]);
+            }
+            out += "Status Detail\n\n";
+            out += &table.render();
+            out.push('\n');
+        }
+        if !self.perf_data.is_empty() {
+            let mut table = Table::new(
+                "",
+                &[
+                    "Metric",
+                    "Value",
+                    "Unit",
+                    "Critical Threshold",
+                    "Warning Threshold",
+                    "Description",
+                ],
+            );
+            for pd in &self.perf_data {
+                table.row(vec![
+                    pd.name.to_string(),
+                    pd.value.to_string(),
+                    pd.unit.to_string(),
+                    pd.critical.to_string(),
+                    pd.warning.to_string(),
+                    help(self.check_suite, pd.name),
+                ]);
+            }
+            out += "Check Metrics\n\n";
+            out += &table.render();
+        }
+        out
+    }
+
+    /// One gauge per measurement and the status code, labelled with the check's name, in
+    /// the Prometheus exposition format (families sorted by name).
+    fn prometheus(&self, namespace: &str) -> String {
+        let item = label(&self.check_name.replace('"', "."));
+        let prefix = if namespace.is_empty() {
+            self.check_suite.to_string()
+        } else {
+            format!("{namespace}_{}", self.check_suite)
+        };
+        let mut families: Vec<(String, String, String)> = self
+            .perf_data
+            .iter()
+            .map(|pd| {
+                (
+                    format!("{prefix}_{}", pd.name),
+                    help(self.check_suite, pd.name),
+                    format!("{{item=\"{item}\"}} {}", pd.value),
+                )
+            })
+            .collect();
+        families.push((
+            format!("{prefix}_status_code"),
+            format!("Nagios compatible status code for {}", self.check_suite),
+            format!(
+                "{{item=\"{item}\",status=\"{}\"}} {}",
+                self.status,
+                self.code()
+            ),
+        ));
+        families.sort();
+        let mut out = String::new();
+        for (name, help, sample) in families {
+            out += &format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name}{sample}\n");
+        }
+        out
+    }
+
     fn nagios(&self) -> String {
         let mut parts = vec![self.check_name.clone()];
         parts.extend(self.criticals.iter().map(|c| format!("Crit:{c}")));
@@ -303,14 +399,71 @@ pub fn run(args: &CheckArgs) -> u8 {
         }
     };
     outcome.finish();
-    match args.format {
-        Format::Nagios => println!("{}", outcome.nagios()),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&outcome).unwrap_or_default()
-        ),
+    let text = match args.format {
+        Format::Nagios => outcome.nagios() + "\n",
+        Format::Json => serde_json::to_string_pretty(&outcome).unwrap_or_default() + "\n",
+        Format::Text => outcome.text(),
+        Format::Prometheus => outcome.prometheus(&args.namespace),
+    };
+    let written = match &args.outfile {
+        None => {
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, text.as_bytes())
+                .map_err(|e| format!("cannot write to stdout: {e}"))
+        }
+        Some(path) => replace_file(path, &text),
+    };
+    if let Err(e) = written {
+        eprintln!("rnats server check: error: {e}");
+        return 3;
     }
-    outcome.code()
+    if args.format == Format::Prometheus {
+        0
+    } else {
+        outcome.code()
+    }
+}
+
+/// Writes `path` whole or not at all (a collector never reads half a file): a new file
+/// next to it, then renamed over it.
+fn replace_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} is not a file name", path.display()))?;
+    let mut temporary = name.to_os_string();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary);
+    let written = std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.map_err(fail)
+}
+
+/// What a measurement is, for Prometheus' `# HELP`.
+fn help(suite: &str, name: &str) -> String {
+    match name {
+        "connect_time" => "Time taken to connect to NATS",
+        "rtt" => "The round-trip-time of the connection",
+        "request_time" => "Time taken for a full Request-Reply operation",
+        "uptime" => "NATS Server uptime in seconds",
+        "cpu" => "NATS Server CPU usage in percentage",
+        "mem" => "NATS Server memory usage in bytes",
+        "connections" => "Active connections",
+        "subscriptions" => "Active subscriptions",
+        "expiry" => "Expiry time in seconds",
+        _ => return format!("Data about the NATS CLI check {suite}"),
+    }
+    .to_string()
+}
+
+/// A Prometheus label value, escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Seconds as Go's `%v` prints a float64 (`0.5`, `1`).
@@ -615,6 +768,50 @@ mod tests {
         let json: serde_json::Value = serde_json::to_value(&o).unwrap();
         assert_eq!(json["status"], "CRITICAL");
         assert_eq!(json["critical"][0], "down");
+    }
+
+    #[test]
+    fn prometheus_and_text() {
+        let mut o = Outcome::new("connections", "Conn \"A\"");
+        o.perf_data
+            .push(PerfData::new("connect_time", 0.25, 0.5, 1.0, "s"));
+        o.warn("slow".into());
+        o.finish();
+        assert_eq!(
+            o.prometheus("nats_server_check"),
+            "# HELP nats_server_check_connections_connect_time Time taken to connect to NATS\n\
+             # TYPE nats_server_check_connections_connect_time gauge\n\
+             nats_server_check_connections_connect_time{item=\"Conn .A.\"} 0.25\n\
+             # HELP nats_server_check_connections_status_code Nagios compatible status code for connections\n\
+             # TYPE nats_server_check_connections_status_code gauge\n\
+             nats_server_check_connections_status_code{item=\"Conn .A.\",status=\"WARNING\"} 1\n"
+        );
+        assert_eq!(label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        let text = o.text();
+        assert!(
+            text.starts_with("Conn \"A\": WARNING\n\nStatus Detail\n\n"),
+            "{text}"
+        );
+        assert!(text.contains("│ Warning │ slow    │"), "{text}");
+        assert!(
+            text.contains("│ connect_time │ 0.25  │ s    │ 1 "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn outfiles_are_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("check.prom");
+        replace_file(&path, "one\n").unwrap();
+        replace_file(&path, "two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no file left behind"
+        );
+        assert!(replace_file(&dir.path().join("no/such/dir/x"), "x").is_err());
     }
 
     #[test]
