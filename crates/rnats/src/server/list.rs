@@ -86,8 +86,8 @@ pub fn run(args: &ListArgs) -> Result<()> {
             Bytes::new(),
             args.common.timeout,
             |answers| {
-                if expect.is_none() && answers.len() == 1 {
-                    let first: ServerStatsMsg = decode(&answers[0].message)?;
+                if let (None, [only]) = (expect, answers) {
+                    let first: ServerStatsMsg = decode(&only.message)?;
                     if first.stats.active_servers > 0 {
                         expect = Some(first.stats.active_servers as usize);
                     }
@@ -161,7 +161,9 @@ fn render(mut rows: Vec<Row>, sort: SortKey, reverse: bool) -> String {
     let names = compact(rows.iter().map(|r| r.stats.server.name.clone()).collect());
     let hosts = compact(rows.iter().map(|r| r.stats.server.host.clone()).collect());
     let mark = |differs: bool| if differs { "X" } else { "" }.to_string();
-    let first = &rows[0].stats;
+    let Some(first) = rows.first().map(|r| &r.stats) else {
+        return String::new();
+    };
     let versions_differ = rows
         .iter()
         .any(|r| r.stats.server.version != first.server.version);
@@ -400,5 +402,6 @@ mod tests {
         );
         assert!(text.find("│ a ").unwrap() < text.find("│ b ").unwrap());
         assert!(!text.contains("Cluster Overview"));
+        assert_eq!(render(Vec::new(), SortKey::Rtt, false), "");
     }
 }
