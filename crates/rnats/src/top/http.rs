@@ -261,4 +261,38 @@ mod tests {
         }
         assert_eq!(authority("::1", 8222), "[::1]:8222");
     }
+
+    proptest::proptest! {
+        /// Whatever a port answers, reading it is a body or an error, never a panic; and a
+        /// body sent in chunks of any sizes comes back whole.
+        #[test]
+        fn any_answer_is_read_safely(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            body_bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            cuts in proptest::collection::vec(1usize..50, 0..10),
+        ) {
+            let _ = super::body(&head);
+            let mut answer = b"HTTP/1.1 200 OK\r\n".to_vec();
+            answer.extend_from_slice(&head);
+            let _ = super::body(&answer);
+
+            let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            let mut rest = &body_bytes[..];
+            for cut in cuts.iter().chain(std::iter::once(&usize::MAX)) {
+                let take = (*cut).min(rest.len());
+                if take == 0 {
+                    break;
+                }
+                chunked.extend_from_slice(format!("{take:x}\r\n").as_bytes());
+                chunked.extend_from_slice(&rest[..take]);
+                chunked.extend_from_slice(b"\r\n");
+                rest = &rest[take..];
+            }
+            chunked.extend_from_slice(b"0\r\n\r\n");
+            proptest::prop_assert_eq!(super::body(&chunked).unwrap(), body_bytes.clone());
+            for end in 0..chunked.len() {
+                let _ = super::body(&chunked[..end]);
+            }
+        }
+    }
 }
