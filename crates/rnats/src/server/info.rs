@@ -73,6 +73,44 @@ fn render(v: &Varz) -> String {
     c.rows("Client URLs", &v.connect_urls);
     c.rows("WebSocket URLs", &v.ws_connect_urls);
 
+    if let Some(js) = v
+        .jetstream
+        .config
+        .as_ref()
+        .filter(|js| !js.store_dir.is_empty())
+    {
+        let stats = &v.jetstream.stats;
+        c.section("JetStream");
+        c.row("Domain", &js.domain);
+        c.row("API Support Level", stats.api.level);
+        c.row("Storage Directory", &js.store_dir);
+        c.row("Active Accounts", comma(stats.accounts));
+        c.row(
+            "Memory In Use",
+            ibytes(stats.memory.min(i64::MAX as u64) as i64),
+        );
+        c.row(
+            "File In Use",
+            ibytes(stats.storage.min(i64::MAX as u64) as i64),
+        );
+        c.row("API Requests", comma(stats.api.total));
+        c.row("API Errors", comma(stats.api.errors));
+        if js.sync_interval > 0 {
+            c.row("Always sync writes to disk", js.sync_always);
+            c.row(
+                "Write sync Frequency",
+                super::format::go_duration(Duration::from_nanos(js.sync_interval as u64)),
+            );
+        }
+        c.row("Maximum Memory Storage", ibytes(js.max_memory));
+        c.row("Maximum File Storage", ibytes(js.max_storage));
+        if !js.unique_tag.is_empty() {
+            c.row("Unique Tag", &js.unique_tag);
+        }
+        c.row("Cluster Message Compression", js.compress_ok);
+        c.row("Strict API Parsing", js.strict);
+    }
+
     c.section("Limits");
     c.row("Maximum Connections", comma(v.max_connections));
     c.row("Maximum Subscriptions", comma(v.max_subscriptions));
@@ -165,5 +203,33 @@ mod tests {
         assert!(text.contains("\nCluster:\n"));
         assert!(text.contains(&format!("a:6222\n{}b:6222\n", " ".repeat(27))));
         assert!(!text.contains("Super Cluster"));
+        assert!(!text.contains("JetStream"));
+    }
+
+    #[test]
+    fn a_jetstream_section_when_it_is_on() {
+        let varz: Varz = serde_json::from_str(
+            r#"{"server_id":"N","server_name":"js","jetstream":{"config":{"max_memory":1073741824,
+                "max_storage":2147483648,"store_dir":"/data/jetstream","sync_interval":120000000000,
+                "strict":true},"stats":{"memory":0,"storage":1536,"accounts":2,
+                "api":{"level":5,"total":1234,"errors":1}},"limits":{}}}"#,
+        )
+        .unwrap();
+        let text = render(&varz);
+        let row = |label: &str, value: &str| format!("\n{label:>29}: {value}\n");
+        for (label, value) in [
+            ("Storage Directory", "/data/jetstream"),
+            ("API Support Level", "5"),
+            ("Active Accounts", "2"),
+            ("File In Use", "1.5 KiB"),
+            ("API Requests", "1,234"),
+            ("Write sync Frequency", "2m0s"),
+            ("Maximum Memory Storage", "1.0 GiB"),
+            ("Strict API Parsing", "true"),
+        ] {
+            let expected = row(label, value);
+            assert!(text.contains(&expected), "{expected:?} in:\n{text}");
+        }
+        assert!(text.contains("\nJetStream:\n"), "{text}");
     }
 }

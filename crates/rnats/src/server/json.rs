@@ -140,6 +140,47 @@ pub struct Varz {
     pub gateway: GatewayVarz,
     pub tags: Vec<String>,
     pub system_account: String,
+    pub jetstream: JetStreamVarz,
+}
+
+/// `/varz`'s `jetstream`: empty when JetStream is off.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct JetStreamVarz {
+    pub config: Option<JetStreamConfig>,
+    pub stats: JetStreamStats,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct JetStreamConfig {
+    pub max_memory: i64,
+    pub max_storage: i64,
+    pub store_dir: String,
+    /// Nanoseconds.
+    pub sync_interval: i64,
+    pub sync_always: bool,
+    pub domain: String,
+    pub unique_tag: String,
+    pub compress_ok: bool,
+    pub strict: bool,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct JetStreamStats {
+    pub memory: u64,
+    pub storage: u64,
+    pub accounts: i64,
+    pub api: JetStreamApiStats,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct JetStreamApiStats {
+    pub level: i64,
+    pub total: u64,
+    pub errors: u64,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
