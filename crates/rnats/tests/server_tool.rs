@@ -508,6 +508,27 @@ fn a_cluster_of_two() {
     );
 }
 
+/// A server with `http_base_path` serves its monitoring under it: `--base-path`.
+#[test]
+fn top_with_a_base_path() {
+    let Some(server) = LatestServer::start_with_base_path(ACCOUNTS, "/nats") else {
+        return;
+    };
+    let port = server.monitor_port.to_string();
+    for base in ["/nats", "/nats/"] {
+        let run = rnats(&["top", "-m", &port, "--once", "--base-path", base]).expect(0, base);
+        assert!(run.stdout.contains("\nServer: alpha\n"), "{}", run.stdout);
+    }
+    let run = rnats(&["top", "-m", &port, "--once"]).expect(1, "without the base path");
+    assert!(
+        run.stderr.contains("stats request failed 404"),
+        "{}",
+        run.stderr
+    );
+    let run = rnats(&["top", "-m", &port, "--once", "--base-path", "nats"]).expect(1, "relative");
+    assert!(run.stderr.contains("must start with /"), "{}", run.stderr);
+}
+
 /// `rnats top --tlsca` reads an HTTPS monitoring port; without trusting its CA it cannot.
 #[test]
 fn top_over_https() {

@@ -25,6 +25,8 @@ use crate::keys::Result;
 pub struct Endpoint {
     pub host: String,
     pub port: u16,
+    /// The server's `http_base_path` (empty, or starting with `/`), before every path.
+    pub base_path: String,
     pub tls: Option<Arc<ClientConfig>>,
 }
 
@@ -79,6 +81,7 @@ const MAX_ANSWER: u64 = 256 * 1024 * 1024;
 /// `GET http(s)://host:port/path`: the body of a `200 OK`, or what went wrong.
 pub fn get(endpoint: &Endpoint, path: &str, timeout: Duration) -> Result<Vec<u8>> {
     let (host, port) = (endpoint.host.as_str(), endpoint.port);
+    let path = format!("{}{path}", endpoint.base_path);
     let scheme = if endpoint.tls.is_some() {
         "https"
     } else {

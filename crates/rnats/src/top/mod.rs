@@ -38,6 +38,10 @@ pub struct TopArgs {
     #[arg(short = 'm', long, default_value_t = 8222)]
     pub port: u16,
 
+    /// The server's `http_base_path`, if it has one (e.g. /nats).
+    #[arg(long, value_name = "PATH", default_value = "")]
+    pub base_path: String,
+
     /// The most connections to show.
     #[arg(short = 'n', long = "conns", value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -243,9 +247,20 @@ fn endpoint(args: &TopArgs) -> Result<http::Endpoint> {
     } else {
         None
     };
+    let base_path = args.base_path.trim_end_matches('/');
+    if !base_path.is_empty() && !base_path.starts_with('/') {
+        return Err(format!("--base-path {base_path:?} must start with /"));
+    }
+    if base_path
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("--base-path {base_path:?} cannot hold spaces"));
+    }
     Ok(http::Endpoint {
         host: args.host.clone(),
         port: args.port,
+        base_path: base_path.to_string(),
         tls,
     })
 }

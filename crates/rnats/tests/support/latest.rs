@@ -50,15 +50,21 @@ pub struct LatestServer {
 impl LatestServer {
     /// `None` when the binary is missing (and allowed to be).
     pub fn start(config: &str) -> Option<LatestServer> {
-        Self::start_with(config, false)
+        Self::start_with(config, false, "")
     }
 
     /// With the monitoring port on HTTPS (`-ms`; `config` must have a `tls {}` block).
     pub fn start_https(config: &str) -> Option<LatestServer> {
-        Self::start_with(config, true)
+        Self::start_with(config, true, "")
     }
 
-    fn start_with(config: &str, https: bool) -> Option<LatestServer> {
+    /// With `http_base_path: base_path` (added to `config`).
+    pub fn start_with_base_path(config: &str, base_path: &str) -> Option<LatestServer> {
+        let config = format!("{config}\nhttp_base_path: \"{base_path}\"\n");
+        Self::start_with(&config, false, base_path)
+    }
+
+    fn start_with(config: &str, https: bool, base_path: &str) -> Option<LatestServer> {
         let binary = binary()?;
         let mut failures = Vec::new();
         // Ports picked free may be taken before the server binds them: then it exits (or
@@ -85,7 +91,7 @@ impl LatestServer {
                 monitor_port,
                 _dir: dir,
             };
-            match server.wait_ready(https) {
+            match server.wait_ready(https, base_path) {
                 Ok(()) => return Some(server),
                 Err(why) => failures.push(why),
             }
@@ -95,7 +101,7 @@ impl LatestServer {
 
     /// Polls until the client port greets with this server's INFO and the monitoring port
     /// answers with the same server ID (an HTTPS port: accepts, and the server still runs).
-    fn wait_ready(&mut self, https: bool) -> Result<(), String> {
+    fn wait_ready(&mut self, https: bool, base_path: &str) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
@@ -111,7 +117,8 @@ impl LatestServer {
                         }
                     }
                 } else {
-                    let varz = http_get(self.monitor_port, "/varz").unwrap_or_default();
+                    let varz = http_get(self.monitor_port, &format!("{base_path}/varz"))
+                        .unwrap_or_default();
                     if varz.contains(&format!("\"server_id\": \"{id}\"")) {
                         return Ok(());
                     }
