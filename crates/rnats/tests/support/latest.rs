@@ -100,7 +100,7 @@ impl LatestServer {
     }
 
     /// Polls until the client port greets with this server's INFO and the monitoring port
-    /// answers with the same server ID (an HTTPS port: accepts, and the server still runs).
+    /// answers with the same server ID (for an HTTPS port: its log says it listens there).
     fn wait_ready(&mut self, https: bool, base_path: &str) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -109,12 +109,11 @@ impl LatestServer {
             }
             if let Some(id) = server_id(self.port) {
                 if https {
-                    if TcpStream::connect(("127.0.0.1", self.monitor_port)).is_ok() {
-                        // A server that could not bind the port has exited by now.
-                        std::thread::sleep(Duration::from_millis(100));
-                        if self.child.try_wait().map_err(|e| e.to_string())?.is_none() {
-                            return Ok(());
-                        }
+                    // It logs this once it holds the port (no plain GET can ask an HTTPS one).
+                    let bound =
+                        format!("Starting https monitor on 127.0.0.1:{}", self.monitor_port);
+                    if self.log().contains(&bound) {
+                        return Ok(());
                     }
                 } else {
                     let varz = http_get(self.monitor_port, &format!("{base_path}/varz"))
