@@ -58,6 +58,8 @@ pub struct Account {
     /// server id, as their `$SYS.ACCOUNT.<acc>.SERVER.CONNS` events said:
     /// a JWT account's connection limit holds cluster-wide.
     remote_connections: Mutex<HashMap<String, usize>>,
+    /// Whether the other servers were asked for their counts yet.
+    pub(crate) remote_connections_asked: AtomicBool,
 }
 
 struct PendingResponse {
@@ -177,6 +179,7 @@ impl Account {
             responses_announced: AtomicBool::new(false),
             stats: crate::stats::AccountStats::default(),
             remote_connections: Mutex::new(HashMap::new()),
+            remote_connections_asked: AtomicBool::new(false),
         })
     }
 

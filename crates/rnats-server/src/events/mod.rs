@@ -15,8 +15,9 @@
 //!   server they do not select stays silent.
 //! - **Events**: `$SYS.ACCOUNT.<acc>.CONNECT` and `.DISCONNECT` for every
 //!   client login and logout, `$SYS.SERVER.<id>.CLIENT.AUTH.ERR` for every
-//!   refused login, `$SYS.ACCOUNT.<acc>.SERVER.CONNS` when an account's
-//!   connection count here changes, and `$SYS.SERVER.<id>.STATSZ` every
+//!   refused login, `$SYS.ACCOUNT.<acc>.SERVER.CONNS` (and the older
+//!   `$SYS.SERVER.ACCOUNT.<acc>.CONNS`, which servers follow) when an
+//!   account's connection count here changes, and `$SYS.SERVER.<id>.STATSZ` every
 //!   [`STATSZ_INTERVAL`].
 //!
 //! Everything goes through the server's internal client (`crate::system`):
@@ -248,6 +249,31 @@ pub fn client_connected(shared: &ServerShared, client: &Client, account: &str) {
         publish(shared, subject, &msg);
     }
     account_connections_changed(shared, account);
+    ask_for_remote_connections(shared, account);
+}
+
+/// The first login to an account in a cluster asks the other servers for
+/// their counts of its connections (answered on the subject of their
+/// events, which [`track_remote_connections`] follows); later changes come
+/// as events.
+fn ask_for_remote_connections(shared: &ServerShared, account: &str) {
+    let Some(acc) = shared.accounts.get(account) else {
+        return;
+    };
+    if shared.cluster.is_none() || acc.remote_connections_asked.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let Some(sys) = system_account(shared) else {
+        return;
+    };
+    let msg = OutboundMessage::new(
+        Bytes::from(format!("$SYS.REQ.ACCOUNT.{account}.CONNS")),
+        Bytes::new(),
+    )
+    .with_reply(Bytes::from(format!("$SYS.SERVER.ACCOUNT.{account}.CONNS")));
+    if let Err(e) = shared.system.publish(&sys, msg) {
+        debug!("Could not ask for the cluster's connection counts: {e}");
+    }
 }
 
 /// A logged-in client left: `$SYS.ACCOUNT.<acc>.DISCONNECT` with what it
@@ -308,12 +334,17 @@ pub struct AccountNumConns {
 /// `$SYS.ACCOUNT.<acc>.SERVER.CONNS`, for the other servers' count of an
 /// account's connections in the cluster.
 fn account_connections_changed(shared: &ServerShared, account: &str) {
-    let subject = format!("$SYS.ACCOUNT.{account}.SERVER.CONNS");
-    if !anyone_listening(shared, &subject) {
-        return;
-    }
-    if let Some(msg) = account_num_conns(shared, account) {
-        publish(shared, subject, &msg);
+    // Sent on nats-server's current subject and on the older one, which is
+    // the one its servers (and these) follow.
+    for subject in [
+        format!("$SYS.ACCOUNT.{account}.SERVER.CONNS"),
+        format!("$SYS.SERVER.ACCOUNT.{account}.CONNS"),
+    ] {
+        if anyone_listening(shared, &subject)
+            && let Some(msg) = account_num_conns(shared, account)
+        {
+            publish(shared, subject, &msg);
+        }
     }
 }
 
@@ -331,7 +362,8 @@ pub fn account_num_conns(shared: &ServerShared, account: &str) -> Option<Account
     })
 }
 
-/// Follows the other servers' `$SYS.ACCOUNT.<acc>.SERVER.CONNS` events,
+/// Follows the other servers' `$SYS.SERVER.ACCOUNT.<acc>.CONNS` events
+/// (the older subject of the two they are sent on, which nats-server follows),
 /// so that an account's connection limit counts its connections on every
 /// server of the cluster (nats-server's and rnats's alike).
 fn track_remote_connections(
@@ -351,7 +383,7 @@ fn track_remote_connections(
     }
     let mut events = shared
         .system
-        .subscribe(sys, "$SYS.ACCOUNT.*.SERVER.CONNS", None)?;
+        .subscribe(sys, "$SYS.SERVER.ACCOUNT.*.CONNS", None)?;
     let weak = Arc::downgrade(shared);
     tokio::spawn(async move {
         while let Some(msg) = events.recv().await {
