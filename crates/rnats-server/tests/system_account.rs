@@ -173,12 +173,22 @@ async fn server_requests_answer_like_nats_server() {
         ("$SYS.REQ.ACCOUNT.A.CONNS", ""),
         ("$SYS.REQ.ACCOUNT.A.STATZ", ""),
         ("$SYS.REQ.ACCOUNT.PING.STATZ", ""),
+        ("$SYS.REQ.USER.INFO", ""),
     ] {
         let t = ask(&theirs, &subject.replace("<id>", &id_theirs), body).await;
         let o = ask(&ours, &subject.replace("<id>", id_ours), body).await;
         problems.extend(missing(subject, &t, &o, SKIP));
     }
     assert!(problems.is_empty(), "differences:\n{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn user_info_tells_the_asker_who_it_is() {
+    let server = start_server(options(ACCOUNTS)).await;
+    let sys = login(server.client_url(), "sys").await;
+    let info = ask(&sys, "$SYS.REQ.USER.INFO", "").await;
+    assert_eq!(info["data"]["user"], "sys", "{info}");
+    assert_eq!(info["data"]["account"], "SYS", "{info}");
 }
 
 #[tokio::test]

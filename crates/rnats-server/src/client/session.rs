@@ -534,6 +534,7 @@ impl Session {
         self.client.track_responses(responses);
         self.publish_verdicts.clear();
         self.permissions = identity.permissions;
+        self.client.set_permissions(self.permissions.clone());
         if !Arc::ptr_eq(&self.account, &identity.account) {
             self.move_subscriptions(identity.account);
         }

@@ -37,6 +37,9 @@ pub struct Deliveries {
     /// (taken by the role once per read, see [`crate::stats`]).
     pub(crate) to_clients: Counts,
     pub(crate) to_routes: Counts,
+    /// The id of the connection whose messages these are (its seed), told
+    /// to internal subscribers that ask who is asking (`$SYS.REQ.USER.INFO`).
+    publisher: u64,
 }
 
 /// One route a message is sent to.
@@ -55,6 +58,7 @@ impl Deliveries {
             routes: Vec::new(),
             to_clients: Counts::default(),
             to_routes: Counts::default(),
+            publisher: seed,
         }
     }
 
@@ -341,7 +345,7 @@ impl Deliveries {
             Delivery::Exhausted => return false,
         }
         if let Sink::Internal(inbox) = &sub.sink {
-            return inbox.push(msg);
+            return inbox.push(msg, self.publisher);
         }
         let client = &sub.client;
         if let Some(reply) = msg.reply {

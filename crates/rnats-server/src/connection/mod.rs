@@ -172,6 +172,8 @@ pub struct Client {
     details: Mutex<Option<Arc<Details>>>,
     /// The TLS version and cipher suite it negotiated, in Go's names.
     pub tls: std::sync::OnceLock<(String, String)>,
+    /// The permissions of its login, for `$SYS.REQ.USER.INFO`.
+    permissions: Mutex<Option<Arc<crate::auth::permissions::Permissions>>>,
 }
 
 /// What a connection said and was granted at its login, for monitoring
@@ -229,6 +231,7 @@ impl Client {
             rtt: AtomicU64::new(0),
             details: Mutex::new(None),
             tls: std::sync::OnceLock::new(),
+            permissions: Mutex::new(None),
         }
     }
 
@@ -266,6 +269,18 @@ impl Client {
     /// What it said and was granted at login (None before).
     pub fn details(&self) -> Option<Arc<Details>> {
         lock(&self.details).clone()
+    }
+
+    /// The permissions of its login (None: all allowed, or not logged in).
+    pub fn permissions(&self) -> Option<Arc<crate::auth::permissions::Permissions>> {
+        lock(&self.permissions).clone()
+    }
+
+    pub(crate) fn set_permissions(
+        &self,
+        permissions: Option<Arc<crate::auth::permissions::Permissions>>,
+    ) {
+        *lock(&self.permissions) = permissions;
     }
 
     pub(crate) fn set_details(&self, details: Details) {

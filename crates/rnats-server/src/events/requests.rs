@@ -405,6 +405,74 @@ fn account_request(shared: &Arc<ServerShared>, msg: &InboundMessage) -> Option<B
     respond(shared, answer)
 }
 
+#[derive(Debug, Serialize)]
+struct RuleJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deny: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ResponsesJson {
+    max: usize,
+    /// Nanoseconds.
+    ttl: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct PermissionsJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish: Option<RuleJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscribe: Option<RuleJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    responses: Option<ResponsesJson>,
+}
+
+/// nats-server's `UserInfo`: who is asking.
+#[derive(Debug, Serialize)]
+struct UserInfo {
+    user: String,
+    account: String,
+    /// The account's name tag (its name, for configured accounts).
+    account_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<PermissionsJson>,
+}
+
+/// `$SYS.REQ.USER.INFO`: the login of the connection that asks.
+fn user_info(shared: &ServerShared, msg: &InboundMessage) -> Option<Bytes> {
+    let client = shared
+        .clients()
+        .into_iter()
+        .find(|c| c.id == msg.publisher)?;
+    let details = client.details()?;
+    let rule = |r: &crate::auth::permissions::Rule| RuleJson {
+        allow: r.allowed(),
+        deny: r.denied(),
+    };
+    let permissions = client.permissions().map(|p| PermissionsJson {
+        publish: p.publish.as_ref().map(rule),
+        subscribe: p.subscribe.as_ref().map(rule),
+        responses: p.responses.as_ref().map(|r| ResponsesJson {
+            max: r.max,
+            ttl: r.expires.map_or(0, format::nanos),
+        }),
+    });
+    let account = details
+        .account
+        .clone()
+        .unwrap_or_else(|| crate::accounts::GLOBAL_ACCOUNT.to_string());
+    let info = UserInfo {
+        user: details.user.clone().unwrap_or_default(),
+        account_name: account.clone(),
+        account,
+        permissions,
+    };
+    respond(shared, Ok::<_, (u16, String)>(info))
+}
+
 /// Subscribes the services in the system account `sys`.
 pub(super) fn serve(shared: &Arc<ServerShared>, sys: &Arc<Account>) -> Result<(), SubscribeError> {
     let system = &shared.system;
@@ -427,6 +495,13 @@ pub(super) fn serve(shared: &Arc<ServerShared>, sys: &Arc<Account>) -> Result<()
                 server_request(&shared, endpoint, msg)
             })?;
         }
+    }
+    {
+        let weak = weak.clone();
+        system.serve(sys, "$SYS.REQ.USER.INFO", None, move |msg| {
+            let shared = weak.upgrade()?;
+            user_info(&shared, msg)
+        })?;
     }
     for endpoint in ACCOUNT_ENDPOINTS {
         let weak = weak.clone();
