@@ -199,7 +199,7 @@ mod tests {
     fn headers_and_payload_are_split() {
         let chunk = Bytes::from_static(b"NATS/1.0\r\nA: b\r\n\r\nhello");
         let msg = message(&chunk, Sizes::HMsg(b"18", b"23"));
-        let inbound = inbound(&msg);
+        let inbound = inbound(&msg, 0);
         assert_eq!(&inbound.subject[..], b"a.b");
         assert_eq!(inbound.reply.as_deref(), Some(&b"_INBOX.1"[..]));
         assert_eq!(
