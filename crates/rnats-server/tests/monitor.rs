@@ -344,3 +344,66 @@ async fn metrics_are_valid_prometheus_with_the_exporter_names() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn https_monitoring_uses_the_tls_block_s_certificate() {
+    use rustls_pki_types::CertificateDer;
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let path = dir.path().join("rnats.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "port: -1\nhost: 127.0.0.1\nhttps_port: -1\ntls {{ cert_file: {:?}, key_file: {:?} }}\n",
+            cert_file, key_file
+        ),
+    )
+    .unwrap();
+    let (opts, _) = config::load(&path).expect("the config loads");
+    let server = start_server(opts).await;
+    assert!(server.monitor_addr().is_none(), "no plain HTTP asked for");
+    let addr = server.monitor_tls_addr().expect("HTTPS monitoring is on");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(cert.der().to_vec()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .expect("the TLS handshake");
+    tls.write_all(b"GET /varz HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tls.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\"https_port\": {}", addr.port())),
+        "{text}"
+    );
+}
