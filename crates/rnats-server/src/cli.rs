@@ -45,6 +45,22 @@ struct Args {
         value_name = "name"
     )]
     name: Option<String>,
+    /// Use port for HTTP monitoring (-1 for any free port)
+    #[arg(
+        short = 'm',
+        long = "http_port",
+        value_name = "port",
+        allow_negative_numbers = true
+    )]
+    http_port: Option<i32>,
+    /// Use port for HTTPS monitoring (with the certificates of tls {})
+    #[arg(
+        long = "https_port",
+        visible_alias = "ms",
+        value_name = "port",
+        allow_negative_numbers = true
+    )]
+    https_port: Option<i32>,
     /// File to store PID
     #[arg(short = 'P', long = "pid", value_name = "file")]
     pid: Option<PathBuf>,
@@ -178,6 +194,8 @@ pub struct Flags {
     check_config: bool,
     host: Option<String>,
     port: Option<i32>,
+    http_port: Option<i32>,
+    https_port: Option<i32>,
     server_name: Option<String>,
     pid_file: Option<PathBuf>,
     ports_file_dir: Option<PathBuf>,
@@ -246,6 +264,12 @@ impl Flags {
         }
         if let Some(port) = self.port {
             opts.port = port;
+        }
+        if let Some(port) = self.http_port {
+            opts.monitor.port = port;
+        }
+        if let Some(port) = self.https_port {
+            opts.monitor.https_port = port;
         }
         if let Some(name) = &self.server_name {
             opts.server_name = Some(name.clone());
@@ -387,7 +411,6 @@ impl Flags {
 /// tracked. Refusing them beats running with a setting silently dropped.
 const NOT_YET: &[(&[&str], &str)] = &[
     (&["--help_tls"], "TLS help"),
-    (&["-m", "--http_port", "--ms", "--https_port"], "monitoring"),
     (
         &["-js", "--js", "--jetstream", "--sd", "--store_dir"],
         "JetStream",
@@ -471,6 +494,8 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
         check_config: args.check_config,
         host: args.addr,
         port: args.port,
+        http_port: args.http_port,
+        https_port: args.https_port,
         server_name: args.name,
         pid_file: args.pid,
         ports_file_dir: args.ports_file_dir,
@@ -750,7 +775,7 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_refused_by_name() {
-        for flag in ["--help_tls", "-m", "-js"] {
+        for flag in ["--help_tls", "-js"] {
             let err = parse([OsString::from(flag)]).unwrap_err().to_string();
             assert!(
                 err.contains("not supported by rnats-server yet"),
@@ -758,6 +783,14 @@ mod tests {
             );
         }
         assert!(parse([OsString::from("--no-such-flag")]).is_err());
+    }
+
+    #[test]
+    fn monitoring_flags() {
+        let opts = run(&["-m", "8222", "-ms", "-1"]);
+        assert_eq!((opts.monitor.port, opts.monitor.https_port), (8222, -1));
+        let opts = run(&["--http_port=1", "--https_port", "2"]);
+        assert_eq!((opts.monitor.port, opts.monitor.https_port), (1, 2));
     }
 
     #[test]

@@ -56,6 +56,34 @@ pub struct Options {
     /// over, and how long to wait before the first is closed.
     pub lame_duck_duration: Duration,
     pub lame_duck_grace_period: Duration,
+    /// HTTP(S) monitoring (`http_port`, `https_port`, `http`, `https`,
+    /// `http_base_path`; `-m`, `-ms`).
+    pub monitor: MonitorOptions,
+    /// The system account's name (`system_account`): `$SYS` unless
+    /// configured, none with `no_system_account`.
+    pub system_account: Option<String>,
+}
+
+/// The name of the system account nats-server creates by default.
+pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
+
+/// Where monitoring is served. A port of 0 is off, -1 any free port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorOptions {
+    /// The address to listen on; the client `host` when empty.
+    pub host: String,
+    pub port: i32,
+    /// HTTPS, with the certificates of `tls {}`.
+    pub https_port: i32,
+    /// A path prefix for every endpoint (`/nats` serves `/nats/varz`).
+    pub base_path: String,
+}
+
+impl MonitorOptions {
+    /// Whether plain HTTP or HTTPS monitoring is on.
+    pub fn enabled(&self) -> bool {
+        self.port != 0 || self.https_port != 0
+    }
 }
 
 /// nats-server's default for `connect_error_reports`.
@@ -308,6 +336,8 @@ impl Default for Options {
             reconnect_error_reports: DEFAULT_RECONNECT_ERROR_REPORTS,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
+            monitor: MonitorOptions::default(),
+            system_account: Some(DEFAULT_SYSTEM_ACCOUNT.to_string()),
         }
     }
 }

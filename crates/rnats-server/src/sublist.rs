@@ -119,6 +119,28 @@ pub struct Sublist<S: Subscriber> {
     count: AtomicUsize,
     /// Returned for subjects that cannot match anything.
     empty: Arc<Matches<S>>,
+    /// For monitoring (`/subsz`): changes, and lookups (callers keep their
+    /// own caches in front, so these are not per message).
+    inserts: AtomicU64,
+    removes: AtomicU64,
+    lookups: AtomicU64,
+    cache_hits: AtomicU64,
+}
+
+/// What monitoring reports of an index (nats-server's `SublistStats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    pub subscriptions: usize,
+    /// Subjects whose matches are cached.
+    pub cached: usize,
+    pub inserts: u64,
+    pub removes: u64,
+    pub lookups: u64,
+    /// Of `lookups`, answered from the cache.
+    pub cache_hits: u64,
+    /// The most subscriptions, and the mean, a cached subject matched.
+    pub max_fanout: usize,
+    pub avg_fanout: f64,
 }
 
 impl<S: Subscriber> Default for Sublist<S> {
@@ -145,6 +167,55 @@ impl<S: Subscriber> Sublist<S> {
             generation: AtomicU64::new(0),
             count: AtomicUsize::new(0),
             empty: Arc::new(Matches::default()),
+            inserts: AtomicU64::new(0),
+            removes: AtomicU64::new(0),
+            lookups: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+        }
+    }
+
+    /// Calls `f` with every subscription in the index (under its read lock:
+    /// `f` must not touch the index).
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<S>)) {
+        let trie = self.read_trie();
+        let mut levels = vec![&*trie];
+        while let Some(level) = levels.pop() {
+            let nodes = level
+                .literals
+                .values()
+                .chain(level.pwc.as_deref())
+                .chain(level.fwc.as_deref());
+            for node in nodes {
+                node.plain.list.iter().for_each(&mut f);
+                for group in &node.queues {
+                    group.members.list.iter().for_each(&mut f);
+                }
+                levels.push(&node.next);
+            }
+        }
+    }
+
+    /// Counts for monitoring.
+    pub fn stats(&self) -> Stats {
+        let cache = self.read_cache();
+        let fanouts = cache
+            .values()
+            .map(|m| m.plain.len() + m.queues.iter().map(|q| q.members.len()).sum::<usize>());
+        let (max_fanout, total) = fanouts.fold((0, 0), |(max, sum), n| (max.max(n), sum + n));
+        let cached = cache.len();
+        Stats {
+            subscriptions: self.count(),
+            cached,
+            inserts: self.inserts.load(Ordering::Relaxed),
+            removes: self.removes.load(Ordering::Relaxed),
+            lookups: self.lookups.load(Ordering::Relaxed),
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            max_fanout,
+            avg_fanout: if cached == 0 {
+                0.0
+            } else {
+                total as f64 / cached as f64
+            },
         }
     }
 
@@ -160,6 +231,7 @@ impl<S: Subscriber> Sublist<S> {
             return Ok(());
         }
         self.count.fetch_add(1, Ordering::Relaxed);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         self.invalidate(&[sub.subject()]);
         self.generation.fetch_add(1, Ordering::Release);
         drop(trie);
@@ -174,6 +246,7 @@ impl<S: Subscriber> Sublist<S> {
             return false;
         }
         self.count.fetch_sub(1, Ordering::Relaxed);
+        self.removes.fetch_add(1, Ordering::Relaxed);
         self.invalidate(&[sub.subject()]);
         self.generation.fetch_add(1, Ordering::Release);
         drop(trie);
@@ -191,6 +264,7 @@ impl<S: Subscriber> Sublist<S> {
             return;
         }
         self.count.fetch_sub(subs.len(), Ordering::Relaxed);
+        self.removes.fetch_add(subs.len() as u64, Ordering::Relaxed);
         let subjects: Vec<&[u8]> = subs.iter().map(|s| s.subject()).collect();
         self.invalidate(&subjects);
         self.generation.fetch_add(1, Ordering::Release);
@@ -205,7 +279,9 @@ impl<S: Subscriber> Sublist<S> {
     /// (so it reaches `*` and `>` subscriptions but not literal ones), which
     /// is what nats-server 2.9 does with a non-pedantic publish to `foo.*`.
     pub fn matches(&self, subject: &[u8]) -> Arc<Matches<S>> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         if let Some(hit) = self.read_cache().get(subject) {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return hit.clone();
         }
         if subject.is_empty()

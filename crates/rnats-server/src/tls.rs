@@ -98,6 +98,22 @@ pub enum TlsConfigError {
     Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
+/// A negotiated version and cipher suite in Go's words, as nats-server's
+/// monitoring shows them: `("1.3", "TLS_AES_128_GCM_SHA256")`.
+pub fn go_names(version: rustls::ProtocolVersion, suite: rustls::CipherSuite) -> (String, String) {
+    let version = match version {
+        rustls::ProtocolVersion::TLSv1_3 => "1.3".to_string(),
+        rustls::ProtocolVersion::TLSv1_2 => "1.2".to_string(),
+        other => format!("{other:?}"),
+    };
+    let suite = format!("{suite:?}");
+    let suite = match suite.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}"),
+        None => suite,
+    };
+    (version, suite)
+}
+
 fn cipher_suite_by_go_name(name: &str) -> Option<SupportedCipherSuite> {
     Some(
         match name.trim_end_matches("_SHA256").trim_end_matches("_SHA384") {

@@ -1093,6 +1093,71 @@ async fn a_claims_update_sent_to_one_server_reaches_the_cluster() {
     s1.shutdown().await;
 }
 
+/// A JWT account's connection limit holds across a mixed cluster: each
+/// server counts the account's connections on the others from their
+/// `$SYS.ACCOUNT.<acc>.SERVER.CONNS` events, rnats and nats-server alike.
+#[tokio::test]
+async fn account_connection_limit_holds_across_a_mixed_cluster() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.nats.limits.conn = 1);
+    let mut opts = chain.options();
+    opts.cluster = Some(ClusterOptions {
+        name: Some("jwt".into()),
+        host: "127.0.0.1".into(),
+        port: -1,
+        ..Default::default()
+    });
+    let rnats = start_server(opts).await;
+    let mut config = chain.reference_config();
+    config.push_str(&format!(
+        "cluster {{\n  name: jwt\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
+        support::free_port(),
+        rnats.cluster_addr().unwrap()
+    ));
+    let Some(reference) = support::ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    support::cluster::wait_routes(&rnats, 1).await;
+    let u = KeyPair::new_user();
+    let jwt = user_jwt(&a, &u, |_| {});
+    let (on_rnats, on_ref) = (rnats.local_addr(), reference.addr());
+    for (first_at, then_at) in [(on_ref, on_rnats), (on_rnats, on_ref)] {
+        // The first login's event crosses once the other server's interest
+        // has: until then the second login gets in, and both go again.
+        let mut refused = false;
+        for _ in 0..100 {
+            let mut first = connect_jwt_at(first_at, &jwt, Some(&u)).await;
+            first.expect(b"PONG\r\n").await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut second = connect_jwt_at(then_at, &jwt, Some(&u)).await;
+            let answer = second
+                .read_until(Duration::from_secs(2), |b| {
+                    b.ends_with(b"PONG\r\n") || b.ends_with(b"exceeded'\r\n")
+                })
+                .await;
+            if answer
+                .bytes
+                .ends_with(b"-ERR 'maximum account active connections exceeded'\r\n")
+            {
+                refused = true;
+                break;
+            }
+            drop(second);
+            drop(first);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            refused,
+            "a second connection got in at {then_at} while one was at {first_at} \
+             (rnats is {on_rnats}); the reference's log:\n{}",
+            reference.log()
+        );
+    }
+    drop(reference);
+    rnats.shutdown().await;
+}
+
 /// Operator mode in a mixed cluster: rnats and the reference nats-server
 /// trust the same operator and route to each other; users of one account
 /// reach each other across the route both ways, and another account on

@@ -52,6 +52,14 @@ pub struct Account {
     response_prefix: Box<[u8]>,
     /// Whether the cluster has been told of interest in `response_prefix`.
     pub(crate) responses_announced: AtomicBool,
+    /// Its traffic on this server (`/accstatz`).
+    pub stats: crate::stats::AccountStats,
+    /// Its client connections on the other servers of the cluster, by
+    /// server id, as their `$SYS.ACCOUNT.<acc>.SERVER.CONNS` events said:
+    /// a JWT account's connection limit holds cluster-wide.
+    remote_connections: Mutex<HashMap<String, usize>>,
+    /// Whether the other servers were asked for their counts yet.
+    pub(crate) remote_connections_asked: AtomicBool,
 }
 
 struct PendingResponse {
@@ -169,6 +177,9 @@ impl Account {
             responses: Mutex::new(HashMap::new()),
             response_prefix: [RESPONSE_PREFIX, &random_token(6), b"."].concat().into(),
             responses_announced: AtomicBool::new(false),
+            stats: crate::stats::AccountStats::default(),
+            remote_connections: Mutex::new(HashMap::new()),
+            remote_connections_asked: AtomicBool::new(false),
         })
     }
 
@@ -180,6 +191,25 @@ impl Account {
 
     /// Its import/export routes, if it has any.
     #[inline]
+    /// Another server reported its count of this account's connections.
+    pub fn set_remote_connections(&self, server: &str, count: usize) {
+        let mut remote = lock(&self.remote_connections);
+        match count {
+            0 => remote.remove(server),
+            n => remote.insert(server.to_string(), n),
+        };
+    }
+
+    /// A server left the cluster: its connections no longer count.
+    pub fn forget_server(&self, server: &str) {
+        lock(&self.remote_connections).remove(server);
+    }
+
+    /// This account's client connections on the other servers.
+    pub fn remote_connection_count(&self) -> usize {
+        lock(&self.remote_connections).values().sum()
+    }
+
     pub fn routes(&self) -> Option<Arc<Routes>> {
         if !self.has_routes.load(Ordering::Acquire) {
             return None;
@@ -310,6 +340,13 @@ impl Accounts {
 
     pub fn get(&self, name: &str) -> Option<Arc<Account>> {
         read_lock(&self.by_name).get(name).cloned()
+    }
+
+    /// Every account, sorted by name.
+    pub fn all(&self) -> Vec<Arc<Account>> {
+        let mut all: Vec<_> = read_lock(&self.by_name).values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
     }
 }
 

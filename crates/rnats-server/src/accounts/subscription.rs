@@ -86,6 +86,16 @@ impl Subscription {
         matches!(self.sink, Sink::Route)
     }
 
+    /// Messages delivered to it so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Its `UNSUB <sid> <max>` limit (0: none).
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
     /// Members behind a route's queue subscription (1 otherwise).
     #[inline]
     pub fn weight(&self) -> u32 {

@@ -42,7 +42,30 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// As the configuration wrote it: `subject`, or `subject queue`.
+    fn text(&self) -> String {
+        let subject = String::from_utf8_lossy(&self.subject);
+        match &self.queue {
+            Some(q) => format!("{subject} {}", String::from_utf8_lossy(q)),
+            None => subject.into_owned(),
+        }
+    }
+}
+
 impl Rule {
+    /// The allowed entries as written (None: no allow list, all allowed).
+    pub fn allowed(&self) -> Option<Vec<String>> {
+        self.allow
+            .as_ref()
+            .map(|entries| entries.iter().map(Entry::text).collect())
+    }
+
+    /// The denied entries as written.
+    pub fn denied(&self) -> Vec<String> {
+        self.deny.iter().map(Entry::text).collect()
+    }
+
     pub(crate) fn from_config(c: &SubjectRuleConfig) -> Self {
         let entries = |v: &Vec<String>| v.iter().map(|s| Entry::parse(s)).collect();
         Rule {

@@ -539,7 +539,9 @@ impl Trust {
         let registration = {
             let mut live = lock(&account.live);
             let max = claims.nats.limits.conn;
-            if max != NO_LIMIT && !live.contains_key(&client.id) && live.len() as i64 >= max {
+            // Connections on the other servers of the cluster count too.
+            let here_and_there = live.len() + account.account.remote_connection_count();
+            if max != NO_LIMIT && !live.contains_key(&client.id) && here_and_there as i64 >= max {
                 return Err(JwtRefusal {
                     reason: format!(
                         "Account {account_key} has reached its limit of {max} connections"

@@ -59,6 +59,10 @@ async fn serve_tls(
         );
         return;
     };
+    let tls = stream.get_ref().1;
+    if let (Some(version), Some(suite)) = (tls.protocol_version(), tls.negotiated_cipher_suite()) {
+        let _ = client.tls.set(crate::tls::go_names(version, suite.suite()));
+    }
     let identities = match (&opts.verify_and_map, stream.get_ref().1.peer_certificates()) {
         (true, Some([cert, ..])) => crate::tls::certificate_identities(cert),
         _ => Vec::new(),

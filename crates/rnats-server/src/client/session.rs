@@ -24,10 +24,12 @@ use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
 use crate::auth::{AuthFailure, Identity};
+use crate::connection::closed::{Closed, ClosedSub};
 use crate::connection::delivery::{Deliveries, Message, Sizes};
 use crate::connection::reader::{Outcome, Role, read_loop};
-use crate::connection::{Client, CloseReason};
+use crate::connection::{Client, CloseReason, Details};
 use crate::server::ServerShared;
+use crate::stats::Counts;
 use crate::sublist::Matches;
 use crate::sync::lock;
 
@@ -138,6 +140,8 @@ pub struct Session {
     auth_generation: u64,
     /// When a client that must log in and has not is closed.
     auth_deadline: Instant,
+    /// Messages published during the current read (see [`crate::stats`]).
+    received: Counts,
 }
 
 /// The credentials fields of a CONNECT. Never logged.
@@ -223,6 +227,7 @@ impl Role for Session {
 
     async fn on_bytes(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Outcome) {
         let (consumed, outcome) = self.handle(chunk, want).await;
+        self.count_read();
         let outcome = match outcome {
             Ok(()) => Ok(()),
             Err(Stop::Close(reason)) => Err(reason),
@@ -280,6 +285,7 @@ impl Session {
             out,
             skipping: None,
             jwt: None,
+            received: Counts::default(),
         }
     }
 
@@ -386,6 +392,7 @@ impl Session {
                 payload,
             } => {
                 let sizes = Sizes::Msg(size.of(chunk));
+                self.received.count(payload.end - payload.start);
                 self.publish(chunk, subject, reply, sizes, payload);
                 Ok(())
             }
@@ -409,6 +416,7 @@ impl Session {
                     0 => Sizes::Msg(total_size.of(chunk)),
                     _ => Sizes::HMsg(header_size.of(chunk), total_size.of(chunk)),
                 };
+                self.received.count(message.end - message.start);
                 self.publish(chunk, subject, reply, sizes, message);
                 Ok(())
             }
@@ -475,6 +483,8 @@ impl Session {
         }
         self.credentials = Credentials::of(&info);
         // Every CONNECT is authenticated, a second one too (as nats-server).
+        let mut user = None;
+        let mut jwt_user = None;
         if self.auth_required {
             self.auth_generation = self.server.auth_generation();
             let auth = self.server.auth();
@@ -482,7 +492,11 @@ impl Session {
                 .authenticate_client(&info, &self.client, &self.tls_identities)
                 .await
             {
-                Ok(identity) => self.logged_in(identity),
+                Ok(identity) => {
+                    user = identity.user.clone();
+                    jwt_user = identity.jwt.as_ref().map(|j| j.user.clone());
+                    self.logged_in(identity);
+                }
                 Err(failure) => return Err(self.refused(&info, failure)),
             }
         }
@@ -493,7 +507,21 @@ impl Session {
             );
             return Err(CloseReason::ProtocolViolation);
         }
+        let first_login = !self.connected;
         self.connected = true;
+        self.account.stats.total_connections.inc();
+        self.client.set_details(Details {
+            name: info.name.unwrap_or_default(),
+            lang: info.lang.unwrap_or_default(),
+            version: info.version.unwrap_or_default(),
+            user: user.or_else(|| jwt_user.clone()),
+            account: Some(self.account.name.clone()),
+            jwt: info.jwt.filter(|_| jwt_user.is_some()),
+            ..Details::default()
+        });
+        if first_login {
+            crate::events::client_connected(&self.server, &self.client, &self.account.name);
+        }
         self.ok();
         Ok(())
     }
@@ -506,6 +534,7 @@ impl Session {
         self.client.track_responses(responses);
         self.publish_verdicts.clear();
         self.permissions = identity.permissions;
+        self.client.set_permissions(self.permissions.clone());
         if !Arc::ptr_eq(&self.account, &identity.account) {
             self.move_subscriptions(identity.account);
         }
@@ -688,6 +717,7 @@ impl Session {
     /// full account, nats-server's own text) and is disconnected.
     fn refused(&mut self, info: &ConnectInfo, failure: AuthFailure) -> CloseReason {
         debug!("{} - Authentication failed: {}", self.client.tag, failure);
+        crate::events::authentication_failed(&self.server, &self.client);
         let text = failure.client_error();
         if text != errors::AUTHORIZATION_VIOLATION {
             error!("{} - {}", self.client.tag, text);
@@ -872,6 +902,30 @@ impl Session {
         }
     }
 
+    /// Adds what this read published and delivered to the connection's,
+    /// its account's and the server's counters: once per read, never per
+    /// message (see [`crate::stats`]).
+    #[inline]
+    fn count_read(&mut self) {
+        let received = std::mem::take(&mut self.received);
+        self.client.read_done(received);
+        let (to_clients, to_routes) = self.out.take_counts();
+        if received.is_empty() && to_clients.is_empty() && to_routes.is_empty() {
+            return;
+        }
+        let stats = &self.server.stats;
+        stats.received.add(received);
+        stats.received_from_clients.add(received);
+        stats.sent_to_clients.add(to_clients);
+        stats.sent.add(to_clients);
+        stats.sent.add(to_routes);
+        let account = &self.account.stats;
+        account.received.add(received);
+        account.sent.add(to_clients);
+        account.sent.add(to_routes);
+        account.sent_to_routes.add(to_routes);
+    }
+
     /// Checks the publish rule (verdicts cached per subject), then open
     /// replies allowed by `allow_responses`.
     fn may_publish(&mut self, subject: &[u8]) -> bool {
@@ -992,7 +1046,26 @@ impl Session {
     }
 
     fn cleanup(&mut self) {
+        let subs: Vec<_> = lock(&self.client.subs)
+            .values()
+            .map(|s| ClosedSub::of(s))
+            .collect();
         self.drop_all_subscriptions();
+        self.count_read();
+        let reason = self.client.close_reason();
+        let stats = &self.server.stats;
+        match reason {
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline => {
+                stats.slow_consumers.inc(false);
+                self.account.stats.slow_consumers.inc();
+            }
+            CloseReason::StaleConnection => stats.stale_connections.inc(false),
+            _ => {}
+        }
+        self.server.closed.push(Closed::of(&self.client, subs));
+        if self.connected {
+            crate::events::client_disconnected(&self.server, &self.client, &self.account.name);
+        }
         debug!(
             "{} - Client connection closed: {}",
             self.client.tag,

@@ -219,18 +219,7 @@ const NOT_YET: &[(&[&str], &str)] = &[
     ),
     (&["gateway", "leaf", "leafnodes"], "gateways and leaf nodes"),
     (&["server_tags"], "server tags"),
-    (
-        &[
-            "http",
-            "https",
-            "http_port",
-            "monitor_port",
-            "https_port",
-            "http_base_path",
-            "prof_port",
-        ],
-        "monitoring",
-    ),
+    (&["prof_port"], "profiling"),
     (
         &["jetstream", "store_dir", "storedir", "default_js_domain"],
         "JetStream",
@@ -247,10 +236,6 @@ const NOT_YET: &[(&[&str], &str)] = &[
             "trusted_keys",
         ],
         "trusted keys without operator JWTs, URL resolvers",
-    ),
-    (
-        &["no_system_account", "no_system", "no_sys_acc"],
-        "turning the system account off",
     ),
     (&["websocket", "ws"], "WebSocket"),
     (&["mqtt"], "MQTT"),
@@ -279,6 +264,7 @@ impl Reader {
         let mut accounts: Option<Vec<AccountBlock>> = None;
         let mut no_auth_user: Option<At<String>> = None;
         let mut no_login_cache: Option<bool> = None;
+        let mut no_system_account: Option<bool> = None;
         let mut trust = TrustBlock::default();
         for entry in root {
             let value = &entry.value;
@@ -290,6 +276,9 @@ impl Reader {
                 "no_auth_user" => no_auth_user = self.located_string(value),
                 // rnats's own: verify every bcrypt login in full.
                 "no_login_cache" => no_login_cache = self.ok(value.as_bool()),
+                "no_system_account" | "no_system" | "no_sys_acc" => {
+                    no_system_account = self.ok(value.as_bool());
+                }
                 "operator" | "operators" | "root_operator" | "root_operators" => {
                     trust.operator_pos = Some(entry.key_pos.clone());
                     self.operators(value, &mut trust);
@@ -314,6 +303,12 @@ impl Reader {
         self.finish_server(opts, server);
         let no_auth_pos = no_auth_user.as_ref().map(|n| n.pos.clone());
         self.finish_auth(opts, auth, accounts, no_auth_user);
+        if let Some(sys) = &trust.system_account {
+            opts.system_account = Some(sys.value.clone());
+        }
+        if no_system_account == Some(true) {
+            opts.system_account = None;
+        }
         self.finish_trust(opts, trust, no_auth_pos);
         if let Some(off) = no_login_cache {
             opts.auth.no_login_cache = off;
@@ -333,9 +328,9 @@ mod tests {
             "nats.conf:3:1: \"allow_non_tls\" is not supported by rnats-server yet (TLS options beyond the tls block)"
         );
         assert_eq!(
-            error("Gateway { port: 6222 }\nhttp_port: 8222\njetstream: enabled\n"),
+            error("Gateway { port: 6222 }\nprof_port: 8222\njetstream: enabled\n"),
             "nats.conf:1:1: \"Gateway\" is not supported by rnats-server yet (gateways and leaf nodes)\n\
-             nats.conf:2:1: \"http_port\" is not supported by rnats-server yet (monitoring)\n\
+             nats.conf:2:1: \"prof_port\" is not supported by rnats-server yet (profiling)\n\
              nats.conf:3:1: \"jetstream\" is not supported by rnats-server yet (JetStream)"
         );
         assert_eq!(

@@ -39,6 +39,30 @@ impl Reader {
         let value = &entry.value;
         match entry.key.to_ascii_lowercase().as_str() {
             "listen" => self.listen(value, opts),
+            "http_port" | "monitor_port" => {
+                if let Some(port) = self.port(value) {
+                    opts.monitor.port = port;
+                }
+            }
+            "https_port" => {
+                if let Some(port) = self.port(value) {
+                    opts.monitor.https_port = port;
+                }
+            }
+            "http" | "https" => {
+                if let Some((host, port)) = self.host_port(value) {
+                    opts.monitor.host = host;
+                    match entry.key.eq_ignore_ascii_case("http") {
+                        true => opts.monitor.port = port,
+                        false => opts.monitor.https_port = port,
+                    }
+                }
+            }
+            "http_base_path" => {
+                if let Some(path) = self.ok(value.as_str()) {
+                    opts.monitor.base_path = path.to_string();
+                }
+            }
             "port" => {
                 if let Some(port) = self.port(value) {
                     opts.port = port;

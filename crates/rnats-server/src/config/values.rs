@@ -167,33 +167,37 @@ impl Reader {
 
     /// `listen: 4222`, `listen: 127.0.0.1:4222`, `listen: "[::1]:-1"`.
     pub(super) fn listen(&mut self, value: &Value, opts: &mut Options) {
-        match &value.kind {
-            ValueKind::Integer(_) => {
-                if let Some(port) = self.port(value) {
-                    opts.port = port;
-                }
+        if let Some((host, port)) = self.host_port(value) {
+            opts.port = port;
+            if !host.is_empty() {
+                opts.host = host;
             }
+        }
+    }
+
+    /// A port alone (the host empty) or `host:port`, as `listen` and
+    /// `http` take them.
+    pub(super) fn host_port(&mut self, value: &Value) -> Option<(String, i32)> {
+        match &value.kind {
+            ValueKind::Integer(_) => self.port(value).map(|port| (String::new(), port)),
             ValueKind::String(text) => {
                 let Some((host, port)) = crate::options::split_host_port(text) else {
                     self.fail(
                         &value.pos,
                         format!("could not parse address string {text:?} (expected host:port)"),
                     );
-                    return;
+                    return None;
                 };
                 let Ok(port) = port.parse::<i64>() else {
                     self.fail(&value.pos, format!("could not parse port {port:?}"));
-                    return;
+                    return None;
                 };
-                if let Some(port) = self.check_port(port, &value.pos) {
-                    opts.port = port;
-                    if !host.is_empty() {
-                        opts.host = host.to_owned();
-                    }
-                }
+                let port = self.check_port(port, &value.pos)?;
+                Some((host.to_owned(), port))
             }
             _ => {
                 self.expected(value, "a port or host:port");
+                None
             }
         }
     }

@@ -16,6 +16,7 @@ use crate::accounts::{Account, Routes};
 use crate::connection::outbound::Batch;
 use crate::connection::{Client, Queued};
 use crate::route::Cluster;
+use crate::stats::Counts;
 use crate::sublist::Matches;
 
 /// The longest a producer is held back per read for slow consumers.
@@ -32,6 +33,13 @@ pub struct Deliveries {
     /// Routes the message being delivered goes to, and for which queue
     /// groups (reused between messages).
     routes: Vec<RouteTarget>,
+    /// What was queued for clients and for routes during the current read
+    /// (taken by the role once per read, see [`crate::stats`]).
+    pub(crate) to_clients: Counts,
+    pub(crate) to_routes: Counts,
+    /// The id of the connection whose messages these are (its seed), told
+    /// to internal subscribers that ask who is asking (`$SYS.REQ.USER.INFO`).
+    publisher: u64,
 }
 
 /// One route a message is sent to.
@@ -48,7 +56,18 @@ impl Deliveries {
             behind: Vec::new(),
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             routes: Vec::new(),
+            to_clients: Counts::default(),
+            to_routes: Counts::default(),
+            publisher: seed,
         }
+    }
+
+    /// What was queued for clients and for routes since the last call.
+    pub(crate) fn take_counts(&mut self) -> (Counts, Counts) {
+        (
+            std::mem::take(&mut self.to_clients),
+            std::mem::take(&mut self.to_routes),
+        )
     }
 
     /// Remembers to wake `client`'s writer after the current read.
@@ -283,7 +302,9 @@ impl Deliveries {
                 Sizes::Msg(size) => (None, size),
                 Sizes::HMsg(h, t) => (Some(h), t),
             };
-            let queued = client.enqueue(|batch| {
+            let size = msg.body.end - msg.body.start;
+            self.to_routes.count(size);
+            let queued = client.enqueue_message(size, |batch| {
                 rnats_proto::route::rmsg_header(
                     batch.buf_mut(),
                     account,
@@ -324,7 +345,7 @@ impl Deliveries {
             Delivery::Exhausted => return false,
         }
         if let Sink::Internal(inbox) = &sub.sink {
-            return inbox.push(msg);
+            return inbox.push(msg, self.publisher);
         }
         let client = &sub.client;
         if let Some(reply) = msg.reply {
@@ -338,7 +359,9 @@ impl Deliveries {
         {
             return self.deliver_without_headers(sub, msg, header);
         }
-        let queued = client.enqueue(|batch| {
+        let size = msg.body.end - msg.body.start;
+        self.to_clients.count(size);
+        let queued = client.enqueue_message(size, |batch| {
             match msg.sizes {
                 Sizes::Msg(size) => {
                     encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size)
@@ -374,7 +397,9 @@ impl Deliveries {
             return false;
         };
         let client = &sub.client;
-        let queued = client.enqueue(|batch| {
+        let bytes = stripped.body.end - stripped.body.start;
+        self.to_clients.count(bytes);
+        let queued = client.enqueue_message(bytes, |batch| {
             encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size);
             put_body(batch, &stripped);
         });

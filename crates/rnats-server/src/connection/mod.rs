@@ -15,6 +15,7 @@
 //! reverse, except for the routes a local subscription is announced to
 //! (`Client::cluster`) and the settings the writer reads (`ServerShared`).
 
+pub mod closed;
 pub mod delivery;
 pub mod outbound;
 pub mod reader;
@@ -22,9 +23,9 @@ pub mod writer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rnats_proto::encode;
@@ -33,6 +34,7 @@ use tokio::time::Instant;
 
 use crate::accounts::subscription::Subscription;
 use crate::auth::permissions::{ResponsePermission, ResponseTracker};
+use crate::stats::{Counts, Traffic};
 use outbound::{Batch, Outbound};
 
 /// A producer is held back briefly once a consumer's backlog passes this
@@ -155,6 +157,44 @@ pub struct Client {
     /// The cluster its subscriptions are announced to (local clients of a
     /// clustered server only).
     pub(crate) cluster: Option<Arc<crate::route::Cluster>>,
+    /// When the connection was accepted.
+    pub started: SystemTime,
+    /// Messages it published, added once per read (see [`crate::stats`]).
+    pub(crate) received: Traffic,
+    /// When it last sent something, in nanoseconds since the Unix epoch
+    /// (stored once per read).
+    last_activity: AtomicU64,
+    /// When the PING now awaiting its PONG went out, in nanoseconds since
+    /// `started` (0: none), and the round trip the last PONG measured.
+    ping_sent: AtomicU64,
+    rtt: AtomicU64,
+    /// What monitoring shows of it, set when it logs in.
+    details: Mutex<Option<Arc<Details>>>,
+    /// The TLS version and cipher suite it negotiated, in Go's names.
+    pub tls: std::sync::OnceLock<(String, String)>,
+    /// The permissions of its login, for `$SYS.REQ.USER.INFO`.
+    permissions: Mutex<Option<Arc<crate::auth::permissions::Permissions>>>,
+}
+
+/// What a connection said and was granted at its login, for monitoring
+/// (`/connz`) and the system account's events.
+#[derive(Debug, Default, Clone)]
+pub struct Details {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    /// The user it logged in as (a name, an NKey, a certificate identity).
+    pub user: Option<String>,
+    pub account: Option<String>,
+    /// A user JWT's issuer and name tag, when it logged in with one.
+    pub jwt: Option<String>,
+    pub issuer_key: Option<String>,
+    pub name_tag: Option<String>,
+}
+
+fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 use crate::sync::lock;
@@ -184,7 +224,67 @@ impl Client {
             tracks_responses: AtomicBool::new(false),
             is_route: false,
             cluster: None,
+            started: SystemTime::now(),
+            received: Traffic::default(),
+            last_activity: AtomicU64::new(0),
+            ping_sent: AtomicU64::new(0),
+            rtt: AtomicU64::new(0),
+            details: Mutex::new(None),
+            tls: std::sync::OnceLock::new(),
+            permissions: Mutex::new(None),
         }
+    }
+
+    /// Counts what one read brought: its messages, and the time.
+    #[inline]
+    pub(crate) fn read_done(&self, received: Counts) {
+        self.received.add(received);
+        self.last_activity
+            .store(unix_nanos(SystemTime::now()), Ordering::Relaxed);
+    }
+
+    /// When it last sent something (its start if never).
+    pub fn last_activity(&self) -> SystemTime {
+        match self.last_activity.load(Ordering::Relaxed) {
+            0 => self.started,
+            n => UNIX_EPOCH + Duration::from_nanos(n),
+        }
+    }
+
+    /// Messages queued for it since it connected.
+    pub fn sent(&self) -> Counts {
+        lock(&self.outbound).sent
+    }
+
+    /// Bytes queued for it and not yet written.
+    pub fn pending_bytes(&self) -> usize {
+        lock(&self.outbound).batch.len()
+    }
+
+    /// The round trip its last PONG measured (zero before the first).
+    pub fn rtt(&self) -> Duration {
+        Duration::from_nanos(self.rtt.load(Ordering::Relaxed))
+    }
+
+    /// What it said and was granted at login (None before).
+    pub fn details(&self) -> Option<Arc<Details>> {
+        lock(&self.details).clone()
+    }
+
+    /// The permissions of its login (None: all allowed, or not logged in).
+    pub fn permissions(&self) -> Option<Arc<crate::auth::permissions::Permissions>> {
+        lock(&self.permissions).clone()
+    }
+
+    pub(crate) fn set_permissions(
+        &self,
+        permissions: Option<Arc<crate::auth::permissions::Permissions>>,
+    ) {
+        *lock(&self.permissions) = permissions;
+    }
+
+    pub(crate) fn set_details(&self, details: Details) {
+        *lock(&self.details) = Some(Arc::new(details));
     }
 
     /// Makes this a route connection (logged as `rid:N`).
@@ -211,9 +311,24 @@ impl Client {
     /// consumer; the caller never blocks here.
     #[inline]
     pub fn enqueue(&self, write: impl FnOnce(&mut Batch)) -> Queued {
+        self.enqueue_counted(None, write)
+    }
+
+    /// [`Client::enqueue`] for a message of `size` bytes (payload and
+    /// headers), counted as sent to this connection.
+    #[inline]
+    pub fn enqueue_message(&self, size: usize, write: impl FnOnce(&mut Batch)) -> Queued {
+        self.enqueue_counted(Some(size), write)
+    }
+
+    #[inline(always)]
+    fn enqueue_counted(&self, size: Option<usize>, write: impl FnOnce(&mut Batch)) -> Queued {
         let mut out = lock(&self.outbound);
         if out.closed {
             return Queued::default();
+        }
+        if let Some(size) = size {
+            out.sent.count(size);
         }
         write(&mut out.batch);
         let max_pending = self.max_pending.load(Ordering::Relaxed);
@@ -362,6 +477,17 @@ impl Client {
 
     pub(crate) fn pong_received(&self) {
         self.pings_out.store(0, Ordering::Release);
+        let sent = self.ping_sent.swap(0, Ordering::Relaxed);
+        if sent != 0 {
+            let now = self.since_start();
+            self.rtt.store(now.saturating_sub(sent), Ordering::Relaxed);
+        }
+    }
+
+    /// Nanoseconds since the connection started (at least 1).
+    fn since_start(&self) -> u64 {
+        let elapsed = self.started.elapsed().unwrap_or_default();
+        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).max(1)
     }
 
     /// The ping timer fired: send a PING, or give up on a peer that has not
@@ -376,6 +502,12 @@ impl Client {
             return;
         }
         tracing::trace!("{} - ->> [PING]", self.tag);
+        let _ = self.ping_sent.compare_exchange(
+            0,
+            self.since_start(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         self.enqueue(|b| b.put(encode::PING));
     }
 }

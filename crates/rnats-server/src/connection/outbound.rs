@@ -150,6 +150,8 @@ pub struct Outbound {
     pub closed: bool,
     /// When the writer took the batch it is writing now, if it is writing.
     pub write_started: Option<std::time::Instant>,
+    /// Messages queued for this connection since it started.
+    pub sent: crate::stats::Counts,
 }
 
 impl Outbound {
@@ -167,6 +169,7 @@ impl Outbound {
             flush_scheduled: false,
             closed: false,
             write_started: None,
+            sent: crate::stats::Counts::default(),
         }
     }
 }

@@ -86,6 +86,16 @@ struct RouteEntry {
     connect_urls: Vec<String>,
 }
 
+/// A route as monitoring shows it.
+pub struct RouteView {
+    pub remote_id: String,
+    pub client: Arc<Client>,
+    /// This server dialled it.
+    pub solicited: bool,
+    /// It is one of the configured `routes`.
+    pub configured: bool,
+}
+
 /// A server's side of its cluster.
 pub struct Cluster {
     /// The settings in force: a reload may replace them (see
@@ -189,7 +199,7 @@ impl Cluster {
     }
 
     /// The settings in force.
-    fn opts(&self) -> Arc<ClusterOptions> {
+    pub fn opts(&self) -> Arc<ClusterOptions> {
         read_lock(&self.opts).clone()
     }
 
@@ -218,6 +228,22 @@ impl Cluster {
     /// Server ids of the connected routes.
     pub fn route_ids(&self) -> Vec<String> {
         lock(&self.routes).keys().cloned().collect()
+    }
+
+    /// The registered routes, for monitoring (`/routez`).
+    pub fn routes(&self) -> Vec<RouteView> {
+        let routes = lock(&self.routes);
+        let mut views: Vec<_> = routes
+            .iter()
+            .map(|(id, entry)| RouteView {
+                remote_id: id.clone(),
+                client: entry.client.clone(),
+                solicited: entry.solicited,
+                configured: entry.url.as_ref().is_some_and(|u| self.is_explicit(u)),
+            })
+            .collect();
+        views.sort_by_key(|v| v.client.id);
+        views
     }
 
     pub fn route_count(&self) -> usize {

@@ -67,6 +67,8 @@ pub(super) struct RouteSession {
     /// The account of the last message or interest (most routes carry one).
     last_account: Option<(Bytes, Arc<Account>)>,
     out: Deliveries,
+    /// Messages the peer sent during the current read (see [`crate::stats`]).
+    received: crate::stats::Counts,
     ops: Vec<(RouteOp, Span)>,
     /// When a peer that must log in and has not is closed.
     auth_deadline: Instant,
@@ -163,7 +165,9 @@ impl Role for RouteSession {
                 }
             }
         }
-        if let Err(reason) = self.process_all(chunk).await {
+        let processed = self.process_all(chunk).await;
+        self.count_read();
+        if let Err(reason) = processed {
             return (pos, Err(reason));
         }
         let Some(e) = failure else {
@@ -218,6 +222,7 @@ impl RouteSession {
             subs: HashMap::new(),
             last_account: None,
             out: Deliveries::new(client.id),
+            received: crate::stats::Counts::default(),
             ops: Vec::new(),
             auth_deadline: Instant::now()
                 + cluster
@@ -339,6 +344,7 @@ impl RouteSession {
                 total_size,
                 message,
             } => {
+                self.received.count(message.end - message.start);
                 let Some(acc) = self.account(account.of(chunk)) else {
                     return Ok(());
                 };
@@ -593,6 +599,11 @@ impl RouteSession {
         }
         let remote = info.server_id.clone();
         self.remote_id = Some(remote.clone());
+        self.client.set_details(crate::connection::Details {
+            name: info.server_name.clone(),
+            user: Some(remote.clone()),
+            ..Default::default()
+        });
         self.peer_permissions = (info.import.clone(), info.export.clone());
         let urls = info.connect_urls.clone().unwrap_or_default();
         if !self.cluster.register(
@@ -717,7 +728,27 @@ impl RouteSession {
         }
     }
 
+    /// Adds what this read received and delivered to the route's and the
+    /// server's counters, once per read.
+    fn count_read(&mut self) {
+        let received = std::mem::take(&mut self.received);
+        self.client.read_done(received);
+        let (to_clients, to_routes) = self.out.take_counts();
+        let stats = &self.shared.stats;
+        stats.received.add(received);
+        stats.sent_to_clients.add(to_clients);
+        stats.sent.add(to_clients);
+        stats.sent.add(to_routes);
+    }
+
     fn cleanup(&mut self) {
+        match self.client.close_reason() {
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline => {
+                self.shared.stats.slow_consumers.inc(true);
+            }
+            CloseReason::StaleConnection => self.shared.stats.stale_connections.inc(true),
+            _ => {}
+        }
         let mut by_account: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
         for (_, sub) in self.subs.drain() {
             by_account
@@ -739,6 +770,9 @@ impl RouteSession {
             && self.registered
             && self.cluster.unregister(remote, &self.client)
         {
+            for account in self.shared.accounts.all() {
+                account.forget_server(remote);
+            }
             self.shared.cluster_changed();
         }
         info!(

@@ -69,6 +69,17 @@ pub struct ServerShared {
     /// URLs are no longer advertised.
     lame_duck: AtomicBool,
     all_clients_gone: Notify,
+    /// The server's traffic and event counters (see [`crate::stats`]).
+    pub stats: crate::stats::ServerStats,
+    /// The last closed client connections, for monitoring.
+    pub closed: crate::connection::closed::ClosedRing,
+    pub started: std::time::SystemTime,
+    /// When the configuration in force was loaded (start or last reload).
+    config_loaded: std::sync::Mutex<std::time::SystemTime>,
+    /// Where monitoring listens (HTTP, HTTPS), once started.
+    monitor_addrs: std::sync::OnceLock<(Option<SocketAddr>, Option<SocketAddr>)>,
+    /// Requests each monitoring endpoint answered, by path.
+    pub(crate) http_requests: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 /// The TLS options in force and the acceptor built from them.
@@ -175,9 +186,42 @@ impl ServerShared {
         lock(&self.clients).len()
     }
 
+    /// The connected clients, in no order.
+    pub fn clients(&self) -> Vec<Arc<Client>> {
+        lock(&self.clients).values().cloned().collect()
+    }
+
+    /// Where monitoring listens: (HTTP, HTTPS).
+    pub fn monitor_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.monitor_addrs.get().copied().unwrap_or_default()
+    }
+
+    /// The system account's name, if there is one.
+    pub fn system_account_name(&self) -> Option<String> {
+        match self.auth().trust() {
+            Some(trust) => trust.system_account().map(|s| s.key.clone()),
+            None => self.opts().system_account.clone(),
+        }
+    }
+
+    /// The account configurations in force: the `accounts {}` block, and
+    /// in operator mode those of the account JWTs.
+    pub fn account_configs(&self) -> Vec<crate::options::AccountConfig> {
+        match self.auth().trust() {
+            Some(trust) => trust.account_configs(),
+            None => self.opts().auth.accounts.clone(),
+        }
+    }
+
+    /// When the configuration in force was loaded.
+    pub fn config_loaded(&self) -> std::time::SystemTime {
+        *lock(&self.config_loaded)
+    }
+
     async fn accept(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let id = self.next_connection_id();
+        self.stats.total_connections.inc();
         let opts = self.opts();
         let nonce = self.auth().needs_nonce().then(auth::new_nonce);
         let client = Arc::new(
@@ -227,7 +271,7 @@ impl Server {
             Some(t) => Some(crate::auth::trust::Trust::load(t).map_err(io::Error::other)?),
             None => None,
         };
-        let mut configs = opts.auth.accounts.clone();
+        let mut configs = with_system_account(&opts);
         if let Some(trust) = &trust {
             configs.extend(trust.account_configs());
         }
@@ -294,6 +338,14 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             lame_duck: AtomicBool::new(false),
             all_clients_gone: Notify::new(),
+            stats: crate::stats::ServerStats::default(),
+            closed: crate::connection::closed::ClosedRing::new(
+                crate::connection::closed::DEFAULT_MAX_CLOSED,
+            ),
+            started: std::time::SystemTime::now(),
+            config_loaded: std::sync::Mutex::new(std::time::SystemTime::now()),
+            http_requests: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            monitor_addrs: std::sync::OnceLock::new(),
         });
         if let Some(trust) = shared.auth().trust()
             && let Some(sys) = trust.system_account()
@@ -310,9 +362,14 @@ impl Server {
                 error!("Could not start the claims update service: {e}");
             }
         }
+        crate::events::start(&shared);
         info!("Listening for client connections on {}", addr);
         if let Some(cluster) = &shared.cluster {
             crate::route::start(&shared, cluster).await?;
+        }
+        if shared.opts().monitor.enabled() {
+            let listening = crate::monitor::start(&shared).await?;
+            let _ = shared.monitor_addrs.set((listening.http, listening.https));
         }
         let accept_task = tokio::spawn(accept_loop(shared.clone(), listener));
         info!("Server is ready");
@@ -335,6 +392,16 @@ impl Server {
             self.addr.ip().to_string()
         };
         format!("nats://{}:{}", ip, self.addr.port())
+    }
+
+    /// Where HTTP monitoring listens, when on.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.shared.monitor_addrs().0
+    }
+
+    /// Where HTTPS monitoring listens, when on.
+    pub fn monitor_tls_addr(&self) -> Option<SocketAddr> {
+        self.shared.monitor_addrs().1
     }
 
     /// Where routes are accepted, when clustered.
@@ -386,7 +453,7 @@ impl Server {
         let trust = current_auth.trust().cloned();
         // Operator mode has no `accounts {}` block: its accounts come from
         // JWTs and stay as they are.
-        let plan = shared.accounts.plan(&opts.auth.accounts)?;
+        let plan = shared.accounts.plan(&with_system_account(opts))?;
         let auth = Authenticator::new(&opts.auth, &plan, opts.tls.as_ref(), trust.clone())
             .keep_login_cache_of(&current_auth);
         let info = info_template(
@@ -439,6 +506,7 @@ impl Server {
         for client in &clients {
             client.settings_reloaded(opts.max_pending);
         }
+        *lock(&shared.config_loaded) = std::time::SystemTime::now();
         info!("Reloaded server configuration");
         Ok(())
     }
@@ -541,6 +609,26 @@ async fn accept_loop(shared: Arc<ServerShared>, listener: TcpListener) {
             }
         }
     }
+}
+
+/// The `accounts {}` configuration with the system account added when it
+/// is not configured (as nats-server creates `$SYS`). Operator mode has
+/// its system account among the account JWTs instead.
+fn with_system_account(opts: &Options) -> Vec<crate::options::AccountConfig> {
+    let mut configs = opts.auth.accounts.clone();
+    if opts.auth.trust.is_none()
+        && let Some(name) = &opts.system_account
+        && !configs.iter().any(|c| &c.name == name)
+    {
+        configs.push(crate::options::AccountConfig {
+            name: name.clone(),
+            users: Vec::new(),
+            nkeys: Vec::new(),
+            exports: Vec::new(),
+            imports: Vec::new(),
+        });
+    }
+    configs
 }
 
 /// `resolver_preload` changed: new and changed account JWTs are applied

@@ -74,7 +74,7 @@ impl Inbox {
     /// another member. Off the connections' delivery path, hence cold.
     #[cold]
     #[inline(never)]
-    pub(crate) fn push(&self, msg: &Message<'_>) -> bool {
+    pub(crate) fn push(&self, msg: &Message<'_>, publisher: u64) -> bool {
         let size = msg.subject.len() + msg.reply.map_or(0, <[u8]>::len) + msg.body.len();
         let mut queue = lock(&self.queue);
         if queue.closed {
@@ -98,7 +98,7 @@ impl Inbox {
         }
         queue.dropping = false;
         let was_empty = queue.messages.is_empty();
-        queue.messages.push_back(inbound(msg));
+        queue.messages.push_back(inbound(msg, publisher));
         queue.bytes += size;
         drop(queue);
         if was_empty {
@@ -150,7 +150,7 @@ impl Inbox {
 /// shared with the publisher's buffer when large, as a connection's output
 /// shares it; copied when small, so a small message does not keep a whole
 /// read buffer alive.
-fn inbound(msg: &Message<'_>) -> InboundMessage {
+fn inbound(msg: &Message<'_>, publisher: u64) -> InboundMessage {
     let body = if msg.body.len() >= SHARE_THRESHOLD {
         msg.chunk.slice(msg.body.range())
     } else {
@@ -165,6 +165,7 @@ fn inbound(msg: &Message<'_>) -> InboundMessage {
         reply: msg.reply.map(Bytes::copy_from_slice),
         headers: (header_len > 0).then(|| body.slice(..header_len)),
         payload: body.slice(header_len..),
+        publisher,
     }
 }
 
@@ -198,7 +199,7 @@ mod tests {
     fn headers_and_payload_are_split() {
         let chunk = Bytes::from_static(b"NATS/1.0\r\nA: b\r\n\r\nhello");
         let msg = message(&chunk, Sizes::HMsg(b"18", b"23"));
-        let inbound = inbound(&msg);
+        let inbound = inbound(&msg, 0);
         assert_eq!(&inbound.subject[..], b"a.b");
         assert_eq!(inbound.reply.as_deref(), Some(&b"_INBOX.1"[..]));
         assert_eq!(
@@ -213,7 +214,7 @@ mod tests {
 
     fn inbound_of(body: &'static [u8], sizes: Sizes<'static>) -> InboundMessage {
         let chunk = Bytes::from_static(body);
-        inbound(&message(&chunk, sizes))
+        inbound(&message(&chunk, sizes), 0)
     }
 
     #[test]
@@ -236,16 +237,16 @@ mod tests {
         let inbox = Inbox::new(Bytes::from_static(b"a.b"), limits);
         let chunk = Bytes::from_static(b"x");
         let msg = message(&chunk, Sizes::Msg(b"1"));
-        assert!(inbox.push(&msg));
-        assert!(inbox.push(&msg));
-        assert!(!inbox.push(&msg));
+        assert!(inbox.push(&msg, 0));
+        assert!(inbox.push(&msg, 0));
+        assert!(!inbox.push(&msg, 0));
         assert_eq!((inbox.pending(), inbox.dropped()), (2, 1));
         assert!(inbox.try_recv().is_some());
-        assert!(inbox.push(&msg));
+        assert!(inbox.push(&msg, 0));
         // Bytes count too.
         let big = Bytes::from(vec![b'x'; 2000]);
         let inbox = Inbox::new(Bytes::from_static(b"a.b"), limits);
-        assert!(!inbox.push(&message(&big, Sizes::Msg(b"2000"))));
+        assert!(!inbox.push(&message(&big, Sizes::Msg(b"2000")), 0));
         assert_eq!(inbox.dropped(), 1);
     }
 
@@ -267,9 +268,9 @@ mod tests {
         };
         let chunk = Bytes::from_static(b"1");
         tokio::task::yield_now().await;
-        assert!(inbox.push(&message(&chunk, Sizes::Msg(b"1"))));
+        assert!(inbox.push(&message(&chunk, Sizes::Msg(b"1")), 0));
         inbox.close();
-        assert!(!inbox.push(&message(&chunk, Sizes::Msg(b"1"))));
+        assert!(!inbox.push(&message(&chunk, Sizes::Msg(b"1")), 0));
         let got = reader.await.expect("reader");
         assert_eq!(got, vec![Bytes::from_static(b"1")]);
     }

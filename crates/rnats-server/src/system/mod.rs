@@ -76,6 +76,9 @@ pub struct InboundMessage {
     /// The header block as published (`NATS/1.0\r\n...\r\n\r\n`), if any.
     pub headers: Option<Bytes>,
     pub payload: Bytes,
+    /// The id of the connection that published it (nats-server's cid;
+    /// another internal client's is no connection's).
+    pub publisher: u64,
 }
 
 impl InboundMessage {

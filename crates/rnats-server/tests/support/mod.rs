@@ -21,7 +21,7 @@ pub mod logs;
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -544,10 +544,53 @@ impl ReferenceServer {
         Some(found)
     }
 
+    /// Current nats-server (2.15.1), the reference for monitoring, reload
+    /// and everything newer than 2.9: `$RNATS_REFERENCE_LATEST`, else what
+    /// `scripts/nats-server-latest.sh` downloads (once, into
+    /// `target/reference/`). `None` only when that fails and
+    /// `RNATS_SKIP_REFERENCE=1`.
+    pub fn latest_binary() -> Option<PathBuf> {
+        static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+        FOUND
+            .get_or_init(|| {
+                if let Some(path) = std::env::var_os("RNATS_REFERENCE_LATEST") {
+                    return Some(PathBuf::from(path));
+                }
+                let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../scripts/nats-server-latest.sh");
+                let fetched = Command::new("bash").arg(&script).output();
+                match fetched {
+                    Ok(out) if out.status.success() => Some(PathBuf::from(
+                        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                    )),
+                    _ if std::env::var(SKIP_REFERENCE_ENV).as_deref() == Ok("1") => {
+                        eprintln!(
+                            "nats-server 2.15.1 unavailable; skipped ({SKIP_REFERENCE_ENV}=1)"
+                        );
+                        None
+                    }
+                    Ok(out) => panic!(
+                        "{} failed: {}",
+                        script.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    ),
+                    Err(e) => panic!("running {}: {e}", script.display()),
+                }
+            })
+            .clone()
+    }
+
     /// Starts the reference with `-a 127.0.0.1 -p <free port>` and `args`.
     /// `None` when the binary is missing and skipping is allowed.
     pub async fn start(args: &[&str]) -> Option<ReferenceServer> {
         Self::start_inner(None, args).await
+    }
+
+    /// Starts current nats-server (see [`ReferenceServer::latest_binary`])
+    /// with a config file holding `config` and `args`.
+    pub async fn start_latest(config: &str, args: &[&str]) -> Option<ReferenceServer> {
+        let binary = Self::latest_binary()?;
+        Self::start_binary(&binary, Some(config), args).await
     }
 
     /// Starts the reference with a config file holding `config` (plus the
@@ -558,6 +601,14 @@ impl ReferenceServer {
 
     async fn start_inner(config: Option<&str>, args: &[&str]) -> Option<ReferenceServer> {
         let binary = Self::binary()?;
+        Self::start_binary(&binary, config, args).await
+    }
+
+    async fn start_binary(
+        binary: &Path,
+        config: Option<&str>,
+        args: &[&str],
+    ) -> Option<ReferenceServer> {
         // A port picked this way may be taken by someone else before the
         // reference binds it; then the child exits and we try another.
         const ATTEMPTS: usize = 5;
@@ -567,7 +618,7 @@ impl ReferenceServer {
             let stem = unique_stem(port);
             let log = std::env::temp_dir().join(format!("{stem}.log"));
             let mut files = vec![log.clone()];
-            let mut command = Command::new(&binary);
+            let mut command = Command::new(binary);
             if let Some(config) = config {
                 let path = std::env::temp_dir().join(format!("{stem}.conf"));
                 std::fs::write(&path, config)
@@ -689,4 +740,32 @@ fn unique_stem(port: u16) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("rnats-reference-{}-{n}-{port}", std::process::id())
+}
+
+/// A plain HTTP/1.0 GET over a real socket: (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = timeout(TIMEOUT, TcpStream::connect(addr))
+        .await
+        .unwrap_or_else(|_| panic!("connecting to {addr} timed out"))
+        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("sending the request");
+    let mut response = Vec::new();
+    timeout(TIMEOUT, stream.read_to_end(&mut response))
+        .await
+        .unwrap_or_else(|_| panic!("GET {path}: no complete answer in time"))
+        .expect("reading the answer");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("GET {path}: no header end in {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("GET {path}: no status in {head:?}"));
+    (status, body.to_string())
 }

@@ -1,0 +1,269 @@
+//! `/accountz` (the accounts, or one in detail with `acc=`) and
+//! `/accstatz` (each account's connections and traffic on this server).
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::format;
+use super::subsz::SublistStats;
+use crate::accounts::Account;
+use crate::options::{AccountConfig, ExportKind};
+use crate::server::ServerShared;
+
+/// nats-server's `DataStats`: messages and bytes, with the part that went
+/// over routes (and gateways and leaf nodes, which rnats has not).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DataStats {
+    pub msgs: u64,
+    pub bytes: u64,
+    /// Shown by `/accstatz`, left out of events and `STATSZ` (as
+    /// nats-server leaves them out when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<MsgBytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes: Option<MsgBytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leafs: Option<MsgBytes>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct MsgBytes {
+    pub msgs: u64,
+    pub bytes: u64,
+}
+
+/// nats-server's `AccountStat`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountStat {
+    pub acc: String,
+    pub name: String,
+    pub conns: usize,
+    pub leafnodes: usize,
+    pub total_conns: usize,
+    pub num_subscriptions: usize,
+    pub sent: DataStats,
+    pub received: DataStats,
+    pub slow_consumers: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountStatz {
+    pub server_id: String,
+    pub now: String,
+    pub account_statz: Vec<AccountStat>,
+}
+
+/// Client connections per account name.
+pub fn connections_by_account(shared: &ServerShared) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for client in shared.clients() {
+        if let Some(account) = client.details().and_then(|d| d.account.clone()) {
+            *counts.entry(account).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// One account's statistics.
+pub fn account_stat(account: &Account, conns: usize) -> AccountStat {
+    let stats = &account.stats;
+    let (sent, received) = (stats.sent.get(), stats.received.get());
+    let (to_routes, from_routes) = (stats.sent_to_routes.get(), stats.received_from_routes.get());
+    AccountStat {
+        acc: account.name.clone(),
+        name: account.name.clone(),
+        conns,
+        leafnodes: 0,
+        total_conns: conns,
+        num_subscriptions: account.sublist.count(),
+        sent: DataStats {
+            msgs: sent.msgs,
+            bytes: sent.bytes,
+            gateways: Some(MsgBytes::default()),
+            routes: Some(MsgBytes {
+                msgs: to_routes.msgs,
+                bytes: to_routes.bytes,
+            }),
+            leafs: Some(MsgBytes::default()),
+        },
+        received: DataStats {
+            msgs: received.msgs,
+            bytes: received.bytes,
+            gateways: Some(MsgBytes::default()),
+            routes: Some(MsgBytes {
+                msgs: from_routes.msgs,
+                bytes: from_routes.bytes,
+            }),
+            leafs: Some(MsgBytes::default()),
+        },
+        slow_consumers: stats.slow_consumers.get(),
+    }
+}
+
+/// `/accstatz`: the accounts named in `only` (all when empty), those with
+/// no connection here only with `unused`.
+pub fn accstatz(shared: &ServerShared, only: &[String], unused: bool) -> AccountStatz {
+    let conns = connections_by_account(shared);
+    let accounts = shared.accounts.all();
+    let account_statz = accounts
+        .iter()
+        .filter(|a| only.is_empty() || only.contains(&a.name))
+        .filter_map(|a| {
+            let n = conns.get(&a.name).copied().unwrap_or(0);
+            (unused || !only.is_empty() || n > 0).then(|| account_stat(a, n))
+        })
+        .collect();
+    AccountStatz {
+        server_id: shared.id.clone(),
+        now: format::time(SystemTime::now()),
+        account_statz,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Import {
+    pub subject: String,
+    pub account: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_subject: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub invalid: bool,
+    pub share: bool,
+    pub tracking: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Export {
+    pub subject: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approved_accounts: Vec<String>,
+}
+
+/// nats-server's `AccountInfo`, what rnats knows of it.
+#[derive(Debug, Serialize)]
+pub struct AccountInfo {
+    pub account_name: String,
+    pub update_time: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_system: bool,
+    pub expired: bool,
+    pub complete: bool,
+    pub jetstream_enabled: bool,
+    pub leafnode_connections: usize,
+    pub client_connections: usize,
+    pub subscriptions: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<Export>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<Import>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<String>,
+    pub name_tag: String,
+    pub sublist_stats: SublistStats,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accountz {
+    pub server_id: String,
+    pub now: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_account: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_detail: Option<AccountInfo>,
+}
+
+fn kind(kind: &ExportKind) -> &'static str {
+    match kind {
+        ExportKind::Stream => "stream",
+        ExportKind::Service => "service",
+    }
+}
+
+/// `/accountz`: every account's name, or with `acc` that account in detail
+/// (with `unused`, the list includes accounts with no connection; rnats
+/// lists every account it has, as nats-server does for configured ones).
+pub fn accountz(shared: &ServerShared, acc: &str, _unused: bool) -> Accountz {
+    let mut accountz = Accountz {
+        server_id: shared.id.clone(),
+        now: format::time(SystemTime::now()),
+        system_account: shared.system_account_name(),
+        accounts: Vec::new(),
+        account_detail: None,
+    };
+    if acc.is_empty() {
+        accountz.accounts = shared
+            .accounts
+            .all()
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        return accountz;
+    }
+    let Some(account) = shared.accounts.get(acc) else {
+        return accountz;
+    };
+    let configs = shared.account_configs();
+    let config = configs.iter().find(|c| c.name == acc);
+    let conns = connections_by_account(shared);
+    accountz.account_detail = Some(AccountInfo {
+        account_name: account.name.clone(),
+        update_time: format::time(shared.config_loaded()),
+        is_system: accountz.system_account.as_deref() == Some(acc),
+        expired: false,
+        complete: true,
+        jetstream_enabled: false,
+        leafnode_connections: 0,
+        client_connections: conns.get(acc).copied().unwrap_or(0),
+        subscriptions: account.sublist.count(),
+        exports: config.map_or_else(Vec::new, exports),
+        imports: config.map_or_else(Vec::new, imports),
+        jwt: None,
+        name_tag: account.name.clone(),
+        sublist_stats: SublistStats::of(account.sublist.stats()),
+    });
+    accountz
+}
+
+fn exports(config: &AccountConfig) -> Vec<Export> {
+    config
+        .exports
+        .iter()
+        .map(|e| Export {
+            subject: e.subject.clone(),
+            kind: kind(&e.kind),
+            approved_accounts: e.accounts.clone(),
+        })
+        .collect()
+}
+
+fn imports(config: &AccountConfig) -> Vec<Import> {
+    config
+        .imports
+        .iter()
+        .map(|i| {
+            let local = match i.kind {
+                ExportKind::Stream => i.prefix.as_ref().map(|p| format!("{p}.{}", i.subject)),
+                ExportKind::Service => i.to.clone(),
+            };
+            Import {
+                subject: i.subject.clone(),
+                account: i.account.clone(),
+                to: i.to.clone(),
+                local_subject: Some(local.unwrap_or_else(|| i.subject.clone())),
+                kind: kind(&i.kind),
+                invalid: false,
+                share: false,
+                tracking: false,
+            }
+        })
+        .collect()
+}
