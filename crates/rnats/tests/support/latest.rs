@@ -2,40 +2,54 @@
 //! `rnats top`, which need its system account services and monitoring port (the Debian
 //! 2.9 the server's differential tests use is older than the JSON these commands read).
 //!
-//! The binary is `$RNATS_NATS_SERVER_LATEST`, else where `.ci/nats-server-latest.sh` puts it
-//! (`/tmp/nats-ref/2.15.1/nats-server`). Without it a test prints why and passes, unless
-//! `RNATS_REQUIRE_LATEST=1` (then it fails).
+//! The binary is found as the server's tests find it: `$RNATS_REFERENCE_LATEST`, else what
+//! `scripts/nats-server-latest.sh` downloads (once, into `target/reference/`). When neither
+//! gives one, a test prints why and passes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The environment variable naming the binary.
-pub const LATEST_ENV: &str = "RNATS_NATS_SERVER_LATEST";
-/// Where `.ci/nats-server-latest.sh` installs it by default.
-const DEFAULT_PATH: &str = "/tmp/nats-ref/2.15.1/nats-server";
+pub const LATEST_ENV: &str = "RNATS_REFERENCE_LATEST";
 /// How long the server may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The binary, or `None` (with the reason printed) when it is missing and not required.
+/// The binary, or `None` (with the reason printed) when it cannot be had.
 pub fn binary() -> Option<PathBuf> {
-    let path = std::env::var_os(LATEST_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
-    if path.is_file() {
-        return Some(path);
+    static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        if let Some(path) = std::env::var_os(LATEST_ENV) {
+            return Ok(PathBuf::from(path));
+        }
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/nats-server-latest.sh");
+        match Command::new("bash").arg(&script).output() {
+            Ok(out) if out.status.success() => Ok(PathBuf::from(
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            )),
+            Ok(out) => Err(format!(
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(format!("running {}: {e}", script.display())),
+        }
+    });
+    match found {
+        Ok(path) if path.is_file() => Some(path.clone()),
+        Ok(path) => {
+            eprintln!("skipped: nats-server 2.15 not found at {}", path.display());
+            None
+        }
+        Err(why) => {
+            eprintln!("skipped: nats-server 2.15 unavailable ({why}; or set {LATEST_ENV})");
+            None
+        }
     }
-    let why = format!(
-        "nats-server 2.15 not found at {} (set {LATEST_ENV}, or run .ci/nats-server-latest.sh)",
-        path.display()
-    );
-    if std::env::var("RNATS_REQUIRE_LATEST").as_deref() == Ok("1") {
-        panic!("{why}");
-    }
-    eprintln!("skipped: {why}");
-    None
 }
 
 /// A nats-server on free loopback client and monitoring ports, with `config` (a
