@@ -1,8 +1,7 @@
 //! `rnats server ping|list|info|check` and `rnats top`: the built binary against a server with
 //! a system account and a monitoring port, with two clients connected. Each scenario runs
 //! against current nats-server (2.15, found as `support::latest` says, skipped without it)
-//! and against rnats-server; the latter are ignored until rnats-server answers the system
-//! account's requests and serves `/varz` and `/connz` (issue 14).
+//! and against rnats-server, which must show the same.
 
 mod support;
 
@@ -802,7 +801,6 @@ macro_rules! scenarios {
         mod rnats_server {
             $(
                 #[test]
-                #[ignore = "rnats-server does not answer $SYS.REQ.SERVER.* nor serve /varz and /connz yet (issue 14)"]
                 fn $name() {
                     super::$name(&super::Target::rnats());
                 }
