@@ -5,7 +5,7 @@
 //! `cargo run -p xtask -- dist-docs OUT_DIR`) writes, from the binaries' own clap definitions:
 //!
 //! - `OUT_DIR/man/man1/`: `rnats-server.1`, `rnats.1` and a page per `rnats` subcommand
-//!   (`rnats-bench.1`, ...); read one with `man -M OUT_DIR/man rnats-server`;
+//!   (`rnats-bench.1`, ...; `rnats server`'s is `rnats-server-commands.1`); read one with `man -M OUT_DIR/man rnats-server`;
 //! - `OUT_DIR/completions/{bash,zsh,fish}/`: the completion scripts of both binaries.
 
 #![forbid(unsafe_code)]
@@ -48,9 +48,16 @@ fn binaries() -> [(&'static str, clap::Command); 2] {
 fn dist_docs(out_dir: &Path) -> io::Result<Vec<PathBuf>> {
     let man_dir = out_dir.join("man").join("man1");
     std::fs::create_dir_all(&man_dir)?;
-    for (_, cmd) in binaries() {
-        clap_mangen::generate_to(cmd, &man_dir)?;
-    }
+    // `rnats server`'s page would be `rnats-server.1`, the server's own
+    // name: the tool's pages are written first and that one is renamed
+    // `rnats-server-commands.1`, so the server's page is not overwritten.
+    let [server, tool] = binaries();
+    clap_mangen::generate_to(tool.1, &man_dir)?;
+    std::fs::rename(
+        man_dir.join("rnats-server.1"),
+        man_dir.join("rnats-server-commands.1"),
+    )?;
+    clap_mangen::generate_to(server.1, &man_dir)?;
     let mut written = sorted_files(&man_dir)?;
     for shell in SHELLS {
         let dir = out_dir.join("completions").join(shell.to_string());
@@ -110,6 +117,11 @@ mod tests {
         for flag in ["--cluster", "--tlscert", "--port", "--config", "Go-style"] {
             assert!(server.contains(flag), "rnats-server.1 lacks {flag}");
         }
+        let commands = read(man.join("rnats-server-commands.1"));
+        assert!(
+            commands.contains("ping"),
+            "rnats-server-commands.1: {commands:.200}"
+        );
         assert!(server.contains(rnats_server::server::VERSION));
         let tool = read(man.join("rnats.1"));
         for name in ["bench", "passwd", "rnats-pub(1)"] {

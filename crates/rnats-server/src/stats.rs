@@ -1,13 +1,16 @@
 //! Traffic counters: what monitoring (`/varz`, `/connz`, `/accstatz`,
 //! `/metrics`) and the system account's `STATSZ` report.
 //!
-//! **The rule that keeps them free on the hot path**: nothing here is
-//! touched per message. A reader counts what it parsed and delivered in
-//! plain fields of its session during one read and adds the sums here once
-//! per read (`Traffic::add`: two relaxed atomic adds); a connection's own
-//! outbound count lives beside its queue, under the lock every delivery
-//! already takes. Readers of the counters (an HTTP request, a STATSZ tick)
-//! load them with relaxed ordering: a snapshot may be a read behind.
+//! **The rule that keeps them cheap on the hot path**: nothing here is
+//! touched per message. A reader counts what it parsed in plain fields of
+//! its session during one read and adds the sums here once per read
+//! (`Traffic::add`: two relaxed atomic adds). What is sent is counted once,
+//! where it must be anyway: beside each connection's outbound queue, under
+//! the lock every delivery already takes (`Outbound::sent`). Totals of what
+//! was sent are therefore summed when asked for: the open connections'
+//! counts plus what closed ones had (added here when each closes). Readers
+//! (an HTTP request, a STATSZ tick) load with relaxed ordering: a snapshot
+//! may be a read behind.
 //!
 //! A leaf: it imports nothing of the crate.
 
@@ -101,10 +104,11 @@ pub struct ServerStats {
     pub received: Traffic,
     /// Messages received from clients.
     pub received_from_clients: Traffic,
-    /// Messages queued for every kind of connection.
-    pub sent: Traffic,
-    /// Messages queued for clients.
-    pub sent_to_clients: Traffic,
+    /// Messages that were queued for client connections now closed (the
+    /// open ones keep their own count).
+    pub sent_to_closed_clients: Traffic,
+    /// The same for routes now closed.
+    pub sent_to_closed_routes: Traffic,
     pub slow_consumers: ByKind,
     pub stale_connections: ByKind,
     /// Clients accepted since the start (`total_connections`).
@@ -116,12 +120,11 @@ pub struct ServerStats {
 pub struct AccountStats {
     /// Messages its connections published.
     pub received: Traffic,
-    /// Messages its connections' publications were delivered as.
-    pub sent: Traffic,
+    /// Messages that were queued for its client connections now closed
+    /// (the open ones keep their own count).
+    pub sent_to_closed: Traffic,
     /// What of `received` came from routes.
     pub received_from_routes: Traffic,
-    /// What of `sent` went to routes.
-    pub sent_to_routes: Traffic,
     pub slow_consumers: Counter,
     /// Client connections logged in since the start.
     pub total_connections: Counter,

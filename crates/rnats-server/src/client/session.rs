@@ -902,28 +902,20 @@ impl Session {
         }
     }
 
-    /// Adds what this read published and delivered to the connection's,
-    /// its account's and the server's counters: once per read, never per
-    /// message (see [`crate::stats`]).
+    /// Adds what this read published to the connection's, its account's
+    /// and the server's counters: once per read, never per message (see
+    /// [`crate::stats`]).
     #[inline]
     fn count_read(&mut self) {
         let received = std::mem::take(&mut self.received);
         self.client.read_done(received);
-        let (to_clients, to_routes) = self.out.take_counts();
-        if received.is_empty() && to_clients.is_empty() && to_routes.is_empty() {
+        if received.is_empty() {
             return;
         }
         let stats = &self.server.stats;
         stats.received.add(received);
         stats.received_from_clients.add(received);
-        stats.sent_to_clients.add(to_clients);
-        stats.sent.add(to_clients);
-        stats.sent.add(to_routes);
-        let account = &self.account.stats;
-        account.received.add(received);
-        account.sent.add(to_clients);
-        account.sent.add(to_routes);
-        account.sent_to_routes.add(to_routes);
+        self.account.stats.received.add(received);
     }
 
     /// Checks the publish rule (verdicts cached per subject), then open
@@ -1062,6 +1054,9 @@ impl Session {
             CloseReason::StaleConnection => stats.stale_connections.inc(false),
             _ => {}
         }
+        let sent = self.client.sent();
+        stats.sent_to_closed_clients.add(sent);
+        self.account.stats.sent_to_closed.add(sent);
         self.server.closed.push(Closed::of(&self.client, subs));
         if self.connected {
             crate::events::client_disconnected(&self.server, &self.client, &self.account.name);

@@ -16,7 +16,6 @@ use crate::accounts::{Account, Routes};
 use crate::connection::outbound::Batch;
 use crate::connection::{Client, Queued};
 use crate::route::Cluster;
-use crate::stats::Counts;
 use crate::sublist::Matches;
 
 /// The longest a producer is held back per read for slow consumers.
@@ -33,10 +32,6 @@ pub struct Deliveries {
     /// Routes the message being delivered goes to, and for which queue
     /// groups (reused between messages).
     routes: Vec<RouteTarget>,
-    /// What was queued for clients and for routes during the current read
-    /// (taken by the role once per read, see [`crate::stats`]).
-    pub(crate) to_clients: Counts,
-    pub(crate) to_routes: Counts,
     /// The id of the connection whose messages these are (its seed), told
     /// to internal subscribers that ask who is asking (`$SYS.REQ.USER.INFO`).
     publisher: u64,
@@ -56,18 +51,8 @@ impl Deliveries {
             behind: Vec::new(),
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             routes: Vec::new(),
-            to_clients: Counts::default(),
-            to_routes: Counts::default(),
             publisher: seed,
         }
-    }
-
-    /// What was queued for clients and for routes since the last call.
-    pub(crate) fn take_counts(&mut self) -> (Counts, Counts) {
-        (
-            std::mem::take(&mut self.to_clients),
-            std::mem::take(&mut self.to_routes),
-        )
     }
 
     /// Remembers to wake `client`'s writer after the current read.
@@ -303,7 +288,6 @@ impl Deliveries {
                 Sizes::HMsg(h, t) => (Some(h), t),
             };
             let size = msg.body.end - msg.body.start;
-            self.to_routes.count(size);
             let queued = client.enqueue_message(size, |batch| {
                 rnats_proto::route::rmsg_header(
                     batch.buf_mut(),
@@ -360,7 +344,6 @@ impl Deliveries {
             return self.deliver_without_headers(sub, msg, header);
         }
         let size = msg.body.end - msg.body.start;
-        self.to_clients.count(size);
         let queued = client.enqueue_message(size, |batch| {
             match msg.sizes {
                 Sizes::Msg(size) => {
@@ -398,7 +381,6 @@ impl Deliveries {
         };
         let client = &sub.client;
         let bytes = stripped.body.end - stripped.body.start;
-        self.to_clients.count(bytes);
         let queued = client.enqueue_message(bytes, |batch| {
             encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size);
             put_body(batch, &stripped);

@@ -350,15 +350,13 @@ fn account_connections_changed(shared: &ServerShared, account: &str) {
 
 /// The account's connection count message (None if no such account).
 pub fn account_num_conns(shared: &ServerShared, account: &str) -> Option<AccountNumConns> {
-    let acc = shared.accounts.get(account)?;
-    let conns = crate::monitor::accountz::connections_by_account(shared)
-        .get(account)
-        .copied()
-        .unwrap_or(0);
+    shared.accounts.get(account)?;
+    let mut stats = crate::monitor::accountz::accstatz(shared, &[account.to_string()], true);
+    let stat = stats.account_statz.pop()?;
     Some(AccountNumConns {
         event: TypedEvent::new("io.nats.server.advisory.v1.account_connections"),
         server: server_info(shared),
-        stat: crate::monitor::accountz::account_stat(&acc, conns),
+        stat,
     })
 }
 

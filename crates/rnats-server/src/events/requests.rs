@@ -216,6 +216,7 @@ pub fn statsz(shared: &ServerShared) -> ServerStatsMsg {
         })
         .collect();
     let active_accounts = accountz::connections_by_account(shared).len();
+    let (sent, sent_to_clients) = varz::sent_totals(shared);
     ServerStatsMsg {
         server: server_info(shared),
         statsz: ServerStats {
@@ -227,8 +228,8 @@ pub fn statsz(shared: &ServerShared) -> ServerStatsMsg {
             total_connections: v.total_connections,
             active_accounts,
             subscriptions: v.subscriptions,
-            sent: data(stats.sent.get()),
-            sent_to_clients: data(stats.sent_to_clients.get()),
+            sent: data(sent),
+            sent_to_clients: data(sent_to_clients),
             received: data(stats.received.get()),
             received_from_clients: data(stats.received_from_clients.get()),
             slow_consumers: v.slow_consumers,

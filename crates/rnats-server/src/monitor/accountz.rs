@@ -11,6 +11,7 @@ use super::subsz::SublistStats;
 use crate::accounts::Account;
 use crate::options::{AccountConfig, ExportKind};
 use crate::server::ServerShared;
+use crate::stats::Counts;
 
 /// nats-server's `DataStats`: messages and bytes, with the part that went
 /// over routes (and gateways and leaf nodes, which rnats has not).
@@ -57,20 +58,39 @@ pub struct AccountStatz {
 
 /// Client connections per account name.
 pub fn connections_by_account(shared: &ServerShared) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
+    by_account(shared)
+        .into_iter()
+        .map(|(name, (conns, _))| (name, conns))
+        .collect()
+}
+
+/// Per account name: its client connections here, and what was sent to
+/// them since they connected.
+fn by_account(shared: &ServerShared) -> HashMap<String, (usize, Counts)> {
+    let mut counts: HashMap<String, (usize, Counts)> = HashMap::new();
     for client in shared.clients() {
         if let Some(account) = client.details().and_then(|d| d.account.clone()) {
-            *counts.entry(account).or_default() += 1;
+            let entry = counts.entry(account).or_default();
+            let sent = client.sent();
+            entry.0 += 1;
+            entry.1.msgs += sent.msgs;
+            entry.1.bytes += sent.bytes;
         }
     }
     counts
 }
 
-/// One account's statistics.
-pub fn account_stat(account: &Account, conns: usize) -> AccountStat {
+/// One account's statistics; `conns` and `open_sent` are its open client
+/// connections here and what was sent to them (see [`by_account`]).
+/// `sent` counts the messages its clients were sent, `received` those they
+/// published.
+pub fn account_stat(account: &Account, conns: usize, open_sent: Counts) -> AccountStat {
     let stats = &account.stats;
-    let (sent, received) = (stats.sent.get(), stats.received.get());
-    let (to_routes, from_routes) = (stats.sent_to_routes.get(), stats.received_from_routes.get());
+    let mut sent = stats.sent_to_closed.get();
+    sent.msgs += open_sent.msgs;
+    sent.bytes += open_sent.bytes;
+    let received = stats.received.get();
+    let (to_routes, from_routes) = (Counts::default(), stats.received_from_routes.get());
     AccountStat {
         acc: account.name.clone(),
         name: account.name.clone(),
@@ -105,14 +125,14 @@ pub fn account_stat(account: &Account, conns: usize) -> AccountStat {
 /// `/accstatz`: the accounts named in `only` (all when empty), those with
 /// no connection here only with `unused`.
 pub fn accstatz(shared: &ServerShared, only: &[String], unused: bool) -> AccountStatz {
-    let conns = connections_by_account(shared);
+    let here = by_account(shared);
     let accounts = shared.accounts.all();
     let account_statz = accounts
         .iter()
         .filter(|a| only.is_empty() || only.contains(&a.name))
         .filter_map(|a| {
-            let n = conns.get(&a.name).copied().unwrap_or(0);
-            (unused || !only.is_empty() || n > 0).then(|| account_stat(a, n))
+            let (n, sent) = here.get(&a.name).copied().unwrap_or_default();
+            (unused || !only.is_empty() || n > 0).then(|| account_stat(a, n, sent))
         })
         .collect();
     AccountStatz {

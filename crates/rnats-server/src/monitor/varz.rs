@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::format;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
+use crate::stats::Counts;
 use crate::sync::lock;
 
 /// Serializes a map that is empty in rnats as `{}`.
@@ -138,13 +139,40 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// What the server has sent: (to every kind of connection, to clients).
+/// Each connection counts its own (see [`crate::stats`]); closed ones left
+/// theirs in the server's totals.
+pub fn sent_totals(shared: &ServerShared) -> (Counts, Counts) {
+    let stats = &shared.stats;
+    let mut clients = stats.sent_to_closed_clients.get();
+    for client in shared.clients() {
+        let sent = client.sent();
+        clients.msgs += sent.msgs;
+        clients.bytes += sent.bytes;
+    }
+    let mut all = stats.sent_to_closed_routes.get();
+    for route in shared
+        .cluster
+        .as_ref()
+        .map(|c| c.routes())
+        .unwrap_or_default()
+    {
+        let sent = route.client.sent();
+        all.msgs += sent.msgs;
+        all.bytes += sent.bytes;
+    }
+    all.msgs += clients.msgs;
+    all.bytes += clients.bytes;
+    (all, clients)
+}
+
 /// The server's `/varz`.
 pub fn varz(shared: &ServerShared) -> Varz {
     let opts = shared.opts();
     let now = SystemTime::now();
     let stats = &shared.stats;
     let (received, from_clients) = (stats.received.get(), stats.received_from_clients.get());
-    let (sent, to_clients) = (stats.sent.get(), stats.sent_to_clients.get());
+    let (sent, to_clients) = sent_totals(shared);
     let monitor = shared.monitor_addrs();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cluster = match &shared.cluster {

@@ -728,20 +728,19 @@ impl RouteSession {
         }
     }
 
-    /// Adds what this read received and delivered to the route's and the
-    /// server's counters, once per read.
+    /// Adds what this read received to the route's and the server's
+    /// counters, once per read.
     fn count_read(&mut self) {
         let received = std::mem::take(&mut self.received);
         self.client.read_done(received);
-        let (to_clients, to_routes) = self.out.take_counts();
-        let stats = &self.shared.stats;
-        stats.received.add(received);
-        stats.sent_to_clients.add(to_clients);
-        stats.sent.add(to_clients);
-        stats.sent.add(to_routes);
+        self.shared.stats.received.add(received);
     }
 
     fn cleanup(&mut self) {
+        self.shared
+            .stats
+            .sent_to_closed_routes
+            .add(self.client.sent());
         match self.client.close_reason() {
             CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline => {
                 self.shared.stats.slow_consumers.inc(true);
