@@ -73,8 +73,23 @@ fn token(text: &str) {
 }
 
 fn signed_claims(text: &str) {
-    let Ok(serde_json::Value::Object(mut claims)) = serde_json::from_str(text) else {
+    let Some((jwt, kind)) = sign(text) else {
         return;
+    };
+    match rnats_jwt::kind_of(&jwt) {
+        Ok(found) => assert_eq!(found, kind, "the kind of a token signed here"),
+        Err(Error::Version(v)) => assert!(v > rnats_jwt::LIB_VERSION, "version {v} refused"),
+        Err(Error::Malformed("too long")) => return,
+        Err(e) => panic!("a token signed here fails its check: {e}"),
+    }
+    token(&jwt);
+}
+
+/// Claims JSON made into a token signed as the decoder expects (see the module), and the kind
+/// it claims to be; `None` if the text is not a JSON object.
+fn sign(text: &str) -> Option<(String, String)> {
+    let Ok(serde_json::Value::Object(mut claims)) = serde_json::from_str(text) else {
+        return None;
     };
     let string = |v: Option<&serde_json::Value>| {
         v.and_then(serde_json::Value::as_str)
@@ -114,14 +129,7 @@ fn signed_claims(text: &str) {
     };
     let signature = signer.sign(signed.as_bytes()).expect("a seed signs");
     let jwt = format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode(signature));
-
-    match rnats_jwt::kind_of(&jwt) {
-        Ok(found) => assert_eq!(found, kind, "the kind of a token signed here"),
-        Err(Error::Version(v)) => assert!(v > rnats_jwt::LIB_VERSION, "version {v} refused"),
-        Err(Error::Malformed("too long")) => return,
-        Err(e) => panic!("a token signed here fails its check: {e}"),
-    }
-    token(&jwt);
+    Some((jwt, kind))
 }
 
 /// Signs `claims` again with `signer` and checks that the token decodes to what was signed.
@@ -138,5 +146,34 @@ where
         Ok(read) => assert_eq!(read, written, "claims change on a round trip"),
         Err(Error::Malformed("too long")) => {}
         Err(e) => panic!("a token written by encode does not decode: {e}\n{written:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The claims seeds must get through signing to the claims decoder, or the fuzzer would
+    /// only ever see signature failures.
+    #[test]
+    fn claims_seeds_decode_once_signed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/jwt");
+        let mut decoded = 0;
+        for entry in std::fs::read_dir(dir).expect("the jwt seeds") {
+            let path = entry.expect("an entry").path();
+            if !path.to_string_lossy().ends_with(".claims.json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a seed");
+            let (jwt, kind) = sign(&text).expect("a JSON object");
+            let result = match kind.as_str() {
+                "operator" => rnats_jwt::decode::<Operator>(&jwt).map(drop),
+                "account" => rnats_jwt::decode::<Account>(&jwt).map(drop),
+                _ => rnats_jwt::decode::<User>(&jwt).map(drop),
+            };
+            assert_eq!(result, Ok(()), "{}", path.display());
+            decoded += 1;
+        }
+        assert!(decoded >= 5, "only {decoded} claims seeds");
     }
 }
