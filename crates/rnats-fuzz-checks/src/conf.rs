@@ -1,6 +1,8 @@
 //! The configuration language (`rnats_conf`): the input, read as UTF-8 (invalid sequences
 //! replaced), is parsed as a config file with a fixed, self-referring environment and an
-//! include directory that does not exist, so nothing outside the input is read.
+//! include directory that does not exist, so nothing outside the input is read. What parses
+//! is then mapped onto the server's options (`rnats_server::config::apply`, which loads no
+//! TLS file), unless it names an operator (an operator may be a file to read).
 //!
 //! Invariants:
 //! - no input panics or exhausts the stack;
@@ -8,9 +10,11 @@
 //! - every value's position is inside the text (line and column from 1, at most one line
 //!   past the last);
 //! - every accessor works on every value, as the server's config layer uses them, and a
-//!   duration it reads prints in Go's form (`format_duration`) and reads back the same.
+//!   duration it reads prints in Go's form (`format_duration`) and reads back the same;
+//! - every problem the server's config layer finds says where it is.
 
 use rnats_conf::{ParseOptions, Value, ValueKind, format_duration, parse_duration};
+use rnats_server::Options;
 
 /// The name the input is parsed under.
 const FILE: &str = "fuzz.conf";
@@ -35,6 +39,7 @@ pub fn check(data: &[u8]) {
         Ok(value) => {
             let lines = text.split('\n').count() + 1;
             exercise(&value, lines);
+            map_onto_options(&value);
         }
         Err(error) => {
             let message = error.to_string();
@@ -84,5 +89,28 @@ fn exercise(value: &Value, lines: usize) {
         }
         ValueKind::Array(items) => items.iter().for_each(|v| exercise(v, lines)),
         _ => {}
+    }
+}
+
+/// Maps a parsed config onto default options, as `rnats-server -c` does.
+fn map_onto_options(root: &Value) {
+    let names_an_operator = root.as_map().is_ok_and(|map| {
+        map.keys().any(|key| {
+            key.chars()
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+                .contains("operator")
+        })
+    });
+    if names_an_operator {
+        return;
+    }
+    if let Err(error) = rnats_server::config::apply(&mut Options::default(), root) {
+        for problem in &error.problems {
+            assert!(
+                problem.pos.is_some(),
+                "a problem that does not say where: {problem}"
+            );
+        }
     }
 }
