@@ -229,7 +229,7 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
 
     let args_start = name_len + 1;
     let Some(nl) = memchr(b'\n', &rest[args_start..]).map(|i| i + args_start) else {
-        return if rest.len() - args_start > limits.max_control_line {
+        return if unfinished_line_len(rest, args_start) > limits.max_control_line {
             Err(ProtocolError::MaxControlLine)
         } else {
             Ok(Parsed::Incomplete { frame_len: None })
@@ -411,7 +411,7 @@ fn verb_or_prefixed(buf: &[u8], start: usize, limits: &Limits) -> Result<Start, 
     if let Some(word) = PREFIXED.iter().find(|w| starts_with_ignore_case(rest, w)) {
         let takes_arguments = matches!(word[0], b'C' | b'c' | b'I' | b'i' | b'-');
         let Some(nl) = memchr(b'\n', rest) else {
-            return if rest.len() - word.len() <= limits.max_control_line {
+            return if unfinished_line_len(rest, word.len()) <= limits.max_control_line {
                 Ok(Start::Done(Parsed::Incomplete { frame_len: None }))
             } else if takes_arguments {
                 Err(ProtocolError::MaxControlLine)
@@ -482,6 +482,18 @@ fn trim_cr(rest: &[u8], nl: usize) -> usize {
     } else {
         nl
     }
+}
+
+/// How much of a line whose `\n` has not arrived yet counts against the control-line limit,
+/// from `from`: a `\r` that ends what has arrived may be the start of the line's `\r\n`, so it
+/// is not counted, as it is not once the line is whole (nats-server leaves it out too). Without
+/// this, a line exactly at the limit would be refused or not depending on where a read ended.
+fn unfinished_line_len(rest: &[u8], from: usize) -> usize {
+    let end = match rest.last() {
+        Some(b'\r') => rest.len() - 1,
+        _ => rest.len(),
+    };
+    end.saturating_sub(from)
 }
 
 /// Parses a decimal size as nats-server does: digits only, no sign.
@@ -706,5 +718,28 @@ mod tests {
         assert!(matches!(one(&at_limit), Ok(Parsed::Op { .. })));
         let over = format!("PUB {} 1\r\na\r\n", "y".repeat(4095));
         assert_eq!(one(&over), Err(ProtocolError::MaxControlLine));
+    }
+
+    /// Found by the `client_parser` fuzzer: a line exactly at the limit, cut by a read right
+    /// after its `\r`, was refused as too long, although it parses when it comes whole.
+    #[test]
+    fn a_line_at_the_limit_cut_after_its_cr_waits_for_its_lf() {
+        for line in [
+            format!("PUB {} 1\r\na\r\n", "y".repeat(4094)),
+            format!("SUB {} 1\r\n", "y".repeat(4094)),
+            format!("CONNECT {}\r\n", "y".repeat(4095)),
+            format!("INFO {}\r\n", "y".repeat(4095)),
+        ] {
+            let cr = line.find('\r').expect("a line end");
+            assert!(matches!(one(&line), Ok(Parsed::Op { .. })), "{line:.12}");
+            assert_eq!(
+                one(&line[..=cr]),
+                Ok(Parsed::Incomplete { frame_len: None }),
+                "{line:.12} cut after its \\r"
+            );
+            let over = line.replacen('y', "yy", 1);
+            let cr = over.find('\r').expect("a line end");
+            assert_eq!(one(&over[..=cr]), Err(ProtocolError::MaxControlLine));
+        }
     }
 }

@@ -1,0 +1,4 @@
+//! Fuzz target: see `rnats_fuzz_checks::conf` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rnats_fuzz_checks::conf::check(data));
