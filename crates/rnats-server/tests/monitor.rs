@@ -407,3 +407,72 @@ async fn https_monitoring_uses_the_tls_block_s_certificate() {
         "{text}"
     );
 }
+
+/// Kills the process it holds (one this test started) when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real Prometheus (Debian's `prometheus`) scrapes `/metrics` and can
+/// answer a query on what it scraped.
+#[tokio::test]
+async fn a_real_prometheus_scrapes_the_metrics() {
+    let (server, http) = rnats(CONFIG).await;
+    let _stays = scenario(server.local_addr()).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: rnats\n    static_configs:\n      - targets: ['{http}']\n"
+        ),
+    )
+    .unwrap();
+    let web = free_port();
+    let spawned = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(child) = spawned else {
+        assert!(
+            std::env::var(SKIP_REFERENCE_ENV).as_deref() == Ok("1"),
+            "prometheus is needed (apt-get install prometheus, as .ci/run does)"
+        );
+        return;
+    };
+    let _prometheus = Child(child);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], web));
+    let query = "/api/v1/query?query=gnatsd_varz_connections";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            tokio::net::TcpStream::connect(api),
+        )
+        .await
+        {
+            let (status, body) = http_get(api, query).await;
+            if status == 200 && body.contains(&server.shared().id) {
+                let answer: Value = serde_json::from_str(&body).expect("Prometheus answers JSON");
+                assert_eq!(answer["data"]["result"][0]["value"][1], "1", "{body}");
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Prometheus never had gnatsd_varz_connections from {http}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
