@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rnats_proto::subject::{is_subset, pattern_matches, subjects_collide};
+use rnats_proto::transform::{SubjectTransform, import_transform};
 
 use crate::accounts::subscription::Subscription;
 use crate::options::{AccountConfig, ExportKind};
@@ -139,6 +140,9 @@ pub struct ServiceRoute {
     pub to: Weak<Account>,
     /// The exported service subject in the other account.
     pub remote: Box<[u8]>,
+    /// How a subject of `local` is written in `remote`, when both have
+    /// wildcards and differ (`rnats_proto::transform::import_transform`).
+    pub transform: Option<SubjectTransform>,
 }
 
 impl ServiceRoute {
@@ -149,12 +153,17 @@ impl ServiceRoute {
     /// `svc.admin`), as nats-server maps it. None when it cannot be mapped:
     /// then nothing crosses.
     pub fn map_subject<'a>(&'a self, subject: &'a [u8]) -> Option<Cow<'a, [u8]>> {
-        if self.local == self.remote {
-            Some(Cow::Borrowed(subject))
-        } else if rnats_proto::subject::is_literal(&self.remote) {
-            Some(Cow::Borrowed(&self.remote))
-        } else {
-            rnats_proto::subject::map_tokens(&self.local, &self.remote, subject).map(Cow::Owned)
+        match &self.transform {
+            _ if self.local == self.remote => Some(Cow::Borrowed(subject)),
+            None => Some(Cow::Borrowed(&self.remote)),
+            Some(transform) => {
+                if !transform.matches(subject) {
+                    return None;
+                }
+                let mut out = Vec::with_capacity(self.remote.len() + subject.len());
+                transform.transform_into(subject, &mut out);
+                Some(Cow::Owned(out))
+            }
         }
     }
 }
@@ -385,14 +394,18 @@ fn wire(
                 ExportKind::Service => {
                     let local = import.to.as_deref().unwrap_or(&import.subject);
                     let remote = import.subject.as_bytes();
-                    if !rnats_proto::subject::is_literal(remote)
-                        && !rnats_proto::subject::wildcards_map(local.as_bytes(), remote)
+                    let transform = if local.as_bytes() == remote
+                        || rnats_proto::subject::is_literal(remote)
                     {
-                        return Err(format!(
-                            "account {:?} imports service {:?} as {local:?}, whose wildcards cannot be mapped to it",
-                            importer.name, import.subject
-                        ));
-                    }
+                        None
+                    } else {
+                        Some(import_transform(local, &import.subject).map_err(|e| {
+                            format!(
+                                "account {:?}: failed to create mapping transform for service import subject from {local:?} to {:?}: {e}",
+                                importer.name, import.subject
+                            )
+                        })?)
+                    };
                     routes
                         .entry(importer.name.clone())
                         .or_default()
@@ -401,6 +414,7 @@ fn wire(
                             local: local.as_bytes().into(),
                             to: Arc::downgrade(to_exporter),
                             remote: import.subject.as_bytes().into(),
+                            transform,
                         })
                 }
             }
