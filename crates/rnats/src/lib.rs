@@ -4,7 +4,8 @@
 //! bcrypt hash for a config file's `password`/`token`), `nkey` (nats' `nk`), `jwt` and `creds`
 //! (the offline part of `nsc`: operator, account and user JWTs, credentials files and the
 //! server's resolver config), `bench`, and in `client` the `nats` CLI's basic commands `pub`,
-//! `sub`, `req` and `reply` (on the official `async-nats` client).
+//! `sub`, `req` and `reply` (on the official `async-nats` client), and `mapping` (`nats server
+//! mapping`: test a subject mapping).
 //!
 //! The binary (`main.rs`) only calls [`main`]. This is a library so that the workspace's
 //! `xtask` can make the man page and shell completions from [`command`]; it is not an API.
@@ -18,6 +19,7 @@ mod client;
 mod creds;
 mod jwt;
 mod keys;
+mod mapping;
 mod nkey;
 mod passwd;
 
@@ -60,6 +62,9 @@ enum Command {
     Req(client::ReqArgs),
     /// Answer requests with a fixed body.
     Reply(client::ReplyArgs),
+    /// Test a subject mapping: print what each subject maps to (like `nats server mapping`).
+    #[command(visible_alias = "mappings")]
+    Mapping(mapping::MappingArgs),
 }
 
 /// The clap definition of the command line, for the man pages and shell completions.
@@ -80,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Sub(args) => ("sub", client::run_sub(args)),
         Command::Req(args) => ("req", client::run_req(args)),
         Command::Reply(args) => ("reply", client::run_reply(args)),
+        Command::Mapping(args) => ("mapping", mapping::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
