@@ -8,10 +8,13 @@
 //! registry, rebuilt by a reload through [`Accounts::plan`]), each
 //! [`Account`]'s subscription index (a [`crate::sublist::Sublist`] per
 //! account), its import/export routes and the made-up replies of
-//! cross-account requests; `subscription` is what the indexes hold.
+//! cross-account requests, and its subject mappings (`mapping`: which
+//! subject a published message goes to); `subscription` is what the
+//! indexes hold.
 //! **May not touch**: connections or logins; delivering a message is the
 //! connection core's (`connection::delivery`), which reads the routes here.
 
+pub mod mapping;
 pub mod subscription;
 
 use std::borrow::Cow;
@@ -24,6 +27,7 @@ use rand::Rng;
 use rnats_proto::subject::{is_subset, pattern_matches, subjects_collide};
 use rnats_proto::transform::{SubjectTransform, import_transform};
 
+use crate::accounts::mapping::Mappings;
 use crate::accounts::subscription::Subscription;
 use crate::options::{AccountConfig, ExportKind};
 use crate::sublist::Sublist;
@@ -45,6 +49,10 @@ pub struct Account {
     routes: RwLock<Option<Arc<Routes>>>,
     /// Whether `routes` is set: lets every publish skip its lock.
     has_routes: AtomicBool,
+    /// Subject mappings (`mapping.rs`); replaced whole by a reload.
+    mappings: RwLock<Option<Arc<Mappings>>>,
+    /// Whether `mappings` is set: lets every publish skip its lock.
+    has_mappings: AtomicBool,
     /// Made-up reply subject -> (requester's account, its real reply).
     responses: Mutex<HashMap<Box<[u8]>, PendingResponse>>,
     /// `_R_.<random>.`: starts every reply subject made up here, different
@@ -175,6 +183,8 @@ impl Account {
             sublist: Sublist::new(),
             routes: RwLock::new(None),
             has_routes: AtomicBool::new(false),
+            mappings: RwLock::new(None),
+            has_mappings: AtomicBool::new(false),
             responses: Mutex::new(HashMap::new()),
             response_prefix: [RESPONSE_PREFIX, &random_token(6), b"."].concat().into(),
             responses_announced: AtomicBool::new(false),
@@ -194,6 +204,24 @@ impl Account {
             return None;
         }
         read_lock(&self.routes).clone()
+    }
+
+    /// Its subject mappings, if it has any: one atomic load when it has
+    /// none.
+    #[inline]
+    pub fn mappings(&self) -> Option<Arc<Mappings>> {
+        if !self.has_mappings.load(Ordering::Acquire) {
+            return None;
+        }
+        read_lock(&self.mappings).clone()
+    }
+
+    /// Replaces its subject mappings.
+    pub fn set_mappings(&self, mappings: Option<Mappings>) {
+        let mappings = mappings.map(Arc::new);
+        self.has_mappings
+            .store(mappings.is_some(), Ordering::Release);
+        *write_lock(&self.mappings) = mappings;
     }
 
     fn set_routes(&self, routes: Option<Routes>) {
@@ -290,7 +318,19 @@ impl Accounts {
         }
         drop(current);
         let routes = wire(configs, &by_name)?;
-        Ok(AccountsPlan { by_name, routes })
+        let mut mappings = HashMap::new();
+        for c in configs {
+            if let Some(m) =
+                Mappings::build(&c.mappings).map_err(|e| format!("account {:?}: {e}", c.name))?
+            {
+                mappings.insert(c.name.clone(), m);
+            }
+        }
+        Ok(AccountsPlan {
+            by_name,
+            routes,
+            mappings,
+        })
     }
 
     /// Puts a plan in force; returns the accounts it dropped.
@@ -298,9 +338,11 @@ impl Accounts {
         let AccountsPlan {
             by_name,
             mut routes,
+            mut mappings,
         } = plan;
         for (name, account) in &by_name {
             account.set_routes(routes.remove(name.as_str()));
+            account.set_mappings(mappings.remove(name.as_str()));
         }
         let old = std::mem::replace(&mut *write_lock(&self.by_name), by_name);
         let current = read_lock(&self.by_name);
@@ -308,6 +350,7 @@ impl Accounts {
             .filter(|(name, _)| !current.contains_key(name))
             .map(|(_, account)| {
                 account.set_routes(None);
+                account.set_mappings(None);
                 account
             })
             .collect()
@@ -326,6 +369,7 @@ impl Accounts {
 pub struct AccountsPlan {
     by_name: HashMap<String, Arc<Account>>,
     routes: HashMap<String, Routes>,
+    mappings: HashMap<String, Mappings>,
 }
 
 impl AccountsPlan {

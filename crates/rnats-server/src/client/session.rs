@@ -20,6 +20,7 @@ use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
+use crate::accounts::mapping::Mapped;
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
@@ -138,6 +139,8 @@ pub struct Session {
     auth_generation: u64,
     /// When a client that must log in and has not is closed.
     auth_deadline: Instant,
+    /// The subject a mapping gave the message being published (reused).
+    mapped: Vec<u8>,
 }
 
 /// The credentials fields of a CONNECT. Never logged.
@@ -260,6 +263,7 @@ impl Session {
             auth_required: auth.required(),
             auth_generation: server.auth_generation(),
             auth_deadline: Instant::now() + auth.timeout(),
+            mapped: Vec::new(),
             credentials: None,
             account: anonymous.account,
             permissions: None,
@@ -824,6 +828,31 @@ impl Session {
             // nats-server complains but still delivers the message.
             self.err(errors::INVALID_PUBLISH_SUBJECT);
         }
+        // Subject mappings apply first, as on nats-server: permissions and
+        // routing see the mapped subject.
+        if let Some(mappings) = self.account.mappings() {
+            let mut mapped = std::mem::take(&mut self.mapped);
+            let cluster = || self.server.cluster.as_ref().map(|c| c.name());
+            let to = match mappings.map(subj, cluster, &mut mapped) {
+                Mapped::Unchanged => subj,
+                Mapped::To | Mapped::Dropped => &mapped[..],
+            };
+            self.route_published(chunk, to, reply, sizes, message);
+            self.mapped = mapped;
+        } else {
+            self.route_published(chunk, subj, reply, sizes, message);
+        }
+    }
+
+    /// Routes one message, under the subject it has after mapping.
+    fn route_published(
+        &mut self,
+        chunk: &Bytes,
+        subj: &[u8],
+        reply: Option<Span>,
+        sizes: Sizes<'_>,
+        message: Span,
+    ) {
         if !self.may_publish(subj) {
             let text = format!(
                 "Permissions Violation for Publish to \"{}\"",

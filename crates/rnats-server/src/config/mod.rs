@@ -71,6 +71,7 @@ use crate::options::{AuthOptions, Options};
 
 mod auth;
 mod cluster;
+mod mappings;
 mod operator;
 mod permissions;
 mod server;
@@ -254,7 +255,6 @@ const NOT_YET: &[(&[&str], &str)] = &[
     ),
     (&["websocket", "ws"], "WebSocket"),
     (&["mqtt"], "MQTT"),
-    (&["mappings", "maps"], "subject mappings"),
     (
         &["max_sub_tokens", "max_subscription_tokens"],
         "subscription token limits",
@@ -287,6 +287,7 @@ impl Reader {
                 "cluster" => opts.cluster = self.cluster(value),
                 "tls" => opts.tls = self.tls(value).filter(|t| self.tls_files(entry, t)),
                 "accounts" => accounts = Some(self.accounts(value)),
+                "mappings" | "maps" => opts.mappings = self.mappings(entry),
                 "no_auth_user" => no_auth_user = self.located_string(value),
                 // rnats's own: verify every bcrypt login in full.
                 "no_login_cache" => no_login_cache = self.ok(value.as_bool()),

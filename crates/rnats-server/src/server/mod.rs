@@ -227,7 +227,7 @@ impl Server {
             Some(t) => Some(crate::auth::trust::Trust::load(t).map_err(io::Error::other)?),
             None => None,
         };
-        let mut configs = opts.auth.accounts.clone();
+        let mut configs = account_configs(&opts);
         if let Some(trust) = &trust {
             configs.extend(trust.account_configs());
         }
@@ -386,7 +386,7 @@ impl Server {
         let trust = current_auth.trust().cloned();
         // Operator mode has no `accounts {}` block: its accounts come from
         // JWTs and stay as they are.
-        let plan = shared.accounts.plan(&opts.auth.accounts)?;
+        let plan = shared.accounts.plan(&account_configs(opts))?;
         let auth = Authenticator::new(&opts.auth, &plan, opts.tls.as_ref(), trust.clone())
             .keep_login_cache_of(&current_auth);
         let info = info_template(
@@ -541,6 +541,20 @@ async fn accept_loop(shared: Arc<ServerShared>, listener: TcpListener) {
             }
         }
     }
+}
+
+/// The accounts of the configuration, with the top-level `mappings` as
+/// the global account's (nats-server, too, keeps them as an account `$G`).
+fn account_configs(opts: &Options) -> Vec<crate::options::AccountConfig> {
+    let mut configs = opts.auth.accounts.clone();
+    if !opts.mappings.is_empty() {
+        configs.push(crate::options::AccountConfig {
+            name: crate::accounts::GLOBAL_ACCOUNT.into(),
+            mappings: opts.mappings.clone(),
+            ..Default::default()
+        });
+    }
+    configs
 }
 
 /// `resolver_preload` changed: new and changed account JWTs are applied

@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod latest;
 pub mod logs;
 
 use std::io;
@@ -556,8 +557,21 @@ impl ReferenceServer {
         Self::start_inner(Some(config), &[]).await
     }
 
+    /// Starts the current release (see `latest.rs`) with a config file
+    /// holding `config`, as [`Self::start_with_config`] starts 2.9.
+    pub async fn start_latest_with_config(config: &str) -> Option<ReferenceServer> {
+        Self::start_binary(latest::binary()?, Some(config), &[]).await
+    }
+
     async fn start_inner(config: Option<&str>, args: &[&str]) -> Option<ReferenceServer> {
-        let binary = Self::binary()?;
+        Self::start_binary(Self::binary()?, config, args).await
+    }
+
+    async fn start_binary(
+        binary: PathBuf,
+        config: Option<&str>,
+        args: &[&str],
+    ) -> Option<ReferenceServer> {
         // A port picked this way may be taken by someone else before the
         // reference binds it; then the child exits and we try another.
         const ATTEMPTS: usize = 5;
