@@ -83,7 +83,8 @@ fn strings(list: &[&str]) -> Vec<String> {
 
 /// Every function, the old `$n` style and `{{wildcard(n)}}`, `>` tails,
 /// out-of-range arguments that leave a token whole, and spacing and case
-/// in function names, as nats-server maps them. Each source starts with
+/// in function names, as nats-server maps them; and weights that leave a
+/// message no destination drop it. Each source starts with
 /// its own token, so only one mapping matches each subject.
 #[tokio::test]
 async fn every_function_maps_as_nats_server_maps() {
@@ -110,6 +111,7 @@ mappings {
   "ri.*": "ri2.{{right(1,2)}}"
   "big.*": "big2.{{splitFromLeft(1,99)}}.{{sliceFromRight(1,0)}}.{{left(1,-1)}}"
   "lit": "lit2"
+  "drop": [{destination: "drop", weight: 0}, {destination: "never", weight: 0}]
 }
 "#;
     let mut subjects = strings(&[
@@ -137,6 +139,7 @@ mappings {
         "ri.a",
         "big.abc",
         "lit",
+        "drop",
         "unmapped.subject",
     ]);
     for i in 0..40 {
@@ -149,8 +152,14 @@ mappings {
     let Some((ours, theirs)) = both(config, &subjects).await else {
         return;
     };
-    assert_eq!(ours.len(), subjects.len());
-    for ((sent, ours), theirs) in subjects.iter().zip(&ours).zip(&theirs) {
+    // `drop` maps to no destination: nobody receives it.
+    assert_eq!(ours.len(), subjects.len() - 1);
+    for ((sent, ours), theirs) in subjects
+        .iter()
+        .filter(|s| *s != "drop")
+        .zip(&ours)
+        .zip(&theirs)
+    {
         assert_eq!(ours, theirs, "published {sent}");
     }
     assert_eq!(ours, theirs);
