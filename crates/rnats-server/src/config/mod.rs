@@ -23,7 +23,7 @@
 //! `max_connections`/`max_conn`, `max_control_line`, `max_pending`,
 //! `write_deadline`, `ping_interval`, `ping_max`, `debug`, `trace`,
 //! `logtime`, `log_file`/`logfile`, `pid_file`/`pidfile`, `ports_file_dir`,
-//! `authorization {}`, `accounts {}`, `no_auth_user`, `tls {}`, `cluster {}`
+//! `authorization {}`, `accounts {}`, `mappings {}`/`maps`, `no_auth_user`, `tls {}`, `cluster {}`
 //! (with its own `tls {}` for routes), and for
 //! decentralized authentication `operator`, `system_account`, `resolver`
 //! (`MEMORY` or `{ type: full|cache, dir }`) and `resolver_preload`. Every other key
@@ -49,7 +49,9 @@
 //!   and `no_auth_user`;
 //! - `cluster.rs`: `cluster {}`;
 //! - `operator.rs`: `operator`, `system_account`, `resolver`,
-//!   `resolver_preload`.
+//!   `resolver_preload`;
+//! - `mappings.rs`: `mappings {}`, at the top level and (called by
+//!   `auth/accounts.rs`) in an account.
 //!
 //! They read through shared layers that know no block: `values.rs` (the
 //! `Reader` with its typed values, located problems and refusals), and
