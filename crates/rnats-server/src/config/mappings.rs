@@ -4,8 +4,9 @@
 //! nats-server reads them (`parseAccountMappings`), with its messages,
 //! each at the key it concerns.
 //!
-//! Shared by the top level (`mod.rs`) and `auth/accounts.rs`; it reads
-//! through `values.rs` only.
+//! A shared layer: the top level (`mod.rs`) and `auth/accounts.rs` read
+//! their `mappings` through it; it knows no block and reads through
+//! `values.rs` only.
 
 use rnats_conf::{MapEntry, Pos, Value, ValueKind};
 

@@ -49,15 +49,14 @@
 //!   and `no_auth_user`;
 //! - `cluster.rs`: `cluster {}`;
 //! - `operator.rs`: `operator`, `system_account`, `resolver`,
-//!   `resolver_preload`;
-//! - `mappings.rs`: `mappings {}`, at the top level and (called by
-//!   `auth/accounts.rs`) in an account.
+//!   `resolver_preload`.
 //!
 //! They read through shared layers that know no block: `values.rs` (the
 //! `Reader` with its typed values, located problems and refusals), and
-//! two readers of nested blocks that more than one block writes the same
-//! way: `permissions.rs` (users' and routes' permissions) and `tls.rs`
-//! (clients' and routes' `tls {}`). Imports go one way: `mod.rs` uses the
+//! three readers of nested blocks that more than one block writes the same
+//! way: `permissions.rs` (users' and routes' permissions), `tls.rs`
+//! (clients' and routes' `tls {}`) and `mappings.rs` (the top level's and
+//! accounts' `mappings {}`). Imports go one way: `mod.rs` uses the
 //! blocks, the blocks use the shared layers, no block uses another.
 //! `testing.rs` holds what the unit tests share.
 
