@@ -246,6 +246,39 @@ accounts {
     rnats.shutdown().await;
 }
 
+/// A service import lands in the exporting account under that account's
+/// mappings, as on nats-server: a request to `svc` from B reaches A's
+/// responder on `svc.v2`.
+#[tokio::test]
+async fn service_imports_take_the_exporters_mappings() {
+    let config = r#"
+accounts {
+  A: { users: [{user: a, password: a}], exports: [{service: "svc"}], mappings: { "svc": "svc.v2" } }
+  B: { users: [{user: b, password: b}], imports: [{service: {account: A, subject: "svc"}}] }
+}
+"#;
+    let Some(reference) = ReferenceServer::start_latest_with_config(config).await else {
+        return;
+    };
+    let rnats = rnats_with(config).await;
+    for url in [rnats.client_url(), format!("nats://{}", reference.addr())] {
+        let login =
+            |u: &str| async_nats::ConnectOptions::with_user_and_password(u.into(), u.into());
+        let a = login("a").connect(&url).await.unwrap();
+        let mut responder = a.subscribe("svc.v2").await.unwrap();
+        sync(&a).await;
+        let b = login("b").connect(&url).await.unwrap();
+        let asking = tokio::spawn(async move { b.request("svc", "q".into()).await });
+        let request = next(&mut responder).await;
+        a.publish(request.reply.unwrap(), "answer".into())
+            .await
+            .unwrap();
+        let answer = asking.await.unwrap().unwrap();
+        assert_eq!(&answer.payload[..], b"answer", "{url}");
+    }
+    rnats.shutdown().await;
+}
+
 /// The messages of `nats-server -t` and of rnats's config check, without
 /// the positions (`file:line:col: `), which the two config languages'
 /// lexers count differently.
