@@ -15,6 +15,9 @@
 use rand::Rng;
 use rnats_proto::transform::{SubjectTransform, subset_match};
 
+use std::sync::Arc;
+
+use super::Account;
 use crate::options::{MapDestination, MappingConfig};
 
 /// The mappings of one account, replaced whole when they change.
@@ -43,7 +46,9 @@ struct Destination {
 /// What a mapping did to a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mapped {
-    /// No mapping matched, or the subject maps to itself.
+    /// No mapping matched.
+    NoMatch,
+    /// A mapping matched and picked the subject itself.
     Unchanged,
     /// The new subject is in the caller's buffer.
     To,
@@ -92,7 +97,7 @@ impl Mappings {
             tokenized = true;
             subset_match(subject, &m.source)
         }) else {
-            return Mapped::Unchanged;
+            return Mapped::NoMatch;
         };
         let mut destinations = &mapping.destinations;
         if !mapping.by_cluster.is_empty()
@@ -122,6 +127,50 @@ impl Mappings {
                 t.transform_into(if tokenized { subject } else { b"" }, out);
                 Mapped::To
             }
+        }
+    }
+}
+
+/// A connection's copy of its account's mappings, taken again only when
+/// they change (no lock, no reference count per message), and the last
+/// subject no mapping matched: a publisher repeating a subject that is not
+/// mapped pays a comparison of bytes.
+#[derive(Debug, Default)]
+pub struct MappingCache {
+    generation: u64,
+    mappings: Option<Arc<Mappings>>,
+    last_miss: Option<Vec<u8>>,
+    out: Vec<u8>,
+}
+
+impl MappingCache {
+    /// The subject `subject` is mapped to in `account`, or None when it
+    /// keeps its own. Empty when the mapping dropped it.
+    pub fn map(
+        &mut self,
+        account: &Account,
+        subject: &[u8],
+        cluster: impl FnOnce() -> Option<String>,
+    ) -> Option<&[u8]> {
+        let generation = account.mappings_generation();
+        if generation != self.generation {
+            self.generation = generation;
+            self.mappings = account.mappings();
+            self.last_miss = None;
+        }
+        let mappings = self.mappings.as_ref()?;
+        if self.last_miss.as_deref() == Some(subject) {
+            return None;
+        }
+        match mappings.map(subject, cluster, &mut self.out) {
+            Mapped::NoMatch => {
+                let miss = self.last_miss.get_or_insert_with(Vec::new);
+                miss.clear();
+                miss.extend_from_slice(subject);
+                None
+            }
+            Mapped::Unchanged => None,
+            Mapped::To | Mapped::Dropped => Some(&self.out),
         }
     }
 }
@@ -233,7 +282,7 @@ mod tests {
     fn map(m: &Mappings, subject: &str, cluster: Option<&str>) -> Option<String> {
         let mut out = Vec::new();
         match m.map(subject.as_bytes(), || cluster.map(str::to_owned), &mut out) {
-            Mapped::Unchanged => Some(subject.to_owned()),
+            Mapped::NoMatch | Mapped::Unchanged => Some(subject.to_owned()),
             Mapped::To => Some(String::from_utf8(out).unwrap()),
             Mapped::Dropped => None,
         }
@@ -321,6 +370,38 @@ mod tests {
         // Only a cluster's list: elsewhere the subject stays.
         let m = weighted(vec![dest("x.$1", 100, Some("east"))]);
         assert_eq!(map(&m, "s.1", Some("west")).unwrap(), "s.1");
+    }
+
+    #[test]
+    fn a_connection_cache_follows_replaced_mappings() {
+        let account = Account::new("A");
+        let mut cache = MappingCache::default();
+        let none = || None;
+        assert_eq!(cache.map(&account, b"a.1", none), None);
+        account.set_mappings(Mappings::build(&[MappingConfig::simple("a.*", "b.$1")]).unwrap());
+        assert_eq!(cache.map(&account, b"a.1", none), Some(&b"b.1"[..]));
+        // A miss is remembered, and forgotten when the mappings change.
+        assert_eq!(cache.map(&account, b"x", none), None);
+        assert_eq!(cache.map(&account, b"x", none), None);
+        account.set_mappings(Mappings::build(&[MappingConfig::simple("x", "y")]).unwrap());
+        assert_eq!(cache.map(&account, b"x", none), Some(&b"y"[..]));
+        // The same account's mappings taken away, then another account.
+        account.set_mappings(None);
+        assert_eq!(cache.map(&account, b"x", none), None);
+        let other = Account::new("B");
+        other.set_mappings(Mappings::build(&[MappingConfig::simple("x", "z")]).unwrap());
+        assert_eq!(cache.map(&other, b"x", none), Some(&b"z"[..]));
+        // A weighted pick of the subject itself is not a miss: it is drawn
+        // again for every message.
+        let half = MappingConfig {
+            source: "h".into(),
+            destinations: vec![dest("k", 50, None)],
+        };
+        other.set_mappings(Mappings::build(&[half]).unwrap());
+        let picks: std::collections::HashSet<Vec<u8>> = (0..200)
+            .map(|_| cache.map(&other, b"h", none).unwrap_or(b"h").to_vec())
+            .collect();
+        assert_eq!(picks.len(), 2);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod subscription;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,9 @@ pub struct Account {
     mappings: RwLock<Option<Arc<Mappings>>>,
     /// Whether `mappings` is set: lets every publish skip its lock.
     has_mappings: AtomicBool,
+    /// Changes with every `set_mappings`, unique across accounts: lets a
+    /// connection keep its own copy of the mappings (`MappingCache`).
+    mappings_generation: AtomicU64,
     /// Made-up reply subject -> (requester's account, its real reply).
     responses: Mutex<HashMap<Box<[u8]>, PendingResponse>>,
     /// `_R_.<random>.`: starts every reply subject made up here, different
@@ -185,6 +188,7 @@ impl Account {
             has_routes: AtomicBool::new(false),
             mappings: RwLock::new(None),
             has_mappings: AtomicBool::new(false),
+            mappings_generation: AtomicU64::new(0),
             responses: Mutex::new(HashMap::new()),
             response_prefix: [RESPONSE_PREFIX, &random_token(6), b"."].concat().into(),
             responses_announced: AtomicBool::new(false),
@@ -216,12 +220,28 @@ impl Account {
         read_lock(&self.mappings).clone()
     }
 
+    /// Whether it has subject mappings: one atomic load.
+    #[inline]
+    pub fn has_mappings(&self) -> bool {
+        self.has_mappings.load(Ordering::Acquire)
+    }
+
+    /// Which mappings it has: changes whenever they are replaced.
+    pub fn mappings_generation(&self) -> u64 {
+        self.mappings_generation.load(Ordering::Acquire)
+    }
+
     /// Replaces its subject mappings.
     pub fn set_mappings(&self, mappings: Option<Mappings>) {
+        static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
         let mappings = mappings.map(Arc::new);
         self.has_mappings
             .store(mappings.is_some(), Ordering::Release);
         *write_lock(&self.mappings) = mappings;
+        self.mappings_generation.store(
+            NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+            Ordering::Release,
+        );
     }
 
     fn set_routes(&self, routes: Option<Routes>) {

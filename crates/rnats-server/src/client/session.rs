@@ -20,7 +20,7 @@ use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
-use crate::accounts::mapping::Mapped;
+use crate::accounts::mapping::MappingCache;
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
@@ -139,8 +139,8 @@ pub struct Session {
     auth_generation: u64,
     /// When a client that must log in and has not is closed.
     auth_deadline: Instant,
-    /// The subject a mapping gave the message being published (reused).
-    mapped: Vec<u8>,
+    /// Its account's subject mappings, and the subject they give.
+    mappings: MappingCache,
 }
 
 /// The credentials fields of a CONNECT. Never logged.
@@ -263,7 +263,7 @@ impl Session {
             auth_required: auth.required(),
             auth_generation: server.auth_generation(),
             auth_deadline: Instant::now() + auth.timeout(),
-            mapped: Vec::new(),
+            mappings: MappingCache::default(),
             credentials: None,
             account: anonymous.account,
             permissions: None,
@@ -830,15 +830,12 @@ impl Session {
         }
         // Subject mappings apply first, as on nats-server: permissions and
         // routing see the mapped subject.
-        if let Some(mappings) = self.account.mappings() {
-            let mut mapped = std::mem::take(&mut self.mapped);
+        if self.account.has_mappings() {
+            let mut mappings = std::mem::take(&mut self.mappings);
             let cluster = || self.server.cluster.as_ref().map(|c| c.name());
-            let to = match mappings.map(subj, cluster, &mut mapped) {
-                Mapped::Unchanged => subj,
-                Mapped::To | Mapped::Dropped => &mapped[..],
-            };
+            let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
             self.route_published(chunk, to, reply, sizes, message);
-            self.mapped = mapped;
+            self.mappings = mappings;
         } else {
             self.route_published(chunk, subj, reply, sizes, message);
         }

@@ -220,7 +220,7 @@ impl Deliveries {
             let mut mapped = Vec::new();
             let remote = match target.mappings() {
                 Some(m) => match m.map(&remote, || cluster.map(Cluster::name), &mut mapped) {
-                    Mapped::Unchanged => &remote[..],
+                    Mapped::NoMatch | Mapped::Unchanged => &remote[..],
                     Mapped::To | Mapped::Dropped => &mapped[..],
                 },
                 None => &remote[..],
