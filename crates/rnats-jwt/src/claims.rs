@@ -465,10 +465,40 @@ pub struct Account {
     /// Permissions of users whose JWT has none.
     #[serde(default, deserialize_with = "nullable")]
     pub default_permissions: Permissions,
+    /// Subject mappings: source subject -> weighted destinations.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub mappings: BTreeMap<String, Vec<WeightedMapping>>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     #[serde(flatten)]
     pub generic: GenericFields,
+}
+
+/// One destination of an account's subject mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightedMapping {
+    pub subject: String,
+    /// Percent of the messages; 0 (or absent) means 100, as in nats' jwt.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub weight: u8,
+    /// Only in this cluster.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+}
+
+impl WeightedMapping {
+    /// The weight in percent: an unset weight is 100.
+    pub fn weight(&self) -> u8 {
+        if self.weight == 0 { 100 } else { self.weight }
+    }
+}
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
 }
 
 pub type AccountClaims = Claims<Account>;

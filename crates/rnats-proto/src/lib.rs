@@ -12,6 +12,7 @@ pub mod messages;
 pub mod parser;
 pub mod route;
 pub mod subject;
+pub mod transform;
 pub mod url;
 
 pub use parser::{ClientOp, Limits, Parsed, ProtocolError, Span, parse};

@@ -181,65 +181,6 @@ pub fn is_subset(subject: &[u8], pattern: &[u8]) -> bool {
     subject_tokens.next().is_none()
 }
 
-/// Whether subjects matching `from` can be written as subjects of `to`
-/// token by token, as nats-server's subject mapping does for a service
-/// import renamed with `to`: the same number of `*` wildcards, and a `>`
-/// in both or in neither.
-pub fn wildcards_map(from: &[u8], to: &[u8]) -> bool {
-    let shape = |p: &[u8]| {
-        let stars = p.split(|&b| b == b'.').filter(|t| *t == b"*").count();
-        (stars, p.split(|&b| b == b'.').next_back() == Some(b">"))
-    };
-    shape(from) == shape(to)
-}
-
-/// `subject`, which matches the pattern `from`, written in the pattern `to`:
-/// the tokens that `from`'s `*` wildcards took fill `to`'s, in order, and
-/// what `>` took fills `to`'s `>`. None when the two cannot be mapped (see
-/// [`wildcards_map`]) or `subject` does not match `from`.
-///
-/// ```
-/// use rnats_proto::subject::map_tokens;
-/// assert_eq!(map_tokens(b"local.>", b"svc.>", b"local.admin").as_deref(), Some(&b"svc.admin"[..]));
-/// assert_eq!(map_tokens(b"a.*.b", b"x.*", b"a.1.b").as_deref(), Some(&b"x.1"[..]));
-/// assert_eq!(map_tokens(b"a.*", b"x", b"a.1"), None);
-/// ```
-pub fn map_tokens(from: &[u8], to: &[u8], subject: &[u8]) -> Option<Vec<u8>> {
-    if !wildcards_map(from, to) || !pattern_matches(from, subject) {
-        return None;
-    }
-    let mut stars = Vec::new();
-    let mut tail: &[u8] = &[];
-    let mut rest = subject;
-    for token in from.split(|&b| b == b'.') {
-        if token == b">" {
-            tail = rest;
-            break;
-        }
-        let (taken, more) = match rest.iter().position(|&b| b == b'.') {
-            Some(dot) => (&rest[..dot], &rest[dot + 1..]),
-            None => (rest, &[][..]),
-        };
-        if token == b"*" {
-            stars.push(taken);
-        }
-        rest = more;
-    }
-    let mut stars = stars.into_iter();
-    let mut out = Vec::with_capacity(to.len() + subject.len());
-    for (i, token) in to.split(|&b| b == b'.').enumerate() {
-        if i > 0 {
-            out.push(b'.');
-        }
-        match token {
-            b"*" => out.extend_from_slice(stars.next()?),
-            b">" => out.extend_from_slice(tail),
-            literal => out.extend_from_slice(literal),
-        }
-    }
-    Some(out)
-}
-
 /// Whether some literal subject matches both patterns.
 ///
 /// ```

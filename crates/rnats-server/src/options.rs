@@ -56,6 +56,8 @@ pub struct Options {
     /// over, and how long to wait before the first is closed.
     pub lame_duck_duration: Duration,
     pub lame_duck_grace_period: Duration,
+    /// Top-level `mappings {}`: the global account's subject mappings.
+    pub mappings: Vec<MappingConfig>,
     /// HTTP(S) monitoring (`http_port`, `https_port`, `http`, `https`,
     /// `http_base_path`; `-m`, `-ms`).
     pub monitor: MonitorOptions,
@@ -254,6 +256,67 @@ pub struct AccountConfig {
     pub nkeys: Vec<NkeyConfig>,
     pub exports: Vec<ExportConfig>,
     pub imports: Vec<ImportConfig>,
+    /// Its subject mappings (`mappings {}` in the account, or the JWT's).
+    pub mappings: Vec<MappingConfig>,
+}
+
+/// One subject mapping: messages published to `source` go to one of the
+/// destinations, picked by weight (the rest of 100% keeps its subject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingConfig {
+    pub source: String,
+    pub destinations: Vec<MapDestination>,
+}
+
+/// A destination of a mapping: a transform destination (`x.$1`), its
+/// weight in percent, and the cluster it is limited to, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapDestination {
+    pub subject: String,
+    pub weight: u8,
+    pub cluster: Option<String>,
+}
+
+impl MappingConfig {
+    /// A mapping to one destination, all of the messages.
+    pub fn simple(source: impl Into<String>, destination: impl Into<String>) -> Self {
+        MappingConfig {
+            source: source.into(),
+            destinations: vec![MapDestination {
+                subject: destination.into(),
+                weight: 100,
+                cluster: None,
+            }],
+        }
+    }
+
+    /// What nats-server checks when it adds a mapping
+    /// (`AddWeightedMappings`), in its words: a valid source, no
+    /// destination twice, weights of at most 100% per cluster, and each
+    /// destination a transform of the source.
+    pub fn check(&self) -> Result<(), String> {
+        if !rnats_proto::subject::is_valid_subject(self.source.as_bytes()) {
+            return Err("invalid subject".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut totals: std::collections::HashMap<Option<&str>, u32> = Default::default();
+        for d in &self.destinations {
+            if !seen.insert(d.subject.as_str()) {
+                return Err(format!("duplicate entry for {:?}", d.subject));
+            }
+            if d.weight > 100 {
+                return Err("individual weights need to be <= 100".into());
+            }
+            let total = totals.entry(d.cluster.as_deref()).or_default();
+            *total += u32::from(d.weight);
+            if *total > 100 {
+                return Err("total weight needs to be <= 100".into());
+            }
+            rnats_proto::transform::validate_mapping(&self.source, &d.subject)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,6 +399,7 @@ impl Default for Options {
             reconnect_error_reports: DEFAULT_RECONNECT_ERROR_REPORTS,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
+            mappings: Vec::new(),
             monitor: MonitorOptions::default(),
             system_account: Some(DEFAULT_SYSTEM_ACCOUNT.to_string()),
         }

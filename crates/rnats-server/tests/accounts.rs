@@ -399,7 +399,9 @@ async fn wildcard_service_imports_map_tokens_into_the_export() {
     opts.auth.accounts = accounts("local.*");
     let refused = Server::start(opts).await.err().expect("refused");
     assert!(
-        refused.to_string().contains("cannot be mapped"),
+        refused
+            .to_string()
+            .contains("failed to create mapping transform for service import subject"),
         "{refused}"
     );
 }

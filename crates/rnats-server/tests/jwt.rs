@@ -1318,3 +1318,43 @@ async fn account_updates_recheck_signing_keys_and_the_connection_limit() {
     older.assert_open().await;
     server.shutdown().await;
 }
+
+/// An account JWT's `mappings` map its users' messages (a weight left out
+/// is 100%), as on nats-server; a mapping nats-server could not add is
+/// skipped, the others stay.
+#[tokio::test]
+async fn account_jwt_mappings_map_published_subjects() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| {
+        let to = |subject: &str| rnats_jwt::WeightedMapping {
+            subject: subject.into(),
+            ..Default::default()
+        };
+        c.nats.mappings.insert("a.*".into(), vec![to("b.$1")]);
+        c.nats.mappings.insert("bad.*".into(), vec![to("x.$2")]);
+    });
+    let server = chain.start().await;
+    let u = KeyPair::new_user();
+    let jwt = user_jwt(&a, &u, |_| {});
+    let mut c = login(&server, &jwt, &u).await;
+    c.send(b"SUB > 1\r\nPUB a.x 2\r\nhi\r\nPUB bad.y 0\r\n\r\n")
+        .await;
+    c.expect(b"MSG b.x 1 2\r\nhi\r\nMSG bad.y 1 0\r\n\r\n")
+        .await;
+
+    // The reference maps the same.
+    let Some(reference) =
+        support::ReferenceServer::start_with_config(&chain.reference_config()).await
+    else {
+        server.shutdown().await;
+        return;
+    };
+    let mut r = connect_jwt_at(reference.addr(), &jwt, Some(&u)).await;
+    r.expect(b"PONG\r\n").await;
+    r.send(b"SUB > 1\r\nPUB a.x 2\r\nhi\r\nPUB bad.y 0\r\n\r\n")
+        .await;
+    r.expect(b"MSG b.x 1 2\r\nhi\r\nMSG bad.y 1 0\r\n\r\n")
+        .await;
+    server.shutdown().await;
+}

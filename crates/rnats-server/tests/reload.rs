@@ -310,6 +310,54 @@ async fn publish_permissions_apply_at_once() {
     );
 }
 
+/// Subject mappings, top level and in an account, follow the file: a
+/// connected publisher's next message is mapped by the new mappings, and
+/// removed mappings stop mapping.
+#[tokio::test]
+async fn mappings_follow_the_file() {
+    let config = |top: &str, in_a: &str| {
+        format!(
+            "authorization {{ users: [{{user: g, password: g}}] }}\nmappings {{ {top} }}\naccounts {{ A: {{ users: [{{user: a, password: a}}], mappings: {{ {in_a} }} }} }}"
+        )
+    };
+    let s = Configured::start(&config(r#""g.*": "global.$1""#, r#""a.*": "first.$1""#)).await;
+    let mut global = s.login("g", "g").await;
+    global.send(b"SUB > 1\r\n").await;
+    global.assert_open().await;
+    let mut a = s.login("a", "a").await;
+    a.send(b"SUB > 1\r\n").await;
+    a.assert_open().await;
+    global.send(b"PUB g.x 0\r\n\r\n").await;
+    a.send(b"PUB a.x 0\r\n\r\n").await;
+    assert_eq!(global.next_msg().await.subject, "global.x");
+    assert_eq!(a.next_msg().await.subject, "first.x");
+
+    s.reload(&config(
+        r#""g.*": [{destination: "moved.$1", weight: 100%}]"#,
+        r#""a.*": "second.$1""#,
+    ))
+    .unwrap();
+    global.send(b"PUB g.x 0\r\n\r\n").await;
+    a.send(b"PUB a.x 0\r\n\r\n").await;
+    assert_eq!(global.next_msg().await.subject, "moved.x");
+    assert_eq!(a.next_msg().await.subject, "second.x");
+
+    s.reload(&config("", "")).unwrap();
+    global.send(b"PUB g.x 0\r\n\r\n").await;
+    a.send(b"PUB a.x 0\r\n\r\n").await;
+    assert_eq!(global.next_msg().await.subject, "g.x");
+    assert_eq!(a.next_msg().await.subject, "a.x");
+
+    // A mapping nats-server would refuse refuses the whole reload.
+    let err = s.reload(&config(r#""g.*": "bad.$2""#, "")).unwrap_err();
+    assert!(
+        err.contains("Error adding mapping for \"g.*\" to \"bad.$2\" : invalid mapping destination: wildcard index out of range in $2: [2]"),
+        "{err}"
+    );
+    global.send(b"PUB g.x 0\r\n\r\n").await;
+    assert_eq!(global.next_msg().await.subject, "g.x");
+}
+
 const ACCOUNTS: &str = r#"
 accounts {
   A: { users: [{user: a, password: a}], exports: [{stream: "events.>"}] }

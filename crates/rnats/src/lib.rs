@@ -5,7 +5,8 @@
 //! (the offline part of `nsc`: operator, account and user JWTs, credentials files and the
 //! server's resolver config), `bench`, in `client` the `nats` CLI's basic commands `pub`,
 //! `sub`, `req` and `reply` (on the official `async-nats` client), in `server` what
-//! `nats server ping|list|info|check` show over the system account, and `top` (nats-top).
+//! `nats server ping|list|info|check` show over the system account, `top` (nats-top), and
+//! `mapping` (`nats server mapping`: test a subject mapping).
 //!
 //! The binary (`main.rs`) only calls [`main`]. This is a library so that the workspace's
 //! `xtask` can make the man page and shell completions from [`command`]; it is not an API.
@@ -19,6 +20,7 @@ mod client;
 mod creds;
 mod jwt;
 mod keys;
+mod mapping;
 mod nkey;
 mod passwd;
 mod server;
@@ -68,6 +70,9 @@ enum Command {
     Server(server::ServerArgs),
     /// A live view of a server's connections from its monitoring port (like nats-top).
     Top(top::TopArgs),
+    /// Test a subject mapping: print what each subject maps to (like `nats server mapping`).
+    #[command(visible_alias = "mappings")]
+    Mapping(mapping::MappingArgs),
 }
 
 /// The clap definition of the command line, for the man pages and shell completions.
@@ -91,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Sub(args) => ("sub", client::run_sub(args)),
         Command::Req(args) => ("req", client::run_req(args)),
         Command::Reply(args) => ("reply", client::run_reply(args)),
+        Command::Mapping(args) => ("mapping", mapping::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,21 +8,26 @@
 //! registry, rebuilt by a reload through [`Accounts::plan`]), each
 //! [`Account`]'s subscription index (a [`crate::sublist::Sublist`] per
 //! account), its import/export routes and the made-up replies of
-//! cross-account requests; `subscription` is what the indexes hold.
+//! cross-account requests, and its subject mappings (`mapping`: which
+//! subject a published message goes to); `subscription` is what the
+//! indexes hold.
 //! **May not touch**: connections or logins; delivering a message is the
 //! connection core's (`connection::delivery`), which reads the routes here.
 
+pub mod mapping;
 pub mod subscription;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rnats_proto::subject::{is_subset, pattern_matches, subjects_collide};
+use rnats_proto::transform::{SubjectTransform, import_transform};
 
+use crate::accounts::mapping::Mappings;
 use crate::accounts::subscription::Subscription;
 use crate::options::{AccountConfig, ExportKind};
 use crate::sublist::Sublist;
@@ -44,6 +49,13 @@ pub struct Account {
     routes: RwLock<Option<Arc<Routes>>>,
     /// Whether `routes` is set: lets every publish skip its lock.
     has_routes: AtomicBool,
+    /// Subject mappings (`mapping.rs`); replaced whole by a reload.
+    mappings: RwLock<Option<Arc<Mappings>>>,
+    /// Whether `mappings` is set: lets every publish skip its lock.
+    has_mappings: AtomicBool,
+    /// Changes with every `set_mappings`, unique across accounts: lets a
+    /// connection keep its own copy of the mappings (`MappingCache`).
+    mappings_generation: AtomicU64,
     /// Made-up reply subject -> (requester's account, its real reply).
     responses: Mutex<HashMap<Box<[u8]>, PendingResponse>>,
     /// `_R_.<random>.`: starts every reply subject made up here, different
@@ -147,6 +159,9 @@ pub struct ServiceRoute {
     pub to: Weak<Account>,
     /// The exported service subject in the other account.
     pub remote: Box<[u8]>,
+    /// How a subject of `local` is written in `remote`, when both have
+    /// wildcards and differ (`rnats_proto::transform::import_transform`).
+    pub transform: Option<SubjectTransform>,
 }
 
 impl ServiceRoute {
@@ -157,12 +172,17 @@ impl ServiceRoute {
     /// `svc.admin`), as nats-server maps it. None when it cannot be mapped:
     /// then nothing crosses.
     pub fn map_subject<'a>(&'a self, subject: &'a [u8]) -> Option<Cow<'a, [u8]>> {
-        if self.local == self.remote {
-            Some(Cow::Borrowed(subject))
-        } else if rnats_proto::subject::is_literal(&self.remote) {
-            Some(Cow::Borrowed(&self.remote))
-        } else {
-            rnats_proto::subject::map_tokens(&self.local, &self.remote, subject).map(Cow::Owned)
+        match &self.transform {
+            _ if self.local == self.remote => Some(Cow::Borrowed(subject)),
+            None => Some(Cow::Borrowed(&self.remote)),
+            Some(transform) => {
+                if !transform.matches(subject) {
+                    return None;
+                }
+                let mut out = Vec::with_capacity(self.remote.len() + subject.len());
+                transform.transform_into(subject, &mut out);
+                Some(Cow::Owned(out))
+            }
         }
     }
 }
@@ -174,6 +194,9 @@ impl Account {
             sublist: Sublist::new(),
             routes: RwLock::new(None),
             has_routes: AtomicBool::new(false),
+            mappings: RwLock::new(None),
+            has_mappings: AtomicBool::new(false),
+            mappings_generation: AtomicU64::new(0),
             responses: Mutex::new(HashMap::new()),
             response_prefix: [RESPONSE_PREFIX, &random_token(6), b"."].concat().into(),
             responses_announced: AtomicBool::new(false),
@@ -215,6 +238,40 @@ impl Account {
             return None;
         }
         read_lock(&self.routes).clone()
+    }
+
+    /// Its subject mappings, if it has any: one atomic load when it has
+    /// none.
+    #[inline]
+    pub fn mappings(&self) -> Option<Arc<Mappings>> {
+        if !self.has_mappings.load(Ordering::Acquire) {
+            return None;
+        }
+        read_lock(&self.mappings).clone()
+    }
+
+    /// Whether it has subject mappings: one atomic load.
+    #[inline]
+    pub fn has_mappings(&self) -> bool {
+        self.has_mappings.load(Ordering::Acquire)
+    }
+
+    /// Which mappings it has: changes whenever they are replaced.
+    pub fn mappings_generation(&self) -> u64 {
+        self.mappings_generation.load(Ordering::Acquire)
+    }
+
+    /// Replaces its subject mappings.
+    pub fn set_mappings(&self, mappings: Option<Mappings>) {
+        static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+        let mappings = mappings.map(Arc::new);
+        self.has_mappings
+            .store(mappings.is_some(), Ordering::Release);
+        *write_lock(&self.mappings) = mappings;
+        self.mappings_generation.store(
+            NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+            Ordering::Release,
+        );
     }
 
     fn set_routes(&self, routes: Option<Routes>) {
@@ -311,7 +368,19 @@ impl Accounts {
         }
         drop(current);
         let routes = wire(configs, &by_name)?;
-        Ok(AccountsPlan { by_name, routes })
+        let mut mappings = HashMap::new();
+        for c in configs {
+            if let Some(m) =
+                Mappings::build(&c.mappings).map_err(|e| format!("account {:?}: {e}", c.name))?
+            {
+                mappings.insert(c.name.clone(), m);
+            }
+        }
+        Ok(AccountsPlan {
+            by_name,
+            routes,
+            mappings,
+        })
     }
 
     /// Puts a plan in force; returns the accounts it dropped.
@@ -319,9 +388,11 @@ impl Accounts {
         let AccountsPlan {
             by_name,
             mut routes,
+            mut mappings,
         } = plan;
         for (name, account) in &by_name {
             account.set_routes(routes.remove(name.as_str()));
+            account.set_mappings(mappings.remove(name.as_str()));
         }
         let old = std::mem::replace(&mut *write_lock(&self.by_name), by_name);
         let current = read_lock(&self.by_name);
@@ -329,6 +400,7 @@ impl Accounts {
             .filter(|(name, _)| !current.contains_key(name))
             .map(|(_, account)| {
                 account.set_routes(None);
+                account.set_mappings(None);
                 account
             })
             .collect()
@@ -354,6 +426,7 @@ impl Accounts {
 pub struct AccountsPlan {
     by_name: HashMap<String, Arc<Account>>,
     routes: HashMap<String, Routes>,
+    mappings: HashMap<String, Mappings>,
 }
 
 impl AccountsPlan {
@@ -422,14 +495,18 @@ fn wire(
                 ExportKind::Service => {
                     let local = import.to.as_deref().unwrap_or(&import.subject);
                     let remote = import.subject.as_bytes();
-                    if !rnats_proto::subject::is_literal(remote)
-                        && !rnats_proto::subject::wildcards_map(local.as_bytes(), remote)
+                    let transform = if local.as_bytes() == remote
+                        || rnats_proto::subject::is_literal(remote)
                     {
-                        return Err(format!(
-                            "account {:?} imports service {:?} as {local:?}, whose wildcards cannot be mapped to it",
-                            importer.name, import.subject
-                        ));
-                    }
+                        None
+                    } else {
+                        Some(import_transform(local, &import.subject).map_err(|e| {
+                            format!(
+                                "account {:?}: failed to create mapping transform for service import subject from {local:?} to {:?}: {e}",
+                                importer.name, import.subject
+                            )
+                        })?)
+                    };
                     routes
                         .entry(importer.name.clone())
                         .or_default()
@@ -438,6 +515,7 @@ fn wire(
                             local: local.as_bytes().into(),
                             to: Arc::downgrade(to_exporter),
                             remote: import.subject.as_bytes().into(),
+                            transform,
                         })
                 }
             }

@@ -65,6 +65,10 @@ impl std::fmt::Debug for JwtAccount {
 
 impl JwtAccount {
     fn new(account: Arc<Account>, claims: AccountClaims) -> Arc<Self> {
+        account.set_mappings(crate::accounts::mapping::from_jwt(
+            &claims.subject,
+            &claims.nats.mappings,
+        ));
         Arc::new(JwtAccount {
             key: claims.subject.clone(),
             account,
@@ -382,6 +386,12 @@ impl Trust {
         }
         match existing {
             Some(account) => {
+                account
+                    .account
+                    .set_mappings(crate::accounts::mapping::from_jwt(
+                        &claims.subject,
+                        &claims.nats.mappings,
+                    ));
                 *write_lock(&account.claims) = Arc::new(claims);
                 self.enforce(&account);
             }

@@ -20,6 +20,7 @@ use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
+use crate::accounts::mapping::MappingCache;
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
@@ -142,6 +143,8 @@ pub struct Session {
     auth_deadline: Instant,
     /// Messages published during the current read (see [`crate::stats`]).
     received: Counts,
+    /// Its account's subject mappings, and the subject they give.
+    mappings: MappingCache,
 }
 
 /// The credentials fields of a CONNECT. Never logged.
@@ -265,6 +268,7 @@ impl Session {
             auth_required: auth.required(),
             auth_generation: server.auth_generation(),
             auth_deadline: Instant::now() + auth.timeout(),
+            mappings: MappingCache::default(),
             credentials: None,
             account: anonymous.account,
             permissions: None,
@@ -854,6 +858,28 @@ impl Session {
             // nats-server complains but still delivers the message.
             self.err(errors::INVALID_PUBLISH_SUBJECT);
         }
+        // Subject mappings apply first, as on nats-server: permissions and
+        // routing see the mapped subject.
+        if self.account.has_mappings() {
+            let mut mappings = std::mem::take(&mut self.mappings);
+            let cluster = || self.server.cluster.as_ref().map(|c| c.name());
+            let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
+            self.route_published(chunk, to, reply, sizes, message);
+            self.mappings = mappings;
+        } else {
+            self.route_published(chunk, subj, reply, sizes, message);
+        }
+    }
+
+    /// Routes one message, under the subject it has after mapping.
+    fn route_published(
+        &mut self,
+        chunk: &Bytes,
+        subj: &[u8],
+        reply: Option<Span>,
+        sizes: Sizes<'_>,
+        message: Span,
+    ) {
         if !self.may_publish(subj) {
             let text = format!(
                 "Permissions Violation for Publish to \"{}\"",

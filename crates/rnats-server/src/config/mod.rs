@@ -23,7 +23,7 @@
 //! `max_connections`/`max_conn`, `max_control_line`, `max_pending`,
 //! `write_deadline`, `ping_interval`, `ping_max`, `debug`, `trace`,
 //! `logtime`, `log_file`/`logfile`, `pid_file`/`pidfile`, `ports_file_dir`,
-//! `authorization {}`, `accounts {}`, `no_auth_user`, `tls {}`, `cluster {}`
+//! `authorization {}`, `accounts {}`, `mappings {}`/`maps`, `no_auth_user`, `tls {}`, `cluster {}`
 //! (with its own `tls {}` for routes), and for
 //! decentralized authentication `operator`, `system_account`, `resolver`
 //! (`MEMORY` or `{ type: full|cache, dir }`) and `resolver_preload`. Every other key
@@ -53,9 +53,10 @@
 //!
 //! They read through shared layers that know no block: `values.rs` (the
 //! `Reader` with its typed values, located problems and refusals), and
-//! two readers of nested blocks that more than one block writes the same
-//! way: `permissions.rs` (users' and routes' permissions) and `tls.rs`
-//! (clients' and routes' `tls {}`). Imports go one way: `mod.rs` uses the
+//! three readers of nested blocks that more than one block writes the same
+//! way: `permissions.rs` (users' and routes' permissions), `tls.rs`
+//! (clients' and routes' `tls {}`) and `mappings.rs` (the top level's and
+//! accounts' `mappings {}`). Imports go one way: `mod.rs` uses the
 //! blocks, the blocks use the shared layers, no block uses another.
 //! `testing.rs` holds what the unit tests share.
 
@@ -71,6 +72,7 @@ use crate::options::{AuthOptions, Options};
 
 mod auth;
 mod cluster;
+mod mappings;
 mod operator;
 mod permissions;
 mod server;
@@ -239,7 +241,6 @@ const NOT_YET: &[(&[&str], &str)] = &[
     ),
     (&["websocket", "ws"], "WebSocket"),
     (&["mqtt"], "MQTT"),
-    (&["mappings", "maps"], "subject mappings"),
     (
         &["max_sub_tokens", "max_subscription_tokens"],
         "subscription token limits",
@@ -273,6 +274,7 @@ impl Reader {
                 "cluster" => opts.cluster = self.cluster(value),
                 "tls" => opts.tls = self.tls(value).filter(|t| self.tls_files(entry, t)),
                 "accounts" => accounts = Some(self.accounts(value)),
+                "mappings" | "maps" => opts.mappings = self.mappings(entry),
                 "no_auth_user" => no_auth_user = self.located_string(value),
                 // rnats's own: verify every bcrypt login in full.
                 "no_login_cache" => no_login_cache = self.ok(value.as_bool()),

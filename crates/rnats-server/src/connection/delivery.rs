@@ -11,6 +11,7 @@ use rnats_proto::parser::Span;
 use tokio::time::Instant;
 use tracing::{Level, enabled, trace};
 
+use crate::accounts::mapping::Mapped;
 use crate::accounts::subscription::{Delivery, Sink, Subscription};
 use crate::accounts::{Account, Routes};
 use crate::connection::outbound::Batch;
@@ -219,7 +220,15 @@ impl Deliveries {
             let Some(remote) = service.map_subject(msg.subject) else {
                 continue;
             };
-            let remote = &remote[..];
+            // The exporter's subject mappings apply, as on nats-server.
+            let mut mapped = Vec::new();
+            let remote = match target.mappings() {
+                Some(m) => match m.map(&remote, || cluster.map(Cluster::name), &mut mapped) {
+                    Mapped::NoMatch | Mapped::Unchanged => &remote[..],
+                    Mapped::To | Mapped::Dropped => &mapped[..],
+                },
+                None => &remote[..],
+            };
             let reply = msg.reply.map(|r| target.expect_response(account, r));
             if reply.is_some()
                 && let Some(cluster) = cluster

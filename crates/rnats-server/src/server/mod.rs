@@ -271,7 +271,7 @@ impl Server {
             Some(t) => Some(crate::auth::trust::Trust::load(t).map_err(io::Error::other)?),
             None => None,
         };
-        let mut configs = with_system_account(&opts);
+        let mut configs = account_configs(&opts);
         if let Some(trust) = &trust {
             configs.extend(trust.account_configs());
         }
@@ -453,7 +453,7 @@ impl Server {
         let trust = current_auth.trust().cloned();
         // Operator mode has no `accounts {}` block: its accounts come from
         // JWTs and stay as they are.
-        let plan = shared.accounts.plan(&with_system_account(opts))?;
+        let plan = shared.accounts.plan(&account_configs(opts))?;
         let auth = Authenticator::new(&opts.auth, &plan, opts.tls.as_ref(), trust.clone())
             .keep_login_cache_of(&current_auth);
         let info = info_template(
@@ -611,10 +611,12 @@ async fn accept_loop(shared: Arc<ServerShared>, listener: TcpListener) {
     }
 }
 
-/// The `accounts {}` configuration with the system account added when it
-/// is not configured (as nats-server creates `$SYS`). Operator mode has
-/// its system account among the account JWTs instead.
-fn with_system_account(opts: &Options) -> Vec<crate::options::AccountConfig> {
+/// The accounts of the configuration, with the system account added when
+/// it is not configured (as nats-server creates `$SYS`; operator mode has
+/// its system account among the account JWTs instead), and the top-level
+/// `mappings` as the global account's (nats-server, too, keeps them as an
+/// account `$G`).
+fn account_configs(opts: &Options) -> Vec<crate::options::AccountConfig> {
     let mut configs = opts.auth.accounts.clone();
     if opts.auth.trust.is_none()
         && let Some(name) = &opts.system_account
@@ -622,10 +624,14 @@ fn with_system_account(opts: &Options) -> Vec<crate::options::AccountConfig> {
     {
         configs.push(crate::options::AccountConfig {
             name: name.clone(),
-            users: Vec::new(),
-            nkeys: Vec::new(),
-            exports: Vec::new(),
-            imports: Vec::new(),
+            ..Default::default()
+        });
+    }
+    if !opts.mappings.is_empty() {
+        configs.push(crate::options::AccountConfig {
+            name: crate::accounts::GLOBAL_ACCOUNT.into(),
+            mappings: opts.mappings.clone(),
+            ..Default::default()
         });
     }
     configs

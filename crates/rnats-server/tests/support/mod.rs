@@ -599,6 +599,12 @@ impl ReferenceServer {
         Self::start_inner(Some(config), &[]).await
     }
 
+    /// Starts the current release (see [`Self::latest_binary`]) with a
+    /// config file holding `config`, as [`Self::start_with_config`] starts 2.9.
+    pub async fn start_latest_with_config(config: &str) -> Option<ReferenceServer> {
+        Self::start_latest(config, &[]).await
+    }
+
     async fn start_inner(config: Option<&str>, args: &[&str]) -> Option<ReferenceServer> {
         let binary = Self::binary()?;
         Self::start_binary(&binary, config, args).await

@@ -16,7 +16,7 @@ use rnats_proto::subject::{is_subset, is_valid_subject};
 
 use super::UserList;
 use crate::config::values::{At, Reader};
-use crate::options::{ExportConfig, ExportKind, ImportConfig};
+use crate::options::{ExportConfig, ExportKind, ImportConfig, MappingConfig};
 
 pub(in crate::config) struct AccountBlock {
     pub(super) name: At<String>,
@@ -25,6 +25,7 @@ pub(in crate::config) struct AccountBlock {
     /// Each export with where its `accounts` list was written.
     pub(super) exports: Vec<(At<ExportConfig>, Option<Pos>)>,
     pub(super) imports: Vec<At<ImportConfig>>,
+    pub(super) mappings: Vec<MappingConfig>,
 }
 
 impl AccountBlock {
@@ -35,6 +36,7 @@ impl AccountBlock {
             users_pos: None,
             exports: Vec::new(),
             imports: Vec::new(),
+            mappings: Vec::new(),
         }
     }
 }
@@ -124,7 +126,7 @@ impl Reader {
                 "imports" => self.imports(value, &mut account.imports),
                 "nkey" => self.not_yet(e, "account NKeys, operators and JWT authentication"),
                 "jetstream" => self.not_yet(e, "JetStream"),
-                "mappings" | "maps" => self.not_yet(e, "subject mappings"),
+                "mappings" | "maps" => account.mappings = self.mappings(e),
                 "limits" => self.not_yet(e, "account limits"),
                 _ => self.unknown(e),
             }

@@ -265,6 +265,7 @@ impl Reader {
                     nkeys: a.users.nkeys.into_iter().map(|k| k.value).collect(),
                     exports: a.exports.into_iter().map(|(e, _)| e.value).collect(),
                     imports: a.imports.into_iter().map(|i| i.value).collect(),
+                    mappings: a.mappings,
                 })
                 .collect();
         }
