@@ -1093,14 +1093,9 @@ async fn a_claims_update_sent_to_one_server_reaches_the_cluster() {
     s1.shutdown().await;
 }
 
-/// A JWT account's connection limit holds across a mixed cluster: each
-/// server counts the account's connections on the others from their
-/// `$SYS.ACCOUNT.<acc>.SERVER.CONNS` events, rnats and nats-server alike.
-#[tokio::test]
-async fn account_connection_limit_holds_across_a_mixed_cluster() {
-    let mut chain = Chain::new();
-    let a = KeyPair::new_account();
-    chain.add_account(&a, |c| c.nats.limits.conn = 1);
+/// rnats and the reference nats-server trusting `chain`'s operator,
+/// routed to each other (None without the reference).
+async fn mixed_cluster(chain: &Chain) -> Option<(Server, support::ReferenceServer)> {
     let mut opts = chain.options();
     opts.cluster = Some(ClusterOptions {
         name: Some("jwt".into()),
@@ -1115,7 +1110,19 @@ async fn account_connection_limit_holds_across_a_mixed_cluster() {
         support::free_port(),
         rnats.cluster_addr().unwrap()
     ));
-    let Some(reference) = support::ReferenceServer::start_with_config(&config).await else {
+    let reference = support::ReferenceServer::start_with_config(&config).await?;
+    Some((rnats, reference))
+}
+
+/// A JWT account's connection limit holds across a mixed cluster: each
+/// server counts the account's connections on the others from their
+/// `$SYS.ACCOUNT.<acc>.SERVER.CONNS` events, rnats and nats-server alike.
+#[tokio::test]
+async fn account_connection_limit_holds_across_a_mixed_cluster() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.nats.limits.conn = 1);
+    let Some((rnats, reference)) = mixed_cluster(&chain).await else {
         return;
     };
     support::cluster::wait_routes(&rnats, 1).await;
@@ -1178,21 +1185,7 @@ async fn operator_mode_accounts_cross_a_mixed_cluster() {
     let (a, b) = (KeyPair::new_account(), KeyPair::new_account());
     chain.add_account(&a, |_| {});
     chain.add_account(&b, |_| {});
-    let mut opts = chain.options();
-    opts.cluster = Some(ClusterOptions {
-        name: Some("jwt".into()),
-        host: "127.0.0.1".into(),
-        port: -1,
-        ..Default::default()
-    });
-    let rnats = start_server(opts).await;
-    let mut config = chain.reference_config();
-    config.push_str(&format!(
-        "cluster {{\n  name: jwt\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
-        support::free_port(),
-        rnats.cluster_addr().unwrap()
-    ));
-    let Some(reference) = support::ReferenceServer::start_with_config(&config).await else {
+    let Some((rnats, reference)) = mixed_cluster(&chain).await else {
         return;
     };
     let user_of = |account: &KeyPair| {

@@ -59,83 +59,6 @@ async fn scenario(addr: SocketAddr) -> RawClient {
     stays
 }
 
-/// A JSON value's type, as the comparison sees it.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// The shape of a non-empty array's elements: for objects, every key any
-/// element has (with the first value seen for it).
-fn element_shape(items: &[Value]) -> Option<Value> {
-    let first = items.first()?;
-    let Value::Object(_) = first else {
-        return Some(first.clone());
-    };
-    let mut union = serde_json::Map::new();
-    for item in items {
-        if let Value::Object(fields) = item {
-            for (k, v) in fields {
-                union.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-    }
-    Some(Value::Object(union))
-}
-
-/// Where `ours` differs from `theirs` in keys or types (an array by the
-/// union of its elements' keys), but for the keys in `absent_here` that
-/// rnats has no value for.
-fn shape_differences(
-    path: &str,
-    theirs: &Value,
-    ours: &Value,
-    absent_here: &[&str],
-) -> Vec<String> {
-    let mut out = Vec::new();
-    if kind(theirs) != kind(ours) {
-        out.push(format!(
-            "{path}: nats-server has {}, rnats {}",
-            kind(theirs),
-            kind(ours)
-        ));
-        return out;
-    }
-    match (theirs, ours) {
-        (Value::Object(t), Value::Object(o)) => {
-            for (key, tv) in t {
-                let here = format!("{path}.{key}");
-                match o.get(key) {
-                    Some(ov) => out.extend(shape_differences(&here, tv, ov, absent_here)),
-                    None if absent_here.contains(&key.as_str()) => {}
-                    None => out.push(format!("{here}: missing in rnats")),
-                }
-            }
-            for key in o.keys().filter(|k| !t.contains_key(*k)) {
-                out.push(format!("{path}.{key}: only in rnats"));
-            }
-        }
-        (Value::Array(t), Value::Array(o)) => {
-            if let (Some(tv), Some(ov)) = (element_shape(t), element_shape(o)) {
-                out.extend(shape_differences(
-                    &format!("{path}[]"),
-                    &tv,
-                    &ov,
-                    absent_here,
-                ));
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
 async fn json(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = http_get(addr, path).await;
     assert_eq!(status, 200, "GET {path}: {body}");
@@ -180,7 +103,7 @@ async fn every_endpoint_has_nats_server_keys_and_types() {
     ] {
         let theirs = json(theirs_http, path).await;
         let ours = json(ours_http, path).await;
-        problems.extend(shape_differences(path, &theirs, &ours, NOT_IN_RNATS));
+        problems.extend(shape::differences(path, &theirs, &ours, NOT_IN_RNATS, true));
     }
     assert!(problems.is_empty(), "differences:\n{}", problems.join("\n"));
 }

@@ -76,44 +76,6 @@ async fn ask(client: &async_nats::Client, subject: &str, body: &str) -> Value {
     })
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Keys of `theirs` missing in `ours` or of another type (objects only,
-/// arrays by their first element); keys in `skip` are not compared.
-fn missing(path: &str, theirs: &Value, ours: &Value, skip: &[&str]) -> Vec<String> {
-    let mut out = Vec::new();
-    match (theirs, ours) {
-        (Value::Object(t), Value::Object(o)) => {
-            for (key, tv) in t.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
-                let here = format!("{path}.{key}");
-                match o.get(key) {
-                    None => out.push(format!("{here}: missing in rnats")),
-                    Some(ov) if kind(ov) != kind(tv) => {
-                        out.push(format!("{here}: {} vs {}", kind(tv), kind(ov)))
-                    }
-                    Some(ov) => out.extend(missing(&here, tv, ov, skip)),
-                }
-            }
-        }
-        (Value::Array(t), Value::Array(o)) => {
-            if let (Some(tv), Some(ov)) = (t.first(), o.first()) {
-                out.extend(missing(&format!("{path}[]"), tv, ov, skip));
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
 /// nats-server 2.15's fields that rnats has no value for: JetStream's,
 /// build information, its internal queues, and the imports of the system
 /// services it adds to each account.
@@ -177,7 +139,7 @@ async fn server_requests_answer_like_nats_server() {
     ] {
         let t = ask(&theirs, &subject.replace("<id>", &id_theirs), body).await;
         let o = ask(&ours, &subject.replace("<id>", id_ours), body).await;
-        problems.extend(missing(subject, &t, &o, SKIP));
+        problems.extend(shape::differences(subject, &t, &o, SKIP, false));
     }
     assert!(problems.is_empty(), "differences:\n{}", problems.join("\n"));
 }

@@ -37,15 +37,14 @@ impl ClosedSub {
     }
 }
 
-/// A connection as it was when it closed.
+/// What monitoring shows of a connection at one moment: open ones are
+/// snapshotted for each `/connz`, closed ones once, as they close.
 #[derive(Debug, Clone)]
-pub struct Closed {
+pub struct Snapshot {
     pub id: u64,
     pub addr: SocketAddr,
     pub started: SystemTime,
     pub last_activity: SystemTime,
-    pub stopped: SystemTime,
-    pub reason: CloseReason,
     pub rtt: Duration,
     pub pending: usize,
     pub received: Counts,
@@ -55,16 +54,23 @@ pub struct Closed {
     pub subs: Vec<ClosedSub>,
 }
 
-impl Closed {
-    /// Takes the snapshot of `client`, whose subscriptions were `subs`.
-    pub fn of(client: &Client, subs: Vec<ClosedSub>) -> Self {
-        Closed {
+impl Snapshot {
+    /// `client` now, with its subscriptions (taken from its table).
+    pub fn of(client: &Client) -> Self {
+        let subs = lock(&client.subs)
+            .values()
+            .map(|s| ClosedSub::of(s))
+            .collect();
+        Self::with_subs(client, subs)
+    }
+
+    /// `client` now, with `subs` as its subscriptions.
+    pub fn with_subs(client: &Client, subs: Vec<ClosedSub>) -> Self {
+        Snapshot {
             id: client.id,
             addr: client.addr,
             started: client.started,
             last_activity: client.last_activity(),
-            stopped: SystemTime::now(),
-            reason: client.close_reason(),
             rtt: client.rtt(),
             pending: client.pending_bytes(),
             received: client.received.get(),
@@ -72,6 +78,25 @@ impl Closed {
             details: client.details(),
             tls: client.tls.get().cloned(),
             subs,
+        }
+    }
+}
+
+/// A connection as it was when it closed.
+#[derive(Debug, Clone)]
+pub struct Closed {
+    pub snapshot: Snapshot,
+    pub stopped: SystemTime,
+    pub reason: CloseReason,
+}
+
+impl Closed {
+    /// Takes the snapshot of `client`, whose subscriptions were `subs`.
+    pub fn of(client: &Client, subs: Vec<ClosedSub>) -> Self {
+        Closed {
+            snapshot: Snapshot::with_subs(client, subs),
+            stopped: SystemTime::now(),
+            reason: client.close_reason(),
         }
     }
 }

@@ -4,18 +4,15 @@
 //! `state=open|closed|any`, `user`, `acc`, `filter_subject`) and details
 //! (`subs=1|detail`, `auth=1`).
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::{Params, format};
 use crate::accounts::GLOBAL_ACCOUNT;
-use crate::connection::closed::{Closed, ClosedSub};
+use crate::connection::closed::{Closed, ClosedSub, Snapshot};
 use crate::connection::{Client, Details};
 use crate::server::ServerShared;
-use crate::stats::Counts;
-use crate::sync::lock;
 
 /// nats-server's default page size.
 pub const DEFAULT_LIMIT: usize = 1024;
@@ -209,101 +206,69 @@ pub struct Connz {
 
 /// A connection, open or closed, as the listing needs it.
 struct Entry {
-    id: u64,
-    addr: std::net::SocketAddr,
-    started: SystemTime,
-    last: SystemTime,
+    snapshot: Snapshot,
     stopped: Option<(SystemTime, &'static str)>,
-    rtt: Duration,
-    pending: usize,
-    received: Counts,
-    sent: Counts,
-    details: Option<Arc<Details>>,
-    tls: Option<(String, String)>,
-    subs: Vec<ClosedSub>,
 }
 
 impl Entry {
     fn open(client: &Client) -> Entry {
-        let subs = lock(&client.subs)
-            .values()
-            .map(|s| ClosedSub::of(s))
-            .collect();
         Entry {
-            id: client.id,
-            addr: client.addr,
-            started: client.started,
-            last: client.last_activity(),
+            snapshot: Snapshot::of(client),
             stopped: None,
-            rtt: client.rtt(),
-            pending: client.pending_bytes(),
-            received: client.received.get(),
-            sent: client.sent(),
-            details: client.details(),
-            tls: client.tls.get().cloned(),
-            subs,
         }
     }
 
     fn closed(c: &Closed) -> Entry {
         Entry {
-            id: c.id,
-            addr: c.addr,
-            started: c.started,
-            last: c.last_activity,
+            snapshot: c.snapshot.clone(),
             stopped: Some((c.stopped, c.reason.as_str())),
-            rtt: c.rtt,
-            pending: c.pending,
-            received: c.received,
-            sent: c.sent,
-            details: c.details.clone(),
-            tls: c.tls.clone(),
-            subs: c.subs.clone(),
         }
     }
 
     fn account(&self) -> &str {
-        self.details
+        self.snapshot
+            .details
             .as_ref()
             .and_then(|d| d.account.as_deref())
             .unwrap_or(GLOBAL_ACCOUNT)
     }
 
     fn user(&self) -> &str {
-        self.details
+        self.snapshot
+            .details
             .as_ref()
             .and_then(|d| d.user.as_deref())
             .unwrap_or("")
     }
 
     fn info(&self, now: SystemTime, query: &Query) -> ConnInfo {
-        let details = self.details.as_deref();
+        let details = self.snapshot.details.as_deref();
         let text = |f: fn(&Details) -> &String| details.map(f).cloned().unwrap_or_default();
         let end = self.stopped.map_or(now, |(t, _)| t);
         let mut info = ConnInfo {
-            cid: self.id,
+            cid: self.snapshot.id,
             kind: "Client",
             conn_type: "nats",
-            ip: self.addr.ip().to_string(),
-            port: self.addr.port(),
-            start: format::time(self.started),
-            last_activity: format::time(self.last),
+            ip: self.snapshot.addr.ip().to_string(),
+            port: self.snapshot.addr.port(),
+            start: format::time(self.snapshot.started),
+            last_activity: format::time(self.snapshot.last_activity),
             stop: self.stopped.map(|(t, _)| format::time(t)),
             reason: self.stopped.map(|(_, r)| r),
-            rtt: Some(format::go_duration(self.rtt)),
-            uptime: format::uptime(format::between(self.started, end)),
-            idle: format::uptime(format::between(self.last, end)),
-            pending_bytes: self.pending,
-            in_msgs: self.received.msgs,
-            out_msgs: self.sent.msgs,
-            in_bytes: self.received.bytes,
-            out_bytes: self.sent.bytes,
-            subscriptions: self.subs.len(),
+            rtt: Some(format::go_duration(self.snapshot.rtt)),
+            uptime: format::uptime(format::between(self.snapshot.started, end)),
+            idle: format::uptime(format::between(self.snapshot.last_activity, end)),
+            pending_bytes: self.snapshot.pending,
+            in_msgs: self.snapshot.received.msgs,
+            out_msgs: self.snapshot.sent.msgs,
+            in_bytes: self.snapshot.received.bytes,
+            out_bytes: self.snapshot.sent.bytes,
+            subscriptions: self.snapshot.subs.len(),
             name: text(|d| &d.name),
             lang: text(|d| &d.lang),
             version: text(|d| &d.version),
-            tls_version: self.tls.as_ref().map(|t| t.0.clone()),
-            tls_cipher_suite: self.tls.as_ref().map(|t| t.1.clone()),
+            tls_version: self.snapshot.tls.as_ref().map(|t| t.0.clone()),
+            tls_cipher_suite: self.snapshot.tls.as_ref().map(|t| t.1.clone()),
             authorized_user: None,
             account: None,
             subs: Vec::new(),
@@ -312,20 +277,22 @@ impl Entry {
             issuer_key: None,
             name_tag: None,
             sort: SortValues {
-                started: Some(self.started),
-                last: Some(self.last),
+                started: Some(self.snapshot.started),
+                last: Some(self.snapshot.last_activity),
                 stopped: self.stopped.map(|(t, _)| t),
-                rtt: self.rtt,
+                rtt: self.snapshot.rtt,
             },
         };
         if query.subs_detail {
             info.subs_detail = self
+                .snapshot
                 .subs
                 .iter()
-                .map(|s| SubDetail::of(s, self.id))
+                .map(|s| SubDetail::of(s, self.snapshot.id))
                 .collect();
         } else if query.subs {
             info.subs = self
+                .snapshot
                 .subs
                 .iter()
                 .map(|s| String::from_utf8_lossy(&s.subject).into_owned())
@@ -390,7 +357,7 @@ pub fn connz(shared: &ServerShared, query: &Query) -> Result<Connz, String> {
         entries.extend(
             closed
                 .iter()
-                .filter(|c| query.cid == 0 || c.id == query.cid)
+                .filter(|c| query.cid == 0 || c.snapshot.id == query.cid)
                 .map(|c| Entry::closed(c)),
         );
     }
@@ -398,7 +365,8 @@ pub fn connz(shared: &ServerShared, query: &Query) -> Result<Connz, String> {
         (query.account.is_empty() || e.account() == query.account)
             && (query.user.is_empty() || e.user() == query.user)
             && filter.is_none_or(|f| {
-                e.subs
+                e.snapshot
+                    .subs
                     .iter()
                     .any(|s| rnats_proto::subject::subjects_collide(f, &s.subject))
             })

@@ -18,6 +18,7 @@
 
 pub mod cluster;
 pub mod logs;
+pub mod shape;
 
 use std::io;
 use std::net::SocketAddr;
