@@ -106,6 +106,10 @@ fn unreachable_matches() -> &'static Matches<Subscription> {
     EMPTY.get_or_init(Matches::default)
 }
 
+/// Subscriptions removed under one hold of the account index's write lock
+/// when a connection leaves (see `drop_all_subscriptions`).
+const REMOVE_CHUNK: usize = 1024;
+
 /// The reader's state for one connection.
 pub struct Session {
     server: Arc<ServerShared>,
@@ -1046,8 +1050,16 @@ impl Session {
     /// Removes every subscription of the connection (from the index and
     /// the cluster's interest).
     fn drop_all_subscriptions(&mut self) {
-        let mut subs: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
-        self.account.sublist.remove_all(&mut subs);
+        let mut left: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
+        // In chunks, each under the index's write lock once: a client leaving
+        // with 300 000 subscriptions must not hold every publisher of the
+        // account up until the last one is gone.
+        let mut subs = Vec::with_capacity(left.len());
+        while !left.is_empty() {
+            let mut chunk = left.split_off(left.len().saturating_sub(REMOVE_CHUNK));
+            self.account.sublist.remove_all(&mut chunk);
+            subs.append(&mut chunk);
+        }
         if let Some(cluster) = &self.client.cluster {
             cluster.local_unsubs(&subs);
         }
@@ -1064,8 +1076,11 @@ impl Session {
     }
 
     fn cleanup(&mut self) {
+        // What `/connz?state=closed` shows of its subscriptions, bounded: a
+        // client that leaves with 300 000 must not make the ring hold them.
         let subs: Vec<_> = lock(&self.client.subs)
             .values()
+            .take(crate::connection::closed::MAX_CLOSED_SUBS)
             .map(|s| ClosedSub::of(s))
             .collect();
         self.drop_all_subscriptions();

@@ -16,6 +16,10 @@ use crate::sync::lock;
 
 /// nats-server's default for how many closed connections it remembers.
 pub const DEFAULT_MAX_CLOSED: usize = 10_000;
+/// At most this many of a closed connection's subscriptions are kept for
+/// `/connz?state=closed&subs=1` (nats-server keeps all; a peer could then
+/// make the ring hold millions).
+pub const MAX_CLOSED_SUBS: usize = 1024;
 
 /// A subscription as it was when its connection closed.
 #[derive(Debug, Clone)]
