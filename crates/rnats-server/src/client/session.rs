@@ -1050,6 +1050,20 @@ impl Session {
     /// Removes every subscription of the connection (from the index and
     /// the cluster's interest).
     fn drop_all_subscriptions(&mut self) {
+        // Many subscriptions take a while to remove: on a multi-threaded
+        // runtime the worker's other tasks are handed to another thread
+        // meanwhile, so that nobody else's messages wait for this.
+        let many = lock(&self.client.subs).len() > REMOVE_CHUNK;
+        let threaded = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if many && threaded {
+            tokio::task::block_in_place(|| self.remove_all_subscriptions());
+        } else {
+            self.remove_all_subscriptions();
+        }
+    }
+
+    fn remove_all_subscriptions(&mut self) {
         let mut left: Vec<_> = lock(&self.client.subs).drain().map(|(_, s)| s).collect();
         // In chunks, each under the index's write lock once: a client leaving
         // with 300 000 subscriptions must not hold every publisher of the
