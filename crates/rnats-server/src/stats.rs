@@ -123,11 +123,7 @@ pub struct AccountStats {
     /// Messages that were queued for its client connections now closed
     /// (the open ones keep their own count).
     pub sent_to_closed: Traffic,
-    /// What of `received` came from routes.
-    pub received_from_routes: Traffic,
     pub slow_consumers: Counter,
-    /// Client connections logged in since the start.
-    pub total_connections: Counter,
 }
 
 #[cfg(test)]

@@ -517,7 +517,6 @@ impl Session {
         }
         let first_login = !self.connected;
         self.connected = true;
-        self.account.stats.total_connections.inc();
         self.client.set_details(Details {
             name: info.name.unwrap_or_default(),
             lang: info.lang.unwrap_or_default(),

@@ -43,7 +43,6 @@ use crate::connection::Client;
 use crate::monitor::accountz::DataStats;
 use crate::monitor::format;
 use crate::server::{COMPATIBLE_VERSION, ServerShared};
-use crate::stats::Counts;
 use crate::system::OutboundMessage;
 
 /// How often a server publishes its `STATSZ` (nats-server's default).
@@ -281,14 +280,7 @@ fn ask_for_remote_connections(shared: &ServerShared, account: &str) {
 pub fn client_disconnected(shared: &ServerShared, client: &Client, account: &str) {
     let subject = format!("$SYS.ACCOUNT.{account}.DISCONNECT");
     if anyone_listening(shared, &subject) {
-        let msg = DisconnectEventMsg {
-            event: TypedEvent::new("io.nats.server.advisory.v1.client_disconnect"),
-            server: server_info(shared),
-            client: ClientInfo::of(shared, client, Some(SystemTime::now())),
-            sent: data_stats(client.sent()),
-            received: data_stats(client.received.get()),
-            reason: client.close_reason().as_str(),
-        };
+        let msg = disconnect_event(shared, client, client.close_reason().as_str());
         publish(shared, subject, &msg);
     }
     account_connections_changed(shared, account);
@@ -301,23 +293,23 @@ pub fn authentication_failed(shared: &ServerShared, client: &Client) {
     if !anyone_listening(shared, &subject) {
         return;
     }
-    let msg = DisconnectEventMsg {
+    let reason = crate::connection::CloseReason::AuthenticationViolation.as_str();
+    publish(shared, subject, &disconnect_event(shared, client, reason));
+}
+
+/// The disconnect advisory of `client`, which left for `reason`.
+fn disconnect_event(
+    shared: &ServerShared,
+    client: &Client,
+    reason: &'static str,
+) -> DisconnectEventMsg {
+    DisconnectEventMsg {
         event: TypedEvent::new("io.nats.server.advisory.v1.client_disconnect"),
         server: server_info(shared),
         client: ClientInfo::of(shared, client, Some(SystemTime::now())),
-        sent: data_stats(client.sent()),
-        received: data_stats(client.received.get()),
-        reason: crate::connection::CloseReason::AuthenticationViolation.as_str(),
-    };
-    publish(shared, subject, &msg);
-}
-
-/// What a client sent or received, as an event reports it.
-fn data_stats(counts: Counts) -> DataStats {
-    DataStats {
-        msgs: counts.msgs,
-        bytes: counts.bytes,
-        ..DataStats::default()
+        sent: client.sent().into(),
+        received: client.received.get().into(),
+        reason,
     }
 }
 

@@ -185,14 +185,6 @@ pub struct ServerStatsMsg {
     pub statsz: ServerStats,
 }
 
-fn data(counts: crate::stats::Counts) -> DataStats {
-    DataStats {
-        msgs: counts.msgs,
-        bytes: counts.bytes,
-        ..DataStats::default()
-    }
-}
-
 /// This server's `STATSZ`.
 pub fn statsz(shared: &ServerShared) -> ServerStatsMsg {
     let v = varz::varz(shared);
@@ -210,8 +202,8 @@ pub fn statsz(shared: &ServerShared) -> ServerStatsMsg {
                 .details()
                 .map(|d| d.name.clone())
                 .unwrap_or_default(),
-            sent: data(r.client.sent()),
-            received: data(r.client.received.get()),
+            sent: DataStats::from(r.client.sent()),
+            received: DataStats::from(r.client.received.get()),
             pending: r.client.pending_bytes(),
         })
         .collect();
@@ -228,10 +220,10 @@ pub fn statsz(shared: &ServerShared) -> ServerStatsMsg {
             total_connections: v.total_connections,
             active_accounts,
             subscriptions: v.subscriptions,
-            sent: data(sent),
-            sent_to_clients: data(sent_to_clients),
-            received: data(stats.received.get()),
-            received_from_clients: data(stats.received_from_clients.get()),
+            sent: DataStats::from(sent),
+            sent_to_clients: DataStats::from(sent_to_clients),
+            received: DataStats::from(stats.received.get()),
+            received_from_clients: DataStats::from(stats.received_from_clients.get()),
             slow_consumers: v.slow_consumers,
             slow_consumer_stats: (v.slow_consumers > 0).then_some(v.slow_consumer_stats),
             stale_connections: v.stale_connections,

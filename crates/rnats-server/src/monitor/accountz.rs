@@ -29,6 +29,17 @@ pub struct DataStats {
     pub leafs: Option<MsgBytes>,
 }
 
+impl From<Counts> for DataStats {
+    /// Messages and bytes alone, as events and `STATSZ` report them.
+    fn from(counts: Counts) -> Self {
+        DataStats {
+            msgs: counts.msgs,
+            bytes: counts.bytes,
+            ..DataStats::default()
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct MsgBytes {
     pub msgs: u64,
@@ -83,14 +94,14 @@ fn by_account(shared: &ServerShared) -> HashMap<String, (usize, Counts)> {
 /// One account's statistics; `conns` and `open_sent` are its open client
 /// connections here and what was sent to them (see [`by_account`]).
 /// `sent` counts the messages its clients were sent, `received` those they
-/// published.
+/// published (their parts over routes, gateways and leaf nodes are not
+/// counted per account: zero).
 pub fn account_stat(account: &Account, conns: usize, open_sent: Counts) -> AccountStat {
     let stats = &account.stats;
     let mut sent = stats.sent_to_closed.get();
     sent.msgs += open_sent.msgs;
     sent.bytes += open_sent.bytes;
     let received = stats.received.get();
-    let (to_routes, from_routes) = (Counts::default(), stats.received_from_routes.get());
     AccountStat {
         acc: account.name.clone(),
         name: account.name.clone(),
@@ -102,20 +113,14 @@ pub fn account_stat(account: &Account, conns: usize, open_sent: Counts) -> Accou
             msgs: sent.msgs,
             bytes: sent.bytes,
             gateways: Some(MsgBytes::default()),
-            routes: Some(MsgBytes {
-                msgs: to_routes.msgs,
-                bytes: to_routes.bytes,
-            }),
+            routes: Some(MsgBytes::default()),
             leafs: Some(MsgBytes::default()),
         },
         received: DataStats {
             msgs: received.msgs,
             bytes: received.bytes,
             gateways: Some(MsgBytes::default()),
-            routes: Some(MsgBytes {
-                msgs: from_routes.msgs,
-                bytes: from_routes.bytes,
-            }),
+            routes: Some(MsgBytes::default()),
             leafs: Some(MsgBytes::default()),
         },
         slow_consumers: stats.slow_consumers.get(),
