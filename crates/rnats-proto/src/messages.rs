@@ -16,6 +16,12 @@ pub struct ServerInfo {
     pub port: u16,
     pub headers: bool,
     pub max_payload: usize,
+    /// JetStream is enabled on the server.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub jetstream: bool,
+    /// The JetStream domain, when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

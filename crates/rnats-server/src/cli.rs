@@ -61,6 +61,12 @@ struct Args {
         allow_negative_numbers = true
     )]
     https_port: Option<i32>,
+    /// Enable JetStream functionality
+    #[arg(long = "jetstream", visible_alias = "js")]
+    jetstream: bool,
+    /// Set the storage directory (enables JetStream)
+    #[arg(long = "store_dir", visible_alias = "sd", value_name = "dir")]
+    store_dir: Option<PathBuf>,
     /// File to store PID
     #[arg(short = 'P', long = "pid", value_name = "file")]
     pid: Option<PathBuf>,
@@ -197,6 +203,8 @@ pub struct Flags {
     http_port: Option<i32>,
     https_port: Option<i32>,
     server_name: Option<String>,
+    jetstream: bool,
+    store_dir: Option<PathBuf>,
     pid_file: Option<PathBuf>,
     ports_file_dir: Option<PathBuf>,
     log_file: Option<PathBuf>,
@@ -273,6 +281,12 @@ impl Flags {
         }
         if let Some(name) = &self.server_name {
             opts.server_name = Some(name.clone());
+        }
+        if self.jetstream || self.store_dir.is_some() {
+            let js = opts.jetstream.get_or_insert_with(Default::default);
+            if let Some(dir) = &self.store_dir {
+                js.store_dir.clone_from(dir);
+            }
         }
         if let Some(path) = &self.pid_file {
             opts.pid_file = Some(path.clone());
@@ -411,10 +425,6 @@ impl Flags {
 /// tracked. Refusing them beats running with a setting silently dropped.
 const NOT_YET: &[(&[&str], &str)] = &[
     (&["--help_tls"], "TLS help"),
-    (
-        &["-js", "--js", "--jetstream", "--sd", "--store_dir"],
-        "JetStream",
-    ),
     (&["-s", "--syslog", "-r", "--remote_syslog"], "syslog"),
     (&["--max_traced_msg_len"], "trace limits"),
 ];
@@ -497,6 +507,8 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, clap:
         http_port: args.http_port,
         https_port: args.https_port,
         server_name: args.name,
+        jetstream: args.jetstream,
+        store_dir: args.store_dir,
         pid_file: args.pid,
         ports_file_dir: args.ports_file_dir,
         log_file: args.log,

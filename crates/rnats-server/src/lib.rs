@@ -13,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod events;
 mod gostyle;
+pub mod jetstream;
 pub mod log;
 pub mod monitor;
 pub mod options;

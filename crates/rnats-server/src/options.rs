@@ -64,6 +64,8 @@ pub struct Options {
     /// The system account's name (`system_account`): `$SYS` unless
     /// configured, none with `no_system_account`.
     pub system_account: Option<String>,
+    /// JetStream (`jetstream {}`, `store_dir`, `-js`, `-sd`); None: off.
+    pub jetstream: Option<rnats_jetstream::JetStreamConfig>,
 }
 
 /// The name of the system account nats-server creates by default.
@@ -258,6 +260,8 @@ pub struct AccountConfig {
     pub imports: Vec<ImportConfig>,
     /// Its subject mappings (`mappings {}` in the account, or the JWT's).
     pub mappings: Vec<MappingConfig>,
+    /// JetStream in this account: its limits when enabled.
+    pub jetstream: Option<rnats_jetstream::AccountLimits>,
 }
 
 /// One subject mapping: messages published to `source` go to one of the
@@ -402,6 +406,7 @@ impl Default for Options {
             mappings: Vec::new(),
             monitor: MonitorOptions::default(),
             system_account: Some(DEFAULT_SYSTEM_ACCOUNT.to_string()),
+            jetstream: None,
         }
     }
 }

@@ -111,6 +111,12 @@ pub trait Store: Send + 'static {
     /// disk. A stream calls it before it acknowledges what it appended.
     fn flush(&mut self) -> Result<(), StoreError>;
 
+    /// Makes what was flushed durable on the disk (fsync); the stream calls
+    /// it every `sync_interval`. Nothing to do for a store in memory.
+    fn sync_to_disk(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn get(&mut self, seq: u64) -> Result<StoredMsg, StoreError>;
 
     /// The first message at or after `start` whose subject matches

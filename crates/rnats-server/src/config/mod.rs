@@ -72,6 +72,7 @@ use crate::options::{AuthOptions, Options};
 
 mod auth;
 mod cluster;
+mod jetstream;
 mod mappings;
 mod operator;
 mod permissions;
@@ -222,10 +223,7 @@ const NOT_YET: &[(&[&str], &str)] = &[
     (&["gateway", "leaf", "leafnodes"], "gateways and leaf nodes"),
     (&["server_tags"], "server tags"),
     (&["prof_port"], "profiling"),
-    (
-        &["jetstream", "store_dir", "storedir", "default_js_domain"],
-        "JetStream",
-    ),
+    (&["default_js_domain"], "JetStream domains of leaf nodes"),
     (&["syslog", "remote_syslog"], "syslog"),
     (&["max_traced_msg_len", "trace_verbose"], "trace limits"),
     (
@@ -267,6 +265,8 @@ impl Reader {
         let mut no_login_cache: Option<bool> = None;
         let mut no_system_account: Option<bool> = None;
         let mut trust = TrustBlock::default();
+        let mut jetstream: Option<Option<rnats_jetstream::JetStreamConfig>> = None;
+        let mut store_dir = None;
         for entry in root {
             let value = &entry.value;
             match entry.key.to_ascii_lowercase().as_str() {
@@ -275,6 +275,8 @@ impl Reader {
                 "tls" => opts.tls = self.tls(value).filter(|t| self.tls_files(entry, t)),
                 "accounts" => accounts = Some(self.accounts(value)),
                 "mappings" | "maps" => opts.mappings = self.mappings(entry),
+                "jetstream" => jetstream = Some(self.jetstream(entry)),
+                "store_dir" | "storedir" => store_dir = self.path(value),
                 "no_auth_user" => no_auth_user = self.located_string(value),
                 // rnats's own: verify every bcrypt login in full.
                 "no_login_cache" => no_login_cache = self.ok(value.as_bool()),
@@ -303,6 +305,19 @@ impl Reader {
             }
         }
         self.finish_server(opts, server);
+        // A top-level `store_dir` alone enables JetStream, as in nats-server.
+        opts.jetstream = match (jetstream, store_dir) {
+            (Some(Some(mut js)), Some(dir)) => {
+                js.store_dir = dir;
+                Some(js)
+            }
+            (Some(js), _) => js,
+            (None, Some(dir)) => Some(rnats_jetstream::JetStreamConfig {
+                store_dir: dir,
+                ..Default::default()
+            }),
+            (None, None) => None,
+        };
         let no_auth_pos = no_auth_user.as_ref().map(|n| n.pos.clone());
         self.finish_auth(opts, auth, accounts, no_auth_user);
         if let Some(sys) = &trust.system_account {

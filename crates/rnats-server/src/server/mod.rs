@@ -80,6 +80,8 @@ pub struct ServerShared {
     monitor_addrs: std::sync::OnceLock<(Option<SocketAddr>, Option<SocketAddr>)>,
     /// Requests each monitoring endpoint answered, by path.
     pub(crate) http_requests: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// JetStream, when enabled (see [`crate::jetstream`]).
+    pub jetstream: std::sync::OnceLock<rnats_jetstream::JetStream<crate::jetstream::ServerHost>>,
 }
 
 /// The TLS options in force and the acceptor built from them.
@@ -297,6 +299,8 @@ impl Server {
             proto: 1,
             go: format!("rnats {VERSION}"),
             headers: true,
+            jetstream: opts.jetstream.is_some(),
+            domain: opts.jetstream.as_ref().and_then(|js| js.domain.clone()),
             ..ServerInfo::default()
         };
         let info = info_template(info, &opts, addr.port(), &auth).map_err(io::Error::other)?;
@@ -346,6 +350,7 @@ impl Server {
             config_loaded: std::sync::Mutex::new(std::time::SystemTime::now()),
             http_requests: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             monitor_addrs: std::sync::OnceLock::new(),
+            jetstream: std::sync::OnceLock::new(),
         });
         if let Some(trust) = shared.auth().trust()
             && let Some(sys) = trust.system_account()
@@ -363,6 +368,9 @@ impl Server {
             }
         }
         crate::events::start(&shared);
+        if let Some(config) = shared.opts().jetstream.clone() {
+            crate::jetstream::start(&shared, config)?;
+        }
         info!("Listening for client connections on {}", addr);
         if let Some(cluster) = &shared.cluster {
             crate::route::start(&shared, cluster).await?;
@@ -572,6 +580,9 @@ impl Server {
             return;
         }
         info!("Initiating Shutdown...");
+        if let Some(js) = self.shared.jetstream.get() {
+            js.shutdown();
+        }
         self.shared.system.close();
         if let Some(task) = self.accept_task.lock().await.take() {
             task.abort();

@@ -26,6 +26,8 @@ pub(in crate::config) struct AccountBlock {
     pub(super) exports: Vec<(At<ExportConfig>, Option<Pos>)>,
     pub(super) imports: Vec<At<ImportConfig>>,
     pub(super) mappings: Vec<MappingConfig>,
+    /// `jetstream`: the account's limits when enabled.
+    pub(super) jetstream: Option<rnats_jetstream::AccountLimits>,
 }
 
 impl AccountBlock {
@@ -37,6 +39,7 @@ impl AccountBlock {
             exports: Vec::new(),
             imports: Vec::new(),
             mappings: Vec::new(),
+            jetstream: None,
         }
     }
 }
@@ -125,7 +128,7 @@ impl Reader {
                 "exports" => self.exports(value, &mut account.exports),
                 "imports" => self.imports(value, &mut account.imports),
                 "nkey" => self.not_yet(e, "account NKeys, operators and JWT authentication"),
-                "jetstream" => self.not_yet(e, "JetStream"),
+                "jetstream" => account.jetstream = self.account_jetstream(e),
                 "mappings" | "maps" => account.mappings = self.mappings(e),
                 "limits" => self.not_yet(e, "account limits"),
                 _ => self.unknown(e),

@@ -266,6 +266,7 @@ impl Reader {
                     exports: a.exports.into_iter().map(|(e, _)| e.value).collect(),
                     imports: a.imports.into_iter().map(|i| i.value).collect(),
                     mappings: a.mappings,
+                    jetstream: a.jetstream,
                 })
                 .collect();
         }
