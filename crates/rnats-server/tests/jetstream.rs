@@ -285,3 +285,327 @@ async fn jetstream_off_is_refused_like_nats_server() {
     assert!(err.to_string().contains("JetStream unavailable"), "{err}");
     server.shutdown().await;
 }
+
+/// One answer of the API, as the comparison sees it.
+#[derive(Debug)]
+struct Answer {
+    status: Option<u16>,
+    header_names: Vec<String>,
+    json: Option<serde_json::Value>,
+}
+
+/// The same requests, in order, against a server: the answers.
+async fn api_scenario(url: &str) -> Vec<(String, Answer)> {
+    let client = async_nats::connect(url).await.unwrap();
+    let steps: Vec<(&str, &str, Vec<(&str, &str)>, &str)> = vec![
+        ("account info", "$JS.API.INFO", vec![], ""),
+        (
+            "create",
+            "$JS.API.STREAM.CREATE.S",
+            vec![],
+            r#"{"name":"S","subjects":["s.>"],"storage":"memory","allow_direct":true,"max_msgs_per_subject":3}"#,
+        ),
+        (
+            "create again",
+            "$JS.API.STREAM.CREATE.S",
+            vec![],
+            r#"{"name":"S","subjects":["s.>"],"storage":"memory","allow_direct":true,"max_msgs_per_subject":3}"#,
+        ),
+        (
+            "create, other config",
+            "$JS.API.STREAM.CREATE.S",
+            vec![],
+            r#"{"name":"S","subjects":["x.>"],"storage":"memory"}"#,
+        ),
+        (
+            "create, overlapping subjects",
+            "$JS.API.STREAM.CREATE.B",
+            vec![],
+            r#"{"name":"B","subjects":["a.>","a.b"]}"#,
+        ),
+        (
+            "create, name mismatch",
+            "$JS.API.STREAM.CREATE.C",
+            vec![],
+            r#"{"name":"D"}"#,
+        ),
+        (
+            "create, bad json",
+            "$JS.API.STREAM.CREATE.C",
+            vec![],
+            r#"{"name":"#,
+        ),
+        ("publish", "s.a", vec![], "one"),
+        ("publish with id", "s.b", vec![("Nats-Msg-Id", "m1")], "two"),
+        (
+            "publish duplicate",
+            "s.b",
+            vec![("Nats-Msg-Id", "m1")],
+            "two",
+        ),
+        (
+            "publish, wrong last seq",
+            "s.c",
+            vec![("Nats-Expected-Last-Sequence", "9")],
+            "x",
+        ),
+        (
+            "publish, wrong last id",
+            "s.c",
+            vec![("Nats-Expected-Last-Msg-Id", "zz")],
+            "x",
+        ),
+        (
+            "publish, wrong stream",
+            "s.c",
+            vec![("Nats-Expected-Stream", "T")],
+            "x",
+        ),
+        (
+            "publish, rollup not allowed",
+            "s.c",
+            vec![("Nats-Rollup", "sub")],
+            "x",
+        ),
+        (
+            "publish, ttl disabled",
+            "s.c",
+            vec![("Nats-TTL", "5s")],
+            "x",
+        ),
+        (
+            "publish with headers",
+            "s.a",
+            vec![("X-Extra", "yes")],
+            "three",
+        ),
+        ("info", "$JS.API.STREAM.INFO.S", vec![], ""),
+        (
+            "info with details",
+            "$JS.API.STREAM.INFO.S",
+            vec![],
+            r#"{"subjects_filter":">","deleted_details":true}"#,
+        ),
+        (
+            "msg get",
+            "$JS.API.STREAM.MSG.GET.S",
+            vec![],
+            r#"{"seq":1}"#,
+        ),
+        (
+            "msg get with headers",
+            "$JS.API.STREAM.MSG.GET.S",
+            vec![],
+            r#"{"seq":3}"#,
+        ),
+        (
+            "msg get last",
+            "$JS.API.STREAM.MSG.GET.S",
+            vec![],
+            r#"{"last_by_subj":"s.b"}"#,
+        ),
+        (
+            "msg get missing",
+            "$JS.API.STREAM.MSG.GET.S",
+            vec![],
+            r#"{"seq":99}"#,
+        ),
+        (
+            "msg get, two keys",
+            "$JS.API.STREAM.MSG.GET.S",
+            vec![],
+            r#"{"seq":1,"last_by_subj":"s.b"}"#,
+        ),
+        ("direct get", "$JS.API.DIRECT.GET.S", vec![], r#"{"seq":1}"#),
+        (
+            "direct get with headers",
+            "$JS.API.DIRECT.GET.S",
+            vec![],
+            r#"{"seq":3}"#,
+        ),
+        (
+            "direct get last for subject",
+            "$JS.API.DIRECT.GET.S.s.b",
+            vec![],
+            "",
+        ),
+        (
+            "direct get missing",
+            "$JS.API.DIRECT.GET.S",
+            vec![],
+            r#"{"seq":99}"#,
+        ),
+        (
+            "direct get, bad request",
+            "$JS.API.DIRECT.GET.S",
+            vec![],
+            r#"{"seq":1,"last_by_subj":"s.b"}"#,
+        ),
+        (
+            "direct get, malformed",
+            "$JS.API.DIRECT.GET.S",
+            vec![],
+            r#"{"#,
+        ),
+        (
+            "msg delete",
+            "$JS.API.STREAM.MSG.DELETE.S",
+            vec![],
+            r#"{"seq":1}"#,
+        ),
+        (
+            "msg delete again",
+            "$JS.API.STREAM.MSG.DELETE.S",
+            vec![],
+            r#"{"seq":1}"#,
+        ),
+        (
+            "purge subject",
+            "$JS.API.STREAM.PURGE.S",
+            vec![],
+            r#"{"filter":"s.b"}"#,
+        ),
+        (
+            "purge, seq and keep",
+            "$JS.API.STREAM.PURGE.S",
+            vec![],
+            r#"{"seq":2,"keep":1}"#,
+        ),
+        ("names", "$JS.API.STREAM.NAMES", vec![], ""),
+        ("list", "$JS.API.STREAM.LIST", vec![], ""),
+        (
+            "update, storage change",
+            "$JS.API.STREAM.UPDATE.S",
+            vec![],
+            r#"{"name":"S","subjects":["s.>"],"storage":"file"}"#,
+        ),
+        (
+            "update",
+            "$JS.API.STREAM.UPDATE.S",
+            vec![],
+            r#"{"name":"S","subjects":["s.>","t.>"],"storage":"memory","allow_direct":true,"max_msgs_per_subject":1}"#,
+        ),
+        (
+            "update missing",
+            "$JS.API.STREAM.UPDATE.NOPE",
+            vec![],
+            r#"{"name":"NOPE","subjects":["n"]}"#,
+        ),
+        ("info missing", "$JS.API.STREAM.INFO.NOPE", vec![], ""),
+        ("delete", "$JS.API.STREAM.DELETE.S", vec![], ""),
+        ("delete again", "$JS.API.STREAM.DELETE.S", vec![], ""),
+        ("account info after", "$JS.API.INFO", vec![], ""),
+    ];
+    let mut out = Vec::new();
+    for (label, subject, headers, payload) in steps {
+        let mut map = HeaderMap::new();
+        for (k, v) in &headers {
+            map.insert(*k, *v);
+        }
+        let request = async_nats::Request::new()
+            .payload(Bytes::from(payload.to_string()))
+            .headers(map)
+            .timeout(Some(Duration::from_secs(5)));
+        let reply = client
+            .send_request(subject.to_string(), request)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        let header_names = reply
+            .headers
+            .as_ref()
+            .map(|h| {
+                let mut names: Vec<String> = h.iter().map(|(k, _)| k.to_string()).collect();
+                names.sort();
+                names
+            })
+            .unwrap_or_default();
+        let answer = Answer {
+            status: reply.status.map(|s| s.as_u16()),
+            header_names,
+            json: serde_json::from_slice(&reply.payload).ok(),
+        };
+        out.push((label.to_string(), answer));
+    }
+    out
+}
+
+/// Values that name the server or the moment, not the behaviour.
+const VOLATILE: &[&str] = &[
+    "created", "ts", "time", "first_ts", "last_ts", "leader", "metadata", "level",
+];
+
+fn values_differ(
+    path: &str,
+    theirs: &serde_json::Value,
+    ours: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (theirs, ours) {
+        (Value::Object(t), Value::Object(o)) => {
+            for (k, tv) in t {
+                if VOLATILE.contains(&k.as_str()) {
+                    continue;
+                }
+                if let Some(ov) = o.get(k) {
+                    values_differ(&format!("{path}.{k}"), tv, ov, out);
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(o)) if t.len() == o.len() => {
+            for (i, (tv, ov)) in t.iter().zip(o).enumerate() {
+                values_differ(&format!("{path}[{i}]"), tv, ov, out);
+            }
+        }
+        (t, o) if t != o => out.push(format!("{path}: nats-server {t}, rnats {o}")),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn api_answers_match_nats_server_2_15() {
+    let ref_dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "jetstream {{ store_dir: {:?} }}\n",
+        ref_dir.path().display().to_string()
+    );
+    let Some(reference) = support::ReferenceServer::start_latest_with_config(&config).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(js_options(dir.path())).await;
+    let theirs = api_scenario(&format!("nats://{}", reference.addr())).await;
+    let ours = api_scenario(&server.client_url()).await;
+    let mut problems = Vec::new();
+    for ((label, t), (_, o)) in theirs.iter().zip(&ours) {
+        if t.status != o.status {
+            problems.push(format!(
+                "{label}: status nats-server {:?}, rnats {:?}",
+                t.status, o.status
+            ));
+        }
+        if t.header_names != o.header_names {
+            problems.push(format!(
+                "{label}: headers nats-server {:?}, rnats {:?}",
+                t.header_names, o.header_names
+            ));
+        }
+        match (&t.json, &o.json) {
+            (Some(tj), Some(oj)) => {
+                for d in support::shape::differences(label, tj, oj, &["metadata"], true) {
+                    problems.push(d);
+                }
+                values_differ(label, tj, oj, &mut problems);
+            }
+            (None, None) => {}
+            (t, o) => problems.push(format!("{label}: JSON nats-server {t:?}, rnats {o:?}")),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    server.shutdown().await;
+}

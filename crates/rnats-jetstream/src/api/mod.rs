@@ -41,7 +41,11 @@ const MAX_SUBJECT_DETAILS: usize = 100_000;
 pub(crate) struct Answer {
     headers: Option<Vec<u8>>,
     payload: Vec<u8>,
+    /// Counted in the account's API errors.
     error: bool,
+    /// Counted in the account's API requests at all (nats-server leaves
+    /// out direct gets and messages got successfully).
+    counted: bool,
 }
 
 fn json<T: Serialize>(value: &T, error: bool) -> Answer {
@@ -49,6 +53,7 @@ fn json<T: Serialize>(value: &T, error: bool) -> Answer {
         headers: None,
         payload: serde_json::to_vec(value).unwrap_or_default(),
         error,
+        counted: true,
     }
 }
 
@@ -57,6 +62,7 @@ fn status(code: u16, text: &str) -> Answer {
         headers: Some(headers::Builder::new(Some((code, text))).finish()),
         payload: Vec::new(),
         error: false,
+        counted: false,
     }
 }
 
@@ -78,7 +84,9 @@ pub(crate) async fn serve<H: Host>(
         let Some(answer) = handle(&engine, &acc, &rest, &request) else {
             continue;
         };
-        acc.api_total.fetch_add(1, Ordering::Relaxed);
+        if answer.counted {
+            acc.api_total.fetch_add(1, Ordering::Relaxed);
+        }
         if answer.error {
             acc.api_errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -107,8 +115,14 @@ pub(crate) fn go_json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<
             _ => {}
         }
     }
-    let mut value: serde_json::Value =
-        serde_json::from_slice(payload).map_err(ApiError::invalid_json)?;
+    let mut value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+        if e.is_eof() {
+            // Go's decoder's words for a document cut short.
+            ApiError::invalid_json("unexpected EOF")
+        } else {
+            ApiError::invalid_json(e)
+        }
+    })?;
     strip_nulls(&mut value);
     serde_json::from_value(value).map_err(ApiError::invalid_json)
 }
@@ -147,7 +161,7 @@ fn handle<H: Host>(
         "INFO" => account_info(engine, acc),
         "STREAM.CREATE" => create(engine, acc, name, payload),
         "STREAM.UPDATE" => update(engine, acc, name, payload),
-        "STREAM.DELETE" => delete(acc, name),
+        "STREAM.DELETE" => delete(engine, acc, name),
         "STREAM.INFO" => info(engine, acc, name, payload),
         "STREAM.NAMES" => names(acc, payload),
         "STREAM.LIST" => list(engine, acc, payload),
@@ -363,7 +377,8 @@ fn create<H: Host>(
                 &StreamCreateResponse {
                     head: Head::ok(STREAM_CREATE),
                     info: Some(info),
-                    did_create: false,
+                    // nats-server says so for an identical stream too.
+                    did_create: true,
                 },
                 false,
             ),
@@ -481,7 +496,7 @@ fn update<H: Host>(
         engine,
         &mut lock(&handle.stream),
         &StreamInfoRequest::default(),
-        true,
+        false,
     );
     match info {
         Ok(info) => json(
@@ -508,11 +523,12 @@ fn success(kind: &'static str, result: Result<(), ApiError>) -> Answer {
     )
 }
 
-fn delete<H: Host>(acc: &JsAccount<H>, name: &str) -> Answer {
+fn delete<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str) -> Answer {
     let Some(handle) = lock(&acc.streams).remove(name) else {
         return success(STREAM_DELETE, Err(ApiError::stream_not_found()));
     };
     handle.abort_tasks();
+    engine.set_counted(acc, &handle, 0);
     let dir = handle.dir.clone();
     let stream = {
         let mut guard = lock(&handle.stream);
@@ -653,7 +669,7 @@ fn list<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, payload: &[u8]) -> Answ
                 engine,
                 &mut lock(&h.stream),
                 &StreamInfoRequest::default(),
-                true,
+                false,
             )
             .ok()
         })
@@ -727,7 +743,11 @@ fn msg_delete<H: Host>(
         engine.count_usage(acc, &handle);
         result
     });
-    success(STREAM_MSG_DELETE, result)
+    let not_found = matches!(&result, Err(e) if e.err_code == 10043);
+    let mut answer = success(STREAM_MSG_DELETE, result);
+    // nats-server answers a missing sequence without counting an error.
+    answer.error &= !not_found;
+    answer
 }
 
 /// The message a get request names, by its one key.
@@ -760,19 +780,22 @@ fn msg_get<H: Host>(acc: &JsAccount<H>, name: &str, payload: &[u8]) -> Answer {
     });
     let b64 = base64::engine::general_purpose::STANDARD;
     match result {
-        Ok(m) => json(
-            &MsgGetResponse {
-                head: Head::ok(STREAM_MSG_GET),
-                message: Some(StoredMessage {
-                    subject: String::from_utf8_lossy(&m.subject).into_owned(),
-                    seq: m.seq,
-                    hdrs: (!m.headers.is_empty()).then(|| b64.encode(&m.headers)),
-                    data: (!m.payload.is_empty()).then(|| b64.encode(&m.payload)),
-                    time: go_time(m.time),
-                }),
-            },
-            false,
-        ),
+        Ok(m) => Answer {
+            counted: false,
+            ..json(
+                &MsgGetResponse {
+                    head: Head::ok(STREAM_MSG_GET),
+                    message: Some(StoredMessage {
+                        subject: String::from_utf8_lossy(&m.subject).into_owned(),
+                        seq: m.seq,
+                        hdrs: (!m.headers.is_empty()).then(|| b64.encode(&m.headers)),
+                        data: (!m.payload.is_empty()).then(|| b64.encode(&m.payload)),
+                        time: go_time(m.time),
+                    }),
+                },
+                false,
+            )
+        },
         Err(e) => json(
             &MsgGetResponse {
                 head: Head {
@@ -840,6 +863,7 @@ fn direct_get<H: Host>(acc: &JsAccount<H>, rest: &str, request: &Msg) -> Option<
                 headers: Some(block),
                 payload: m.payload.to_vec(),
                 error: false,
+                counted: false,
             })
         }
         Err(_) => Some(status(404, "Message Not Found")),

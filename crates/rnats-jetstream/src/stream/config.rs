@@ -380,7 +380,7 @@ impl StreamConfig {
     /// Whether a running stream may change from `self` to `new` (both
     /// checked): nats-server's update rules and texts.
     pub fn check_update(&self, new: &StreamConfig) -> Result<(), ApiError> {
-        let update = |text: &str| Err(ApiError::stream_update(text));
+        let update = |text: &str| Err(ApiError::stream_invalid_config(text));
         if self.name != new.name {
             return Err(ApiError::stream_mismatch());
         }

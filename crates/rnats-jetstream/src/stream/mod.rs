@@ -476,9 +476,7 @@ impl Stream {
         if removed {
             Ok(())
         } else {
-            Err(ApiError::stream_msg_delete_failed(format!(
-                "sequence [{seq}] not found"
-            )))
+            Err(ApiError::sequence_not_found(seq))
         }
     }
 
