@@ -294,10 +294,13 @@ struct Answer {
     json: Option<serde_json::Value>,
 }
 
+/// A request: its label, subject, headers and body.
+type Step = (&'static str, &'static str, Vec<(&'static str, &'static str)>, &'static str);
+
 /// The same requests, in order, against a server: the answers.
 async fn api_scenario(url: &str) -> Vec<(String, Answer)> {
     let client = async_nats::connect(url).await.unwrap();
-    let steps: Vec<(&str, &str, Vec<(&str, &str)>, &str)> = vec![
+    let steps: Vec<Step> = vec![
         ("account info", "$JS.API.INFO", vec![], ""),
         (
             "create",
