@@ -44,6 +44,29 @@ pub struct JetStream<H: Host> {
     engine: Arc<Engine<H>>,
 }
 
+/// One account's JetStream, for monitoring (`/jsz?accounts=true`).
+#[derive(Debug, Clone)]
+pub struct AccountReport {
+    pub name: String,
+    pub memory: u64,
+    pub storage: u64,
+    pub reserved_memory: u64,
+    pub reserved_storage: u64,
+    pub api_total: u64,
+    pub api_errors: u64,
+    pub streams: Vec<StreamReport>,
+}
+
+/// One stream, for monitoring.
+#[derive(Debug, Clone)]
+pub struct StreamReport {
+    pub name: String,
+    /// Nanoseconds since the epoch.
+    pub created: i64,
+    pub config: stream::StreamConfig,
+    pub state: api::types::StreamState,
+}
+
 /// Usage numbers for monitoring (`/jsz`, `/varz`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -189,6 +212,44 @@ impl<H: Host> JetStream<H> {
             }
         }
         usage
+    }
+
+    /// Every account with JetStream (in name order), with its streams'
+    /// reports when `streams`.
+    pub fn account_reports(&self, streams: bool) -> Vec<AccountReport> {
+        let accounts: Vec<_> = lock(&self.engine.accounts).values().cloned().collect();
+        accounts
+            .into_iter()
+            .map(|acc| {
+                let mut report = AccountReport {
+                    name: acc.name.clone(),
+                    memory: acc.memory_used.load(Ordering::Relaxed),
+                    storage: acc.store_used.load(Ordering::Relaxed),
+                    reserved_memory: 0,
+                    reserved_storage: 0,
+                    api_total: acc.api_total.load(Ordering::Relaxed),
+                    api_errors: acc.api_errors.load(Ordering::Relaxed),
+                    streams: Vec::new(),
+                };
+                for handle in lock(&acc.streams).values() {
+                    let mut stream = lock(&handle.stream);
+                    let reserve = stream.config().max_bytes.max(0) as u64;
+                    match handle.storage {
+                        stream::config::Storage::Memory => report.reserved_memory += reserve,
+                        stream::config::Storage::File => report.reserved_storage += reserve,
+                    }
+                    if streams {
+                        report.streams.push(StreamReport {
+                            name: handle.name.clone(),
+                            created: stream.created,
+                            config: stream.config().clone(),
+                            state: api::state_of(&mut stream),
+                        });
+                    }
+                }
+                report
+            })
+            .collect()
     }
 
     /// Stops every task and flushes and closes every store.

@@ -295,7 +295,12 @@ struct Answer {
 }
 
 /// A request: its label, subject, headers and body.
-type Step = (&'static str, &'static str, Vec<(&'static str, &'static str)>, &'static str);
+type Step = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
 
 /// The same requests, in order, against a server: the answers.
 async fn api_scenario(url: &str) -> Vec<(String, Answer)> {
@@ -611,4 +616,82 @@ async fn api_answers_match_nats_server_2_15() {
         problems.join("\n")
     );
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn jsz_and_varz_have_nats_server_keys() {
+    let ref_dir = tempfile::tempdir().unwrap();
+    let http_port = support::free_port();
+    let config = format!(
+        "jetstream {{ store_dir: {:?} }}\n",
+        ref_dir.path().display().to_string()
+    );
+    let Some(reference) =
+        support::ReferenceServer::start_latest(&config, &["-m", &http_port.to_string()]).await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = js_options(dir.path());
+    opts.monitor.port = -1;
+    let server = start_server(opts).await;
+    let theirs_http = std::net::SocketAddr::from(([127, 0, 0, 1], http_port));
+    let ours_http = server.monitor_addr().unwrap();
+    for url in [format!("nats://{}", reference.addr()), server.client_url()] {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = jetstream::new(client);
+        js.create_stream(config_with("M", stream::StorageType::Memory))
+            .await
+            .unwrap();
+        js.publish("m.1", Bytes::from_static(b"x"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut problems = Vec::new();
+    for path in [
+        "/jsz",
+        "/jsz?accounts=true",
+        "/jsz?streams=true&config=true",
+        "/jsz?acc=$G&accounts=1",
+    ] {
+        let (_, theirs) = support::http_get(theirs_http, path).await;
+        let (status, ours) = support::http_get(ours_http, path).await;
+        assert_eq!(status, 200, "{path}");
+        let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+        let ours: serde_json::Value = serde_json::from_str(&ours).unwrap();
+        problems.extend(support::shape::differences(
+            path,
+            &theirs,
+            &ours,
+            &["metadata"],
+            true,
+        ));
+        for key in ["streams", "messages", "accounts", "total"] {
+            if theirs[key] != ours[key] {
+                problems.push(format!(
+                    "{path}.{key}: nats-server {}, rnats {}",
+                    theirs[key], ours[key]
+                ));
+            }
+        }
+    }
+    let (_, theirs) = support::http_get(theirs_http, "/varz").await;
+    let (_, ours) = support::http_get(ours_http, "/varz").await;
+    let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+    let ours: serde_json::Value = serde_json::from_str(&ours).unwrap();
+    problems.extend(support::shape::differences(
+        "/varz.jetstream",
+        &theirs["jetstream"],
+        &ours["jetstream"],
+        &[],
+        true,
+    ));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    server.shutdown().await;
+}
+
+fn config_with(name: &str, storage: stream::StorageType) -> stream::Config {
+    config(name, &["m.>"], storage)
 }

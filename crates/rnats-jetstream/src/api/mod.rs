@@ -215,6 +215,25 @@ fn account_info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>) -> Answer {
     )
 }
 
+/// A stream's state as the API reports it (without subject or deleted
+/// details).
+pub(crate) fn state_of(stream: &mut Stream) -> types::StreamState {
+    let s = stream.state();
+    types::StreamState {
+        messages: s.msgs,
+        bytes: s.bytes,
+        first_seq: s.first_seq,
+        first_ts: go_time(s.first_time),
+        last_seq: s.last_seq,
+        last_ts: go_time(s.last_time),
+        num_subjects: s.num_subjects,
+        subjects: None,
+        num_deleted: s.num_deleted,
+        deleted: None,
+        consumer_count: 0,
+    }
+}
+
 /// A stream's info as the API reports it.
 fn stream_info<H: Host>(
     engine: &Engine<H>,
@@ -237,22 +256,15 @@ fn stream_info<H: Host>(
         )
     };
     let deleted = (request.deleted_details && s.num_deleted > 0).then(|| stream.deleted());
+    let state = types::StreamState {
+        subjects,
+        deleted,
+        ..state_of(stream)
+    };
     Ok(StreamInfo {
         config: stream.config().clone(),
         created: go_time(stream.created),
-        state: types::StreamState {
-            messages: s.msgs,
-            bytes: s.bytes,
-            first_seq: s.first_seq,
-            first_ts: go_time(s.first_time),
-            last_seq: s.last_seq,
-            last_ts: go_time(s.last_time),
-            num_subjects: s.num_subjects,
-            subjects,
-            num_deleted: s.num_deleted,
-            deleted,
-            consumer_count: 0,
-        },
+        state,
         cluster: cluster.then(|| ClusterInfo {
             name: None,
             leader: engine.server.name.clone(),

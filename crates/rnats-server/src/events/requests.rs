@@ -11,14 +11,14 @@ use serde_json::Value;
 use super::{ServerInfo, server_info};
 use crate::accounts::Account;
 use crate::monitor::accountz::{self, DataStats};
-use crate::monitor::{Params, connz, format, healthz, routez, subsz, varz};
+use crate::monitor::{Params, connz, format, healthz, jsz, routez, subsz, varz};
 use crate::server::ServerShared;
 use crate::system::{InboundMessage, SubscribeError};
 
 /// The endpoints every server answers for a `PING.<X>` or `<id>.<X>`.
 const SERVER_ENDPOINTS: &[&str] = &[
     "STATSZ", "VARZ", "CONNZ", "SUBSZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "HEALTHZ",
-    "IDZ", "ACCSTATZ",
+    "IDZ", "ACCSTATZ", "JSZ",
 ];
 
 /// The endpoints asked of one account: `$SYS.REQ.ACCOUNT.<acc>.<Y>`.
@@ -283,6 +283,22 @@ fn server_request(
             flag(&body, "subscriptions_detail"),
         ))),
         "GATEWAYZ" => json(to_value(varz::gatewayz(shared))),
+        "JSZ" => {
+            let query = jsz::Query {
+                accounts: flag(&body, "accounts") || flag(&body, "streams"),
+                streams: flag(&body, "streams"),
+                config: flag(&body, "config"),
+                account: text(&body, "account"),
+                offset: field(&body, "offset")
+                    .and_then(Value::as_u64)
+                    .map_or(0, |n| n as usize),
+                limit: field(&body, "limit")
+                    .and_then(Value::as_u64)
+                    .filter(|n| *n > 0)
+                    .map_or(1024, |n| n as usize),
+            };
+            json(to_value(jsz::jsz(shared, &query)))
+        }
         "LEAFZ" => json(to_value(varz::leafz(shared))),
         "ACCOUNTZ" => json(to_value(accountz::accountz(
             shared,

@@ -245,7 +245,7 @@ pub fn accountz(shared: &ServerShared, acc: &str, _unused: bool) -> Accountz {
         is_system: accountz.system_account.as_deref() == Some(acc),
         expired: false,
         complete: true,
-        jetstream_enabled: false,
+        jetstream_enabled: shared.jetstream.get().is_some_and(|js| js.is_enabled(acc)),
         leafnode_connections: 0,
         client_connections: conns.get(acc).copied().unwrap_or(0),
         subscriptions: account.sublist.count(),

@@ -19,6 +19,7 @@ pub mod accountz;
 pub mod connz;
 pub mod format;
 pub mod healthz;
+pub mod jsz;
 pub mod metrics;
 pub mod routez;
 pub mod subsz;
@@ -57,6 +58,7 @@ pub const PATHS: &[&str] = &[
     "/accountz",
     "/accstatz",
     "/healthz",
+    "/jsz",
     "/metrics",
 ];
 
@@ -274,6 +276,10 @@ fn answer(shared: &Arc<ServerShared>, req: &Request<Incoming>) -> Response<Full<
         ))),
         "/gatewayz" => Answer::Json(pretty(&varz::gatewayz(shared))),
         "/leafz" => Answer::Json(pretty(&varz::leafz(shared))),
+        "/jsz" => match jsz::Query::from_params(&params) {
+            Ok(query) => Answer::Json(pretty(&jsz::jsz(shared, &query))),
+            Err(e) => Answer::BadRequest(e),
+        },
         "/healthz" => {
             let (status, body) = healthz::healthz(shared, &params);
             Answer::JsonStatus(status, body)

@@ -94,7 +94,7 @@ pub struct Varz {
     pub leaf: Empty,
     pub mqtt: Empty,
     pub websocket: Empty,
-    pub jetstream: Empty,
+    pub jetstream: super::jsz::VarzJetStream,
     /// Seconds.
     #[serde(serialize_with = "super::format::go_float")]
     pub tls_timeout: f64,
@@ -233,7 +233,7 @@ pub fn varz(shared: &ServerShared) -> Varz {
         leaf: Empty {},
         mqtt: Empty {},
         websocket: Empty {},
-        jetstream: Empty {},
+        jetstream: super::jsz::varz(shared),
         tls_timeout: opts.tls.as_ref().map_or(2.0, |t| t.timeout().as_secs_f64()),
         write_deadline: format::nanos(opts.write_deadline),
         start: format::time(shared.started),
