@@ -369,11 +369,44 @@ pub struct Import {
     pub kind: ExportType,
 }
 
-/// Limits an operator puts on an account (JetStream ones are ignored here).
+/// JetStream limits of an account (`0` = none allowed, `-1` = no limit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JetStreamLimits {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mem_storage: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disk_storage: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub streams: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consumer: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_ack_pending: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mem_max_stream_bytes: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disk_max_stream_bytes: i64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub max_bytes_required: bool,
+}
+
+impl JetStreamLimits {
+    /// Whether these limits let the account use JetStream at all.
+    pub fn enabled(&self) -> bool {
+        self.mem_storage != 0 || self.disk_storage != 0
+    }
+}
+
+/// Limits an operator puts on an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountLimits {
     #[serde(flatten)]
     pub nats: NatsLimits,
+    #[serde(flatten)]
+    pub jetstream: JetStreamLimits,
+    /// JetStream limits by replication tier (`R1`, `R3`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tiered_limits: std::collections::BTreeMap<String, JetStreamLimits>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub imports: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -392,6 +425,19 @@ pub struct AccountLimits {
 impl AccountLimits {
     pub const UNLIMITED: AccountLimits = AccountLimits {
         nats: NatsLimits::UNLIMITED,
+        // As nsc makes them: JetStream is off until the operator sets
+        // storage limits.
+        jetstream: JetStreamLimits {
+            mem_storage: 0,
+            disk_storage: 0,
+            streams: 0,
+            consumer: 0,
+            max_ack_pending: 0,
+            mem_max_stream_bytes: 0,
+            disk_max_stream_bytes: 0,
+            max_bytes_required: false,
+        },
+        tiered_limits: std::collections::BTreeMap::new(),
         imports: NO_LIMIT,
         exports: NO_LIMIT,
         wildcard_exports: true,

@@ -52,7 +52,13 @@ impl Host for ServerHost {
     type Subscription = HostSubscription;
 
     fn account(&self, name: &str) -> Option<Arc<Account>> {
-        self.shared.upgrade()?.accounts.get(name)
+        let shared = self.shared.upgrade()?;
+        if let Some(account) = shared.accounts.get(name) {
+            return Some(account);
+        }
+        // An account of the operator's, read from its JWT at run time.
+        let trust = shared.auth().trust()?.clone();
+        trust.lookup(name).map(|jwt| jwt.account.clone())
     }
 
     fn subscribe(
@@ -87,9 +93,30 @@ impl Host for ServerHost {
     }
 }
 
+/// An account JWT's JetStream limits, when they enable JetStream: the
+/// untiered limits, or else the `R1` tier's (one server is one replica).
+pub fn limits_from_jwt(limits: &rnats_jwt::AccountLimits) -> Option<AccountLimits> {
+    let js = if limits.jetstream.enabled() {
+        limits.jetstream
+    } else {
+        *limits.tiered_limits.get("R1").filter(|t| t.enabled())?
+    };
+    Some(AccountLimits {
+        max_memory: js.mem_storage,
+        max_store: js.disk_storage,
+        max_streams: js.streams,
+        max_consumers: js.consumer,
+        max_ack_pending: js.max_ack_pending,
+        memory_max_stream_bytes: js.mem_max_stream_bytes,
+        storage_max_stream_bytes: js.disk_max_stream_bytes,
+        max_bytes_required: js.max_bytes_required,
+    })
+}
+
 /// Starts JetStream and enables it in the accounts that have it: those
-/// configured with `jetstream`, or the global account when no account
-/// is configured (nats-server's rule).
+/// configured with `jetstream` or whose JWT gives them JetStream limits,
+/// or the global account when no account is configured (nats-server's
+/// rule).
 pub fn start(shared: &Arc<ServerShared>, config: JetStreamConfig) -> std::io::Result<()> {
     let host = ServerHost {
         shared: Arc::downgrade(shared),
@@ -102,13 +129,19 @@ pub fn start(shared: &Arc<ServerShared>, config: JetStreamConfig) -> std::io::Re
     };
     let js = JetStream::start(host, config, meta)?;
     let opts = shared.opts();
-    let configured: Vec<(String, AccountLimits)> = opts
+    let mut configured: Vec<(String, AccountLimits)> = opts
         .auth
         .accounts
         .iter()
         .filter_map(|a| a.jetstream.map(|limits| (a.name.clone(), limits)))
         .collect();
-    let enable: Vec<(String, AccountLimits)> = if opts.auth.accounts.is_empty() {
+    let trust = shared.auth().trust().cloned();
+    if let Some(trust) = &trust {
+        configured.extend(trust.known_claims().iter().filter_map(|claims| {
+            limits_from_jwt(&claims.nats.limits).map(|l| (claims.subject.clone(), l))
+        }));
+    }
+    let enable: Vec<(String, AccountLimits)> = if opts.auth.accounts.is_empty() && trust.is_none() {
         vec![(GLOBAL_ACCOUNT.to_string(), AccountLimits::default())]
     } else {
         if configured.is_empty() {
@@ -123,6 +156,24 @@ pub fn start(shared: &Arc<ServerShared>, config: JetStreamConfig) -> std::io::Re
     }
     if shared.jetstream.set(js).is_err() {
         error!("JetStream was started twice");
+    }
+    if let Some(trust) = trust {
+        let weak = Arc::downgrade(shared);
+        trust.on_claims(Box::new(move |claims| {
+            let (Some(shared), Some(limits)) =
+                (weak.upgrade(), limits_from_jwt(&claims.nats.limits))
+            else {
+                return;
+            };
+            if let Some(js) = shared.jetstream.get()
+                && let Err(e) = js.enable_account(&claims.subject, limits)
+            {
+                error!(
+                    "Could not enable JetStream in account {}: {e}",
+                    claims.subject
+                );
+            }
+        }));
     }
     Ok(())
 }

@@ -1351,3 +1351,61 @@ async fn account_jwt_mappings_map_published_subjects() {
         .await;
     server.shutdown().await;
 }
+
+/// An account JWT's JetStream limits turn JetStream on in that account
+/// only, with those limits; one pushed at run time gets it too.
+#[tokio::test]
+async fn jetstream_follows_the_account_jwt_limits() {
+    let mut chain = Chain::new();
+    let (with, without, later) = (
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+    );
+    chain.add_account(&with, |c| {
+        c.nats.limits.jetstream.disk_storage = 1 << 20;
+        c.nats.limits.jetstream.mem_storage = -1;
+        c.nats.limits.jetstream.streams = 2;
+    });
+    chain.add_account(&without, |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = chain.options();
+    opts.jetstream = Some(rnats_jetstream::JetStreamConfig {
+        store_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    });
+    let server = start_server(opts).await;
+    let uw = KeyPair::new_user();
+    let mut c = login(&server, &user_jwt(&with, &uw, |_| {}), &uw).await;
+    let info = js_account_info(&mut c).await;
+    let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
+    assert_eq!(info["limits"]["max_storage"], 1 << 20, "{info}");
+    assert_eq!(info["limits"]["max_streams"], 2, "{info}");
+
+    // No JetStream limits: no JetStream there.
+    let js = server.shared().jetstream.get().expect("JetStream runs");
+    assert!(js.is_enabled(&with.public_key()));
+    assert!(!js.is_enabled(&without.public_key()));
+    assert!(!js.is_enabled(&later.public_key()));
+
+    // An account pushed at run time with limits gets JetStream.
+    let jwt = account_jwt(&chain.op, &later, |c| {
+        c.nats.limits.jetstream.disk_storage = -1;
+    });
+    let answer = push_update(&server, &chain, &jwt).await;
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    let ul = KeyPair::new_user();
+    let mut c = login(&server, &user_jwt(&later, &ul, |_| {}), &ul).await;
+    let info = js_account_info(&mut c).await;
+    let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
+    assert_eq!(info["limits"]["max_storage"], -1, "{info}");
+    server.shutdown().await;
+}
+
+/// Asks `$JS.API.INFO` over a raw connection.
+async fn js_account_info(client: &mut RawClient) -> support::Msg {
+    client
+        .send(b"SUB _INBOX.js 1\r\nPUB $JS.API.INFO _INBOX.js 0\r\n\r\n")
+        .await;
+    client.next_msg().await
+}

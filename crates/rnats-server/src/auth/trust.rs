@@ -140,6 +140,9 @@ fn refuse(reason: impl Into<String>) -> JwtRefusal {
 }
 
 /// Trusted operators and the accounts they vouch for.
+/// Who is told of account claims that arrive at run time.
+pub type ClaimsHook = Box<dyn Fn(&AccountClaims) + Send + Sync>;
+
 pub struct Trust {
     operators: Vec<OperatorClaims>,
     pub system_account: Option<String>,
@@ -148,6 +151,9 @@ pub struct Trust {
     /// [`Account`] objects.
     initial: Vec<AccountClaims>,
     accounts: RwLock<HashMap<String, Arc<JwtAccount>>>,
+    /// Told of each account whose claims arrive at run time (fetched or
+    /// pushed): how JetStream learns of accounts it is enabled in.
+    on_claims: std::sync::OnceLock<ClaimsHook>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -194,6 +200,7 @@ impl Trust {
             dir,
             initial: Vec::new(),
             accounts: RwLock::new(HashMap::new()),
+            on_claims: std::sync::OnceLock::new(),
         };
         let mut by_key: HashMap<String, AccountClaims> = HashMap::new();
         for (key, jwt) in &opts.preload {
@@ -325,6 +332,7 @@ impl Trust {
                     name: c.subject.clone(),
                     exports,
                     imports,
+                    jetstream: crate::jetstream::limits_from_jwt(&c.nats.limits),
                     ..AccountConfig::default()
                 }
             })
@@ -364,9 +372,32 @@ impl Trust {
 
     fn install(&self, claims: AccountClaims) -> Arc<JwtAccount> {
         let mut map = write_lock(&self.accounts);
-        map.entry(claims.subject.clone())
-            .or_insert_with(|| JwtAccount::new(Account::new(claims.subject.as_str()), claims))
-            .clone()
+        let mut added = None;
+        let account = map
+            .entry(claims.subject.clone())
+            .or_insert_with(|| {
+                added = Some(claims.clone());
+                JwtAccount::new(Account::new(claims.subject.as_str()), claims)
+            })
+            .clone();
+        drop(map);
+        if let (Some(claims), Some(hook)) = (added, self.on_claims.get()) {
+            hook(&claims);
+        }
+        account
+    }
+
+    /// The claims of every account known now.
+    pub fn known_claims(&self) -> Vec<Arc<AccountClaims>> {
+        read_lock(&self.accounts)
+            .values()
+            .map(|a| a.claims())
+            .collect()
+    }
+
+    /// Sets who is told of account claims arriving at run time (once).
+    pub fn on_claims(&self, hook: ClaimsHook) {
+        let _ = self.on_claims.set(hook);
     }
 
     /// An account JWT pushed at run time (`$SYS.REQ.CLAIMS.UPDATE`): checked,
@@ -392,8 +423,11 @@ impl Trust {
                         &claims.subject,
                         &claims.nats.mappings,
                     ));
-                *write_lock(&account.claims) = Arc::new(claims);
+                *write_lock(&account.claims) = Arc::new(claims.clone());
                 self.enforce(&account);
+                if let Some(hook) = self.on_claims.get() {
+                    hook(&claims);
+                }
             }
             None => {
                 self.install(claims);
