@@ -241,6 +241,18 @@ impl<H: Host> Engine<H> {
         None
     }
 
+    /// Publishes a stream action advisory in the account.
+    pub fn advise(&self, acc: &JsAccount<H>, stream: &str, action: crate::advisory::Action) {
+        let (subject, body) =
+            crate::advisory::stream_action(stream, action, self.config.domain.as_deref());
+        if let Err(e) = self
+            .host
+            .publish(&acc.account, Msg::new(subject, Bytes::from(body)))
+        {
+            debug!("JetStream: could not publish an advisory: {e}");
+        }
+    }
+
     /// Reopens the account's streams from `store_dir`.
     pub fn restore(self: &Arc<Self>, acc: &Arc<JsAccount<H>>) {
         let dir = self.streams_dir(&acc.name);

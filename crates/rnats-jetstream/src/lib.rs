@@ -5,7 +5,8 @@
 //! - [`config`]: the server's and the accounts' JetStream settings.
 //! - [`store`]: where a stream's messages are kept (memory or files).
 //! - [`stream`]: a stream's configuration and its publish rules.
-//! - [`api`]: the `$JS.API` requests and their JSON.
+//! - [`api`]: the `$JS.API` requests and their JSON; [`advisory`]: the
+//!   `$JS.EVENT.ADVISORY` events they cause.
 //! - `engine`: the running streams and their tasks.
 //!
 //! Imports go one way: `store` knows nothing else; `stream` uses `store`;
@@ -13,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod advisory;
 pub mod api;
 pub mod config;
 mod engine;

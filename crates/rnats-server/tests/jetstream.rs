@@ -695,3 +695,93 @@ async fn jsz_and_varz_have_nats_server_keys() {
 fn config_with(name: &str, storage: stream::StorageType) -> stream::Config {
     config(name, &["m.>"], storage)
 }
+
+#[tokio::test]
+async fn stream_actions_are_advised() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(js_options(dir.path())).await;
+    let (client, js) = connect(&server).await;
+    let mut advisories = client
+        .subscribe("$JS.EVENT.ADVISORY.STREAM.>")
+        .await
+        .unwrap();
+    support::wait_for_subscription_count(&server, 1).await;
+    let mut cfg = config("ADV", &["adv"], stream::StorageType::Memory);
+    js.create_stream(cfg.clone()).await.unwrap();
+    cfg.max_messages = 10;
+    js.update_stream(cfg).await.unwrap();
+    js.delete_stream("ADV").await.unwrap();
+    for (subject, action) in [
+        ("$JS.EVENT.ADVISORY.STREAM.CREATED.ADV", "create"),
+        ("$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV", "modify"),
+        ("$JS.EVENT.ADVISORY.STREAM.DELETED.ADV", "delete"),
+    ] {
+        let msg = tokio::time::timeout(support::TIMEOUT, advisories.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(msg.subject.as_str(), subject);
+        let event: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
+        assert_eq!(event["type"], "io.nats.jetstream.advisory.v1.stream_action");
+        assert_eq!(
+            (event["stream"].as_str(), event["action"].as_str()),
+            (Some("ADV"), Some(action))
+        );
+        assert_eq!(event["id"].as_str().map(str::len), Some(22));
+    }
+    server.shutdown().await;
+}
+
+/// One account's JetStream API imported into another, as nats-server's
+/// docs set it up: the importer reaches it under its own prefix.
+#[tokio::test]
+async fn the_api_of_one_account_imported_into_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = format!(
+        r#"
+        listen: "127.0.0.1:-1"
+        jetstream {{ store_dir: {:?} }}
+        accounts {{
+            A {{
+                jetstream: enabled
+                users: [{{user: a, password: a}}]
+                exports: [{{service: "$JS.API.>"}}]
+            }}
+            B {{
+                users: [{{user: b, password: b}}]
+                imports: [{{service: {{account: A, subject: "$JS.API.>"}}, to: "JS.A.API.>"}}]
+            }}
+        }}
+        "#,
+        dir.path().display().to_string()
+    );
+    let path = dir.path().join("nats.conf");
+    std::fs::write(&path, conf).unwrap();
+    let (opts, _) = rnats_server::config::load(&path).unwrap();
+    let server = start_server(opts).await;
+    let url = server.client_url();
+    let b = async_nats::ConnectOptions::with_user_and_password("b".into(), "b".into())
+        .connect(&url)
+        .await
+        .unwrap();
+    let js_b = jetstream::with_prefix(b, "JS.A.API");
+    js_b.create_stream(config("SHARED", &["shared.>"], stream::StorageType::File))
+        .await
+        .unwrap();
+    let a = async_nats::ConnectOptions::with_user_and_password("a".into(), "a".into())
+        .connect(&url)
+        .await
+        .unwrap();
+    let js_a = jetstream::new(a);
+    let ack = js_a
+        .publish("shared.x", Bytes::from_static(b"hi"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!((ack.stream.as_str(), ack.sequence), ("SHARED", 1));
+    let stream = js_b.get_stream("SHARED").await.unwrap();
+    assert_eq!(&stream.get_raw_message(1).await.unwrap().payload[..], b"hi");
+    server.shutdown().await;
+}

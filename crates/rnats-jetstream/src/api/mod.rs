@@ -435,6 +435,7 @@ fn create<H: Host>(
         false,
     );
     lock(&acc.streams).insert(name.to_string(), handle);
+    engine.advise(acc, name, crate::advisory::Action::Create);
     match info {
         Ok(info) => json(
             &StreamCreateResponse {
@@ -504,6 +505,7 @@ fn update<H: Host>(
     }
     engine.count_usage(acc, &handle);
     handle.wake.notify_one();
+    engine.advise(acc, name, crate::advisory::Action::Modify);
     let info = stream_info(
         engine,
         &mut lock(&handle.stream),
@@ -559,6 +561,7 @@ fn delete<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str) -> Answer
     if let Some(dir) = dir {
         let _ = std::fs::remove_dir_all(dir);
     }
+    engine.advise(acc, name, crate::advisory::Action::Delete);
     success(STREAM_DELETE, result)
 }
 
