@@ -786,8 +786,20 @@ mod tests {
     }
 
     #[test]
+    fn jetstream_flags() {
+        let opts = run(&["-js"]);
+        assert!(opts.jetstream.is_some());
+        let opts = run(&["-sd", "/tmp/x"]);
+        assert_eq!(
+            opts.jetstream.map(|js| js.store_dir),
+            Some(std::path::PathBuf::from("/tmp/x"))
+        );
+        assert!(run(&[]).jetstream.is_none());
+    }
+
+    #[test]
     fn unimplemented_flags_are_refused_by_name() {
-        for flag in ["--help_tls", "-js"] {
+        for flag in ["--help_tls", "--syslog"] {
             let err = parse([OsString::from(flag)]).unwrap_err().to_string();
             assert!(
                 err.contains("not supported by rnats-server yet"),

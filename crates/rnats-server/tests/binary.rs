@@ -217,13 +217,13 @@ fn sigint_closes_clients_and_exits_zero() {
 #[test]
 fn unsupported_flags_are_refused_not_ignored() {
     let out = Command::new(BIN)
-        .args(["--jetstream", "-p", "-1"])
+        .args(["--syslog", "-p", "-1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("'--jetstream' is not supported by rnats-server yet"),
+        err.contains("'--syslog' is not supported by rnats-server yet"),
         "{err}"
     );
 

@@ -222,3 +222,53 @@ impl Reader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_jetstream_block() {
+        let opts = options(
+            "jetstream {\n store_dir: /data\n max_memory_store: 1GB\n max_file_store: \"10G\"\n \
+             sync_interval: always\n domain: hub\n strict: false\n limits { duplicate_window: 30s }\n}\n",
+        );
+        let js = opts.jetstream.expect("on");
+        assert_eq!(js.store_dir, std::path::PathBuf::from("/data"));
+        assert_eq!((js.max_memory, js.max_store), (1 << 30, 10_000_000_000));
+        assert!(js.sync_always && !js.strict);
+        assert_eq!(js.domain.as_deref(), Some("hub"));
+        assert_eq!(js.duplicate_window, Some(Duration::from_secs(30)));
+        assert!(options("jetstream: enabled\n").jetstream.is_some());
+        assert!(options("jetstream: false\n").jetstream.is_none());
+        assert!(
+            options("jetstream { enabled: false }\n")
+                .jetstream
+                .is_none()
+        );
+        let opts = options("store_dir: /d\n");
+        assert_eq!(opts.jetstream.map(|j| j.store_dir), Some("/d".into()));
+        assert_eq!(
+            error("jetstream: maybe\n"),
+            "nats.conf:1:12: Expected 'enabled' or 'disabled' for string value, got 'maybe'"
+        );
+    }
+
+    #[test]
+    fn account_limits() {
+        let opts = options(
+            "accounts {\n A { jetstream: enabled }\n B { jetstream { max_mem: 1M, max_file: 2G, \
+             max_streams: 3, max_consumers: 4, max_bytes_required: true } }\n C {}\n}\n",
+        );
+        let limits: Vec<_> = opts.auth.accounts.iter().map(|a| a.jetstream).collect();
+        assert_eq!(limits[0], Some(rnats_jetstream::AccountLimits::default()));
+        let b = limits[1].expect("B has JetStream");
+        assert_eq!(
+            (b.max_memory, b.max_store, b.max_streams, b.max_consumers),
+            (1_000_000, 2_000_000_000, 3, 4)
+        );
+        assert!(b.max_bytes_required);
+        assert_eq!(limits[2], None);
+    }
+}

@@ -345,10 +345,10 @@ mod tests {
             "nats.conf:3:1: \"allow_non_tls\" is not supported by rnats-server yet (TLS options beyond the tls block)"
         );
         assert_eq!(
-            error("Gateway { port: 6222 }\nprof_port: 8222\njetstream: enabled\n"),
+            error("Gateway { port: 6222 }\nprof_port: 8222\ndefault_js_domain: {}\n"),
             "nats.conf:1:1: \"Gateway\" is not supported by rnats-server yet (gateways and leaf nodes)\n\
              nats.conf:2:1: \"prof_port\" is not supported by rnats-server yet (profiling)\n\
-             nats.conf:3:1: \"jetstream\" is not supported by rnats-server yet (JetStream)"
+             nats.conf:3:1: \"default_js_domain\" is not supported by rnats-server yet (JetStream domains of leaf nodes)"
         );
         assert_eq!(
             error(
