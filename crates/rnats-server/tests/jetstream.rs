@@ -785,3 +785,111 @@ async fn the_api_of_one_account_imported_into_another() {
     assert_eq!(&stream.get_raw_message(1).await.unwrap().payload[..], b"hi");
     server.shutdown().await;
 }
+
+/// Every message a direct get answers with, until the end-of-batch
+/// status or (for a single get) the first message.
+async fn direct_get_all(client: &async_nats::Client, subject: &str, body: &str) -> Vec<String> {
+    use futures::StreamExt;
+    let inbox = client.new_inbox();
+    let mut answers = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply(subject.to_string(), inbox, Bytes::from(body.to_string()))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    loop {
+        let Ok(Some(msg)) = tokio::time::timeout(support::TIMEOUT, answers.next()).await else {
+            panic!("{subject} {body}: no end of batch after {out:?}");
+        };
+        let mut line = format!("status={:?}", msg.status.map(|s| s.as_u16()));
+        if let Some(h) = &msg.headers {
+            let mut pairs: Vec<String> = h
+                .iter()
+                .filter(|(k, _)| k.to_string() != "Nats-Time-Stamp")
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.iter()
+                            .map(|v| v.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                })
+                .collect();
+            pairs.sort();
+            line.push_str(&format!(" {}", pairs.join(" ")));
+        }
+        line.push_str(&format!(
+            " payload={:?}",
+            String::from_utf8_lossy(&msg.payload)
+        ));
+        let end = msg.status.is_some() || !body.contains("batch") && !body.contains("multi_last");
+        out.push(line);
+        if end {
+            return out;
+        }
+    }
+}
+
+#[tokio::test]
+async fn batched_direct_gets_match_nats_server_2_15() {
+    let ref_dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "jetstream {{ store_dir: {:?} }}\n",
+        ref_dir.path().display().to_string()
+    );
+    let Some(reference) = support::ReferenceServer::start_latest_with_config(&config).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(js_options(dir.path())).await;
+    let mut results = Vec::new();
+    for url in [format!("nats://{}", reference.addr()), server.client_url()] {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = jetstream::new(client.clone());
+        let mut cfg = config_with("D", stream::StorageType::Memory);
+        cfg.allow_direct = true;
+        js.create_stream(cfg).await.unwrap();
+        for (subject, payload) in [
+            ("m.a", "1"),
+            ("m.b", "2"),
+            ("m.a", "3"),
+            ("m.c", "4"),
+            ("m.b", "5"),
+        ] {
+            js.publish(subject, Bytes::from(payload))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let mut answers = Vec::new();
+        for body in [
+            r#"{"seq":2,"batch":3}"#,
+            r#"{"seq":1,"batch":10}"#,
+            r#"{"next_by_subj":"m.a","batch":5}"#,
+            r#"{"seq":2,"next_by_subj":"m.b","batch":1}"#,
+            r#"{"multi_last":["m.*"]}"#,
+            r#"{"multi_last":["m.a","m.c"],"batch":1}"#,
+            r#"{"multi_last":["m.*"],"up_to_seq":3}"#,
+            r#"{"seq":1,"batch":5,"up_to_seq":2}"#,
+            r#"{"seq":9,"batch":2}"#,
+            r#"{"seq":3}"#,
+        ] {
+            answers.push((
+                body,
+                direct_get_all(&client, "$JS.API.DIRECT.GET.D", body).await,
+            ));
+        }
+        results.push(answers);
+    }
+    let (theirs, ours) = (&results[0], &results[1]);
+    let mut problems = Vec::new();
+    for ((body, t), (_, o)) in theirs.iter().zip(ours) {
+        if t != o {
+            problems.push(format!("{body}:\n  nats-server {t:#?}\n  rnats {o:#?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    server.shutdown().await;
+}

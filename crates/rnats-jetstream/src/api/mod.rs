@@ -81,23 +81,37 @@ pub(crate) async fn serve<H: Host>(
             continue;
         };
         let rest = String::from_utf8_lossy(rest).into_owned();
-        let Some(answer) = handle(&engine, &acc, &rest, &request) else {
-            continue;
+        // A bug in one handler must not end the account's API: the
+        // request goes unanswered and is logged.
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(&engine, &acc, &rest, &request)
+        }));
+        let answers = match handled {
+            Ok(Some(answers)) => answers,
+            Ok(None) => continue,
+            Err(_) => {
+                tracing::error!(
+                    "JetStream API: the request on {rest:?} failed (a bug: please report it)"
+                );
+                continue;
+            }
         };
-        if answer.counted {
-            acc.api_total.fetch_add(1, Ordering::Relaxed);
-        }
-        if answer.error {
-            acc.api_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        let msg = Msg {
-            subject: reply,
-            reply: None,
-            headers: answer.headers.map(Bytes::from),
-            payload: Bytes::from(answer.payload),
-        };
-        if let Err(e) = engine.host.publish(&acc.account, msg) {
-            debug!("JetStream API: could not answer: {e}");
+        for answer in answers {
+            if answer.counted {
+                acc.api_total.fetch_add(1, Ordering::Relaxed);
+            }
+            if answer.error {
+                acc.api_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            let msg = Msg {
+                subject: reply.clone(),
+                reply: None,
+                headers: answer.headers.map(Bytes::from),
+                payload: Bytes::from(answer.payload),
+            };
+            if let Err(e) = engine.host.publish(&acc.account, msg) {
+                debug!("JetStream API: could not answer: {e}");
+            }
         }
     }
 }
@@ -140,7 +154,7 @@ fn handle<H: Host>(
     acc: &Arc<JsAccount<H>>,
     subject: &str,
     request: &Msg,
-) -> Option<Answer> {
+) -> Option<Vec<Answer>> {
     let payload = &request.payload[..];
     let (verb, name) = match subject.split_once('.') {
         Some(("STREAM", rest)) => match rest.split_once('.') {
@@ -157,7 +171,7 @@ fn handle<H: Host>(
         }
         _ => (subject.to_string(), ""),
     };
-    Some(match verb.as_str() {
+    Some(vec![match verb.as_str() {
         "INFO" => account_info(engine, acc),
         "STREAM.CREATE" => create(engine, acc, name, payload),
         "STREAM.UPDATE" => update(engine, acc, name, payload),
@@ -169,7 +183,7 @@ fn handle<H: Host>(
         "STREAM.MSG.GET" => msg_get(acc, name, payload),
         "STREAM.MSG.DELETE" => msg_delete(engine, acc, name, payload),
         _ => return None,
-    })
+    }])
 }
 
 fn account_info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>) -> Answer {
@@ -826,8 +840,10 @@ fn msg_get<H: Host>(acc: &JsAccount<H>, name: &str, payload: &[u8]) -> Answer {
 
 /// `$JS.API.DIRECT.GET.<stream>` (a JSON request) and
 /// `$JS.API.DIRECT.GET.<stream>.<subject>` (the last message on a subject):
-/// the message itself, with `Nats-*` headers, or a status.
-fn direct_get<H: Host>(acc: &JsAccount<H>, rest: &str, request: &Msg) -> Option<Answer> {
+/// the message itself with `Nats-*` headers, or a status. A request with
+/// `batch` or `multi_last` gets several messages, each with
+/// `Nats-Num-Pending` and `Nats-Last-Sequence`, then a `204 EOB` status.
+fn direct_get<H: Host>(acc: &JsAccount<H>, rest: &str, request: &Msg) -> Option<Vec<Answer>> {
     let (name, last_for) = match rest.split_once('.') {
         Some((name, subject)) => (name, Some(subject)),
         None => (rest, None),
@@ -837,16 +853,17 @@ fn direct_get<H: Host>(acc: &JsAccount<H>, rest: &str, request: &Msg) -> Option<
     if !stream.config().allow_direct {
         return None;
     }
+    let one = |answer| Some(vec![answer]);
     let mut req = MsgGetRequest::default();
     match last_for {
         Some(subject) => req.last_by_subj = subject.to_string(),
         None => {
             if request.payload.is_empty() {
-                return Some(status(408, "Empty Request"));
+                return one(status(408, "Empty Request"));
             }
             req = match go_json(&request.payload) {
                 Ok(r) => r,
-                Err(_) => return Some(status(408, "Malformed Request")),
+                Err(_) => return one(status(408, "Malformed Request")),
             };
             let nothing = req.seq == 0
                 && req.last_by_subj.is_empty()
@@ -854,33 +871,214 @@ fn direct_get<H: Host>(acc: &JsAccount<H>, rest: &str, request: &Msg) -> Option<
                 && req.multi_last.is_empty()
                 && req.start_time.is_none();
             if nothing {
-                return Some(status(408, "Empty Request"));
+                return one(status(408, "Empty Request"));
             }
-            let conflicting = (req.seq > 0 && !req.last_by_subj.is_empty())
-                || (!req.last_by_subj.is_empty() && !req.next_by_subj.is_empty())
-                || (!req.last_by_subj.is_empty() && req.batch > 0);
+            let last = !req.last_by_subj.is_empty();
+            let next = !req.next_by_subj.is_empty();
+            let multi = !req.multi_last.is_empty();
+            let by_seq = req.seq > 0;
+            let by_time = req.start_time.is_some();
+            // nats-server's combinations that make no sense together.
+            let conflicting = (last && (by_seq || by_time || next || multi || req.batch > 0))
+                || (by_seq && by_time)
+                || (next && multi)
+                || (req.up_to_seq > 0 && req.up_to_time.is_some());
             if conflicting {
-                return Some(status(408, "Bad Request"));
+                return one(status(408, "Bad Request"));
             }
         }
     }
-    match lookup(&mut stream, &req) {
-        Ok(m) => {
-            let subject = String::from_utf8_lossy(&m.subject);
-            let block = headers::Builder::new(None)
-                .add_all(&m.headers)
-                .add(headers::STREAM, stream.name())
-                .add(headers::SUBJECT, &subject)
-                .add(headers::SEQUENCE, &m.seq.to_string())
-                .add(headers::TIME_STAMP, &go_time(m.time))
-                .finish();
-            Some(Answer {
-                headers: Some(block),
-                payload: m.payload.to_vec(),
-                error: false,
-                counted: false,
-            })
+    let name = stream.name().to_string();
+    let answer = |m: &StoredMsg, batch: Option<(u64, u64)>| {
+        let subject = String::from_utf8_lossy(&m.subject);
+        let mut block = headers::Builder::new(None)
+            .add_all(&m.headers)
+            .add(headers::STREAM, &name)
+            .add(headers::SUBJECT, &subject)
+            .add(headers::SEQUENCE, &m.seq.to_string())
+            .add(headers::TIME_STAMP, &go_time(m.time));
+        if let Some((pending, last)) = batch {
+            block = block
+                .add(headers::NUM_PENDING, &pending.to_string())
+                .add(headers::LAST_SEQUENCE, &last.to_string());
         }
-        Err(_) => Some(status(404, "Message Not Found")),
+        Answer {
+            headers: Some(block.finish()),
+            payload: m.payload.to_vec(),
+            error: false,
+            counted: false,
+        }
+    };
+    let eob = |pending: u64, last: u64, up_to: Option<u64>| Answer {
+        headers: Some({
+            let mut block = headers::Builder::new(Some((204, "EOB")))
+                .add(headers::NUM_PENDING, &pending.to_string())
+                .add(headers::LAST_SEQUENCE, &last.to_string());
+            if let Some(up_to) = up_to {
+                block = block.add(headers::UP_TO_SEQUENCE, &up_to.to_string());
+            }
+            block.finish()
+        }),
+        payload: Vec::new(),
+        error: false,
+        counted: false,
+    };
+    let up_to = match (&req.up_to_time, req.up_to_seq) {
+        (Some(t), _) => {
+            let t = crate::time::parse_time(t).unwrap_or(i64::MAX);
+            Some(last_seq_before(&mut stream, t))
+        }
+        (None, 0) => None,
+        (None, n) => Some(n),
+    };
+    let max_bytes = if req.max_bytes > 0 {
+        req.max_bytes
+    } else {
+        usize::MAX
+    };
+    if !req.multi_last.is_empty() {
+        let mut found: Vec<StoredMsg> = Vec::new();
+        for filter in &req.multi_last {
+            for (subject, _) in stream.subjects(filter) {
+                let subject = String::from_utf8_lossy(&subject).into_owned();
+                if let Some(m) = last_at_or_before(&mut stream, &subject, up_to) {
+                    found.push(m);
+                }
+            }
+        }
+        found.sort_by_key(|m| m.seq);
+        found.dedup_by_key(|m| m.seq);
+        if found.is_empty() {
+            return one(status(404, "Message Not Found"));
+        }
+        let limit = if req.batch > 0 {
+            req.batch
+        } else {
+            found.len()
+        };
+        let mut out = Vec::new();
+        let mut last = 0;
+        let mut pending = found.len() as u64;
+        let mut sent = 0;
+        for m in found.iter().take(limit) {
+            pending -= 1;
+            out.push(answer(m, Some((pending, last))));
+            last = m.seq;
+            sent += m.subject.len() + m.headers.len() + m.payload.len();
+            if sent >= max_bytes {
+                break;
+            }
+        }
+        let up_to = up_to.unwrap_or(stream.state().last_seq);
+        out.push(eob(pending, last, Some(up_to)));
+        return Some(out);
     }
+    let mut seq = match &req.start_time {
+        Some(t) => first_seq_at_or_after(&mut stream, crate::time::parse_time(t).unwrap_or(0)),
+        None => req.seq,
+    };
+    let is_batch = req.batch > 0;
+    let batch = req.batch.max(1);
+    let filter = if req.next_by_subj.is_empty() {
+        ">"
+    } else {
+        req.next_by_subj.as_str()
+    };
+    // `up_to_seq` and `up_to_time` bound multi-last gets only.
+    let mut pending = if is_batch {
+        count_from(&mut stream, seq, filter, None)
+    } else {
+        0
+    };
+    let mut out = Vec::new();
+    let mut last = 0;
+    let mut sent = 0;
+    for i in 0..batch {
+        let found = if seq > 0 && req.next_by_subj.is_empty() && i == 0 && !is_batch {
+            stream.get(seq)
+        } else if seq > 0 || !req.next_by_subj.is_empty() {
+            stream.next_matching(seq, filter)
+        } else {
+            stream.last_matching(&req.last_by_subj)
+        };
+        let Ok(m) = found else {
+            if i > 0 {
+                break;
+            }
+            return one(status(404, "Message Not Found"));
+        };
+        seq = m.seq + 1;
+        pending = pending.saturating_sub(1);
+        out.push(answer(&m, is_batch.then_some((pending, last))));
+        last = m.seq;
+        sent += m.subject.len() + m.headers.len() + m.payload.len();
+        if sent >= max_bytes || !req.last_by_subj.is_empty() {
+            break;
+        }
+    }
+    if is_batch {
+        out.push(eob(pending, last, None));
+    }
+    Some(out)
+}
+
+/// Messages at or after `start` matching `filter` (up to `up_to`).
+fn count_from(stream: &mut Stream, start: u64, filter: &str, up_to: Option<u64>) -> u64 {
+    let state = stream.state();
+    if up_to.is_none() && start <= state.first_seq {
+        return if filter == ">" {
+            state.msgs
+        } else {
+            stream.subjects(filter).iter().map(|(_, n)| n).sum()
+        };
+    }
+    let mut count = 0;
+    let mut seq = start;
+    while let Ok(m) = stream.next_matching(seq, filter) {
+        if up_to.is_some_and(|u| m.seq > u) {
+            break;
+        }
+        count += 1;
+        seq = m.seq + 1;
+    }
+    count
+}
+
+/// The first sequence stored at or after `time` (ns), or past the end.
+fn first_seq_at_or_after(stream: &mut Stream, time: i64) -> u64 {
+    let mut seq = stream.state().first_seq;
+    while let Ok(m) = stream.next_matching(seq, ">") {
+        if m.time >= time {
+            return m.seq;
+        }
+        seq = m.seq + 1;
+    }
+    seq
+}
+
+/// The last sequence stored at or before `time` (ns).
+fn last_seq_before(stream: &mut Stream, time: i64) -> u64 {
+    let first = first_seq_at_or_after(stream, time.saturating_add(1));
+    first.saturating_sub(1)
+}
+
+/// The last message on `subject` at or before `up_to`.
+fn last_at_or_before(stream: &mut Stream, subject: &str, up_to: Option<u64>) -> Option<StoredMsg> {
+    let last = stream.last_matching(subject).ok()?;
+    let Some(up_to) = up_to else {
+        return Some(last);
+    };
+    if last.seq <= up_to {
+        return Some(last);
+    }
+    let mut best = None;
+    let mut seq = 0;
+    while let Ok(m) = stream.next_matching(seq, subject) {
+        if m.seq > up_to {
+            break;
+        }
+        seq = m.seq + 1;
+        best = Some(m);
+    }
+    best
 }

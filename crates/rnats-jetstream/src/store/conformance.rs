@@ -115,6 +115,19 @@ fn matching(mut store: Box<dyn Store>) {
     assert_eq!(store.next_matching(1, "b.*").unwrap().seq, 2);
     assert_eq!(store.next_matching(3, "b.*").unwrap().seq, 4);
     assert_eq!(store.next_matching(2, "a.1").unwrap().seq, 5);
+    // Past a subject's last message, or past the end: nothing (no panic).
+    assert!(matches!(
+        store.next_matching(3, "b.1"),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.next_matching(u64::MAX, "a.1"),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.next_matching(u64::MAX, ">"),
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(store.next_matching(1, ">").unwrap().seq, 1);
     assert_eq!(store.next_matching(4, "").unwrap().seq, 4);
     assert!(matches!(

@@ -215,6 +215,9 @@ impl Store for MemoryStore {
             let per = self
                 .per_subject(filter.as_bytes())
                 .ok_or(StoreError::NotFound)?;
+            if start > per.last_seq {
+                return Err(StoreError::NotFound);
+            }
             return self
                 .msgs
                 .range(start.max(per.first_seq)..=per.last_seq)
