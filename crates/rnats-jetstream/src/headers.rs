@@ -19,6 +19,7 @@ pub const LAST_SEQUENCE: &str = "Nats-Last-Sequence";
 pub const TIME_STAMP: &str = "Nats-Time-Stamp";
 pub const NUM_PENDING: &str = "Nats-Num-Pending";
 pub const UP_TO_SEQUENCE: &str = "Nats-UpTo-Sequence";
+pub const MARKER_REASON: &str = "Nats-Marker-Reason";
 
 /// The value of header `name` in `block` (the first one), trimmed.
 pub fn get<'a>(block: &'a [u8], name: &str) -> Option<&'a str> {

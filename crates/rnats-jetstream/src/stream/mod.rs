@@ -412,7 +412,9 @@ impl Stream {
                 break;
             }
         }
-        if self.config.max_age > 0 {
+        // With delete markers, ageing out is the housekeeping's (markers are
+        // publishes of their own, not made from inside one).
+        if self.config.max_age > 0 && self.config.subject_delete_marker_ttl == 0 {
             self.store.expire_before(now - self.config.max_age)?;
         }
         Ok(())
@@ -432,9 +434,14 @@ impl Stream {
     /// returns when to look again (ns since the epoch), if ever.
     pub fn expire(&mut self, now: i64) -> Result<Option<i64>, StoreError> {
         if self.config.max_age > 0 {
-            self.store.expire_before(now - self.config.max_age)?;
+            if self.config.subject_delete_marker_ttl > 0 {
+                self.expire_with_markers(now)?;
+            } else {
+                self.store.expire_before(now - self.config.max_age)?;
+            }
         }
         self.store.expire_ttls(now)?;
+        self.store.flush()?;
         let state = self.store.state();
         let by_age = (self.config.max_age > 0 && state.msgs > 0)
             .then(|| state.first_time + self.config.max_age);
@@ -443,6 +450,46 @@ impl Stream {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         })
+    }
+
+    /// `max_age` with `subject_delete_marker_ttl`: a subject whose last
+    /// message ages out is not left without a trace; a marker takes its
+    /// place (`Nats-Marker-Reason: MaxAge`, its own `Nats-TTL`, and a
+    /// subject rollup that removes what is older), stored like any publish.
+    fn expire_with_markers(&mut self, now: i64) -> Result<(), StoreError> {
+        let cutoff = now - self.config.max_age;
+        let mut old = Vec::new();
+        let mut seq = self.store.state().first_seq;
+        while let Ok(m) = self.store.next_matching(seq, ">") {
+            if m.time >= cutoff {
+                break;
+            }
+            seq = m.seq + 1;
+            let marker = headers::get(&m.headers, headers::MARKER_REASON).is_some();
+            old.push((m.seq, m.subject, marker));
+        }
+        let ttl = std::time::Duration::from_nanos(self.config.subject_delete_marker_ttl as u64);
+        let marker_headers = headers::Builder::new(None)
+            .add(headers::MARKER_REASON, "MaxAge")
+            .add(headers::TTL, &rnats_conf::format_duration(ttl))
+            .add(headers::ROLLUP, "sub")
+            .finish();
+        let mut scratch = Vec::new();
+        for (seq, subject, is_marker) in old {
+            let last = self
+                .store
+                .subject_info(&subject)
+                .is_some_and(|i| i.msgs == 1 && i.last_seq == seq);
+            if last && !is_marker {
+                if let Err(e) = self.accept(&subject, &marker_headers, b"", now, &mut scratch) {
+                    tracing::warn!("JetStream: no delete marker on {subject:?}: {e}");
+                    self.store.remove(seq, false)?;
+                }
+            } else {
+                self.store.remove(seq, false)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn purge(&mut self, purge: &Purge) -> Result<u64, ApiError> {
@@ -600,6 +647,32 @@ mod tests {
         assert_eq!((s.state().msgs, s.state().first_seq), (1, 5));
         let e = publish(&mut s, "k.b", "NATS/1.0\r\nNats-Rollup: x\r\n\r\n").unwrap_err();
         assert_eq!(e.description, "rollup value invalid: x");
+    }
+
+    #[test]
+    fn aged_out_subjects_leave_a_delete_marker() {
+        let mut s = stream(
+            r#"{"name":"S","subjects":["k.*"],"max_age":1000000000,"allow_msg_ttl":true,
+                "allow_rollup_hdrs":true,"subject_delete_marker_ttl":5000000000}"#,
+        );
+        for subject in ["k.a", "k.a", "k.b"] {
+            publish(&mut s, subject, "").unwrap();
+        }
+        // Published at t=10; just over a second later all three are old.
+        let next = s.expire(11 + 1_000_000_000).unwrap();
+        let a = s.last_matching("k.a").unwrap();
+        assert_eq!(a.seq, 4);
+        assert_eq!(
+            headers::get(&a.headers, headers::MARKER_REASON),
+            Some("MaxAge")
+        );
+        assert_eq!(headers::get(&a.headers, headers::TTL), Some("5s"));
+        assert_eq!(s.last_matching("k.b").unwrap().seq, 5);
+        assert_eq!(s.state().msgs, 2);
+        // The markers go when their own TTL runs out; no marker for a marker.
+        assert!(next.is_some());
+        s.expire(11 + 1_000_000_000 + 5_000_000_000).unwrap();
+        assert_eq!(s.state().msgs, 0);
     }
 
     #[test]
