@@ -128,6 +128,8 @@ async fn server_requests_answer_like_nats_server() {
         ("$SYS.REQ.SERVER.PING.HEALTHZ", ""),
         ("$SYS.REQ.SERVER.PING.IDZ", ""),
         ("$SYS.REQ.SERVER.PING.JSZ", ""),
+        ("$SYS.REQ.SERVER.PING.RAFTZ", ""),
+        ("$SYS.REQ.SERVER.PING.PROFILEZ", ""),
         ("$SYS.REQ.SERVER.<id>.VARZ", ""),
         ("$SYS.REQ.SERVER.<id>.CONNZ", ""),
         ("$SYS.REQ.ACCOUNT.A.CONNZ", ""),

@@ -17,8 +17,22 @@ use crate::system::{InboundMessage, SubscribeError};
 
 /// The endpoints every server answers for a `PING.<X>` or `<id>.<X>`.
 const SERVER_ENDPOINTS: &[&str] = &[
-    "STATSZ", "VARZ", "CONNZ", "SUBSZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "HEALTHZ",
-    "IDZ", "ACCSTATZ", "JSZ",
+    "STATSZ",
+    "VARZ",
+    "CONNZ",
+    "SUBSZ",
+    "ROUTEZ",
+    "GATEWAYZ",
+    "LEAFZ",
+    "ACCOUNTZ",
+    "HEALTHZ",
+    "IDZ",
+    "ACCSTATZ",
+    "JSZ",
+    "RAFTZ",
+    "IPQUEUESZ",
+    "EXPVARZ",
+    "PROFILEZ",
 ];
 
 /// The endpoints asked of one account: `$SYS.REQ.ACCOUNT.<acc>.<Y>`.
@@ -340,6 +354,25 @@ fn server_request(
             json(to_value(status))
         }
         // `IDZ` answers with the identity alone, unwrapped.
+        // No Raft groups: JetStream here is not clustered.
+        "RAFTZ" => Ok(Value::Object(serde_json::Map::new())),
+        // nats-server's internal queues are Go's; rnats's internal
+        // inboxes are per subscription (their drops are logged).
+        "IPQUEUESZ" => Ok(Value::Object(serde_json::Map::new())),
+        // Go's runtime figures do not exist here; the command line does,
+        // and the process's resident memory stands for Go's `Sys`.
+        "EXPVARZ" => Ok(serde_json::json!({
+            "memstats": { "Sys": format::resident_memory() },
+            "cmdline": std::env::args().collect::<Vec<_>>(),
+        })),
+        "PROFILEZ" => {
+            let error = if text(&body, "name").is_empty() {
+                "Profile name not specified"
+            } else {
+                "profiles are Go's: rnats-server has none"
+            };
+            Ok(serde_json::json!({ "profile": null, "error": error }))
+        }
         "IDZ" => {
             let idz = Idz {
                 name: shared.name.clone(),
