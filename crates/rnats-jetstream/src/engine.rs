@@ -316,6 +316,20 @@ async fn ingest<H: Host>(
     let mut outcomes = Vec::with_capacity(64);
     let mut republish = Vec::new();
     let domain = engine.config.domain.clone();
+    // A PubAck is `{"stream":..,"seq":N[,"domain":..][,"duplicate":true]}`:
+    // everything but the number is the same for every message of this
+    // stream, so it is written once.
+    let head = format!(
+        "{{\"stream\":{},\"seq\":",
+        serde_json::to_string(&handle.name).unwrap_or_default()
+    );
+    let tail = match &domain {
+        Some(d) => format!(
+            ",\"domain\":{}",
+            serde_json::to_string(d).unwrap_or_default()
+        ),
+        None => String::new(),
+    };
     while let Some(first) = sub.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -373,23 +387,27 @@ async fn ingest<H: Host>(
             let Some(reply) = msg.reply.filter(|_| !no_ack) else {
                 continue;
             };
-            let ack = match outcome {
-                Ok(ack) => PubAck {
-                    error: None,
-                    stream: &handle.name,
-                    seq: ack.seq,
-                    domain: domain.as_deref(),
-                    duplicate: ack.duplicate,
-                },
-                Err(error) => PubAck {
+            let json = match outcome {
+                Ok(ack) => {
+                    let mut json = Vec::with_capacity(head.len() + tail.len() + 40);
+                    json.extend_from_slice(head.as_bytes());
+                    json.extend_from_slice(itoa::Buffer::new().format(ack.seq).as_bytes());
+                    json.extend_from_slice(tail.as_bytes());
+                    if ack.duplicate {
+                        json.extend_from_slice(b",\"duplicate\":true");
+                    }
+                    json.push(b'}');
+                    json
+                }
+                Err(error) => serde_json::to_vec(&PubAck {
                     error: Some(error),
                     stream: &handle.name,
                     seq: 0,
                     domain: None,
                     duplicate: false,
-                },
+                })
+                .unwrap_or_default(),
             };
-            let json = serde_json::to_vec(&ack).unwrap_or_default();
             if let Err(e) = engine
                 .host
                 .publish(&acc.account, Msg::new(reply, Bytes::from(json)))

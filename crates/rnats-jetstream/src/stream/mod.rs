@@ -289,12 +289,33 @@ impl Stream {
                 ));
             }
         }
-        let mut stored_subject = subject;
-        if let Some(t) = &self.transform
-            && t.apply_into(subject, &mut self.subject_buf).is_ok()
-        {
-            stored_subject = &self.subject_buf;
-        }
+        // The transformed subject is written into a buffer kept between
+        // publishes (taken out while `self` is borrowed mutably).
+        let mut buf = std::mem::take(&mut self.subject_buf);
+        let transformed = self
+            .transform
+            .as_ref()
+            .is_some_and(|t| t.apply_into(subject, &mut buf).is_ok());
+        let stored_subject: &[u8] = if transformed { &buf } else { subject };
+        let result =
+            self.store_checked(stored_subject, hdrs, payload, now, ttl, msg_id, rollup, out);
+        self.subject_buf = buf;
+        result
+    }
+
+    /// The second half of [`Stream::accept`]: the checks passed, store.
+    #[allow(clippy::too_many_arguments)]
+    fn store_checked(
+        &mut self,
+        stored_subject: &[u8],
+        hdrs: &[u8],
+        payload: &[u8],
+        now: i64,
+        ttl: i64,
+        msg_id: Option<&str>,
+        rollup: Option<bool>,
+        out: &mut Vec<Msg>,
+    ) -> Result<Ack, ApiError> {
         let seq = self
             .store
             .append(stored_subject, hdrs, payload, now, ttl.max(0))
@@ -305,21 +326,20 @@ impl Stream {
             self.last_msg_id.clear();
             self.last_msg_id.push_str(id);
         }
-        let stored_subject = Bytes::copy_from_slice(stored_subject);
         if let Some(all) = rollup {
             let purge = Purge {
-                filter: (!all).then(|| String::from_utf8_lossy(&stored_subject).into_owned()),
+                filter: (!all).then(|| String::from_utf8_lossy(stored_subject).into_owned()),
                 seq: Some(seq),
                 keep: None,
             };
             self.store.purge(&purge).map_err(store_failed)?;
         }
-        self.enforce_limits(Some(&stored_subject), now)
+        self.enforce_limits(Some(stored_subject), now)
             .map_err(store_failed)?;
         if let Some((t, headers_only)) = &self.republish
-            && t.matches(&stored_subject)
+            && t.matches(stored_subject)
         {
-            out.push(self.republished(t, *headers_only, &stored_subject, hdrs, payload, seq, now));
+            out.push(self.republished(t, *headers_only, stored_subject, hdrs, payload, seq, now));
         }
         if self.config.retention == Retention::Interest {
             // No consumer is interested yet (consumers come with part 2):
