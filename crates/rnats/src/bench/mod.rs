@@ -273,7 +273,7 @@ pub fn share(total: u64, n: usize, i: usize) -> u64 {
 }
 
 /// A count with an optional k/M/G suffix (powers of 1000).
-fn parse_count(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.trim().replace('_', "");
     let (digits, mult) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
@@ -295,7 +295,7 @@ fn parse_count(s: &str) -> Result<u64, String> {
 }
 
 /// A size in bytes with an optional K/KB/KiB, M/MB/MiB suffix (powers of 1024, as nats bench).
-fn parse_size(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let (digits, mult) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
