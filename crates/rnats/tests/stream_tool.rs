@@ -326,3 +326,67 @@ fn errors_are_the_servers_and_exit_1() {
     let error = String::from_utf8_lossy(&out.stderr);
     assert!(error.contains("JetStream not enabled"), "{error}");
 }
+
+#[test]
+fn a_closed_stdout_ends_the_output_quietly() {
+    let t = Target::rnats();
+    t.ok(&["stream", "add", "PIPED"]);
+    // The reader is gone before the tool writes (it first connects and asks): the write
+    // fails with a broken pipe, which must not be a panic (exit 101).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rnats"))
+        .args(["stream", "info", "PIPED", "-s", &t.url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn each_login_reaches_its_accounts_jetstream() {
+    let accounts = "accounts {
+  A { users: [{user: a, password: a}], jetstream: enabled }
+  B { users: [{user: b, password: b}] }
+}
+";
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("{}{accounts}", store_config(&store));
+    let rnats = TestServer::with_config(dir.path(), &config);
+    let mut urls = vec![("rnats-server", rnats.url())];
+    let latest_store = tempfile::tempdir().unwrap();
+    let latest = LatestServer::start(&format!("{}{accounts}", store_config(&latest_store)));
+    if let Some(server) = &latest {
+        urls.push((
+            "nats-server 2.15",
+            format!("nats://127.0.0.1:{}", server.port),
+        ));
+    }
+    for (name, url) in urls {
+        let run = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_rnats"))
+                .args(args)
+                .args(["-s", &url, "--timeout", "2s"])
+                .output()
+                .unwrap()
+        };
+        let out = run(&["stream", "add", "A1", "--user", "a", "--password", "a"]);
+        assert!(out.status.success(), "{name}: {out:?}");
+        let out = run(&["stream", "ls", "--names", "--user", "a", "--password", "a"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "A1\n", "{name}");
+        // B has no JetStream: nats-server says so (10039), rnats-server has no responder;
+        // either way the tool says JetStream is not enabled.
+        let out = run(&["stream", "ls", "--user", "b", "--password", "b"]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(error.contains("JetStream not enabled"), "{name}: {error}");
+    }
+}

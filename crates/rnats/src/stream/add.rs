@@ -152,9 +152,10 @@ pub fn run(args: &AddArgs) -> Result<()> {
         if args.json {
             show::print_json(&info)
         } else {
-            println!("Stream {name} was created\n");
-            print!("{}", show::info_text(&info));
-            Ok(())
+            super::emit(&format!(
+                "Stream {name} was created\n\n{}",
+                show::info_text(&info)
+            ))
         }
     })
 }

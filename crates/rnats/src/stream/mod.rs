@@ -29,7 +29,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::conn::{ConnArgs, Connection};
-use crate::client::message::parse_timeout;
+use crate::client::message::{output_error, parse_timeout};
 use crate::keys::Result;
 
 #[derive(Debug, Args)]
@@ -219,6 +219,15 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Writes `text` to stdout; a closed pipe (`| head`) just ends the output.
+pub fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) => output_error(e).map_or(Ok(()), Err),
+    }
+}
+
 /// Whether to go ahead with a destructive `action`: yes with `force`; otherwise asked on a
 /// terminal, refused elsewhere.
 fn confirm(force: bool, action: &str) -> Result<bool> {
@@ -247,8 +256,7 @@ fn run_rm(args: &RmArgs) -> Result<()> {
         let api = Api::connect(&args.common, "stream rm").await?;
         api.request(&format!("STREAM.DELETE.{}", args.name), &json!({}))
             .await?;
-        println!("Deleted stream {}", args.name);
-        Ok(())
+        emit(&format!("Deleted stream {}\n", args.name))
     })
 }
 
@@ -277,13 +285,12 @@ fn run_purge(args: &PurgeArgs) -> Result<()> {
             .request(&format!("STREAM.PURGE.{}", args.name), &Value::Object(body))
             .await?;
         let purged = answer.get("purged").and_then(Value::as_u64).unwrap_or(0);
-        println!(
-            "Purged {} message{} from stream {}",
+        emit(&format!(
+            "Purged {} message{} from stream {}\n",
             crate::server::format::comma(purged),
             if purged == 1 { "" } else { "s" },
             args.name
-        );
-        Ok(())
+        ))
     })
 }
 

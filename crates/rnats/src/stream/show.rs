@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::{Api, Common, check_name};
+use super::{Api, Common, check_name, emit};
 use crate::keys::Result;
 use crate::server::format::{Columns, Table, comma, go_duration, human_duration, ibytes};
 
@@ -52,8 +52,7 @@ pub fn run_info(args: &InfoArgs) -> Result<()> {
         if args.json {
             print_json(&info)
         } else {
-            print!("{}", info_text(&info));
-            Ok(())
+            emit(&info_text(&info))
         }
     })
 }
@@ -73,17 +72,13 @@ pub fn run_ls(args: &LsArgs) -> Result<()> {
         if args.names {
             let mut names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
             names.sort_unstable();
-            for name in names {
-                println!("{name}");
-            }
-            return Ok(());
+            let lines: String = names.iter().map(|n| format!("{n}\n")).collect();
+            return emit(&lines);
         }
         if items.is_empty() {
-            println!("No Streams defined");
-            return Ok(());
+            return emit("No Streams defined\n");
         }
-        print!("{}", list_table(items, Utc::now()));
-        Ok(())
+        emit(&list_table(items, Utc::now()))
     })
 }
 
@@ -116,8 +111,7 @@ pub fn print_json(answer: &Value) -> Result<()> {
         object.remove("type");
     }
     let text = serde_json::to_string_pretty(&answer).map_err(|e| e.to_string())?;
-    println!("{text}");
-    Ok(())
+    emit(&format!("{text}\n"))
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
