@@ -62,6 +62,17 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
     let (admin, info) = Conn::login(&ctx.endpoint, &admin_frame, PUB_BUFFER, ctx.timeout)?;
     check_payload(size, info.max_payload)?;
     let mut admin = Admin::new(admin, run_id, ctx.timeout)?;
+    let pub_frame = ctx.endpoint.connect_frame("rnats-bench-js-pub", true);
+    let mut pub_conns = Vec::with_capacity(pubs);
+    for i in 0..pubs {
+        let (mut conn, _) = Conn::login(&ctx.endpoint, &pub_frame, PUB_BUFFER, ctx.timeout)?;
+        let inbox = format!("_INBOX.rnats-bench.{run_id:016x}.{i}");
+        conn.subscribe(&inbox, None, 1, ctx.timeout)?;
+        pub_conns.push((conn, inbox));
+    }
+
+    // The stream comes last: nothing after its creation returns early, so a stream the run
+    // made is always deleted (unless --keep).
     let existing = admin.stream_info(&a.stream)?;
     let created = existing.is_none();
     let before = match existing {
@@ -71,15 +82,6 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
             0
         }
     };
-
-    let pub_frame = ctx.endpoint.connect_frame("rnats-bench-js-pub", true);
-    let mut pub_conns = Vec::with_capacity(pubs);
-    for i in 0..pubs {
-        let (mut conn, _) = Conn::login(&ctx.endpoint, &pub_frame, PUB_BUFFER, ctx.timeout)?;
-        let inbox = format!("_INBOX.rnats-bench.{run_id:016x}.{i}");
-        conn.subscribe(&inbox, None, 1, ctx.timeout)?;
-        pub_conns.push((conn, inbox));
-    }
 
     let acked = Arc::new(AtomicU64::new(0));
     let barrier = Arc::new(Barrier::new(pubs + 1));
