@@ -10,10 +10,17 @@
 #   bench/compare.sh                          # everything, 7 rounds
 #   ROUNDS=1 bench/compare.sh                 # quick look
 #   SCENARIOS="pub-16b request-reply" bench/compare.sh   # some scenarios (shell globs work: 'pub-*')
+#   SCENARIOS='js-*' bench/compare.sh         # the JetStream scenarios only
 #
 # Environment: ROUNDS (7), SCENARIOS (all), OUT (results directory; a new /tmp one by default),
 # SKIP_BUILD=1 (use the binaries as they are), NATS_SERVER (the reference binary),
 # RNATS_SERVER / BENCH (the rnats-server and rnats binaries; target/release by default).
+#
+# JetStream scenarios (js-*) run against current nats-server (2.15.1: NATS_SERVER_LATEST, else
+# what scripts/nats-server-latest.sh downloads), since Debian's 2.9 is older than the JetStream
+# the issue compares with. Each server gets a config file with its own store directory under
+# OUT (removed after the scenario) and the same sync setting, JS_SYNC (default 2m, both
+# servers' default: fsync every 2 minutes, not per message; `always` syncs every write).
 #
 # It kills only the processes it started. Raw JSON of every run, the servers' logs and the
 # summary (summary.txt) are left in OUT.
@@ -29,6 +36,7 @@ if [ -z "${NATS_SERVER:-}" ]; then
     NATS_SERVER=$(command -v nats-server || true)
     [ -n "$NATS_SERVER" ] || NATS_SERVER=/usr/sbin/nats-server
 fi
+JS_SYNC=${JS_SYNC:-2m}
 
 # One scenario a line: name | server flags (given to both servers) | rnats bench flags | targets.
 # Targets are ratios rnats/nats-server that the issue asks for (throughput, cpu, p50, p99,
@@ -45,6 +53,9 @@ request-reply  |  | --request --msgs 20k --size 16                  | p50<=0.9 p
 storm-noauth   |  | --conns-storm 5000 --concurrency 16             | throughput>=1.2
 storm-user     | --user alice --pass s3cret | --conns-storm 5000 --concurrency 16 --user alice --password s3cret | throughput>=1.2
 idle-10k       |  | --idle 10000 --hold 3                           | kib_per_conn<=0.3
+js-async-16b   |  | --js --pub 1 --msgs 1M --size 16                | throughput>=1.5 cpu<=0.5
+js-async-1kb   |  | --js --pub 1 --msgs 200k --size 1KiB            | throughput>=1.5 cpu<=0.5
+js-sync-16b    |  | --js --sync --msgs 20k --size 16                | p50<=0.7 p99<=0.7 cpu<=0.5
 storm-token    | --auth t0k3n | --conns-storm 5000 --concurrency 16 --token t0k3n | throughput>=1.2
 route-1to1     |  | --pub 1 --sub 1 --msgs 4M --size 16             | throughput>=1.25
 tls-1to1       | --tls --tlscert /tmp/rnats-bench-tls/cert.pem --tlskey /tmp/rnats-bench-tls/key.pem | --pub 1 --sub 1 --msgs 4M --size 16 --tls-ca /tmp/rnats-bench-tls/ca.pem | throughput>=1.2
@@ -116,7 +127,7 @@ start_server() {
     local which=$1 port=$2 logfile=$3
     shift 3
     local bin=$RNATS_SERVER
-    [ "$which" = nats ] && bin=$NATS_SERVER
+    [ "$which" = nats ] && bin=${NATS_BIN:-$NATS_SERVER}
     "$bin" -a 127.0.0.1 -p "$port" "$@" >"$logfile" 2>&1 &
     SERVER_PID=$!
     STARTED+=("$SERVER_PID")
@@ -135,6 +146,16 @@ stop_server() {
         [ "$pid" = "$1" ] || kept+=("$pid")
     done
     STARTED=("${kept[@]}")
+}
+
+# Current nats-server for the JetStream scenarios, fetched once (on first use).
+latest_server() {
+    if [ -z "${NATS_SERVER_LATEST:-}" ]; then
+        NATS_SERVER_LATEST=$(bash "$ROOT/scripts/nats-server-latest.sh") ||
+            die "cannot get nats-server 2.15.1 (scripts/nats-server-latest.sh); set NATS_SERVER_LATEST"
+        echo "nats-server for js-*: $("$NATS_SERVER_LATEST" --version 2>&1 | head -1)" >>"$OUT/machine.txt"
+    fi
+    [ -x "$NATS_SERVER_LATEST" ] || die "no nats-server at $NATS_SERVER_LATEST"
 }
 
 trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; s=${s%"${s##*[![:space:]]}"}; printf '%s' "$s"; }
@@ -174,17 +195,33 @@ while IFS='|' read -r name server_flags bench_flags targets; do
     # the first.
     route_flags=()
     case "$name" in route-*) route_flags=(--cluster_name bench) ;; esac
+    # js-* scenarios: current nats-server, and a config file each with its own store.
+    NATS_BIN=$NATS_SERVER
+    rjs=() njs=()
+    case "$name" in
+    js-*)
+        latest_server
+        NATS_BIN=$NATS_SERVER_LATEST
+        for which in rnats nats; do
+            store="$OUT/$name.$which.store"
+            rm -rf "$store" && mkdir -p "$store"
+            printf 'jetstream {\n  store_dir: "%s"\n  sync_interval: "%s"\n}\n' "$store" "$JS_SYNC" \
+                >"$OUT/$name.$which.conf"
+        done
+        rjs=(-c "$OUT/$name.rnats.conf") njs=(-c "$OUT/$name.nats.conf")
+        ;;
+    esac
     rport=$(free_port)
     rcluster=$(free_port)
     [ ${#route_flags[@]} -gt 0 ] && extra=("${route_flags[@]}" --cluster "nats://127.0.0.1:$rcluster") || extra=()
     # shellcheck disable=SC2086
-    start_server rnats "$rport" "$OUT/$name.rnats-server.log" $server_flags "${extra[@]}"
+    start_server rnats "$rport" "$OUT/$name.rnats-server.log" $server_flags "${extra[@]}" "${rjs[@]}"
     rpid=$SERVER_PID
     nport=$(free_port)
     ncluster=$(free_port)
     [ ${#route_flags[@]} -gt 0 ] && extra=("${route_flags[@]}" --cluster "nats://127.0.0.1:$ncluster") || extra=()
     # shellcheck disable=SC2086
-    start_server nats "$nport" "$OUT/$name.nats-server.log" $server_flags "${extra[@]}"
+    start_server nats "$nport" "$OUT/$name.nats-server.log" $server_flags "${extra[@]}" "${njs[@]}"
     npid=$SERVER_PID
     rsub=() nsub=() rpid2="" npid2=""
     if [ ${#route_flags[@]} -gt 0 ]; then
@@ -229,6 +266,7 @@ PY
     stop_server "$npid"
     [ -n "$rpid2" ] && stop_server "$rpid2"
     [ -n "$npid2" ] && stop_server "$npid2"
+    case "$name" in js-*) rm -rf "$OUT/$name.rnats.store" "$OUT/$name.nats.store" ;; esac
 done <<<"$SCENARIO_TABLE"
 [ "$RAN" -gt 0 ] || die "no scenario matches SCENARIOS=$SCENARIOS"
 

@@ -127,7 +127,9 @@ mod tests {
         for name in ["bench", "passwd", "rnats-pub(1)"] {
             assert!(tool.contains(name), "rnats.1 lacks {name}");
         }
-        assert!(read(man.join("rnats-bench.1")).contains("--"));
+        assert!(read(man.join("rnats-bench.1")).contains("--max-pending"));
+        assert!(read(man.join("rnats-stream-add.1")).contains("--max-msgs-per-subject"));
+        assert!(read(man.join("rnats-stream.1")).contains("rnats-stream-view(1)"));
 
         let completions = out.path().join("completions");
         for (file, needle) in [

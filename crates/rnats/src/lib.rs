@@ -5,8 +5,9 @@
 //! (the offline part of `nsc`: operator, account and user JWTs, credentials files and the
 //! server's resolver config), `bench`, in `client` the `nats` CLI's basic commands `pub`,
 //! `sub`, `req` and `reply` (on the official `async-nats` client), in `server` what
-//! `nats server ping|list|info|check` show over the system account, `top` (nats-top), and
-//! `mapping` (`nats server mapping`: test a subject mapping).
+//! `nats server ping|list|info|check` show over the system account, `top` (nats-top),
+//! `mapping` (`nats server mapping`: test a subject mapping), and in `stream` the `nats`
+//! CLI's `stream add|info|ls|rm|purge|get|view` (JetStream streams).
 //!
 //! The binary (`main.rs`) only calls [`main`]. This is a library so that the workspace's
 //! `xtask` can make the man page and shell completions from [`command`]; it is not an API.
@@ -24,6 +25,7 @@ mod mapping;
 mod nkey;
 mod passwd;
 mod server;
+mod stream;
 mod top;
 
 use std::process::ExitCode;
@@ -73,6 +75,8 @@ enum Command {
     /// Test a subject mapping: print what each subject maps to (like `nats server mapping`).
     #[command(visible_alias = "mappings")]
     Mapping(mapping::MappingArgs),
+    /// Manage JetStream streams: add, info, ls, rm, purge, get, view (like `nats stream`).
+    Stream(stream::StreamArgs),
 }
 
 /// The clap definition of the command line, for the man pages and shell completions.
@@ -87,6 +91,7 @@ pub fn main() -> ExitCode {
         // Their exit codes say more than success or failure (a check's status).
         Command::Server(args) => return server::run(args),
         Command::Top(args) => return top::run(args),
+        Command::Stream(args) => return stream::run(args),
         Command::Passwd(args) => ("passwd", passwd::run(args).map_err(|e| e.to_string())),
         Command::Bench(args) => ("bench", bench::run(args).map_err(|e| e.to_string())),
         Command::Nkey(args) => ("nkey", nkey::run(args)),

@@ -1,6 +1,7 @@
 //! Runs the built `rnats bench` with tiny counts against an in-process rnats-server and checks
 //! the counts its `--json` report gives: publish/subscribe, a queue group, request/reply (with
-//! built-in and with separate repliers), a connection storm and idle connections.
+//! built-in and with separate repliers), a connection storm, idle connections, and JetStream
+//! publishing (async and sync, to a stream the run makes or one already there).
 
 mod support;
 
@@ -234,4 +235,165 @@ fn an_unreachable_server_is_an_error() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A server with JetStream, its store in `store`.
+fn js_server(store: &tempfile::TempDir) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("jetstream {{ store_dir: {:?} }}\n", store.path());
+    (TestServer::with_config(dir.path(), &config), dir)
+}
+
+/// `rnats stream ARGS` against `url`; its stdout, requiring success.
+fn stream_cmd(url: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats"))
+        .arg("stream")
+        .args(args)
+        .args(["-s", url])
+        .output()
+        .expect("rnats runs");
+    assert!(
+        out.status.success(),
+        "rnats stream {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn js_async_publish_counts_acks_and_removes_its_stream() {
+    let store = tempfile::tempdir().unwrap();
+    let (server, _dir) = js_server(&store);
+    let r = bench(
+        &server.url(),
+        &[
+            "--js",
+            "--pub",
+            "2",
+            "--msgs",
+            "3001",
+            "--size",
+            "16",
+            "--max-pending",
+            "64",
+            "--batch",
+            "256",
+        ],
+    );
+    assert_eq!(r["mode"], "jspub");
+    assert_eq!(r["params"]["subject"], "bench.js");
+    assert_eq!(r["summary"]["ops"], 3001);
+    assert_eq!(r["summary"]["unit"], "msgs/s stored");
+    assert_eq!(r["pub"]["per_client"][0]["msgs"], 1501);
+    assert_eq!(r["js"]["sync"], false);
+    assert_eq!(r["js"]["max_pending"], 64);
+    assert_eq!(
+        (&r["js"]["created"], &r["js"]["kept"]),
+        (&true.into(), &false.into())
+    );
+    assert!(r.get("latency_us").is_none(), "{r}");
+    assert_eq!(stream_cmd(&server.url(), &["ls", "--names"]), "");
+}
+
+#[test]
+fn js_sync_publish_reports_latency_and_keeps_the_stream() {
+    let store = tempfile::tempdir().unwrap();
+    let (server, _dir) = js_server(&store);
+    let r = bench(
+        &server.url(),
+        &[
+            "--js",
+            "--sync",
+            "--msgs",
+            "500",
+            "--size",
+            "1KiB",
+            "--storage",
+            "memory",
+            "--stream",
+            "SYNC",
+            "--subject",
+            "sync.bench",
+            "--keep",
+        ],
+    );
+    assert_eq!(r["summary"]["ops"], 500);
+    assert_eq!(r["latency_us"]["count"], 500);
+    assert!(r["summary"]["p99_us"].as_f64().unwrap() >= r["summary"]["p50_us"].as_f64().unwrap());
+    assert_eq!(r["js"]["max_pending"], serde_json::Value::Null);
+    let info: Value =
+        serde_json::from_str(&stream_cmd(&server.url(), &["info", "SYNC", "--json"])).unwrap();
+    assert_eq!(info["config"]["storage"], "memory");
+    assert_eq!(info["config"]["subjects"][0], "sync.bench");
+    assert_eq!(info["state"]["messages"], 500);
+    assert!(
+        info["state"]["bytes"].as_u64().unwrap() > 500 * 1024,
+        "{info}"
+    );
+
+    // A second run adds to the stream that is there, and leaves it.
+    let r = bench(
+        &server.url(),
+        &[
+            "--js",
+            "--msgs",
+            "100",
+            "--stream",
+            "SYNC",
+            "--subject",
+            "sync.bench",
+        ],
+    );
+    assert_eq!(
+        (&r["js"]["created"], &r["js"]["kept"]),
+        (&false.into(), &true.into())
+    );
+    let info: Value =
+        serde_json::from_str(&stream_cmd(&server.url(), &["info", "SYNC", "--json"])).unwrap();
+    assert_eq!(info["state"]["messages"], 600);
+}
+
+#[test]
+fn js_publish_refused_by_the_stream_is_an_error() {
+    let store = tempfile::tempdir().unwrap();
+    let (server, _dir) = js_server(&store);
+    stream_cmd(
+        &server.url(),
+        &[
+            "add",
+            "SMALL",
+            "--subjects",
+            "small",
+            "--max-msgs",
+            "10",
+            "--discard",
+            "new",
+        ],
+    );
+    let out = run_bench(
+        &server.url(),
+        &[
+            "--js",
+            "--sync",
+            "--msgs",
+            "20",
+            "--stream",
+            "SMALL",
+            "--subject",
+            "small",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("publish refused: maximum messages exceeded"),
+        "{stderr}"
+    );
+
+    // Without JetStream, nothing answers.
+    let plain = TestServer::start();
+    let out = run_bench(&plain.url(), &["--js", "--msgs", "10"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("JetStream not enabled"), "{stderr}");
 }

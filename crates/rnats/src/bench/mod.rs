@@ -13,6 +13,9 @@
 //! * `--conns-storm K`: K logins (connect, INFO, CONNECT + PING, PONG, close) as fast as
 //!   `--concurrency` threads can make them; reports logins/s.
 //! * `--idle K`: opens K connections, holds them until Ctrl-C or `--hold`, reports.
+//! * `--js`: JetStream publish: `--pub N` publishers send `--msgs` messages to a stream
+//!   (`--stream`, created if missing), each waiting for every PubAck (`--sync`, latency
+//!   percentiles) or with up to `--max-pending` unacknowledged (`js.rs`).
 //!
 //! With `--server-pid` the server's CPU seconds and memory are read from `/proc` just before
 //! and after the measured part. `--json` prints one JSON object ([`report::Report`]) instead
@@ -20,6 +23,7 @@
 
 mod conn;
 mod idle;
+mod js;
 mod progress;
 mod proto;
 mod pubsub;
@@ -36,6 +40,9 @@ use clap::Args;
 
 use conn::Endpoint;
 use report::Report;
+
+/// `--subject`'s default (JetStream mode then uses `bench.js`).
+pub const DEFAULT_SUBJECT: &str = "bench";
 
 /// The `bench` subcommand's options.
 #[derive(Debug, Clone, Args)]
@@ -82,8 +89,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "BYTES", default_value = "128", value_parser = parse_size)]
     pub size: usize,
 
-    /// The subject to publish to and subscribe on.
-    #[arg(long, value_name = "SUBJECT", default_value = "bench")]
+    /// The subject to publish to and subscribe on (with --js: the stream's, default bench.js).
+    #[arg(long, value_name = "SUBJECT", default_value = DEFAULT_SUBJECT)]
     pub subject: String,
 
     /// Subscribers join this queue group (each message then goes to one of them).
@@ -93,6 +100,42 @@ pub struct BenchArgs {
     /// Request/reply mode: requesters and built-in repliers, with latency percentiles.
     #[arg(long, conflicts_with_all = ["reply", "conns_storm", "idle"])]
     pub request: bool,
+
+    /// JetStream publish mode: publish to a stream and count its PubAcks (async, or --sync).
+    #[arg(long, conflicts_with_all = ["request", "reply", "conns_storm", "idle", "subs", "queue"])]
+    pub js: bool,
+
+    /// With --js: the stream (created if missing, and then deleted after unless --keep).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "benchstream",
+        requires = "js"
+    )]
+    pub stream: String,
+
+    /// With --js: the storage of a stream the run creates.
+    #[arg(long, value_name = "TYPE", default_value = "file",
+          value_parser = ["file", "memory"], requires = "js")]
+    pub storage: String,
+
+    /// With --js: wait for each PubAck before the next publish (and report latencies).
+    #[arg(long, requires = "js")]
+    pub sync: bool,
+
+    /// With --js (async): at most this many messages without a PubAck, per publisher.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        requires = "js",
+        conflicts_with = "sync"
+    )]
+    pub max_pending: u64,
+
+    /// With --js: keep the stream the run created.
+    #[arg(long, requires = "js")]
+    pub keep: bool,
 
     /// Run only repliers (--sub N of them, in a queue group) until Ctrl-C or --hold.
     #[arg(long, conflicts_with_all = ["conns_storm", "idle"])]
@@ -193,6 +236,7 @@ impl Ctx {
             idle: None,
             server_process: None,
             machine: None,
+            js: None,
         }
     }
 }
@@ -245,6 +289,8 @@ pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
         storm::run(&ctx, k)?
     } else if let Some(k) = args.idle {
         idle::run(&ctx, k)?
+    } else if args.js {
+        js::run(&ctx)?
     } else if args.request || args.reply {
         request::run(&ctx)?
     } else {
@@ -273,7 +319,7 @@ pub fn share(total: u64, n: usize, i: usize) -> u64 {
 }
 
 /// A count with an optional k/M/G suffix (powers of 1000).
-fn parse_count(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.trim().replace('_', "");
     let (digits, mult) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
@@ -295,7 +341,7 @@ fn parse_count(s: &str) -> Result<u64, String> {
 }
 
 /// A size in bytes with an optional K/KB/KiB, M/MB/MiB suffix (powers of 1024, as nats bench).
-fn parse_size(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let (digits, mult) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {

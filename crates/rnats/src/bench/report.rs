@@ -33,6 +33,25 @@ pub struct Report {
     /// Where the machine's CPU went during the measured part (the noise from other processes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub machine: Option<MachineUsage>,
+    /// JetStream mode's settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub js: Option<JsParams>,
+}
+
+/// How a JetStream publish run was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsParams {
+    pub stream: String,
+    /// `file` or `memory` (of a stream the run created).
+    pub storage: String,
+    /// Each publish waited for its PubAck.
+    pub sync: bool,
+    /// The window of unacknowledged messages per publisher (async).
+    pub max_pending: Option<u64>,
+    /// The run created the stream.
+    pub created: bool,
+    /// The stream is still there after the run.
+    pub kept: bool,
 }
 
 /// The options the run was made with.
@@ -244,27 +263,47 @@ impl Report {
                 );
             }
             _ => {
-                let (pubs, subs) = if self.mode == "pubsub" {
-                    ("publisher", "subscriber")
-                } else {
-                    ("requester", "replier")
+                let (pubs, subs) = match self.mode {
+                    "pubsub" | "jspub" => ("publisher", "subscriber"),
+                    _ => ("requester", "replier"),
                 };
                 let plural =
                     |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
                 let _ = writeln!(
                     out,
-                    "  subject {:?}, {} B payloads, {} msgs, {}, {}{}",
+                    "  subject {:?}, {} B payloads, {} msgs, {}{}{}",
                     p.subject,
                     p.size,
                     thousands(p.msgs),
                     plural(p.pubs, pubs),
-                    plural(p.subs, subs),
+                    if self.mode == "jspub" {
+                        String::new()
+                    } else {
+                        format!(", {}", plural(p.subs, subs))
+                    },
                     p.queue
                         .as_ref()
                         .map(|q| format!(" in queue group {q:?}"))
                         .unwrap_or_default()
                 );
             }
+        }
+        if let Some(js) = &self.js {
+            let _ = writeln!(
+                out,
+                "  JetStream: stream {:?} ({} storage{}), {}",
+                js.stream,
+                js.storage,
+                match (js.created, js.kept) {
+                    (false, _) => ", already there",
+                    (true, true) => ", created and kept",
+                    (true, false) => ", created and deleted after",
+                },
+                match js.max_pending {
+                    Some(n) => format!("async publish, at most {} unacknowledged", thousands(n)),
+                    None => "sync publish (each waits for its PubAck)".to_string(),
+                }
+            );
         }
         out.push('\n');
         if self.publishers.is_some() || self.subscribers.is_some() {
@@ -392,6 +431,7 @@ impl Report {
                     "storm" => "login",
                     "idle" => "connection",
                     "request" | "reply" => "request",
+                    "jspub" => "message stored",
                     _ => "message published",
                 },
                 u.rss_kib_before as f64 / 1024.0,
