@@ -54,6 +54,9 @@ pub(crate) struct Engine<H: Host> {
     pub config: JetStreamConfig,
     pub server: ServerMeta,
     pub accounts: Mutex<BTreeMap<String, Arc<JsAccount<H>>>>,
+    /// Accounts without JetStream whose requests are answered with
+    /// "not enabled for account": the task answering them.
+    pub refused: Mutex<BTreeMap<String, JoinHandle<()>>>,
     /// Bytes held by memory and by file streams, server-wide.
     pub memory_used: AtomicU64,
     pub store_used: AtomicU64,

@@ -130,6 +130,7 @@ impl<H: Host> JetStream<H> {
                 config,
                 server,
                 accounts: Mutex::new(BTreeMap::new()),
+                refused: Mutex::new(BTreeMap::new()),
                 memory_used: AtomicU64::new(0),
                 store_used: AtomicU64::new(0),
                 max_memory,
@@ -144,6 +145,9 @@ impl<H: Host> JetStream<H> {
         let engine = &self.engine;
         if lock(&engine.accounts).contains_key(name) {
             return Ok(());
+        }
+        if let Some(refusing) = lock(&engine.refused).remove(name) {
+            refusing.abort();
         }
         let account = engine
             .host
@@ -174,6 +178,27 @@ impl<H: Host> JetStream<H> {
             lock(&acc.tasks).push(task);
         }
         lock(&engine.accounts).insert(name.to_string(), acc);
+        Ok(())
+    }
+
+    /// Answers the `$JS.API` requests of an account that does not have
+    /// JetStream with nats-server's "JetStream not enabled for account",
+    /// until [`JetStream::enable_account`] enables it there.
+    pub fn refuse_account(&self, name: &str) -> Result<(), String> {
+        let engine = &self.engine;
+        if lock(&engine.accounts).contains_key(name) || lock(&engine.refused).contains_key(name) {
+            return Ok(());
+        }
+        let account = engine
+            .host
+            .account(name)
+            .ok_or_else(|| format!("account {name:?} not found"))?;
+        let sub = engine
+            .host
+            .subscribe(&account, "$JS.API.>", None, 1024)
+            .map_err(|e| e.to_string())?;
+        let task = tokio::spawn(api::refuse(engine.clone(), account, sub));
+        lock(&engine.refused).insert(name.to_string(), task);
         Ok(())
     }
 
@@ -259,6 +284,9 @@ impl<H: Host> JetStream<H> {
         let accounts: Vec<_> = std::mem::take(&mut *lock(&self.engine.accounts))
             .into_values()
             .collect();
+        for (_, task) in std::mem::take(&mut *lock(&self.engine.refused)) {
+            task.abort();
+        }
         for acc in accounts {
             for task in lock(&acc.tasks).drain(..) {
                 task.abort();

@@ -154,24 +154,38 @@ pub fn start(shared: &Arc<ServerShared>, config: JetStreamConfig) -> std::io::Re
             error!("Could not enable JetStream in account {name:?}: {e}");
         }
     }
+    // The other accounts are told JetStream is not theirs, as nats-server
+    // tells them.
+    let accounts = shared.accounts.all().into_iter().map(|a| a.name.clone());
+    let jwt_accounts = trust
+        .iter()
+        .flat_map(|t| t.known_claims())
+        .map(|c| c.subject.clone());
+    for name in accounts.chain(jwt_accounts) {
+        if !js.is_enabled(&name)
+            && let Err(e) = js.refuse_account(&name)
+        {
+            error!("Could not answer JetStream requests in account {name:?}: {e}");
+        }
+    }
     if shared.jetstream.set(js).is_err() {
         error!("JetStream was started twice");
     }
     if let Some(trust) = trust {
         let weak = Arc::downgrade(shared);
         trust.on_claims(Box::new(move |claims| {
-            let (Some(shared), Some(limits)) =
-                (weak.upgrade(), limits_from_jwt(&claims.nats.limits))
-            else {
+            let Some(shared) = weak.upgrade() else {
                 return;
             };
-            if let Some(js) = shared.jetstream.get()
-                && let Err(e) = js.enable_account(&claims.subject, limits)
-            {
-                error!(
-                    "Could not enable JetStream in account {}: {e}",
-                    claims.subject
-                );
+            let Some(js) = shared.jetstream.get() else {
+                return;
+            };
+            let done = match limits_from_jwt(&claims.nats.limits) {
+                Some(limits) => js.enable_account(&claims.subject, limits),
+                None => js.refuse_account(&claims.subject),
+            };
+            if let Err(e) = done {
+                error!("JetStream in account {}: {e}", claims.subject);
             }
         }));
     }

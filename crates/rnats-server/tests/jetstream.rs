@@ -500,7 +500,19 @@ async fn api_scenario(url: &str) -> Vec<(String, Answer)> {
             r#"{"name":"NOPE","subjects":["n"]}"#,
         ),
         ("info missing", "$JS.API.STREAM.INFO.NOPE", vec![], ""),
-        ("delete", "$JS.API.STREAM.DELETE.S", vec![], ""),
+        (
+            "delete with a body",
+            "$JS.API.STREAM.DELETE.S",
+            vec![],
+            r#"{"a":1}"#,
+        ),
+        (
+            "delete with null",
+            "$JS.API.STREAM.DELETE.S",
+            vec![],
+            "null",
+        ),
+        ("delete", "$JS.API.STREAM.DELETE.S", vec![], "{}"),
         ("delete again", "$JS.API.STREAM.DELETE.S", vec![], ""),
         ("account info after", "$JS.API.INFO", vec![], ""),
     ];
@@ -891,5 +903,49 @@ async fn batched_direct_gets_match_nats_server_2_15() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn accounts_without_jetstream_are_told_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = format!(
+        r#"
+        listen: "127.0.0.1:-1"
+        jetstream {{ store_dir: {:?} }}
+        accounts {{
+            A {{ jetstream: enabled, users: [{{user: a, password: a}}] }}
+            B {{ users: [{{user: b, password: b}}] }}
+        }}
+        "#,
+        dir.path().display().to_string()
+    );
+    let path = dir.path().join("nats.conf");
+    std::fs::write(&path, conf).unwrap();
+    let (opts, _) = rnats_server::config::load(&path).unwrap();
+    let server = start_server(opts).await;
+    let b = async_nats::ConnectOptions::with_user_and_password("b".into(), "b".into())
+        .connect(server.client_url())
+        .await
+        .unwrap();
+    for (subject, kind) in [
+        (
+            "$JS.API.INFO",
+            "io.nats.jetstream.api.v1.account_info_response",
+        ),
+        (
+            "$JS.API.STREAM.NAMES",
+            "io.nats.jetstream.api.v1.stream_names_response",
+        ),
+    ] {
+        let reply = b.request(subject, Bytes::new()).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(json["type"], kind, "{json}");
+        assert_eq!(json["error"]["err_code"], 10039, "{json}");
+        assert_eq!(
+            json["error"]["description"],
+            "JetStream not enabled for account"
+        );
+    }
     server.shutdown().await;
 }

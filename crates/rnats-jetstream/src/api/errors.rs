@@ -33,6 +33,9 @@ impl ApiError {
     pub fn bad_request() -> Self {
         err(400, 10003, "bad request")
     }
+    pub fn not_empty_request() -> Self {
+        err(400, 10038, "expected an empty request payload")
+    }
     pub fn invalid_json(e: impl std::fmt::Display) -> Self {
         err(400, 10025, format!("invalid JSON: {e}"))
     }

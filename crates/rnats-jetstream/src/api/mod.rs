@@ -141,6 +141,59 @@ pub(crate) fn go_json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<
     serde_json::from_value(value).map_err(ApiError::invalid_json)
 }
 
+/// Nothing, or a JSON object with no keys (nats-server's `isEmptyRequest`).
+fn is_empty_request(payload: &[u8]) -> bool {
+    payload.is_empty()
+        || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(payload)
+            .is_ok_and(|m| m.is_empty())
+}
+
+/// Answers every `$JS.API` request of an account without JetStream (on a
+/// server with JetStream) with nats-server's "not enabled for account".
+pub(crate) async fn refuse<H: Host>(
+    engine: Arc<Engine<H>>,
+    account: H::Account,
+    mut requests: H::Subscription,
+) {
+    while let Some(request) = requests.recv().await {
+        let Some(reply) = request.reply else {
+            continue;
+        };
+        let answer = Head {
+            kind: response_type(&request.subject),
+            error: Some(ApiError::not_enabled_for_account()),
+        };
+        let payload = serde_json::to_vec(&answer).unwrap_or_default();
+        if let Err(e) = engine
+            .host
+            .publish(&account, Msg::new(reply, Bytes::from(payload)))
+        {
+            debug!("JetStream API: could not answer: {e}");
+        }
+    }
+}
+
+/// The response type of the request on `subject` (`$JS.API.<what>`).
+fn response_type(subject: &[u8]) -> &'static str {
+    let what = subject.strip_prefix(b"$JS.API.").unwrap_or(subject);
+    let table: [(&[u8], &'static str); 10] = [
+        (b"INFO", ACCOUNT_INFO),
+        (b"STREAM.CREATE.", STREAM_CREATE),
+        (b"STREAM.UPDATE.", STREAM_UPDATE),
+        (b"STREAM.DELETE.", STREAM_DELETE),
+        (b"STREAM.INFO.", STREAM_INFO),
+        (b"STREAM.NAMES", STREAM_NAMES),
+        (b"STREAM.LIST", STREAM_LIST),
+        (b"STREAM.PURGE.", STREAM_PURGE),
+        (b"STREAM.MSG.GET.", STREAM_MSG_GET),
+        (b"STREAM.MSG.DELETE.", STREAM_MSG_DELETE),
+    ];
+    table
+        .iter()
+        .find(|(prefix, _)| what.starts_with(prefix))
+        .map_or(ERROR_RESPONSE, |(_, kind)| kind)
+}
+
 /// A request body, or the defaults when there is none.
 fn body<T: serde::de::DeserializeOwned + Default>(payload: &[u8]) -> Result<T, ApiError> {
     if payload.iter().all(u8::is_ascii_whitespace) || payload.trim_ascii() == b"null" {
@@ -175,6 +228,9 @@ fn handle<H: Host>(
         "INFO" => account_info(engine, acc),
         "STREAM.CREATE" => create(engine, acc, name, payload),
         "STREAM.UPDATE" => update(engine, acc, name, payload),
+        "STREAM.DELETE" if !is_empty_request(payload) => {
+            success(STREAM_DELETE, Err(ApiError::not_empty_request()))
+        }
         "STREAM.DELETE" => delete(engine, acc, name),
         "STREAM.INFO" => info(engine, acc, name, payload),
         "STREAM.NAMES" => names(acc, payload),
