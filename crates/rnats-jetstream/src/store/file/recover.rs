@@ -1,0 +1,221 @@
+//! Rebuilding a store's state from its blocks, and surviving torn ones.
+//!
+//! [`scan`] walks a block's records verifying each checksum. A record that
+//! fails (a torn write, flipped bytes) is skipped when a valid record
+//! follows it somewhere after (searched byte by byte, so a corrupt length
+//! does not hide the rest of the block); when none does, the block ends
+//! there: the tail is torn. [`rebuild`] scans every block, newest first (a
+//! tombstone is always in the same block as its message or a later one,
+//! so removed messages are known before they are met), cuts torn tails off
+//! the files, logs every loss, and returns the state `index.db` would have
+//! given.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, OpenOptions};
+use std::path::Path;
+
+use bytes::Bytes;
+use highway::Key;
+
+use super::block::{self, Record};
+use super::index::Decoded;
+use super::{Block, PerSubject, StoreError, block_path, ttl_from_headers};
+
+/// Sequences above this are taken for garbage when searching past a bad
+/// record.
+const PLAUSIBLE_SEQ: u64 = 1 << 48;
+
+/// What [`scan`] found besides the good records.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    /// Where the last good record ends: the block's valid length.
+    pub valid_end: usize,
+    /// Byte ranges skipped between good records.
+    pub lost: Vec<(usize, usize)>,
+}
+
+fn good(buf: &[u8], at: usize, key: Key) -> Option<Record<'_>> {
+    block::parse(buf, at).filter(|r| r.verify(key))
+}
+
+/// Calls `f(offset, record)` for every record of `buf` whose checksum
+/// holds (see the module doc).
+pub(crate) fn scan(buf: &[u8], key: Key, mut f: impl FnMut(usize, &Record<'_>)) -> Scanned {
+    let mut out = Scanned::default();
+    let mut at = 0;
+    while at < buf.len() {
+        if let Some(rec) = good(buf, at, key) {
+            f(at, &rec);
+            at += rec.len;
+            out.valid_end = at;
+            continue;
+        }
+        // Look for the next good record after the bad one.
+        let next = (at + 1..buf.len().saturating_sub(block::EMPTY_RECORD - 1)).find(|&p| {
+            block::parse(buf, p).is_some_and(|r| r.seq() < PLAUSIBLE_SEQ && r.verify(key))
+        });
+        match next {
+            Some(p) => {
+                out.lost.push((at, p));
+                at = p;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// The state of the blocks `files` ((number, length), ascending) of
+/// stream `name`, read from the files in `mdir`.
+pub(crate) fn rebuild(
+    mdir: &Path,
+    name: &str,
+    files: &[(u32, u64)],
+) -> Result<Decoded, StoreError> {
+    tracing::info!(
+        stream = name,
+        blocks = files.len(),
+        "JetStream rebuilding the stream state from its blocks"
+    );
+    let mut tombs: HashSet<u64> = HashSet::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut subjects: HashMap<Bytes, PerSubject> = HashMap::new();
+    let mut ttls = Vec::new();
+    let mut blocks_rev = Vec::with_capacity(files.len());
+    // The highest sequence of any record, and its time.
+    let (mut last_seq, mut last_time) = (0u64, 0i64);
+    let mut first: Option<(u64, i64)> = None;
+    for &(index, _) in files.iter().rev() {
+        let path = block_path(mdir, index);
+        let buf = fs::read(&path)?;
+        let key = block::block_key(name, index);
+        let mut block_tombs = Vec::new();
+        let mut msgs: Vec<(u64, usize)> = Vec::new();
+        let scanned = scan(&buf, key, |at, rec| {
+            let seq = rec.seq();
+            if seq > last_seq || (seq == last_seq && rec.ts > last_time) {
+                (last_seq, last_time) = (seq, rec.ts);
+            }
+            if rec.is_tombstone() {
+                block_tombs.push(seq);
+            } else if rec.is_message() && msgs.last().is_none_or(|(prev, _)| seq > *prev) {
+                msgs.push((seq, at));
+            }
+        });
+        for (from, to) in &scanned.lost {
+            tracing::warn!(path = %path.display(), from, to, "JetStream block has corrupt bytes; the records there are lost");
+        }
+        if scanned.valid_end < buf.len() {
+            tracing::warn!(
+                path = %path.display(),
+                valid = scanned.valid_end,
+                len = buf.len(),
+                "JetStream block torn; cut back to its last valid record"
+            );
+            OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len(scanned.valid_end as u64)?;
+        }
+        tombs.extend(block_tombs.iter().copied());
+        let mut b = Block::new(name, index, 1);
+        b.len = scanned.valid_end as u64;
+        if let (Some((lo, _)), Some((hi, _))) = (msgs.first(), msgs.last()) {
+            b.rec_first = *lo;
+            b.rec_last = *hi;
+            b.first = *hi + 1;
+        } else {
+            // Ordered among the others below; every tombstone here names
+            // an earlier block.
+            b.rec_first = u64::MAX;
+            b.rec_last = 0;
+            b.first = 1;
+        }
+        for seq in block_tombs {
+            b.note_tombstone(seq);
+        }
+        let mut live = Vec::with_capacity(msgs.len());
+        for &(seq, at) in &msgs {
+            if tombs.contains(&seq) || !seen.insert(seq) {
+                continue;
+            }
+            let Some(rec) = block::parse(&buf, at) else {
+                continue;
+            };
+            live.push(seq);
+            b.msgs += 1;
+            b.bytes += rec.len as u64;
+            if first.is_none_or(|(s, _)| seq < s) {
+                first = Some((seq, rec.ts));
+            }
+            match subjects.get_mut(rec.subject) {
+                Some(per) => {
+                    per.msgs += 1;
+                    per.first = per.first.min(seq);
+                    per.last = per.last.max(seq);
+                }
+                None => {
+                    subjects.insert(
+                        Bytes::copy_from_slice(rec.subject),
+                        PerSubject {
+                            msgs: 1,
+                            first: seq,
+                            last: seq,
+                            first_stale: false,
+                            last_stale: false,
+                        },
+                    );
+                }
+            }
+            let ttl = ttl_from_headers(rec.headers);
+            if ttl > 0 {
+                ttls.push((
+                    rec.ts.saturating_add(ttl.saturating_mul(1_000_000_000)),
+                    seq,
+                ));
+            }
+        }
+        if let Some(&lo) = live.first() {
+            b.first = lo;
+            let mut expect = lo;
+            for &seq in &live {
+                b.dmap.extend(expect..seq);
+                expect = seq + 1;
+            }
+            b.dmap.extend(expect..=b.rec_last);
+        }
+        blocks_rev.push(b);
+    }
+    let mut blocks: Vec<Block> = blocks_rev.into_iter().rev().collect();
+    // Blocks without messages take an empty range where they stand.
+    let mut prev = 0u64;
+    for b in &mut blocks {
+        if b.rec_last == 0 || b.rec_first <= prev {
+            if b.rec_last != 0 {
+                tracing::warn!(
+                    stream = name,
+                    block = b.index,
+                    "JetStream block out of sequence order; its messages are ignored"
+                );
+                b.msgs = 0;
+                b.bytes = 0;
+                b.dmap.clear();
+            }
+            b.rec_first = prev + 1;
+            b.rec_last = prev;
+            b.first = prev + 1;
+        }
+        prev = b.rec_last;
+    }
+    if blocks.iter().all(|b| b.msgs == 0) {
+        first = None;
+    }
+    Ok(Decoded {
+        last_seq,
+        last_time,
+        first_time: first.map_or(0, |(_, ts)| ts),
+        blocks,
+        subjects,
+        ttls,
+    })
+}

@@ -1,0 +1,442 @@
+//! The file store's tests: the shared conformance checks and model check
+//! with real reopens, torn and corrupted blocks, index.db recovery, a
+//! `kill -9` of a writing child process, and a full disk.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::store::conformance;
+
+/// Small blocks so that every test rolls through several.
+const SMALL: u64 = 1024;
+
+fn config(block_size: u64) -> FileStoreConfig {
+    FileStoreConfig {
+        name: "TEST".into(),
+        block_size,
+        sync_always: false,
+    }
+}
+
+fn open(dir: &Path) -> FileStore {
+    FileStore::open(dir, config(SMALL)).expect("open")
+}
+
+#[test]
+fn conforms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    conformance::check_all(&mut || {
+        n += 1;
+        Box::new(open(&tmp.path().join(format!("s{n}"))))
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn matches_the_model_across_reopens(ops in conformance::ops()) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("s");
+        let store = Box::new(FileStore::open(&dir, config(256)).unwrap());
+        // Every other reopen has no index.db: the state comes from the blocks.
+        let mut reopens = 0;
+        conformance::check_model(store, &mut |mut s| {
+            s.close().unwrap();
+            drop(s);
+            reopens += 1;
+            if reopens % 2 == 0 {
+                fs::remove_file(dir.join("msgs/index.db")).unwrap();
+            }
+            Box::new(FileStore::open(&dir, config(256)).unwrap())
+        }, &ops);
+    }
+}
+
+fn payload_of(seq: u64) -> Vec<u8> {
+    format!("payload-{seq:08}").into_bytes()
+}
+
+/// A store in `dir` with `n` messages (one block), closed; returns the
+/// offsets where each record starts and the file length.
+fn one_block(dir: &Path, n: u64) -> (Vec<u64>, u64) {
+    let mut store = FileStore::open(dir, config(1 << 20)).unwrap();
+    let mut offsets = Vec::new();
+    let mut at = 0u64;
+    for seq in 1..=n {
+        offsets.push(at);
+        let subject = format!("s.{}", seq % 3);
+        let headers: &[u8] = if seq % 4 == 0 {
+            b"NATS/1.0\r\nA: b\r\n\r\n"
+        } else {
+            b""
+        };
+        store
+            .append(subject.as_bytes(), headers, &payload_of(seq), seq as i64, 0)
+            .unwrap();
+        at += block::record_len(subject.len(), headers.len(), payload_of(seq).len()) as u64;
+    }
+    store.close().unwrap();
+    (offsets, at)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to.join("msgs")).unwrap();
+    for entry in fs::read_dir(from.join("msgs")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), to.join("msgs").join(entry.file_name())).unwrap();
+    }
+}
+
+fn check_served(store: &mut FileStore, seq: u64) {
+    let msg = store.get(seq).unwrap_or_else(|e| panic!("seq {seq}: {e}"));
+    assert_eq!(msg.payload, payload_of(seq), "seq {seq}");
+    assert_eq!(msg.subject, format!("s.{}", seq % 3).as_bytes());
+    assert_eq!(msg.time, seq as i64);
+}
+
+#[test]
+fn a_block_torn_at_any_byte_keeps_every_record_before_the_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let n = 12;
+    let (offsets, len) = one_block(&src, n);
+    let whole = fs::read(src.join("msgs/1.blk")).unwrap();
+    assert_eq!(whole.len() as u64, len);
+    for cut in 0..len {
+        for keep_index in [false, true] {
+            let dir = tmp.path().join(format!("cut{cut}-{keep_index}"));
+            copy_dir(&src, &dir);
+            if !keep_index {
+                fs::remove_file(dir.join("msgs/index.db")).unwrap();
+            }
+            fs::write(dir.join("msgs/1.blk"), &whole[..cut as usize]).unwrap();
+            let mut store = open(&dir);
+            // Records wholly before the cut survive; the one cut and those
+            // after are gone, and the file is cut back to the last whole one.
+            let whole_records = offsets
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| offsets.get(i + 1).copied().unwrap_or(len) <= cut)
+                .count() as u64;
+            for seq in 1..=whole_records {
+                check_served(&mut store, seq);
+            }
+            for seq in whole_records + 1..=n {
+                assert!(
+                    matches!(store.get(seq), Err(StoreError::NotFound)),
+                    "cut {cut}: seq {seq} served"
+                );
+            }
+            let state = store.state();
+            assert_eq!((state.msgs, state.last_seq), (whole_records, whole_records));
+            let valid = offsets.get(whole_records as usize).copied().unwrap_or(len);
+            assert_eq!(fs::metadata(dir.join("msgs/1.blk")).unwrap().len(), valid);
+            // And it takes new messages after them.
+            assert_eq!(
+                store.append(b"s.0", b"", b"x", 1, 0).unwrap(),
+                whole_records + 1
+            );
+            store.flush().unwrap();
+            drop(store);
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
+#[test]
+fn flipped_bytes_make_only_their_record_unserved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let n = 8;
+    let (offsets, len) = one_block(&src, n);
+    let whole = fs::read(src.join("msgs/1.blk")).unwrap();
+    for victim in [0usize, 3, 7] {
+        let start = offsets[victim];
+        let end = offsets.get(victim + 1).copied().unwrap_or(len);
+        for at in start..end {
+            for keep_index in [false, true] {
+                let dir = tmp.path().join(format!("flip{at}-{keep_index}"));
+                copy_dir(&src, &dir);
+                if !keep_index {
+                    fs::remove_file(dir.join("msgs/index.db")).unwrap();
+                }
+                let mut bad = whole.clone();
+                bad[at as usize] ^= 0x5a;
+                fs::write(dir.join("msgs/1.blk"), &bad).unwrap();
+                let mut store = open(&dir);
+                let seq = victim as u64 + 1;
+                match store.get(seq) {
+                    Err(StoreError::NotFound | StoreError::Corrupt(_)) => {}
+                    other => panic!("flip at {at}: seq {seq} gave {other:?}"),
+                }
+                for other in (1..=n).filter(|s| *s != seq) {
+                    check_served(&mut store, other);
+                }
+                drop(store);
+                fs::remove_dir_all(&dir).unwrap();
+            }
+        }
+    }
+}
+
+/// Everything a store answers, to compare two opens of it.
+fn snapshot(store: &mut FileStore) -> String {
+    let mut out = format!("{:?}\n", store.state());
+    let state = store.state();
+    for seq in state.first_seq..=state.last_seq {
+        if let Ok(m) = store.get(seq) {
+            out += &format!(
+                "{seq} {:?} {:?} {:?} {}\n",
+                m.subject, m.headers, m.payload, m.time
+            );
+        }
+    }
+    for (subject, n) in store.subjects(">") {
+        let info = store.subject_info(&subject);
+        out += &format!("{subject:?} {n} {info:?}\n");
+    }
+    out += &format!("{:?} {:?}\n", store.deleted(), store.next_ttl_expiry());
+    out
+}
+
+fn busy_store(dir: &Path) -> FileStore {
+    let mut store = open(dir);
+    for i in 1..=300u64 {
+        let subject = format!("k.{}", i % 7);
+        let (headers, ttl): (&[u8], i64) = if i % 50 == 0 {
+            (b"NATS/1.0\r\nNats-TTL: 1h\r\n\r\n", 3600)
+        } else {
+            (b"", 0)
+        };
+        store
+            .append(
+                subject.as_bytes(),
+                headers,
+                &payload_of(i),
+                i as i64 * 1000,
+                ttl,
+            )
+            .unwrap();
+        if i % 10 == 0 {
+            store.flush().unwrap();
+        }
+    }
+    for seq in [5, 6, 7, 100, 150, 151, 299] {
+        assert!(store.remove(seq, seq % 2 == 0).unwrap());
+    }
+    store
+        .purge(&Purge {
+            filter: Some("k.3".into()),
+            keep: Some(2),
+            seq: None,
+        })
+        .unwrap();
+    store.expire_before(20_000).unwrap();
+    store.flush().unwrap();
+    store
+}
+
+#[test]
+fn index_db_missing_stale_or_corrupt_is_rebuilt_to_the_same_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let mut store = busy_store(&dir);
+    store.close().unwrap();
+    let expected = snapshot(&mut store);
+    drop(store);
+    assert!(expected.contains("Some("), "a TTL is kept: {expected}");
+    assert_eq!(snapshot(&mut open(&dir)), expected, "from index.db");
+
+    fs::remove_file(dir.join("msgs/index.db")).unwrap();
+    assert_eq!(snapshot(&mut open(&dir)), expected, "index.db missing");
+
+    let index = fs::read(dir.join("msgs/index.db")).unwrap();
+    for at in [0, 9, index.len() / 2, index.len() - 1] {
+        let mut bad = index.clone();
+        bad[at] ^= 1;
+        fs::write(dir.join("msgs/index.db"), &bad).unwrap();
+        assert_eq!(
+            snapshot(&mut open(&dir)),
+            expected,
+            "index.db corrupt at {at}"
+        );
+    }
+    fs::write(dir.join("msgs/index.db"), &index[..index.len() / 2]).unwrap();
+    assert_eq!(snapshot(&mut open(&dir)), expected, "index.db cut short");
+
+    // Stale: written, then more stored and removed without a close.
+    let mut store = open(&dir);
+    store.close().unwrap();
+    drop(store);
+    let mut store = open(&dir);
+    store.append(b"k.new", b"", b"late", 1, 0).unwrap();
+    let first = store.state().first_seq;
+    store.remove(first, false).unwrap();
+    store.flush().unwrap();
+    let expected = snapshot(&mut store);
+    drop(store);
+    assert_eq!(snapshot(&mut open(&dir)), expected, "index.db stale");
+}
+
+#[test]
+fn a_block_written_by_nats_server_is_read_and_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ORDERS");
+    fs::create_dir_all(dir.join("msgs")).unwrap();
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/file/testdata/nats-server-2.15.1");
+    for f in ["meta.inf", "meta.sum"] {
+        fs::copy(data.join(f), dir.join(f)).unwrap();
+    }
+    fs::copy(data.join("1.blk"), dir.join("msgs/1.blk")).unwrap();
+    // meta.sum as nats-server wrote it.
+    let meta = read_meta(&dir).unwrap();
+    assert!(meta.starts_with(b"{\"Created\""));
+    // make.go stored 4 messages, removed 2 and erased 3.
+    let mut store = FileStore::open(&dir, FileStoreConfig::new("ORDERS")).unwrap();
+    let state = store.state();
+    assert_eq!(
+        (
+            state.msgs,
+            state.first_seq,
+            state.last_seq,
+            state.num_deleted
+        ),
+        (2, 1, 4, 2)
+    );
+    let m = store.get(1).unwrap();
+    assert_eq!(
+        (&m.subject[..], &m.payload[..]),
+        (&b"orders.a"[..], &b"hello"[..])
+    );
+    let m = store.get(4).unwrap();
+    assert_eq!(
+        (&m.subject[..], &m.payload[..]),
+        (&b"orders.c"[..], &b"fourth"[..])
+    );
+    assert!(matches!(store.get(2), Err(StoreError::NotFound)));
+    assert!(matches!(store.get(3), Err(StoreError::NotFound)));
+    let blk = fs::read(dir.join("msgs/1.blk")).unwrap();
+    assert!(
+        !blk.windows(5).any(|w| w == b"third"),
+        "erased by nats-server"
+    );
+    // Under another stream name the checksums do not hold: nothing served.
+    drop(store);
+    let other = tmp.path().join("OTHER");
+    fs::create_dir_all(other.join("msgs")).unwrap();
+    fs::copy(data.join("1.blk"), other.join("msgs/1.blk")).unwrap();
+    let store = FileStore::open(&other, FileStoreConfig::new("OTHER")).unwrap();
+    assert_eq!(store.state().msgs, 0);
+}
+
+#[test]
+fn meta_files_are_written_as_nats_server_writes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/file/testdata/nats-server-2.15.1");
+    let json = fs::read(data.join("meta.inf")).unwrap();
+    write_meta(tmp.path(), &json).unwrap();
+    assert_eq!(
+        fs::read(tmp.path().join("meta.sum")).unwrap(),
+        fs::read(data.join("meta.sum")).unwrap()
+    );
+    assert_eq!(read_meta(tmp.path()).unwrap(), json);
+    let mut changed = json.clone();
+    changed[2] ^= 1;
+    fs::write(tmp.path().join("meta.inf"), &changed).unwrap();
+    assert!(matches!(read_meta(tmp.path()), Err(StoreError::Corrupt(_))));
+    assert!(!tmp.path().join("meta.inf.tmp").exists());
+}
+
+#[test]
+fn erase_overwrites_the_bytes_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let mut store = open(&dir);
+    store.append(b"a", b"", b"keep-me", 1, 0).unwrap();
+    store.append(b"a", b"", b"secret-flushed", 2, 0).unwrap();
+    store.flush().unwrap();
+    store.append(b"a", b"", b"secret-buffered", 3, 0).unwrap();
+    store.append(b"a", b"", b"last", 4, 0).unwrap();
+    assert!(store.remove(2, true).unwrap());
+    assert!(store.remove(3, true).unwrap());
+    store.flush().unwrap();
+    let on_disk = |dir: &Path| -> Vec<u8> {
+        let mut all = Vec::new();
+        for e in fs::read_dir(dir.join("msgs")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "blk") {
+                all.extend(fs::read(p).unwrap());
+            }
+        }
+        all
+    };
+    let bytes = on_disk(&dir);
+    assert!(bytes.windows(6).any(|w| w == b"keep-m"));
+    assert!(!bytes.windows(6).any(|w| w == b"secret"));
+    assert!(matches!(store.get(2), Err(StoreError::NotFound)));
+    drop(store);
+    fs::remove_file(dir.join("msgs/index.db")).ok();
+    let mut store = open(&dir);
+    assert_eq!(store.state().msgs, 2);
+    assert_eq!(&store.get(4).unwrap().payload[..], b"last");
+    assert!(matches!(store.get(3), Err(StoreError::NotFound)));
+}
+
+#[test]
+fn empty_blocks_are_deleted_and_the_last_sequence_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let mut store = open(&dir);
+    for i in 1..=100u64 {
+        store
+            .append(b"a", b"", &payload_of(i), i as i64, 0)
+            .unwrap();
+    }
+    store.flush().unwrap();
+    let blocks = |dir: &Path| {
+        fs::read_dir(dir.join("msgs"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "blk")
+            })
+            .count()
+    };
+    assert!(blocks(&dir) > 3);
+    for seq in 1..=100 {
+        store.remove(seq, false).unwrap();
+        if seq % 10 == 0 {
+            store.flush().unwrap();
+        }
+    }
+    store.flush().unwrap();
+    assert!(blocks(&dir) <= 2, "{} blocks left", blocks(&dir));
+    drop(store);
+    // Without index.db the blocks alone still know the last sequence.
+    fs::remove_file(dir.join("msgs/index.db")).ok();
+    let mut store = open(&dir);
+    let state = store.state();
+    assert_eq!((state.msgs, state.first_seq, state.last_seq), (0, 101, 100));
+    assert_eq!(store.append(b"a", b"", b"x", 1, 0).unwrap(), 101);
+    // A purge of everything leaves one small block.
+    for i in 0..50 {
+        store
+            .append(b"b", b"", &payload_of(i), i as i64, 0)
+            .unwrap();
+    }
+    store.purge(&Purge::default()).unwrap();
+    store.flush().unwrap();
+    assert_eq!(blocks(&dir), 1);
+    drop(store);
+    fs::remove_file(dir.join("msgs/index.db")).ok();
+    let store = open(&dir);
+    assert_eq!((store.state().msgs, store.state().last_seq), (0, 151));
+}
