@@ -68,7 +68,7 @@ pub const CACHE_BLOCKS: usize = 2;
 const MSGS_DIR: &str = "msgs";
 const INDEX_FILE: &str = "index.db";
 /// A write buffer whose capacity grew past this is shrunk after a flush.
-const KEEP_WRITE_CAPACITY: usize = 1 << 20;
+const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
 
 /// How a [`FileStore`] is opened.
 #[derive(Debug, Clone)]
@@ -801,7 +801,7 @@ impl FileStore {
         b.len += b.wbuf.len() as u64;
         b.wbuf.clear();
         if b.wbuf.capacity() > KEEP_WRITE_CAPACITY {
-            b.wbuf.shrink_to(64 * 1024);
+            b.wbuf.shrink_to(KEEP_WRITE_CAPACITY / 4);
         }
         Ok(())
     }
