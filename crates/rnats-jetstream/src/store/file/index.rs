@@ -125,6 +125,11 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Whether `buf` starts as rnats's index.db does.
+pub(crate) fn is_ours(buf: &[u8]) -> bool {
+    buf.starts_with(MAGIC)
+}
+
 /// None when the file is not an intact index of this stream.
 pub(crate) fn decode(buf: &[u8], key: Key, name: &str) -> Option<Decoded> {
     let body_len = buf.len().checked_sub(block::HASH_LEN)?;

@@ -378,6 +378,10 @@ impl FileStore {
         };
         let index_key = block::key_of(store.cfg.name.as_bytes());
         let from_index = match fs::read(store.mdir.join(INDEX_FILE)) {
+            Ok(buf) if !index::is_ours(&buf) => {
+                tracing::info!(stream = %store.cfg.name, "JetStream index.db not written by rnats (nats-server's?), rebuilding from the blocks");
+                None
+            }
             Ok(buf) => match index::decode(&buf, index_key, &store.cfg.name) {
                 Some(decoded) if decoded.matches(&files) => Some(decoded),
                 Some(_) => {
@@ -535,6 +539,29 @@ impl FileStore {
         self.scratch.clear();
         self.scratch.extend_from_slice(rec.subject);
         Ok((pos, rec.ts, rec.len as u64, at))
+    }
+
+    /// Forgets live message `seq` whose record cannot be read (a corrupt
+    /// block): a stream must still be able to remove it (its limits would
+    /// otherwise stop at it). Its subject and size are unknown, so only the
+    /// counts of messages move.
+    fn forget_unreadable(&mut self, seq: u64) -> Option<usize> {
+        let pos = self.find_block(seq)?;
+        let b = &mut self.blocks[pos];
+        if !b.is_live(seq) {
+            return None;
+        }
+        tracing::warn!(stream = %self.cfg.name, block = b.index, seq, "JetStream removing a message whose record is unreadable");
+        b.drop_seq(seq);
+        b.msgs -= 1;
+        if b.msgs == 0 {
+            self.reap_due = true;
+        }
+        self.state.msgs -= 1;
+        if let Some(expiry) = self.ttl_of.remove(&seq) {
+            self.ttls.remove(&(expiry, seq));
+        }
+        Some(pos)
     }
 
     /// Forgets live message `seq` (whose subject is in `subject`).
@@ -733,6 +760,12 @@ impl FileStore {
             let (pos, ts, rl, _) = match self.peek(seq) {
                 Ok(found) => found,
                 Err(StoreError::NotFound) => continue,
+                Err(StoreError::Corrupt(_)) => {
+                    if let Some(pos) = self.forget_unreadable(seq) {
+                        removed.push((self.blocks[pos].index, seq, 0));
+                    }
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             let subject = std::mem::take(&mut self.scratch);
@@ -746,6 +779,9 @@ impl FileStore {
 
     fn purge_all(&mut self) -> Result<u64, StoreError> {
         let removed = self.state.msgs;
+        if removed == 0 {
+            return Ok(0);
+        }
         for b in &mut self.blocks {
             b.msgs = 0;
             b.bytes = 0;
@@ -1158,6 +1194,8 @@ impl Store for FileStore {
                 Err(e) => return Err(e.into()),
             }
         }
+        // The periodic sync is also when blocks read a while ago are let go.
+        self.cache = Vec::new();
         self.write_index()
     }
 
@@ -1217,6 +1255,14 @@ impl Store for FileStore {
         let (pos, ts, rl, at) = match self.peek(seq) {
             Ok(found) => found,
             Err(StoreError::NotFound) => return Ok(false),
+            Err(StoreError::Corrupt(_)) => {
+                if self.forget_unreadable(seq).is_none() {
+                    return Ok(false);
+                }
+                self.write_tombstone(seq, 0)?;
+                self.fix_first();
+                return Ok(true);
+            }
             Err(e) => return Err(e),
         };
         if erase {

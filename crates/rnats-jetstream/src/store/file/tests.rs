@@ -175,6 +175,11 @@ fn flipped_bytes_make_only_their_record_unserved() {
                 for other in (1..=n).filter(|s| *s != seq) {
                     check_served(&mut store, other);
                 }
+                // The stream can still remove it (limits must not stop at it).
+                store.remove(seq, false).unwrap();
+                assert!(matches!(store.get(seq), Err(StoreError::NotFound)));
+                assert_eq!(store.state().msgs, n - 1, "flip at {at}");
+                store.flush().unwrap();
                 drop(store);
                 fs::remove_dir_all(&dir).unwrap();
             }
@@ -244,11 +249,25 @@ fn index_db_missing_stale_or_corrupt_is_rebuilt_to_the_same_state() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     let mut store = busy_store(&dir);
-    store.close().unwrap();
+    // sync_to_disk writes index.db: a store dropped after it (no close)
+    // reopens from it.
+    store.sync_to_disk().unwrap();
     let expected = snapshot(&mut store);
     drop(store);
+    let index_written = fs::metadata(dir.join("msgs/index.db"))
+        .unwrap()
+        .modified()
+        .unwrap();
     assert!(expected.contains("Some("), "a TTL is kept: {expected}");
     assert_eq!(snapshot(&mut open(&dir)), expected, "from index.db");
+    assert_eq!(
+        fs::metadata(dir.join("msgs/index.db"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        index_written,
+        "opened without a rebuild"
+    );
 
     fs::remove_file(dir.join("msgs/index.db")).unwrap();
     assert_eq!(snapshot(&mut open(&dir)), expected, "index.db missing");
