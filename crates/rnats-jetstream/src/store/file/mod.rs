@@ -402,8 +402,9 @@ impl FileStore {
             None => recover::rebuild(&store.mdir, &store.cfg.name, &files)?,
         };
         store.install(decoded);
-        if rebuilt {
-            store.write_index()?;
+        if rebuilt && let Err(e) = store.write_index() {
+            // The next open rebuilds again; nothing is lost.
+            tracing::warn!(stream = %store.cfg.name, error = %e, "JetStream could not write index.db");
         }
         Ok(store)
     }

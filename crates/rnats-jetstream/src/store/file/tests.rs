@@ -41,15 +41,21 @@ proptest! {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("s");
         let store = Box::new(FileStore::open(&dir, config(256)).unwrap());
-        // Every other reopen has no index.db: the state comes from the blocks.
+        // Reopens take turns: after a close (from index.db), after a close
+        // with index.db deleted, and after a crash following the flush (an
+        // old index.db or none: from the blocks).
         let mut reopens = 0;
         conformance::check_model(store, &mut |mut s| {
-            s.close().unwrap();
-            drop(s);
             reopens += 1;
-            if reopens % 2 == 0 {
-                fs::remove_file(dir.join("msgs/index.db")).unwrap();
+            match reopens % 3 {
+                0 => s.close().unwrap(),
+                1 => {
+                    s.close().unwrap();
+                    fs::remove_file(dir.join("msgs/index.db")).unwrap();
+                }
+                _ => {}
             }
+            drop(s);
             Box::new(FileStore::open(&dir, config(256)).unwrap())
         }, &ops);
     }
