@@ -63,6 +63,9 @@ use block::{EBIT, EMPTY_RECORD, MAX_RECORD, Record, TBIT};
 
 /// nats-server's block size for streams with limits retention (8 MiB).
 pub const DEFAULT_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
+/// nats-server's block size for work-queue and interest streams and KV
+/// buckets (4 MiB).
+pub const MEDIUM_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
 /// How many blocks' bytes a store keeps after reading them.
 pub const CACHE_BLOCKS: usize = 2;
 const MSGS_DIR: &str = "msgs";
@@ -832,7 +835,7 @@ impl FileStore {
             if b.len == 0 {
                 sync_dir(&self.mdir)?;
             }
-        } else if !self.unsynced.contains(&b.index) {
+        } else if self.unsynced.last() != Some(&b.index) {
             self.unsynced.push(b.index);
         }
         b.len += b.wbuf.len() as u64;
@@ -1033,6 +1036,8 @@ impl FileStore {
             f.write_all_at(&rec, at as u64)?;
             if self.cfg.sync_always {
                 f.sync_data()?;
+            } else {
+                self.unsynced.push(b.index);
             }
         }
         if let Some(c) = self.cache.iter_mut().find(|c| c.index == b.index)
@@ -1195,8 +1200,11 @@ impl Store for FileStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        // The periodic sync is also when blocks read a while ago are let go.
+        // The periodic sync is also when blocks read a while ago and the
+        // open block file are let go (a server with a thousand idle
+        // streams holds no descriptors for them).
         self.cache = Vec::new();
+        self.wfile = None;
         self.write_index()
     }
 

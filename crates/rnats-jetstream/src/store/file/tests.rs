@@ -666,11 +666,32 @@ fn file_store_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     let n = 1_000_000u64;
-    let mut store = FileStore::open(&dir, FileStoreConfig::new("BENCH")).unwrap();
+    let rss = || -> u64 {
+        let statm = fs::read_to_string("/proc/self/statm").unwrap();
+        statm.split(' ').nth(1).unwrap().parse::<u64>().unwrap() * 4096
+    };
+    let before = rss();
+    let mut empty: Vec<FileStore> = (0..1000)
+        .map(|i| {
+            FileStore::open(
+                &tmp.path().join(format!("e{i}")),
+                FileStoreConfig::new(format!("E{i}")),
+            )
+            .unwrap()
+        })
+        .collect();
+    for s in &mut empty {
+        s.append(b"a", b"", b"x", 1, 0).unwrap();
+        s.flush().unwrap();
+        s.sync_to_disk().unwrap();
+    }
     println!(
-        "an empty store: {} bytes inline, no heap beyond its paths",
+        "1000 stores with one message each: {} bytes of RSS each ({} inline)",
+        (rss() - before) / 1000,
         std::mem::size_of::<FileStore>()
     );
+    drop(empty);
+    let mut store = FileStore::open(&dir, FileStoreConfig::new("BENCH")).unwrap();
     let payload = [b'x'; 16];
     let start = Instant::now();
     for i in 0..n {
