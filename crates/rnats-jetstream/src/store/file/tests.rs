@@ -34,6 +34,20 @@ fn conforms() {
     });
 }
 
+#[test]
+fn conforms_with_sync_always() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    conformance::check_all(&mut || {
+        n += 1;
+        let cfg = FileStoreConfig {
+            sync_always: true,
+            ..config(SMALL)
+        };
+        Box::new(FileStore::open(&tmp.path().join(format!("s{n}")), cfg).unwrap())
+    });
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
@@ -504,6 +518,12 @@ fn crash_child() {
         for seq in batch.drain(..) {
             writeln!(out, "flushed {seq}").unwrap();
         }
+        // Some removals too, said once flushed.
+        let gone = store.state().last_seq - 4;
+        if gone.is_multiple_of(7) && store.remove(gone, gone.is_multiple_of(3)).unwrap() {
+            store.flush().unwrap();
+            writeln!(out, "removed {gone}").unwrap();
+        }
         out.flush().unwrap();
     }
 }
@@ -514,6 +534,7 @@ fn kill_9_loses_no_flushed_message() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     let mut printed = Vec::new();
+    let mut removed = std::collections::HashSet::new();
     for round in 0..3 {
         let mut proc = child("crash_child")
             .env(CRASH_DIR, &dir)
@@ -522,22 +543,27 @@ fn kill_9_loses_no_flushed_message() {
             .unwrap();
         let stdout = proc.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
-        let target = printed.len() + 3000 + round * 777;
-        while printed.len() < target {
+        let target = 3000 + round * 777;
+        let mut note = |line: String| {
+            if let Some(seq) = line.strip_prefix("flushed ") {
+                printed.push(seq.parse::<u64>().unwrap());
+            } else if let Some(seq) = line.strip_prefix("removed ") {
+                removed.insert(seq.parse::<u64>().unwrap());
+            }
+        };
+        let mut seen = 0;
+        while seen < target {
             let Some(line) = lines.next() else {
                 panic!("child ended early: {:?}", proc.wait())
             };
-            if let Some(seq) = line.unwrap().strip_prefix("flushed ") {
-                printed.push(seq.parse::<u64>().unwrap());
-            }
+            seen += usize::from(line.as_ref().unwrap().starts_with("flushed "));
+            note(line.unwrap());
         }
         proc.kill().unwrap(); // SIGKILL
         proc.wait().unwrap();
         // What it printed before dying is all flushed too.
         for line in lines {
-            if let Some(seq) = line.unwrap().strip_prefix("flushed ") {
-                printed.push(seq.parse::<u64>().unwrap());
-            }
+            note(line.unwrap());
         }
         let mut store = open(&dir);
         let state = store.state();
@@ -547,12 +573,22 @@ fn kill_9_loses_no_flushed_message() {
         );
         let last = *printed.last().unwrap();
         assert!(state.last_seq >= last, "round {round}: {state:?} < {last}");
-        // Every message is there once, whole, in order: none corrupt.
+        // Every message is there once, whole, in order, none corrupt;
+        // the removed ones are gone.
+        assert!(!removed.is_empty());
+        let mut live = 0;
         for seq in 1..=state.last_seq {
-            let msg = store.get(seq).unwrap_or_else(|e| panic!("seq {seq}: {e}"));
-            assert_eq!(msg.payload, payload_of(seq));
+            match store.get(seq) {
+                Ok(msg) => {
+                    assert!(!removed.contains(&seq), "removed {seq} is back");
+                    assert_eq!(msg.payload, payload_of(seq));
+                    live += 1;
+                }
+                Err(StoreError::NotFound) if seq % 7 == 0 => {}
+                Err(e) => panic!("seq {seq}: {e}"),
+            }
         }
-        assert_eq!(state.msgs, state.last_seq);
+        assert_eq!(state.msgs, live);
     }
 }
 
