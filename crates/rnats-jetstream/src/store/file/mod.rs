@@ -828,7 +828,7 @@ impl FileStore {
             (None, Some((_, f))) => f,
             (None, None) => return Err(io::Error::other("no block file")),
         };
-        let b = &mut self.blocks[pos];
+        let b = &self.blocks[pos];
         file.write_all_at(&b.wbuf, b.len)?;
         if self.cfg.sync_always {
             file.sync_data()?;
@@ -838,25 +838,27 @@ impl FileStore {
         } else if self.unsynced.last() != Some(&b.index) {
             self.unsynced.push(b.index);
         }
-        b.len += b.wbuf.len() as u64;
-        b.wbuf.clear();
-        if b.wbuf.capacity() > KEEP_WRITE_CAPACITY {
-            b.wbuf.shrink_to(KEEP_WRITE_CAPACITY / 4);
-        }
         Ok(())
     }
 
-    /// After a failed write: the blocks go back to what was flushed before,
+    /// Once every block of a flush is written: their buffers are on disk.
+    fn written(&mut self, from: usize) {
+        for b in &mut self.blocks[from..] {
+            b.len += b.wbuf.len() as u64;
+            b.wbuf.clear();
+            if b.wbuf.capacity() > KEEP_WRITE_CAPACITY {
+                b.wbuf.shrink_to(KEEP_WRITE_CAPACITY / 4);
+            }
+        }
+    }
+
+    /// After a failed write: the blocks go back to what was flushed before
+    /// (`len`: a block of the same flush that was written is cut back too),
     /// the messages appended since are forgotten, and the removals since
-    /// stay pending.
-    fn write_failed(&mut self, e: io::Error) -> StoreError {
+    /// stay pending. `start` is the first block the flush wrote to.
+    fn write_failed(&mut self, e: io::Error, start: usize) -> StoreError {
         tracing::warn!(stream = %self.cfg.name, error = %e, "JetStream store write failed; unflushed messages dropped");
         let durable = self.flushed.0;
-        let start = self
-            .blocks
-            .iter()
-            .rposition(|b| b.wbuf.is_empty())
-            .map_or(0, |i| i + 1);
         // Forget the unflushed messages, newest first.
         let mut undo: Vec<(usize, u64, Vec<u8>, u64)> = Vec::new();
         for pos in start..self.blocks.len() {
@@ -1177,9 +1179,10 @@ impl Store for FileStore {
         let wrote = start < self.blocks.len();
         for pos in start..self.blocks.len() {
             if let Err(e) = self.write_block(pos) {
-                return Err(self.write_failed(e));
+                return Err(self.write_failed(e, start));
             }
         }
+        self.written(start);
         self.flushed = (self.state.last_seq, self.state.last_time);
         self.pending_tombs.clear();
         self.pending_skip = None;

@@ -607,7 +607,9 @@ fn enospc_child() {
     let mut flushed = 0;
     let mut full = false;
     for _ in 0..1000 {
-        for _ in 0..5 {
+        // Batches of more than a block: a flush writes two or three blocks,
+        // and the disk fills after some of them were written.
+        for _ in 0..23 {
             store.append(b"fill", b"", &payload, 1, 0).unwrap();
         }
         match store.flush() {
@@ -651,6 +653,7 @@ fn enospc_child() {
     drop(store);
     let mut store = FileStore::open(&dir.join("s"), config(16 * 1024)).unwrap();
     assert_eq!(store.state().msgs, flushed + 5);
+    assert_eq!(store.state().last_seq, flushed + 5);
     for seq in 1..=flushed + 5 {
         assert_eq!(&store.get(seq).unwrap().payload[..], &payload[..]);
     }
