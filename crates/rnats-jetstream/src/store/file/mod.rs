@@ -912,6 +912,17 @@ impl FileStore {
         }
         self.state.last_seq = durable;
         self.state.last_time = self.flushed.1;
+        // A block emptied by a purge was to be deleted once a new block
+        // had taken over; if that new block is what was just dropped, start
+        // it again (else the emptied block, last again, would stay).
+        if self
+            .blocks
+            .last()
+            .is_some_and(|b| b.msgs == 0 && b.has_recs())
+            && self.new_block(true).is_ok()
+        {
+            self.reap_due = true;
+        }
         // Write the removals (and a purge's skip) again.
         let tombs = std::mem::take(&mut self.pending_tombs);
         for (seq, ts) in tombs {
@@ -1285,6 +1296,12 @@ impl Store for FileStore {
         self.scratch = subject;
         self.write_tombstone(seq, ts)?;
         self.fix_first();
+        if erase {
+            // The overwrite is already on disk: its tombstone goes too, so
+            // that an index.db written before never counts the erased
+            // record as a message.
+            self.flush()?;
+        }
         Ok(true)
     }
 

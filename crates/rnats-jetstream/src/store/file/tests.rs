@@ -640,6 +640,17 @@ fn enospc_child() {
         Err(StoreError::InsufficientResources)
     ));
     assert_eq!(store.state().last_seq, flushed);
+    // A purge while full, then more than fits: the purge stays done.
+    assert_eq!(store.purge(&Purge::default()).unwrap(), flushed);
+    for _ in 0..23 {
+        store.append(b"fill", b"", &payload, 1, 0).unwrap();
+    }
+    assert!(matches!(
+        store.flush(),
+        Err(StoreError::InsufficientResources)
+    ));
+    let state = store.state();
+    assert_eq!((state.msgs, state.last_seq), (0, flushed));
     // Space freed: it works again.
     fs::remove_file(&filler).unwrap();
     for i in 1..=5 {
@@ -649,14 +660,19 @@ fn enospc_child() {
         );
     }
     store.flush().unwrap();
-    store.close().unwrap();
     drop(store);
+    // Even from the blocks alone (no index.db), the purge held.
+    let _ = fs::remove_file(dir.join("s/msgs/index.db"));
     let mut store = FileStore::open(&dir.join("s"), config(16 * 1024)).unwrap();
-    assert_eq!(store.state().msgs, flushed + 5);
-    assert_eq!(store.state().last_seq, flushed + 5);
-    for seq in 1..=flushed + 5 {
+    let state = store.state();
+    assert_eq!(
+        (state.msgs, state.first_seq, state.last_seq),
+        (5, flushed + 1, flushed + 5)
+    );
+    for seq in flushed + 1..=flushed + 5 {
         assert_eq!(&store.get(seq).unwrap().payload[..], &payload[..]);
     }
+    store.close().unwrap();
     println!("ENOSPC-CHECKED {flushed}");
 }
 
