@@ -78,7 +78,9 @@ pub(crate) fn rebuild(
         "JetStream rebuilding the stream state from its blocks"
     );
     let mut tombs: HashSet<u64> = HashSet::new();
-    let mut seen: HashSet<u64> = HashSet::new();
+    // Messages of a newer block start here: an older block's messages at
+    // or past it are out of order (not written by a store) and ignored.
+    let mut floor = u64::MAX;
     let mut subjects: HashMap<Bytes, PerSubject> = HashMap::new();
     let mut ttls = Vec::new();
     let mut blocks_rev = Vec::with_capacity(files.len());
@@ -136,7 +138,7 @@ pub(crate) fn rebuild(
         }
         let mut live = Vec::with_capacity(msgs.len());
         for &(seq, at) in &msgs {
-            if tombs.contains(&seq) || !seen.insert(seq) {
+            if seq >= floor || (!tombs.is_empty() && tombs.contains(&seq)) {
                 continue;
             }
             let Some(rec) = block::parse(&buf, at) else {
@@ -183,6 +185,9 @@ pub(crate) fn rebuild(
                 expect = seq + 1;
             }
             b.dmap.extend(expect..=b.rec_last);
+        }
+        if let Some((lo, _)) = msgs.first() {
+            floor = floor.min(*lo);
         }
         blocks_rev.push(b);
     }
