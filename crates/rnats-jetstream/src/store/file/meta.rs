@@ -34,7 +34,11 @@ fn hex(bytes: &[u8]) -> String {
 fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = super::private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, dir.join(name))
@@ -48,7 +52,7 @@ fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
 /// Writes a stream's configuration `json` to `dir/meta.inf` and its
 /// checksum to `dir/meta.sum`, each atomically.
 pub fn write_meta(dir: &Path, json: &[u8]) -> Result<(), StoreError> {
-    fs::create_dir_all(dir)?;
+    super::create_private_dirs(dir)?;
     let key = block::key_of(name_of(json).as_bytes());
     let sum = hex(&block::checksum(key, &[json]));
     write_atomically(dir, META_FILE, json)?;

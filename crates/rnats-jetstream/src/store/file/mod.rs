@@ -255,6 +255,23 @@ fn index_records(data: &[u8], key: Key) -> (u64, Vec<u32>) {
     (base, offsets)
 }
 
+/// Files and directories only the server's user may read, as
+/// nats-server makes them (0600, 0700).
+pub(crate) fn private_file() -> OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = OpenOptions::new();
+    o.mode(0o600);
+    o
+}
+
+pub(crate) fn create_private_dirs(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 fn block_path(mdir: &Path, index: u32) -> PathBuf {
     mdir.join(format!("{index}.blk"))
 }
@@ -346,7 +363,7 @@ impl FileStore {
     /// when new, and recovers its state (see the module doc).
     pub fn open(dir: &Path, cfg: FileStoreConfig) -> Result<FileStore, StoreError> {
         let mdir = dir.join(MSGS_DIR);
-        fs::create_dir_all(&mdir)?;
+        create_private_dirs(&mdir)?;
         let mut files = Vec::new();
         for entry in fs::read_dir(&mdir)? {
             let entry = entry?;
@@ -811,7 +828,7 @@ impl FileStore {
         let index = self.blocks[pos].index;
         let mut other = None;
         if !matches!(&self.wfile, Some((i, _)) if *i == index) {
-            let f = OpenOptions::new()
+            let f = private_file()
                 .create(true)
                 .truncate(false)
                 .read(true)
@@ -987,7 +1004,11 @@ impl FileStore {
         let buf = index::encode(self, key);
         let tmp = self.mdir.join("index.db.tmp");
         let result = (|| -> io::Result<()> {
-            let f = File::create(&tmp)?;
+            let f = private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             f.write_all_at(&buf, 0)?;
             f.sync_data()?;
             fs::rename(&tmp, self.mdir.join(INDEX_FILE))?;

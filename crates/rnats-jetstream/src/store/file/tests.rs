@@ -392,6 +392,22 @@ fn meta_files_are_written_as_nats_server_writes_them() {
 }
 
 #[test]
+fn files_are_private_to_the_server_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let mut store = open(&dir);
+    store.append(b"a", b"", b"x", 1, 0).unwrap();
+    store.close().unwrap();
+    write_meta(&dir, b"{}").unwrap();
+    let mode = |p: &str| fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("msgs"), 0o700);
+    for f in ["msgs/1.blk", "msgs/index.db", "meta.inf", "meta.sum"] {
+        assert_eq!(mode(f), 0o600, "{f}");
+    }
+}
+
+#[test]
 fn erase_overwrites_the_bytes_on_disk() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
