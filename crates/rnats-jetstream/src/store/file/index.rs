@@ -47,6 +47,24 @@ impl Decoded {
     }
 }
 
+impl Decoded {
+    /// Whether the block files on disk are this index's blocks with only
+    /// appends since: its last block longer, or new blocks after it (what a
+    /// crash after it was written leaves).
+    pub fn is_prefix_of(&self, files: &[(u32, u64)]) -> bool {
+        let n = self.blocks.len();
+        n <= files.len()
+            && self
+                .blocks
+                .iter()
+                .zip(files)
+                .enumerate()
+                .all(|(i, (b, (index, len)))| {
+                    b.index == *index && (b.len == *len || (i + 1 == n && b.len < *len))
+                })
+    }
+}
+
 fn put64(buf: &mut Vec<u8>, v: u64) {
     buf.extend_from_slice(&v.to_le_bytes());
 }

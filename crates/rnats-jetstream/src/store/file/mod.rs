@@ -29,8 +29,9 @@
 //! [`StoreError::InsufficientResources`] for a full disk or quota.
 //!
 //! **Recovery** ([`recover`]): `index.db` is used when it is intact and
-//! every block file has the length it records; otherwise the state is
-//! rebuilt from the blocks, verifying every record, cutting a torn tail
+//! every block file has the length it records, or when the blocks only
+//! grew since (a crash): then only the records appended after it are
+//! read. Otherwise the state is rebuilt from the blocks, verifying every record, cutting a torn tail
 //! back to its last valid record and skipping a corrupt record in the
 //! middle (each loss logged with `tracing::warn!`).
 //!
@@ -378,7 +379,59 @@ impl FileStore {
             }
         }
         files.sort_unstable();
-        let mut store = FileStore {
+        let mut store = FileStore::empty(dir, mdir, cfg);
+        let index_key = block::key_of(store.cfg.name.as_bytes());
+        let name = store.cfg.name.clone();
+        let from_index = match fs::read(store.mdir.join(INDEX_FILE)) {
+            Ok(buf) if !index::is_ours(&buf) => {
+                tracing::info!(stream = %name, "JetStream index.db not written by rnats (nats-server's?), rebuilding from the blocks");
+                None
+            }
+            Ok(buf) => match index::decode(&buf, index_key, &name) {
+                Some(decoded) if decoded.matches(&files) => Some((decoded, false)),
+                Some(decoded) if decoded.is_prefix_of(&files) => Some((decoded, true)),
+                Some(_) => {
+                    tracing::info!(stream = %name, "JetStream index.db is stale, rebuilding from the blocks");
+                    None
+                }
+                None => {
+                    tracing::warn!(stream = %name, "JetStream index.db is corrupt, rebuilding from the blocks");
+                    None
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        let rewrite = match from_index {
+            Some((decoded, false)) => {
+                store.install(decoded);
+                false
+            }
+            Some((decoded, true)) => {
+                // Written before a crash: only what was appended since is read.
+                store.install(decoded);
+                if !recover::catch_up(&mut store, &files)? {
+                    tracing::info!(stream = %name, "JetStream index.db does not fit the blocks, rebuilding from them");
+                    let FileStore { dir, mdir, cfg, .. } = store;
+                    store = FileStore::empty(&dir, mdir, cfg);
+                    store.install(recover::rebuild(&store.mdir, &name, &files)?);
+                }
+                true
+            }
+            None => {
+                store.install(recover::rebuild(&store.mdir, &name, &files)?);
+                !files.is_empty()
+            }
+        };
+        if rewrite && let Err(e) = store.write_index() {
+            // The next open reads the blocks again; nothing is lost.
+            tracing::warn!(stream = %name, error = %e, "JetStream could not write index.db");
+        }
+        Ok(store)
+    }
+
+    fn empty(dir: &Path, mdir: PathBuf, cfg: FileStoreConfig) -> FileStore {
+        FileStore {
             dir: dir.to_path_buf(),
             mdir,
             cfg,
@@ -395,38 +448,43 @@ impl FileStore {
             unsynced: Vec::new(),
             reap_due: true,
             scratch: Vec::new(),
-        };
-        let index_key = block::key_of(store.cfg.name.as_bytes());
-        let from_index = match fs::read(store.mdir.join(INDEX_FILE)) {
-            Ok(buf) if !index::is_ours(&buf) => {
-                tracing::info!(stream = %store.cfg.name, "JetStream index.db not written by rnats (nats-server's?), rebuilding from the blocks");
-                None
-            }
-            Ok(buf) => match index::decode(&buf, index_key, &store.cfg.name) {
-                Some(decoded) if decoded.matches(&files) => Some(decoded),
-                Some(_) => {
-                    tracing::info!(stream = %store.cfg.name, "JetStream index.db is stale, rebuilding from the blocks");
-                    None
-                }
-                None => {
-                    tracing::warn!(stream = %store.cfg.name, "JetStream index.db is corrupt, rebuilding from the blocks");
-                    None
-                }
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e.into()),
-        };
-        let rebuilt = from_index.is_none() && !files.is_empty();
-        let decoded = match from_index {
-            Some(d) => d,
-            None => recover::rebuild(&store.mdir, &store.cfg.name, &files)?,
-        };
-        store.install(decoded);
-        if rebuilt && let Err(e) = store.write_index() {
-            // The next open rebuilds again; nothing is lost.
-            tracing::warn!(stream = %store.cfg.name, error = %e, "JetStream could not write index.db");
         }
-        Ok(store)
+    }
+
+    /// The store-wide bookkeeping of a message just added to the last block.
+    fn count_new(&mut self, seq: u64, subject: &[u8], time: i64, ttl: i64, len: u64) {
+        match self.subjects.get_mut(subject) {
+            Some(per) => {
+                per.msgs += 1;
+                per.last = seq;
+                per.last_stale = false;
+            }
+            None => {
+                self.subjects.insert(
+                    Bytes::copy_from_slice(subject),
+                    PerSubject {
+                        msgs: 1,
+                        first: seq,
+                        last: seq,
+                        first_stale: false,
+                        last_stale: false,
+                    },
+                );
+            }
+        }
+        if ttl > 0 {
+            let expiry = time.saturating_add(ttl.saturating_mul(1_000_000_000));
+            self.ttls.insert((expiry, seq));
+            self.ttl_of.insert(seq, expiry);
+        }
+        if self.state.msgs == 0 {
+            self.state.first_seq = seq;
+            self.state.first_time = time;
+        }
+        self.state.msgs += 1;
+        self.state.bytes += len;
+        self.state.last_seq = seq;
+        self.state.last_time = time;
     }
 
     fn install(&mut self, d: index::Decoded) {
@@ -1167,38 +1225,7 @@ impl Store for FileStore {
         if let Some(c) = self.cache.iter_mut().find(|c| c.index == b.index) {
             c.push_records(&b.wbuf[start..]);
         }
-        match self.subjects.get_mut(subject) {
-            Some(per) => {
-                per.msgs += 1;
-                per.last = seq;
-                per.last_stale = false;
-            }
-            None => {
-                self.subjects.insert(
-                    Bytes::copy_from_slice(subject),
-                    PerSubject {
-                        msgs: 1,
-                        first: seq,
-                        last: seq,
-                        first_stale: false,
-                        last_stale: false,
-                    },
-                );
-            }
-        }
-        if ttl > 0 {
-            let expiry = time.saturating_add(ttl.saturating_mul(1_000_000_000));
-            self.ttls.insert((expiry, seq));
-            self.ttl_of.insert(seq, expiry);
-        }
-        if self.state.msgs == 0 {
-            self.state.first_seq = seq;
-            self.state.first_time = time;
-        }
-        self.state.msgs += 1;
-        self.state.bytes += len as u64;
-        self.state.last_seq = seq;
-        self.state.last_time = time;
+        self.count_new(seq, subject, time, ttl, len as u64);
         Ok(seq)
     }
 

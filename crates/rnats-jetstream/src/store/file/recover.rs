@@ -9,6 +9,9 @@
 //! so removed messages are known before they are met), cuts torn tails off
 //! the files, logs every loss, and returns the state `index.db` would have
 //! given.
+//!
+//! [`catch_up`] is the short way after a crash: `index.db` written earlier
+//! plus only the records appended to the blocks since.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
@@ -19,7 +22,7 @@ use highway::Key;
 
 use super::block::{self, Record};
 use super::index::Decoded;
-use super::{Block, PerSubject, StoreError, block_path, ttl_from_headers};
+use super::{Block, FileStore, PerSubject, StoreError, block_path, ttl_from_headers};
 
 /// Sequences above this are taken for garbage when searching past a bad
 /// record.
@@ -223,4 +226,127 @@ pub(crate) fn rebuild(
         subjects,
         ttls,
     })
+}
+
+/// One record read past what `index.db` knew.
+struct Tail {
+    raw_seq: u64,
+    ts: i64,
+    subject: Vec<u8>,
+    ttl: i64,
+    len: u64,
+}
+
+/// Brings a store installed from an `index.db` that `is_prefix_of` the
+/// block files up to date with the records appended since (verified, a
+/// torn tail cut off). Ok(false) when they do not fit what the index says
+/// (the caller then rebuilds from the blocks).
+pub(crate) fn catch_up(store: &mut FileStore, files: &[(u32, u64)]) -> Result<bool, StoreError> {
+    let known = store.blocks.len();
+    for &(index, file_len) in &files[known.saturating_sub(1)..] {
+        let pos = match store.blocks.iter().position(|b| b.index == index) {
+            Some(pos) => pos,
+            None => {
+                let b = Block::new(&store.cfg.name, index, store.state.last_seq + 1);
+                store.blocks.push(b);
+                store.blocks.len() - 1
+            }
+        };
+        let from = store.blocks[pos].len as usize;
+        if file_len as usize == from {
+            continue;
+        }
+        let path = block_path(&store.mdir, index);
+        let buf = fs::read(&path)?;
+        let Some(tail) = buf.get(from..) else {
+            return Ok(false);
+        };
+        let mut recs = Vec::new();
+        let scanned = scan(tail, store.blocks[pos].key, |_, rec| {
+            recs.push(Tail {
+                raw_seq: rec.raw_seq,
+                ts: rec.ts,
+                subject: if rec.is_message() {
+                    rec.subject.to_vec()
+                } else {
+                    Vec::new()
+                },
+                ttl: if rec.is_message() {
+                    ttl_from_headers(rec.headers)
+                } else {
+                    0
+                },
+                len: rec.len as u64,
+            });
+        });
+        if !scanned.lost.is_empty() {
+            return Ok(false);
+        }
+        if scanned.valid_end < tail.len() {
+            tracing::warn!(
+                path = %path.display(),
+                valid = from + scanned.valid_end,
+                len = buf.len(),
+                "JetStream block torn; cut back to its last valid record"
+            );
+            OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len((from + scanned.valid_end) as u64)?;
+        }
+        for rec in recs {
+            let seq = rec.raw_seq & !(block::EBIT | block::TBIT);
+            // Later reads of this block must see the record.
+            store.blocks[pos].len += rec.len;
+            store.cache.retain(|c| c.index != index);
+            let newest = seq > store.state.last_seq
+                || (seq == store.state.last_seq && rec.ts > store.state.last_time);
+            if rec.raw_seq & block::TBIT != 0 {
+                if newest {
+                    (store.state.last_seq, store.state.last_time) = (seq, rec.ts);
+                }
+                store.blocks[pos].note_tombstone(seq);
+                match store.peek(seq) {
+                    Ok((at_pos, _, rl, _)) => {
+                        let subject = std::mem::take(&mut store.scratch);
+                        store.take(at_pos, seq, &subject, rl);
+                        store.scratch = subject;
+                    }
+                    Err(StoreError::NotFound) => {}
+                    Err(_) => return Ok(false),
+                }
+            } else if rec.raw_seq & block::EBIT != 0 || rec.raw_seq == 0 {
+                // A skip marker, or a message erased where it stood: its
+                // sequence is used, and in the block's range when next.
+                let b = &mut store.blocks[pos];
+                if seq > store.state.last_seq && seq == b.rec_last + 1 {
+                    if !b.has_recs() {
+                        b.rec_first = seq;
+                    }
+                    b.rec_last = seq;
+                    b.first = b.first.max(b.rec_first);
+                    b.drop_seq(seq);
+                }
+                if newest {
+                    (store.state.last_seq, store.state.last_time) = (seq, rec.ts);
+                }
+            } else {
+                let b = &mut store.blocks[pos];
+                if seq <= store.state.last_seq || (b.has_recs() && seq != b.rec_last + 1) {
+                    return Ok(false);
+                }
+                if !b.has_recs() {
+                    b.rec_first = seq;
+                    b.first = seq;
+                }
+                b.rec_last = seq;
+                b.msgs += 1;
+                b.bytes += rec.len;
+                store.count_new(seq, &rec.subject, rec.ts, rec.ttl, rec.len);
+            }
+        }
+    }
+    store.fix_first();
+    store.flushed = (store.state.last_seq, store.state.last_time);
+    Ok(true)
 }

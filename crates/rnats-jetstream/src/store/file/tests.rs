@@ -314,10 +314,44 @@ fn index_db_missing_stale_or_corrupt_is_rebuilt_to_the_same_state() {
     store.append(b"k.new", b"", b"late", 1, 0).unwrap();
     let first = store.state().first_seq;
     store.remove(first, false).unwrap();
+    let middle = store.next_matching(first + 100, ">").unwrap().seq;
+    store.remove(middle, true).unwrap();
+    for i in 0..30 {
+        store
+            .append(b"k.new", b"", &payload_of(i), i as i64, 0)
+            .unwrap();
+    }
+    store.remove(store.state().last_seq - 1, true).unwrap();
     store.flush().unwrap();
     let expected = snapshot(&mut store);
     drop(store);
     assert_eq!(snapshot(&mut open(&dir)), expected, "index.db stale");
+    // The same with only appends and removals after index.db (no block
+    // deleted): index.db and the records appended since.
+    let mut store = open(&dir);
+    store.close().unwrap();
+    drop(store);
+    let mut store = open(&dir);
+    let middle = store.next_matching(200, ">").unwrap().seq;
+    store.remove(middle, false).unwrap();
+    for i in 0..40 {
+        store
+            .append(
+                b"k.tail",
+                b"NATS/1.0\r\nNats-TTL: 5\r\n\r\n",
+                &payload_of(i),
+                i as i64,
+                5,
+            )
+            .unwrap();
+    }
+    let last = store.state().last_seq;
+    store.remove(last - 2, true).unwrap();
+    store.remove(last, false).unwrap();
+    store.flush().unwrap();
+    let expected = snapshot(&mut store);
+    drop(store);
+    assert_eq!(snapshot(&mut open(&dir)), expected, "index.db and a tail");
 }
 
 #[test]
@@ -808,4 +842,18 @@ fn file_store_numbers() {
     let store = FileStore::open(&dir, FileStoreConfig::new("BENCH")).unwrap();
     println!("reopen rebuilding from the blocks: {:?}", start.elapsed());
     assert_eq!(store.state().msgs, n);
+    // A crash after more was stored: index.db and what came after it.
+    let mut store = store;
+    for i in 0..10_000 {
+        store.append(b"bench.subject", b"", &payload, i, 0).unwrap();
+    }
+    store.flush().unwrap();
+    drop(store);
+    let start = Instant::now();
+    let store = FileStore::open(&dir, FileStoreConfig::new("BENCH")).unwrap();
+    println!(
+        "reopen after a crash, 10 000 messages past index.db: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(store.state().msgs, n + 10_000);
 }
