@@ -23,6 +23,7 @@
 //! **Owns**: message bytes and their indexes. **May not touch**: the server,
 //! the API, stream configuration.
 
+pub mod file;
 pub mod memory;
 
 #[cfg(test)]
@@ -96,7 +97,8 @@ pub trait Store: Send + 'static {
     /// Stores a message at the next sequence and returns that sequence.
     /// `time` is when it was received (ns since the epoch); `ttl` is its
     /// own time to live in seconds (`Nats-TTL`), 0 for none. Appends may be
-    /// buffered until [`Store::flush`].
+    /// buffered until [`Store::flush`], and are only durable after it: one
+    /// that a failed flush drops has its sequence given again.
     fn append(
         &mut self,
         subject: &[u8],
@@ -109,10 +111,17 @@ pub trait Store: Send + 'static {
     /// Hands every buffered append to the operating system (so it survives
     /// the process being killed) and, when the store syncs always, to the
     /// disk. A stream calls it before it acknowledges what it appended.
+    ///
+    /// When it fails (a full disk gives [`StoreError::InsufficientResources`])
+    /// the appends since the last successful flush are forgotten: they
+    /// were never acknowledged, and their sequences are given again to the
+    /// next appends. What an earlier flush wrote is kept, removals stay
+    /// done, and the store works again once the cause is gone.
     fn flush(&mut self) -> Result<(), StoreError>;
 
-    /// Makes what was flushed durable on the disk (fsync); the stream calls
-    /// it every `sync_interval`. Nothing to do for a store in memory.
+    /// Makes what was flushed durable on the disk (fsync) and saves the
+    /// store's state for a fast restart. A stream calls it every
+    /// `sync_interval`; stores without files have nothing to do.
     fn sync_to_disk(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -127,7 +136,8 @@ pub trait Store: Send + 'static {
     fn last_matching(&mut self, filter: &str) -> Result<StoredMsg, StoreError>;
 
     /// Removes one message; `erase` overwrites its bytes on disk. Ok(false)
-    /// when there was no such message.
+    /// when there was no such message. Like every removal (purge, expiry),
+    /// it is durable after the next [`Store::flush`].
     fn remove(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError>;
 
     /// Removes what `purge` says and returns how many messages went. When
