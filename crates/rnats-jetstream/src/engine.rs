@@ -25,8 +25,9 @@ use crate::api::types::PubAck;
 use crate::config::{AccountLimits, JetStreamConfig};
 use crate::host::{Host, Msg, Subscription};
 use crate::store::Store;
+use crate::store::file::{self, FileStore, FileStoreConfig};
 use crate::store::memory::MemoryStore;
-use crate::stream::config::Storage;
+use crate::stream::config::{Retention, Storage};
 use crate::stream::{Stream, StreamConfig};
 use crate::time::{go_time, now_nanos, parse_time};
 
@@ -121,7 +122,20 @@ impl<H: Host> Engine<H> {
         dir: Option<&PathBuf>,
     ) -> Result<Box<dyn Store>, ApiError> {
         match (config.storage, dir) {
-            (Storage::File, Some(_dir)) => Ok(Box::new(MemoryStore::new())),
+            (Storage::File, Some(dir)) => {
+                let block_size = match config.retention {
+                    Retention::Limits => file::DEFAULT_BLOCK_SIZE,
+                    _ => file::MEDIUM_BLOCK_SIZE,
+                };
+                let store_config = FileStoreConfig {
+                    name: config.name.clone(),
+                    block_size,
+                    sync_always: self.config.sync_always,
+                };
+                let store = FileStore::open(dir, store_config)
+                    .map_err(|e| ApiError::stream_create(e.to_string()))?;
+                Ok(Box::new(store))
+            }
             _ => Ok(Box::new(MemoryStore::new())),
         }
     }
@@ -137,13 +151,7 @@ impl<H: Host> Engine<H> {
             config: config.clone(),
         };
         let json = serde_json::to_vec(&meta).map_err(|e| ApiError::stream_create(e.to_string()))?;
-        std::fs::create_dir_all(dir)
-            .and_then(|()| {
-                let tmp = dir.join("meta.inf.tmp");
-                std::fs::write(&tmp, &json)?;
-                std::fs::rename(&tmp, dir.join("meta.inf"))
-            })
-            .map_err(|e| ApiError::stream_create(e.to_string()))
+        file::write_meta(dir, &json).map_err(|e| ApiError::stream_create(e.to_string()))
     }
 
     /// Starts a stream: its subscriptions and housekeeping.
@@ -264,7 +272,7 @@ impl<H: Host> Engine<H> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let meta = match std::fs::read(path.join("meta.inf")) {
+            let meta = match file::read_meta(&path) {
                 Ok(m) => m,
                 Err(e) => {
                     warn!("JetStream: no stream metadata in {}: {e}", path.display());

@@ -479,6 +479,21 @@ async fn api_scenario(url: &str) -> Vec<(String, Answer)> {
             vec![],
             r#"{"seq":2,"keep":1}"#,
         ),
+        (
+            "create file",
+            "$JS.API.STREAM.CREATE.F",
+            vec![],
+            r#"{"name":"F","subjects":["f.>"],"storage":"file"}"#,
+        ),
+        ("publish to file", "f.a", vec![], "payload"),
+        (
+            "publish to file with headers",
+            "f.b",
+            vec![("X-Y", "z")],
+            "payload",
+        ),
+        ("info file", "$JS.API.STREAM.INFO.F", vec![], ""),
+        ("delete file", "$JS.API.STREAM.DELETE.F", vec![], ""),
         ("names", "$JS.API.STREAM.NAMES", vec![], ""),
         ("list", "$JS.API.STREAM.LIST", vec![], ""),
         (
