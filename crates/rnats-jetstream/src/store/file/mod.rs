@@ -67,6 +67,8 @@ pub const DEFAULT_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
 /// nats-server's block size for work-queue and interest streams and KV
 /// buckets (4 MiB).
 pub const MEDIUM_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
+/// The largest sequence a record can carry (the two top bits are flags).
+pub const MAX_SEQ: u64 = (1 << 62) - 1;
 /// How many blocks' bytes a store keeps after reading them.
 pub const CACHE_BLOCKS: usize = 2;
 const MSGS_DIR: &str = "msgs";
@@ -632,11 +634,11 @@ impl FileStore {
         }
         tracing::warn!(stream = %self.cfg.name, block = b.index, seq, "JetStream removing a message whose record is unreadable");
         b.drop_seq(seq);
-        b.msgs -= 1;
+        b.msgs = b.msgs.saturating_sub(1);
         if b.msgs == 0 {
             self.reap_due = true;
         }
-        self.state.msgs -= 1;
+        self.state.msgs = self.state.msgs.saturating_sub(1);
         if let Some(expiry) = self.ttl_of.remove(&seq) {
             self.ttls.remove(&(expiry, seq));
         }
@@ -645,20 +647,21 @@ impl FileStore {
 
     /// Forgets live message `seq` (whose subject is in `subject`).
     fn take(&mut self, pos: usize, seq: u64, subject: &[u8], rl: u64) {
+        // Saturating: counts come from disk, and a wrong one must not panic.
         let b = &mut self.blocks[pos];
         b.drop_seq(seq);
-        b.msgs -= 1;
-        b.bytes -= rl;
+        b.msgs = b.msgs.saturating_sub(1);
+        b.bytes = b.bytes.saturating_sub(rl);
         if b.msgs == 0 {
             self.reap_due = true;
         }
-        self.state.msgs -= 1;
-        self.state.bytes -= rl;
+        self.state.msgs = self.state.msgs.saturating_sub(1);
+        self.state.bytes = self.state.bytes.saturating_sub(rl);
         if let Some(expiry) = self.ttl_of.remove(&seq) {
             self.ttls.remove(&(expiry, seq));
         }
         if let Some(per) = self.subjects.get_mut(subject) {
-            per.msgs -= 1;
+            per.msgs = per.msgs.saturating_sub(1);
             if per.msgs == 0 {
                 self.subjects.remove(subject);
             } else {
@@ -1209,6 +1212,9 @@ impl Store for FileStore {
             )));
         }
         let seq = self.state.last_seq + 1;
+        if seq > MAX_SEQ {
+            return Err(StoreError::InsufficientResources);
+        }
         self.ensure_room(len, Some(seq))?;
         let Some(b) = self.blocks.last_mut() else {
             return Err(StoreError::Corrupt("no block to write to".into()));
@@ -1354,6 +1360,12 @@ impl Store for FileStore {
     }
 
     fn purge(&mut self, purge: &Purge) -> Result<u64, StoreError> {
+        if purge.seq.is_some_and(|s| s > MAX_SEQ) {
+            return Err(StoreError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "sequence too large",
+            )));
+        }
         let filter = purge.filter.as_deref().unwrap_or("");
         let all = filter.is_empty() || filter == ">";
         let removed =
@@ -1421,7 +1433,9 @@ impl Store for FileStore {
         state.num_deleted = if state.msgs == 0 {
             0
         } else {
-            state.last_seq + 1 - state.first_seq - state.msgs
+            (state.last_seq + 1)
+                .saturating_sub(state.first_seq)
+                .saturating_sub(state.msgs)
         };
         state.num_subjects = self.subjects.len() as u64;
         state
