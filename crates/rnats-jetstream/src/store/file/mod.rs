@@ -7,7 +7,7 @@
 //! `msgs/`, which this store owns: message blocks `msgs/<n>.blk` (records
 //! as [`block`] describes, `n` from 1, each block up to
 //! [`FileStoreConfig::block_size`]) and `msgs/index.db`, the stream state
-//! ([`index`]) written on close and on [`Store::sync_to_disk`].
+//! (`index.rs`) written on close and on [`Store::sync_to_disk`].
 //!
 //! **In memory**, per store: the blocks' metadata (sequence range, live
 //! count, deleted sequences), the per-subject index (messages, first, last
@@ -28,7 +28,7 @@
 //! never acknowledged), keeps the removals pending, and returns
 //! [`StoreError::InsufficientResources`] for a full disk or quota.
 //!
-//! **Recovery** ([`recover`]): `index.db` is used when it is intact and
+//! **Recovery** (`recover.rs`): `index.db` is used when it is intact and
 //! every block file has the length it records, or when the blocks only
 //! grew since (a crash): then only the records appended after it are
 //! read. Otherwise the state is rebuilt from the blocks, verifying every record, cutting a torn tail
