@@ -67,6 +67,30 @@ pub const DEFAULT_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
 /// nats-server's block size for work-queue and interest streams and KV
 /// buckets (4 MiB).
 pub const MEDIUM_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
+/// The smallest block nats-server makes (32 000 bytes).
+pub const MIN_BLOCK_SIZE: u64 = 32_000;
+
+/// The block size nats-server picks for a stream: from `max_bytes` when it
+/// is set (a quarter of it, rounded up to 100 bytes; the minimum below
+/// that, the 8 MiB maximum above it, else 4 MiB), else 8 MiB for limits
+/// retention and 4 MiB for work-queue and interest retention.
+pub fn block_size_for(limits_retention: bool, max_bytes: i64) -> u64 {
+    if max_bytes > 0 {
+        let quarter = (max_bytes as u64 / 4 + 1).div_ceil(100) * 100;
+        if quarter <= MIN_BLOCK_SIZE {
+            MIN_BLOCK_SIZE
+        } else if quarter >= DEFAULT_BLOCK_SIZE {
+            DEFAULT_BLOCK_SIZE
+        } else {
+            MEDIUM_BLOCK_SIZE
+        }
+    } else if limits_retention {
+        DEFAULT_BLOCK_SIZE
+    } else {
+        MEDIUM_BLOCK_SIZE
+    }
+}
+
 /// The largest sequence a record can carry (the two top bits are flags).
 pub const MAX_SEQ: u64 = (1 << 62) - 1;
 /// How many blocks' bytes a store keeps after reading them.

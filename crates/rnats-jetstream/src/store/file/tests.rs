@@ -35,6 +35,20 @@ fn conforms() {
 }
 
 #[test]
+fn block_sizes_are_nats_servers() {
+    assert_eq!(block_size_for(true, -1), 8 * 1024 * 1024);
+    assert_eq!(block_size_for(false, 0), 4 * 1024 * 1024);
+    assert_eq!(block_size_for(true, 1000), 32_000);
+    assert_eq!(block_size_for(true, 127_996), 32_000);
+    assert_eq!(block_size_for(true, 128_000), 4 * 1024 * 1024);
+    assert_eq!(block_size_for(false, 1 << 30), 8 * 1024 * 1024);
+    assert_eq!(
+        block_size_for(true, 4 * 8 * 1024 * 1024 - 4),
+        8 * 1024 * 1024
+    );
+}
+
+#[test]
 fn conforms_with_sync_always() {
     let tmp = tempfile::tempdir().unwrap();
     let mut n = 0;
