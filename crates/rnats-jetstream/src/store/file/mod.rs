@@ -695,6 +695,17 @@ impl FileStore {
                 if per.last == seq {
                     per.last_stale = true;
                 }
+                // One message left (a KV key's history of one): it is both
+                // ends, no walk needed to find it.
+                if per.msgs == 1 {
+                    if per.first_stale && !per.last_stale {
+                        per.first = per.last;
+                        per.first_stale = false;
+                    } else if per.last_stale && !per.first_stale {
+                        per.last = per.first;
+                        per.last_stale = false;
+                    }
+                }
             }
         }
     }

@@ -810,6 +810,32 @@ fn file_store_numbers() {
         std::mem::size_of::<FileStore>()
     );
     drop(empty);
+    // A KV bucket with history 1: every put removes the key's previous
+    // message, found through the subject index.
+    let mut kv = FileStore::open(&tmp.path().join("kv"), FileStoreConfig::new("KV_b")).unwrap();
+    let keys = 10_000;
+    let start = Instant::now();
+    for round in 0..5 {
+        for k in 0..keys {
+            let subject = format!("$KV.b.{k}");
+            kv.append(subject.as_bytes(), b"", b"value-0123456789", round, 0)
+                .unwrap();
+            if let Some(info) = kv.subject_info(subject.as_bytes())
+                && info.msgs > 1
+            {
+                kv.remove(info.first_seq, false).unwrap();
+            }
+            if k % 100 == 99 {
+                kv.flush().unwrap();
+            }
+        }
+    }
+    println!(
+        "KV put (history 1, {keys} keys): {:.0} ns/put",
+        start.elapsed().as_nanos() as f64 / (5 * keys) as f64
+    );
+    assert_eq!(kv.state().msgs, keys as u64);
+    drop(kv);
     let mut store = FileStore::open(&dir, FileStoreConfig::new("BENCH")).unwrap();
     let payload = [b'x'; 16];
     let start = Instant::now();
