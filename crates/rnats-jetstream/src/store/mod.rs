@@ -1,7 +1,7 @@
 //! The message store: where a stream's messages are kept, in sequence.
 //!
 //! [`Store`] is what a stream asks of its storage; [`memory::MemoryStore`]
-//! keeps messages in memory and [`file`] on disk in message blocks laid out
+//! keeps messages in memory and [`file`](mod@file) on disk in message blocks laid out
 //! after nats-server's filestore. A store knows nothing of stream
 //! configuration: limits (`max_msgs`, `max_age`, ...) are the stream's
 //! policy, carried out with the store's primitives (remove the first

@@ -159,6 +159,9 @@ pub(crate) fn decode(buf: &[u8], key: Key, name: &str) -> Option<Decoded> {
         buf: &body[MAGIC.len()..],
     };
     let last_seq = r.u64()?;
+    if last_seq > super::MAX_SEQ {
+        return None;
+    }
     let last_time = r.u64()? as i64;
     let first_time = r.u64()? as i64;
     let n = r.count(68)?;
@@ -180,7 +183,9 @@ pub(crate) fn decode(buf: &[u8], key: Key, name: &str) -> Option<Decoded> {
         }
         b.dmap = dmap;
         // What the rest of the store relies on.
-        if b.rec_first > b.rec_last.checked_add(1)?
+        if b.rec_last > last_seq
+            || b.msgs > b.rec_last.saturating_sub(b.rec_first) + 1
+            || b.rec_first > b.rec_last.checked_add(1)?
             || b.first < b.rec_first
             || b.first > b.rec_last.checked_add(1)?
             || blocks.last().is_some_and(|p: &Block| {

@@ -7,7 +7,7 @@
 //! `msgs/`, which this store owns: message blocks `msgs/<n>.blk` (records
 //! as [`block`] describes, `n` from 1, each block up to
 //! [`FileStoreConfig::block_size`]) and `msgs/index.db`, the stream state
-//! ([`index`]) written on close and on [`Store::sync_to_disk`].
+//! (`index.rs`) written on close and on [`Store::sync_to_disk`].
 //!
 //! **In memory**, per store: the blocks' metadata (sequence range, live
 //! count, deleted sequences), the per-subject index (messages, first, last
@@ -28,7 +28,7 @@
 //! never acknowledged), keeps the removals pending, and returns
 //! [`StoreError::InsufficientResources`] for a full disk or quota.
 //!
-//! **Recovery** ([`recover`]): `index.db` is used when it is intact and
+//! **Recovery** (`recover.rs`): `index.db` is used when it is intact and
 //! every block file has the length it records, or when the blocks only
 //! grew since (a crash): then only the records appended after it are
 //! read. Otherwise the state is rebuilt from the blocks, verifying every record, cutting a torn tail
@@ -67,6 +67,32 @@ pub const DEFAULT_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
 /// nats-server's block size for work-queue and interest streams and KV
 /// buckets (4 MiB).
 pub const MEDIUM_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
+/// The smallest block nats-server makes (32 000 bytes).
+pub const MIN_BLOCK_SIZE: u64 = 32_000;
+
+/// The block size nats-server picks for a stream: from `max_bytes` when it
+/// is set (a quarter of it, rounded up to 100 bytes; the minimum below
+/// that, the 8 MiB maximum above it, else 4 MiB), else 8 MiB for limits
+/// retention and 4 MiB for work-queue and interest retention.
+pub fn block_size_for(limits_retention: bool, max_bytes: i64) -> u64 {
+    if max_bytes > 0 {
+        let quarter = (max_bytes as u64 / 4 + 1).div_ceil(100) * 100;
+        if quarter <= MIN_BLOCK_SIZE {
+            MIN_BLOCK_SIZE
+        } else if quarter >= DEFAULT_BLOCK_SIZE {
+            DEFAULT_BLOCK_SIZE
+        } else {
+            MEDIUM_BLOCK_SIZE
+        }
+    } else if limits_retention {
+        DEFAULT_BLOCK_SIZE
+    } else {
+        MEDIUM_BLOCK_SIZE
+    }
+}
+
+/// The largest sequence a record can carry (the two top bits are flags).
+pub const MAX_SEQ: u64 = (1 << 62) - 1;
 /// How many blocks' bytes a store keeps after reading them.
 pub const CACHE_BLOCKS: usize = 2;
 const MSGS_DIR: &str = "msgs";
@@ -632,11 +658,11 @@ impl FileStore {
         }
         tracing::warn!(stream = %self.cfg.name, block = b.index, seq, "JetStream removing a message whose record is unreadable");
         b.drop_seq(seq);
-        b.msgs -= 1;
+        b.msgs = b.msgs.saturating_sub(1);
         if b.msgs == 0 {
             self.reap_due = true;
         }
-        self.state.msgs -= 1;
+        self.state.msgs = self.state.msgs.saturating_sub(1);
         if let Some(expiry) = self.ttl_of.remove(&seq) {
             self.ttls.remove(&(expiry, seq));
         }
@@ -645,20 +671,21 @@ impl FileStore {
 
     /// Forgets live message `seq` (whose subject is in `subject`).
     fn take(&mut self, pos: usize, seq: u64, subject: &[u8], rl: u64) {
+        // Saturating: counts come from disk, and a wrong one must not panic.
         let b = &mut self.blocks[pos];
         b.drop_seq(seq);
-        b.msgs -= 1;
-        b.bytes -= rl;
+        b.msgs = b.msgs.saturating_sub(1);
+        b.bytes = b.bytes.saturating_sub(rl);
         if b.msgs == 0 {
             self.reap_due = true;
         }
-        self.state.msgs -= 1;
-        self.state.bytes -= rl;
+        self.state.msgs = self.state.msgs.saturating_sub(1);
+        self.state.bytes = self.state.bytes.saturating_sub(rl);
         if let Some(expiry) = self.ttl_of.remove(&seq) {
             self.ttls.remove(&(expiry, seq));
         }
         if let Some(per) = self.subjects.get_mut(subject) {
-            per.msgs -= 1;
+            per.msgs = per.msgs.saturating_sub(1);
             if per.msgs == 0 {
                 self.subjects.remove(subject);
             } else {
@@ -667,6 +694,17 @@ impl FileStore {
                 }
                 if per.last == seq {
                     per.last_stale = true;
+                }
+                // One message left (a KV key's history of one): it is both
+                // ends, no walk needed to find it.
+                if per.msgs == 1 {
+                    if per.first_stale && !per.last_stale {
+                        per.first = per.last;
+                        per.first_stale = false;
+                    } else if per.last_stale && !per.first_stale {
+                        per.last = per.first;
+                        per.last_stale = false;
+                    }
                 }
             }
         }
@@ -1209,6 +1247,9 @@ impl Store for FileStore {
             )));
         }
         let seq = self.state.last_seq + 1;
+        if seq > MAX_SEQ {
+            return Err(StoreError::InsufficientResources);
+        }
         self.ensure_room(len, Some(seq))?;
         let Some(b) = self.blocks.last_mut() else {
             return Err(StoreError::Corrupt("no block to write to".into()));
@@ -1354,6 +1395,12 @@ impl Store for FileStore {
     }
 
     fn purge(&mut self, purge: &Purge) -> Result<u64, StoreError> {
+        if purge.seq.is_some_and(|s| s > MAX_SEQ) {
+            return Err(StoreError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "sequence too large",
+            )));
+        }
         let filter = purge.filter.as_deref().unwrap_or("");
         let all = filter.is_empty() || filter == ">";
         let removed =
@@ -1421,7 +1468,9 @@ impl Store for FileStore {
         state.num_deleted = if state.msgs == 0 {
             0
         } else {
-            state.last_seq + 1 - state.first_seq - state.msgs
+            (state.last_seq + 1)
+                .saturating_sub(state.first_seq)
+                .saturating_sub(state.msgs)
         };
         state.num_subjects = self.subjects.len() as u64;
         state

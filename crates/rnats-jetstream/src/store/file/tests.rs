@@ -35,6 +35,20 @@ fn conforms() {
 }
 
 #[test]
+fn block_sizes_are_nats_servers() {
+    assert_eq!(block_size_for(true, -1), 8 * 1024 * 1024);
+    assert_eq!(block_size_for(false, 0), 4 * 1024 * 1024);
+    assert_eq!(block_size_for(true, 1000), 32_000);
+    assert_eq!(block_size_for(true, 127_996), 32_000);
+    assert_eq!(block_size_for(true, 128_000), 4 * 1024 * 1024);
+    assert_eq!(block_size_for(false, 1 << 30), 8 * 1024 * 1024);
+    assert_eq!(
+        block_size_for(true, 4 * 8 * 1024 * 1024 - 4),
+        8 * 1024 * 1024
+    );
+}
+
+#[test]
 fn conforms_with_sync_always() {
     let tmp = tempfile::tempdir().unwrap();
     let mut n = 0;
@@ -796,6 +810,32 @@ fn file_store_numbers() {
         std::mem::size_of::<FileStore>()
     );
     drop(empty);
+    // A KV bucket with history 1: every put removes the key's previous
+    // message, found through the subject index.
+    let mut kv = FileStore::open(&tmp.path().join("kv"), FileStoreConfig::new("KV_b")).unwrap();
+    let keys = 10_000;
+    let start = Instant::now();
+    for round in 0..5 {
+        for k in 0..keys {
+            let subject = format!("$KV.b.{k}");
+            kv.append(subject.as_bytes(), b"", b"value-0123456789", round, 0)
+                .unwrap();
+            if let Some(info) = kv.subject_info(subject.as_bytes())
+                && info.msgs > 1
+            {
+                kv.remove(info.first_seq, false).unwrap();
+            }
+            if k % 100 == 99 {
+                kv.flush().unwrap();
+            }
+        }
+    }
+    println!(
+        "KV put (history 1, {keys} keys): {:.0} ns/put",
+        start.elapsed().as_nanos() as f64 / (5 * keys) as f64
+    );
+    assert_eq!(kv.state().msgs, keys as u64);
+    drop(kv);
     let mut store = FileStore::open(&dir, FileStoreConfig::new("BENCH")).unwrap();
     let payload = [b'x'; 16];
     let start = Instant::now();
@@ -856,4 +896,85 @@ fn file_store_numbers() {
         start.elapsed()
     );
     assert_eq!(store.state().msgs, n + 10_000);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// An index.db that passes its checksum but says anything at all (a
+    /// bug, or a file made by hand) is refused or used, never a panic.
+    #[test]
+    fn any_index_db_with_a_valid_checksum_never_panics(
+        head in proptest::collection::vec(0u64..300, 3),
+        blocks in proptest::collection::vec((proptest::collection::vec(0u64..300, 8), proptest::collection::vec(0u64..300, 0..3)), 0..3),
+        subjects in proptest::collection::vec(proptest::collection::vec(0u64..300, 3), 0..3),
+    ) {
+        // Well-formed, with numbers that need not agree with each other.
+        let key = block::key_of(b"TEST");
+        let mut buf = b"RNJSIX01".to_vec();
+        let put = |buf: &mut Vec<u8>, v: u64| buf.extend_from_slice(&v.to_le_bytes());
+        for v in &head {
+            put(&mut buf, *v);
+        }
+        put(&mut buf, blocks.len() as u64);
+        for (i, (fields, dels)) in blocks.iter().enumerate() {
+            buf.extend_from_slice(&(i as u32 + 1).to_le_bytes());
+            for v in &fields[..7] {
+                put(&mut buf, *v);
+            }
+            put(&mut buf, dels.len() as u64);
+            for d in dels {
+                put(&mut buf, *d);
+            }
+        }
+        put(&mut buf, subjects.len() as u64);
+        for (i, f) in subjects.iter().enumerate() {
+            buf.extend_from_slice(&3u16.to_le_bytes());
+            buf.extend_from_slice(format!("s.{i}").as_bytes());
+            for v in f {
+                put(&mut buf, *v);
+            }
+            buf.push((f[0] % 4) as u8);
+        }
+        put(&mut buf, 1);
+        put(&mut buf, head[0]);
+        put(&mut buf, head[1]);
+        let sum = block::checksum(key, &[&buf]);
+        buf.extend_from_slice(&sum);
+        if let Some(decoded) = index::decode(&buf, key, "TEST") {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("s");
+            fs::create_dir_all(dir.join("msgs")).unwrap();
+            for b in &decoded.blocks {
+                fs::write(dir.join(format!("msgs/{}.blk", b.index)), vec![0u8; b.len.min(4096) as usize]).unwrap();
+            }
+            fs::write(dir.join("msgs/index.db"), &buf).unwrap();
+            if let Ok(mut store) = FileStore::open(&dir, config(SMALL)) {
+                let state = store.state();
+                for seq in state.first_seq..=state.last_seq.min(state.first_seq + 50) {
+                    let _ = store.get(seq);
+                }
+                let _ = store.append(b"a", b"", b"x", 1, 0);
+                let _ = store.flush();
+                let _ = store.purge(&Purge::default());
+            }
+        }
+    }
+
+    /// Blocks of random bytes: opened without a panic, nothing served.
+    #[test]
+    fn random_blocks_never_panic_nor_serve(
+        blocks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..4),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("s");
+        fs::create_dir_all(dir.join("msgs")).unwrap();
+        for (i, bytes) in blocks.iter().enumerate() {
+            fs::write(dir.join(format!("msgs/{}.blk", i + 1)), bytes).unwrap();
+        }
+        let mut store = open(&dir);
+        prop_assert_eq!(store.state().msgs, 0);
+        prop_assert!(store.get(1).is_err());
+        store.append(b"a", b"", b"x", 1, 0).unwrap();
+        store.flush().unwrap();
+    }
 }
