@@ -123,10 +123,8 @@ impl<H: Host> Engine<H> {
     ) -> Result<Box<dyn Store>, ApiError> {
         match (config.storage, dir) {
             (Storage::File, Some(dir)) => {
-                let block_size = match config.retention {
-                    Retention::Limits => file::DEFAULT_BLOCK_SIZE,
-                    _ => file::MEDIUM_BLOCK_SIZE,
-                };
+                let block_size =
+                    file::block_size_for(config.retention == Retention::Limits, config.max_bytes);
                 let store_config = FileStoreConfig {
                     name: config.name.clone(),
                     block_size,
