@@ -247,6 +247,18 @@ async fn file_streams_survive_a_restart() {
             .unwrap();
         assert_eq!(ack.sequence, i + 1);
     }
+    let with_id = || {
+        jetstream::message::PublishMessage::build()
+            .message_id("once")
+            .payload(Bytes::from_static(b"id"))
+    };
+    let ack = js
+        .send_publish("keep.id", with_id())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(ack.sequence, 101);
     drop(client);
     server.shutdown().await;
 
@@ -254,7 +266,7 @@ async fn file_streams_survive_a_restart() {
     let (_client, js) = connect(&server).await;
     let stream = js.get_stream("KEEP").await.unwrap();
     let info = stream.get_info().await.unwrap();
-    assert_eq!((info.state.messages, info.state.last_sequence), (100, 100));
+    assert_eq!((info.state.messages, info.state.last_sequence), (101, 101));
     assert_eq!(
         &stream.get_raw_message(42).await.unwrap().payload[..],
         b"41"
@@ -265,7 +277,15 @@ async fn file_streams_survive_a_restart() {
         .unwrap()
         .await
         .unwrap();
-    assert_eq!(ack.sequence, 101);
+    assert_eq!(ack.sequence, 102);
+    // The duplicate window outlives the restart.
+    let ack = js
+        .send_publish("keep.id", with_id())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(ack.duplicate && ack.sequence == 101, "{ack:?}");
     server.shutdown().await;
 }
 

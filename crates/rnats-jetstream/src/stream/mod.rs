@@ -46,6 +46,11 @@ pub struct Stream {
     dedupe: HashMap<String, (u64, i64)>,
     dedupe_order: VecDeque<(i64, String)>,
     last_msg_id: String,
+    /// The ids of a reopened store are read from its messages when a
+    /// publish first needs them (one with `Nats-Msg-Id` or expecting the
+    /// last id), not at start: a restart is not slowed by reading the
+    /// whole duplicate window.
+    dedupe_loaded: bool,
     transform: Option<SubjectTransform>,
     republish: Option<(SubjectTransform, bool)>,
     /// Scratch for the transformed subject (no allocation per message).
@@ -81,9 +86,8 @@ fn parse_ttl(value: &str) -> Option<i64> {
 }
 
 impl Stream {
-    /// A stream over `store` (new or reopened). `now` is used to rebuild
-    /// the de-duplication window from the stored messages' ids.
-    pub fn new(config: StreamConfig, store: Box<dyn Store>, created: i64, now: i64) -> Self {
+    /// A stream over `store` (new or reopened).
+    pub fn new(config: StreamConfig, store: Box<dyn Store>, created: i64, _now: i64) -> Self {
         let mut stream = Stream {
             transform: None,
             republish: None,
@@ -93,10 +97,10 @@ impl Stream {
             dedupe: HashMap::new(),
             dedupe_order: VecDeque::new(),
             last_msg_id: String::new(),
+            dedupe_loaded: false,
             subject_buf: Vec::new(),
         };
         stream.compile();
-        stream.rebuild_dedupe(now);
         stream
     }
 
@@ -114,6 +118,7 @@ impl Stream {
     }
 
     fn rebuild_dedupe(&mut self, now: i64) {
+        self.dedupe_loaded = true;
         let window = self.config.duplicate_window;
         let state = self.store.state();
         if window <= 0 || state.msgs == 0 {
@@ -146,7 +151,8 @@ impl Stream {
         self.dedupe.clear();
         self.dedupe_order.clear();
         self.last_msg_id.clear();
-        self.rebuild_dedupe(now);
+        self.dedupe_loaded = false;
+        let _ = now;
     }
 
     pub fn config(&self) -> &StreamConfig {
@@ -214,6 +220,11 @@ impl Stream {
                 return Err(ApiError::stream_not_match());
             }
             msg_id = headers::get(hdrs, headers::MSG_ID).filter(|id| !id.is_empty());
+            if !self.dedupe_loaded
+                && (msg_id.is_some() || headers::get(hdrs, headers::EXPECTED_LAST_MSG_ID).is_some())
+            {
+                self.rebuild_dedupe(now);
+            }
             if let Some(id) = msg_id {
                 self.forget_old_ids(now);
                 if let Some((seq, _)) = self.dedupe.get(id) {
