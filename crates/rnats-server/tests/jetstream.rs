@@ -984,3 +984,58 @@ async fn accounts_without_jetstream_are_told_so() {
     }
     server.shutdown().await;
 }
+
+/// An exhausted `max_file_store`: the publisher is told "insufficient
+/// resources" at the same message as by nats-server, nothing stored is
+/// lost, and the stream takes messages again once a purge frees room.
+#[tokio::test]
+async fn a_full_max_file_store_refuses_like_nats_server_and_recovers() {
+    let ref_dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "jetstream {{ store_dir: {:?}, max_file_store: 2KB }}\n",
+        ref_dir.path().display().to_string()
+    );
+    let Some(reference) = support::ReferenceServer::start_latest_with_config(&config).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = js_options(dir.path());
+    if let Some(js) = &mut opts.jetstream {
+        js.max_store = 2048;
+    }
+    let server = start_server(opts).await;
+    let mut outcomes = Vec::new();
+    for url in [format!("nats://{}", reference.addr()), server.client_url()] {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = jetstream::new(client.clone());
+        let stream = js
+            .create_stream(config_with("FULL", stream::StorageType::File))
+            .await
+            .unwrap();
+        let mut refused_at = None;
+        for i in 0..40 {
+            let reply = client
+                .request("m.x", Bytes::from(vec![b'x'; 100]))
+                .await
+                .unwrap();
+            let ack: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+            if ack.get("error").is_some() {
+                refused_at = Some((i, ack));
+                break;
+            }
+        }
+        let (at, ack) = refused_at.expect("the store fills up");
+        let kept = stream.get_info().await.unwrap().state.messages;
+        assert_eq!(kept, at, "everything acknowledged is kept");
+        let purged = stream.purge().await.unwrap().purged;
+        let after = js
+            .publish("m.x", Bytes::from_static(b"again"))
+            .await
+            .unwrap()
+            .await;
+        outcomes.push((at, ack, purged, after.map(|a| a.sequence).ok()));
+    }
+    assert_eq!(outcomes[0], outcomes[1], "nats-server, then rnats");
+    assert_eq!(outcomes[1].1["error"]["err_code"], 10023);
+    server.shutdown().await;
+}
