@@ -16,6 +16,8 @@
 
 use memchr::memchr;
 
+use crate::scan;
+
 /// A byte range of the buffer given to [`parse`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -211,7 +213,125 @@ fn starts_with_ignore_case(haystack: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// Parses the frame that starts at `buf[start]`.
+///
+/// A whole `PUB`/`HPUB` frame written the usual way is read by
+/// [`parse_fast`]; everything else, and every error, by [`parse_general`].
+/// The two agree on every input the fast path takes (property-tested).
+#[inline]
 pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, ProtocolError> {
+    match parse_fast(buf, start, limits) {
+        Some(parsed) => Ok(parsed),
+        None => parse_general(buf, start, limits),
+    }
+}
+
+/// The fast path of [`parse`]: a whole `PUB <subject> [reply] <size>\r\n`
+/// or `HPUB <subject> [reply] <header size> <total size>\r\n` frame (the
+/// verb in any case), its arguments separated by single spaces, within the
+/// limits, its payload and closing `\r\n` in the buffer. One scan finds
+/// the spaces and the `\r`, the sizes are read in a short loop.
+///
+/// `None` for anything else — other operations, tabs, repeated blanks,
+/// control characters, a bare `\n`, a frame not all there, any error — so
+/// [`parse_general`] decides those and its errors stay the only ones. What
+/// it returns is exactly what [`parse_general`] returns for the same input.
+#[inline]
+pub fn parse_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<Parsed> {
+    let rest = buf.get(start..)?;
+    let [a, b, c, d, e] = *rest.first_chunk::<5>()?;
+    let (hpub, args_start) =
+        if a | 0x20 == b'p' && b | 0x20 == b'u' && c | 0x20 == b'b' && d == b' ' {
+            (false, 4)
+        } else if a | 0x20 == b'h'
+            && b | 0x20 == b'p'
+            && c | 0x20 == b'u'
+            && d | 0x20 == b'b'
+            && e == b' '
+        {
+            (true, 5)
+        } else {
+            return None;
+        };
+    // Where each argument ends: at a single space, the last at `\r\n`.
+    let mut ends = [0usize; 4];
+    let mut count = 0;
+    let mut at = args_start;
+    loop {
+        let end = at + scan::find_space_or_control(rest.get(at..)?)?;
+        if end == at || count == ends.len() {
+            return None;
+        }
+        ends[count] = end;
+        count += 1;
+        match rest[end] {
+            b' ' => at = end + 1,
+            b'\r' => break,
+            _ => return None,
+        }
+    }
+    let line_end = ends[count - 1];
+    if rest.get(line_end + 1) != Some(&b'\n') || line_end - args_start > limits.max_control_line {
+        return None;
+    }
+    let line_len = line_end + 2;
+    let arg = |i: usize| {
+        let s = if i == 0 { args_start } else { ends[i - 1] + 1 };
+        Span::new(start + s, start + ends[i])
+    };
+    let body = start + line_len;
+    let (op, body_len) = if hpub {
+        let (reply, hsize, tsize) = match count {
+            3 => (None, arg(1), arg(2)),
+            4 => (Some(arg(1)), arg(2), arg(3)),
+            _ => return None,
+        };
+        let header_len = scan::digits(hsize.of(buf))?;
+        let total = scan::digits(tsize.of(buf))?;
+        if header_len > total || total > limits.max_payload {
+            return None;
+        }
+        let op = ClientOp::HPub {
+            subject: arg(0),
+            reply,
+            header_len,
+            header_size: hsize,
+            total_size: tsize,
+            message: Span::new(body, body + total),
+        };
+        (op, total)
+    } else {
+        let (reply, size) = match count {
+            2 => (None, arg(1)),
+            3 => (Some(arg(1)), arg(2)),
+            _ => return None,
+        };
+        let len = scan::digits(size.of(buf))?;
+        if len > limits.max_payload {
+            return None;
+        }
+        let op = ClientOp::Pub {
+            subject: arg(0),
+            reply,
+            size,
+            payload: Span::new(body, body + len),
+        };
+        (op, len)
+    };
+    let frame_len = line_len + body_len + 2;
+    if rest.get(line_len + body_len..frame_len)? != b"\r\n" {
+        return None;
+    }
+    Some(Parsed::Op {
+        op,
+        control_line: Span::new(start, start + line_end),
+        frame_len,
+    })
+}
+
+/// [`parse`] without its fast path: every operation, every incomplete
+/// frame, every error. Public so tests and fuzzing can hold the fast path
+/// to it.
+pub fn parse_general(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, ProtocolError> {
     let rest = &buf[start..];
     if rest.is_empty() {
         return Ok(Parsed::Incomplete { frame_len: None });
