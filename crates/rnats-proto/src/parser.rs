@@ -238,52 +238,59 @@ pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, Protoc
 #[inline]
 pub fn parse_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<Parsed> {
     let rest = buf.get(start..)?;
-    let [a, b, c, d, e] = *rest.first_chunk::<5>()?;
-    let (hpub, args_start) =
-        if a | 0x20 == b'p' && b | 0x20 == b'u' && c | 0x20 == b'b' && d == b' ' {
-            (false, 4)
-        } else if a | 0x20 == b'h'
-            && b | 0x20 == b'p'
-            && c | 0x20 == b'u'
-            && d | 0x20 == b'b'
-            && e == b' '
-        {
-            (true, 5)
-        } else {
-            return None;
-        };
-    // Where each argument ends: at a single space, the last at `\r\n`.
-    let mut ends = [0usize; 4];
-    let mut count = 0;
-    let mut at = args_start;
-    loop {
-        let end = at + scan::find_space_or_control(rest.get(at..)?)?;
-        if end == at || count == ends.len() {
-            return None;
-        }
-        ends[count] = end;
-        count += 1;
-        match rest[end] {
-            b' ' => at = end + 1,
-            b'\r' => break,
-            _ => return None,
-        }
-    }
-    let line_end = ends[count - 1];
-    if rest.get(line_end + 1) != Some(&b'\n') || line_end - args_start > limits.max_control_line {
+    let &[a, b, c, d, e, ..] = rest else {
+        return None;
+    };
+    let hpub = if a | 0x20 == b'p' && b | 0x20 == b'u' && c | 0x20 == b'b' && d == b' ' {
+        false
+    } else if a | 0x20 == b'h'
+        && b | 0x20 == b'p'
+        && c | 0x20 == b'u'
+        && d | 0x20 == b'b'
+        && e == b' '
+    {
+        true
+    } else {
+        return None;
+    };
+    let args_start = if hpub { 5 } else { 4 };
+    // The arguments, each ended by a single space or, the last, by `\r`.
+    let (subject_end, sep) = scan::token(rest, args_start)?;
+    if sep != b' ' {
         return None;
     }
-    let line_len = line_end + 2;
-    let arg = |i: usize| {
-        let s = if i == 0 { args_start } else { ends[i - 1] + 1 };
-        Span::new(start + s, start + ends[i])
+    let (second_end, sep) = scan::token(rest, subject_end + 1)?;
+    let (third_end, sep) = match sep {
+        b' ' => scan::token(rest, second_end + 1)?,
+        _ => (second_end, sep),
     };
+    let (fourth_end, sep) = match sep {
+        b' ' if hpub => scan::token(rest, third_end + 1)?,
+        _ => (third_end, sep),
+    };
+    let line_end = fourth_end;
+    if sep != b'\r'
+        || rest.get(line_end + 1) != Some(&b'\n')
+        || line_end - args_start > limits.max_control_line
+    {
+        return None;
+    }
+    let span = |from: usize, to: usize| Span::new(start + from, start + to);
+    let subject = span(args_start, subject_end);
+    // Arguments after the subject: the second, third and fourth ends tell
+    // how many there were (an end equal to the one before means none).
+    let second = span(subject_end + 1, second_end);
+    let third = span(second_end + 1, third_end);
+    let fourth = span(third_end + 1, fourth_end);
+    let line_len = line_end + 2;
     let body = start + line_len;
     let (op, body_len) = if hpub {
-        let (reply, hsize, tsize) = match count {
-            3 => (None, arg(1), arg(2)),
-            4 => (Some(arg(1)), arg(2), arg(3)),
-            _ => return None,
+        let (reply, hsize, tsize) = if fourth_end != third_end {
+            (Some(second), third, fourth)
+        } else if third_end != second_end {
+            (None, second, third)
+        } else {
+            return None;
         };
         let header_len = scan::digits(hsize.of(buf))?;
         let total = scan::digits(tsize.of(buf))?;
@@ -291,7 +298,7 @@ pub fn parse_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<Parsed> {
             return None;
         }
         let op = ClientOp::HPub {
-            subject: arg(0),
+            subject,
             reply,
             header_len,
             header_size: hsize,
@@ -300,17 +307,17 @@ pub fn parse_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<Parsed> {
         };
         (op, total)
     } else {
-        let (reply, size) = match count {
-            2 => (None, arg(1)),
-            3 => (Some(arg(1)), arg(2)),
-            _ => return None,
+        let (reply, size) = if third_end != second_end {
+            (Some(second), third)
+        } else {
+            (None, second)
         };
         let len = scan::digits(size.of(buf))?;
         if len > limits.max_payload {
             return None;
         }
         let op = ClientOp::Pub {
-            subject: arg(0),
+            subject,
             reply,
             size,
             payload: Span::new(body, body + len),

@@ -9,28 +9,48 @@ const fn splat(b: u8) -> u64 {
     u64::from_ne_bytes([b; 8])
 }
 
+/// Whether any of the eight bytes of `x` is a space or below it, as a mask
+/// whose lowest set bit is in the first such byte.
+///
+/// A word-at-a-time "has a byte less than n" test: a byte below `0x21`
+/// borrows when `0x21` is taken from it, and only bytes below `0x80` keep
+/// their top bit clear; bytes above the first hit may be flagged wrongly by
+/// its borrow, never the bytes below it, so the lowest flag is exact.
+#[inline(always)]
+fn space_or_control_mask(x: u64) -> u64 {
+    x.wrapping_sub(splat(0x21)) & !x & splat(0x80)
+}
+
 /// The index of the first byte of `s` that is a space or below it: the
 /// argument separators (space, tab), the line end (`\r`, `\n`) and the
 /// other control characters, which the fast paths leave to the general one.
-///
-/// Eight bytes are looked at in one step (a word-at-a-time "has a byte
-/// less than n" test: a byte below `0x21` borrows when `0x21` is taken
-/// from it, and only bytes below `0x80` keep their top bit clear; bytes
-/// above the first hit may be flagged wrongly by its borrow, never the
-/// bytes below it, so the lowest flag is exact).
+/// Eight bytes are looked at in one step.
 #[inline]
 pub(crate) fn find_space_or_control(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(word) = s.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        let x = u64::from_le_bytes(*word);
-        let hit = x.wrapping_sub(splat(0x21)) & !x & splat(0x80);
+    let mut at = 0;
+    while let Some(word) = s.get(at..at + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let hit = space_or_control_mask(u64::from_le_bytes(bytes));
         if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        at += 8;
     }
-    let tail = s.get(i..)?;
-    tail.iter().position(|&b| b <= b' ').map(|p| i + p)
+    let tail = s.get(at..)?;
+    tail.iter().position(|&b| b <= b' ').map(|p| at + p)
+}
+
+/// The argument of `line` that starts at `from`: where it ends and the
+/// byte that ends it (a space or a control character). `None` if it is
+/// empty (a repeated blank) or nothing ends it in `line` yet.
+#[inline(always)]
+pub(crate) fn token(line: &[u8], from: usize) -> Option<(usize, u8)> {
+    let end = from + find_space_or_control(line.get(from..)?)?;
+    if end == from {
+        return None;
+    }
+    Some((end, *line.get(end)?))
 }
 
 /// A size written in decimal: 1 to 18 digits, nothing else (the rule of

@@ -233,6 +233,12 @@ impl Account {
         lock(&self.remote_connections).values().sum()
     }
 
+    /// Whether it exports or imports anything: one atomic load.
+    #[inline]
+    pub fn has_routes(&self) -> bool {
+        self.has_routes.load(Ordering::Acquire)
+    }
+
     pub fn routes(&self) -> Option<Arc<Routes>> {
         if !self.has_routes.load(Ordering::Acquire) {
             return None;

@@ -390,7 +390,29 @@ impl Session {
         self.process(op, chunk)
     }
 
+    /// Carries out one operation. A `PUB` is done here, inlined into the
+    /// read loop with everything it does for a message that needs nothing
+    /// unusual; the rest goes to [`Session::process_other`].
+    #[inline]
     fn process(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
+        match op {
+            ClientOp::Pub {
+                subject,
+                reply,
+                size,
+                payload,
+            } => {
+                let sizes = Sizes::Msg(size.of(chunk));
+                self.received.count(payload.end - payload.start);
+                self.publish(chunk, subject, reply, sizes, payload);
+                Ok(())
+            }
+            op => self.process_other(op, chunk),
+        }
+    }
+
+    #[inline(never)]
+    fn process_other(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
         match op {
             ClientOp::Connect { .. } => Ok(()),
             ClientOp::Pub {
@@ -848,6 +870,7 @@ impl Session {
     }
 
     /// Routes one message to every matching subscription.
+    #[inline]
     fn publish(
         &mut self,
         chunk: &Bytes,
@@ -864,17 +887,34 @@ impl Session {
         // Subject mappings apply first, as on nats-server: permissions and
         // routing see the mapped subject.
         if self.account.has_mappings() {
-            let mut mappings = std::mem::take(&mut self.mappings);
-            let cluster = || self.server.cluster.as_ref().map(|c| c.name());
-            let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
-            self.route_published(chunk, to, reply, sizes, message);
-            self.mappings = mappings;
+            self.publish_mapped(chunk, subj, reply, sizes, message);
         } else {
             self.route_published(chunk, subj, reply, sizes, message);
         }
     }
 
-    /// Routes one message, under the subject it has after mapping.
+    #[inline(never)]
+    fn publish_mapped(
+        &mut self,
+        chunk: &Bytes,
+        subj: &[u8],
+        reply: Option<Span>,
+        sizes: Sizes<'_>,
+        message: Span,
+    ) {
+        let mut mappings = std::mem::take(&mut self.mappings);
+        let cluster = || self.server.cluster.as_ref().map(|c| c.name());
+        let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
+        self.route_published(chunk, to, reply, sizes, message);
+        self.mappings = mappings;
+    }
+
+    /// Routes one message, under the subject it has after mapping. Inlined
+    /// into the read loop: what most messages need is a few checks, the
+    /// match (from the connection's cache) and the deliveries; the rest
+    /// (permissions, imports, replies to cross-account requests, no
+    /// responders) is in functions of its own.
+    #[inline]
     fn route_published(
         &mut self,
         chunk: &Bytes,
@@ -883,17 +923,8 @@ impl Session {
         sizes: Sizes<'_>,
         message: Span,
     ) {
-        if !self.may_publish(subj) {
-            let text = format!(
-                "Permissions Violation for Publish to \"{}\"",
-                String::from_utf8_lossy(subj)
-            );
-            error!(
-                "{} - Publish Violation - {}",
-                self.client.tag,
-                String::from_utf8_lossy(subj)
-            );
-            self.err(&text);
+        if self.permissions.is_some() && !self.may_publish(subj) {
+            self.publish_denied(subj);
             return;
         }
         // nats-server acknowledges before it delivers.
@@ -905,6 +936,25 @@ impl Session {
             sizes,
             body: message,
         };
+        if self.account.has_routes() {
+            self.route_with_imports(&msg);
+            return;
+        }
+        let matches = self.cache.lookup(&self.account, subj);
+        let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
+        if !matched_nothing {
+            let skip = (!self.echo).then_some(self.client.id);
+            self.out.deliver_all(matches, &msg, skip, &[]);
+        }
+        if subj.starts_with(RESPONSE_PREFIX) || (matched_nothing && self.no_responders) {
+            self.after_delivery(&msg, matched_nothing, false);
+        }
+    }
+
+    /// [`Session::route_published`] in an account that exports or imports:
+    /// the importers first, then the local subscribers.
+    #[inline(never)]
+    fn route_with_imports(&mut self, msg: &Message<'_>) {
         // Queue groups an importing account's local member took (no
         // allocation unless there is one).
         let mut served = Vec::new();
@@ -913,14 +963,21 @@ impl Session {
             let cluster = self.server.cluster.as_deref();
             imported =
                 self.out
-                    .route_to_importers(&self.account, &routes, &msg, &mut served, cluster);
+                    .route_to_importers(&self.account, &routes, msg, &mut served, cluster);
         }
-        let matches = self.cache.lookup(&self.account, subj);
+        let matches = self.cache.lookup(&self.account, msg.subject);
         let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
         let skip = (!self.echo).then_some(self.client.id);
-        self.out.deliver_all(matches, &msg, skip, &served);
-        if subj.starts_with(RESPONSE_PREFIX) {
-            self.out.route_response(&self.account, &msg);
+        self.out.deliver_all(matches, msg, skip, &served);
+        self.after_delivery(msg, matched_nothing, imported);
+    }
+
+    /// A reply to a cross-account request goes back to its requester; a
+    /// request nobody took gets its no-responders status.
+    #[inline(never)]
+    fn after_delivery(&mut self, msg: &Message<'_>, matched_nothing: bool, imported: bool) {
+        if msg.subject.starts_with(RESPONSE_PREFIX) {
+            self.out.route_response(&self.account, msg);
         }
         if matched_nothing
             && !imported
@@ -929,6 +986,21 @@ impl Session {
         {
             self.no_responders_reply(reply);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn publish_denied(&mut self, subj: &[u8]) {
+        let text = format!(
+            "Permissions Violation for Publish to \"{}\"",
+            String::from_utf8_lossy(subj)
+        );
+        error!(
+            "{} - Publish Violation - {}",
+            self.client.tag,
+            String::from_utf8_lossy(subj)
+        );
+        self.err(&text);
     }
 
     /// Adds what this read published to the connection's, its account's
@@ -1000,6 +1072,7 @@ impl Session {
         }
     }
 
+    #[inline]
     fn ok(&mut self) {
         if self.verbose {
             self.reply(encode::OK, "OK");

@@ -338,7 +338,7 @@ impl Deliveries {
             Delivery::Exhausted => return false,
         }
         if let Sink::Internal(inbox) = &sub.sink {
-            return inbox.push(msg, self.publisher);
+            return self.deliver_internal(inbox, msg);
         }
         let client = &sub.client;
         if let Some(reply) = msg.reply {
@@ -373,6 +373,11 @@ impl Deliveries {
         true
     }
 
+    #[inline(never)]
+    fn deliver_internal(&self, inbox: &crate::system::Inbox, msg: &Message<'_>) -> bool {
+        inbox.push(msg, self.publisher)
+    }
+
     /// A client that did not ask for headers gets the payload alone, as
     /// `MSG` (the stripped size is formatted here, only then).
     #[cold]
@@ -399,11 +404,20 @@ impl Deliveries {
     }
 
     /// Remembers what a client's answer to an enqueue asks of this producer.
+    #[inline]
     fn queued(&mut self, client: &Arc<Client>, queued: Queued) {
         if queued.wake {
             self.to_flush.push(client.clone());
         }
-        if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
+        if queued.backlogged {
+            self.backlogged(client);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn backlogged(&mut self, client: &Arc<Client>) {
+        if !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
             self.behind.push(client.clone());
         }
     }
@@ -440,9 +454,6 @@ impl Deliveries {
     }
 }
 
-/// Appends a message's body and the closing CRLF: large payloads by
-/// reference to the publisher's buffer, small ones copied.
-#[inline]
 /// A message with headers, as a client whose CONNECT did not ask for them
 /// gets it (as nats-server sends it): `MSG` with the payload alone. A
 /// client that does not know `HMSG` would take it for an error.
@@ -468,6 +479,9 @@ fn without_headers<'a>(
     }
 }
 
+/// Appends a message's body and the closing CRLF: large payloads by
+/// reference to the publisher's buffer, small ones copied.
+#[inline]
 fn put_body(batch: &mut Batch, msg: &Message<'_>) {
     let payload = msg.body.of(msg.chunk);
     if payload.len() >= crate::connection::outbound::SHARE_THRESHOLD {
@@ -497,6 +511,8 @@ pub enum Sizes<'a> {
     HMsg(&'a [u8], &'a [u8]),
 }
 
+#[cold]
+#[inline(never)]
 fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
     let subject = String::from_utf8_lossy(msg.subject);
     let sid = String::from_utf8_lossy(&sub.sid);
