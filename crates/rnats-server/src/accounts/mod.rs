@@ -15,6 +15,7 @@
 //! connection core's (`connection::delivery`), which reads the routes here.
 
 pub mod mapping;
+pub(crate) mod match_cache;
 pub mod subscription;
 
 use std::borrow::Cow;

@@ -21,6 +21,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::accounts::mapping::MappingCache;
+use crate::accounts::match_cache::MatchCache;
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
@@ -31,80 +32,12 @@ use crate::connection::reader::{Outcome, Role, read_loop};
 use crate::connection::{Client, CloseReason, Details};
 use crate::server::ServerShared;
 use crate::stats::Counts;
-use crate::sublist::Matches;
 use crate::sync::lock;
 
 /// The most a read takes (see [`crate::connection::reader`]).
 const MAX_READ: usize = 256 * 1024;
-/// Match results a connection remembers for the subjects it publishes to.
-const LOCAL_CACHE_SIZE: usize = 512;
 /// Publish-permission verdicts a connection remembers.
 const VERDICT_CACHE_SIZE: usize = 1024;
-
-/// A per-connection memo of subscription-index lookups, valid while the
-/// index's generation does not change.
-struct MatchCache {
-    generation: u64,
-    entries: HashMap<Box<[u8]>, Arc<Matches<Subscription>>>,
-    /// The last subject looked up and its result: publishers mostly
-    /// repeat a subject, and comparing bytes is cheaper than hashing.
-    last_subject: Vec<u8>,
-    last: Option<Arc<Matches<Subscription>>>,
-}
-
-impl MatchCache {
-    fn new() -> Self {
-        MatchCache {
-            generation: u64::MAX,
-            entries: HashMap::new(),
-            last_subject: Vec::new(),
-            last: None,
-        }
-    }
-
-    fn clear(&mut self) {
-        self.entries.clear();
-        self.last = None;
-    }
-
-    /// What `subject` matches in `account`, borrowed from the cache (no
-    /// reference count is touched on a hit).
-    #[inline]
-    fn lookup(&mut self, account: &Account, subject: &[u8]) -> &Matches<Subscription> {
-        let generation = account.sublist.generation();
-        if self.generation != generation {
-            self.clear();
-            self.generation = generation;
-        }
-        if self.last.is_none() || self.last_subject != subject {
-            let matches = match self.entries.get(subject) {
-                Some(m) => m.clone(),
-                None => {
-                    let m = account.sublist.matches(subject);
-                    if self.entries.len() >= LOCAL_CACHE_SIZE {
-                        self.entries.clear();
-                    }
-                    self.entries.insert(subject.into(), m.clone());
-                    m
-                }
-            };
-            self.last_subject.clear();
-            self.last_subject.extend_from_slice(subject);
-            self.last = Some(matches);
-        }
-        match &self.last {
-            Some(m) => m,
-            None => unreachable_matches(),
-        }
-    }
-}
-
-/// Never reached (`last` was just set); an empty result keeps it panic-free.
-#[cold]
-fn unreachable_matches() -> &'static Matches<Subscription> {
-    static EMPTY: std::sync::OnceLock<Matches<Subscription>> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(Matches::default)
-}
 
 /// Subscriptions removed under one hold of the account index's write lock
 /// when a connection leaves (see `drop_all_subscriptions`).
@@ -313,7 +246,12 @@ impl Session {
     async fn handle(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Result<(), Stop>) {
         let mut pos = 0;
         loop {
-            if let Some(op) = self.skipping.take() {
+            // The common case first: a run of PUBs, read by the parser's fast
+            // path and carried out without building an operation for each.
+            pos = self.publish_run(chunk, pos);
+            if self.skipping.is_some()
+                && let Some(op) = self.skipping.take()
+            {
                 let (skipped, line_ended) = parser::skip_line(&chunk[pos..]);
                 pos += skipped;
                 if !line_ended {
@@ -375,6 +313,39 @@ impl Session {
             }
             op => self.carry_out_now(op, line, chunk),
         }
+    }
+
+    /// Carries out the `PUB`s from `pos` on that the parser's fast path
+    /// reads (`parser::parse_fast`: the usual form, the whole frame here),
+    /// one after the other, while nothing else needs doing for them (the
+    /// connection may publish, no protocol trace is on); returns where the
+    /// first frame it left alone starts, for the general path. Each one does
+    /// exactly what [`Session::carry_out_now`] does with the same `PUB`.
+    #[inline(never)]
+    fn publish_run(&mut self, chunk: &Bytes, mut pos: usize) -> usize {
+        if (self.auth_required && !self.connected) || self.skipping.is_some() {
+            return pos;
+        }
+        while !enabled!(Level::TRACE) {
+            let Some(Parsed::Op {
+                op:
+                    ClientOp::Pub {
+                        subject,
+                        reply,
+                        size,
+                        payload,
+                    },
+                frame_len,
+                ..
+            }) = parser::parse_fast(chunk, pos, &self.limits)
+            else {
+                break;
+            };
+            pos += frame_len;
+            self.received.count(payload.end - payload.start);
+            self.publish(chunk, subject, reply, Sizes::Msg(size.of(chunk)), payload);
+        }
+        pos
     }
 
     /// Everything but CONNECT: no await, so the per-message path builds

@@ -67,6 +67,7 @@ impl Deliveries {
     /// messages back (echo off). Each route with interest gets the message
     /// once, naming the queue groups it is to deliver to, except the groups
     /// in `served` (a local member of the same name already had it).
+    #[inline]
     pub fn deliver_all(
         &mut self,
         matches: &Matches<Subscription>,
@@ -83,6 +84,23 @@ impl Deliveries {
                 self.deliver(sub, msg);
             }
         }
+        if !matches.queues.is_empty() {
+            self.deliver_to_groups(matches, msg, skip, served);
+        }
+        if !self.routes.is_empty() {
+            self.send_to_routes(msg);
+        }
+    }
+
+    /// The queue-group part of [`Deliveries::deliver_all`].
+    #[inline(never)]
+    fn deliver_to_groups(
+        &mut self,
+        matches: &Matches<Subscription>,
+        msg: &Message<'_>,
+        skip: Option<u64>,
+        served: &[Box<[u8]>],
+    ) {
         for group in &matches.queues {
             let members = &group.members;
             let start = self.next_random() as usize % members.len().max(1);
@@ -117,9 +135,6 @@ impl Deliveries {
             {
                 self.route_target(sub, Some(&group.name));
             }
-        }
-        if !self.routes.is_empty() {
-            self.send_to_routes(msg);
         }
     }
 
@@ -481,7 +496,7 @@ fn without_headers<'a>(
 
 /// Appends a message's body and the closing CRLF: large payloads by
 /// reference to the publisher's buffer, small ones copied.
-#[inline]
+#[inline(always)]
 fn put_body(batch: &mut Batch, msg: &Message<'_>) {
     let payload = msg.body.of(msg.chunk);
     if payload.len() >= crate::connection::outbound::SHARE_THRESHOLD {
