@@ -885,7 +885,7 @@ impl Session {
     /// match (from the connection's cache) and the deliveries; the rest
     /// (permissions, imports, replies to cross-account requests, no
     /// responders) is in functions of its own.
-    #[inline]
+    #[inline(always)]
     fn route_published(
         &mut self,
         chunk: &Bytes,

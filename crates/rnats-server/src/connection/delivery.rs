@@ -67,7 +67,7 @@ impl Deliveries {
     /// messages back (echo off). Each route with interest gets the message
     /// once, naming the queue groups it is to deliver to, except the groups
     /// in `served` (a local member of the same name already had it).
-    #[inline]
+    #[inline(always)]
     pub fn deliver_all(
         &mut self,
         matches: &Matches<Subscription>,
@@ -342,7 +342,7 @@ impl Deliveries {
 
     /// Queues the message for one subscription. False if it took nothing
     /// (its delivery limit was already reached).
-    #[inline]
+    #[inline(always)]
     pub fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>) -> bool {
         if denied(sub, msg) {
             return false;
