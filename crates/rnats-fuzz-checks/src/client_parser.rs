@@ -8,7 +8,8 @@
 //!   with its spans (a payload is as long as announced and followed by `\r\n`);
 //! - `Incomplete { frame_len: Some(n) }` asks for more than the buffer holds;
 //! - cutting the input into several reads gives the same operations, and the same error, as
-//!   one read.
+//!   one read;
+//! - whatever the fast path (`parser::parse_fast`) answers, the general path answers too.
 
 use rnats_proto::parser::{self, ClientOp, Limits, Parsed, ProtocolError, Span};
 
@@ -86,6 +87,13 @@ fn feed(data: &[u8], cuts: &[usize], limits: &Limits) -> Vec<Event> {
                     break;
                 }
                 events.push(Event::Op(own(&op, &pending)));
+            }
+            if let Some(fast) = parser::parse_fast(&pending, pos, limits) {
+                assert_eq!(
+                    Ok(fast),
+                    parser::parse_general(&pending, pos, limits),
+                    "the fast path disagrees with the general one"
+                );
             }
             match parser::parse(&pending, pos, limits) {
                 Ok(Parsed::Op {

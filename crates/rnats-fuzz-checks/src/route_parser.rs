@@ -7,7 +7,8 @@
 //!   frame inside the buffer, and a message is as long as announced and ends with `\r\n`;
 //! - `Incomplete { frame_len: Some(n) }` asks for more than the buffer holds;
 //! - cutting the input into several reads gives the same operations, and the same error, as
-//!   one read.
+//!   one read;
+//! - whatever the fast path (`route::parse_fast`) answers, the general path answers too.
 
 use rnats_proto::parser::Span;
 use rnats_proto::route::{self, RouteError, RouteOp, RouteParsed};
@@ -48,6 +49,13 @@ fn feed(data: &[u8], cuts: &[usize], max_line: usize, max_payload: usize) -> Vec
         last = end;
         let mut pos = 0;
         while pos < pending.len() {
+            if let Some(fast) = route::parse_fast(&pending, pos, max_line, max_payload) {
+                assert_eq!(
+                    Ok(fast),
+                    route::parse_general(&pending, pos, max_line, max_payload),
+                    "the fast path disagrees with the general one"
+                );
+            }
             match route::parse(&pending, pos, max_line, max_payload) {
                 Ok(RouteParsed::Op {
                     op,

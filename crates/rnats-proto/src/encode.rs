@@ -53,7 +53,7 @@ pub fn hmsg_header(
     out.put_slice(b"\r\n");
 }
 
-#[inline]
+#[inline(always)]
 fn subject_sid_reply(out: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>) {
     out.put_slice(subject);
     out.put_u8(b' ');

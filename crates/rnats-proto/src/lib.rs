@@ -11,6 +11,7 @@ pub mod errors;
 pub mod messages;
 pub mod parser;
 pub mod route;
+mod scan;
 pub mod subject;
 pub mod transform;
 pub mod url;

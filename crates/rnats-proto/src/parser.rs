@@ -16,6 +16,8 @@
 
 use memchr::memchr;
 
+use crate::scan;
+
 /// A byte range of the buffer given to [`parse`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -211,7 +213,132 @@ fn starts_with_ignore_case(haystack: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// Parses the frame that starts at `buf[start]`.
+///
+/// A whole `PUB`/`HPUB` frame written the usual way is read by
+/// [`parse_fast`]; everything else, and every error, by [`parse_general`].
+/// The two agree on every input the fast path takes (property-tested).
+#[inline]
 pub fn parse(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, ProtocolError> {
+    match parse_fast(buf, start, limits) {
+        Some(parsed) => Ok(parsed),
+        None => parse_general(buf, start, limits),
+    }
+}
+
+/// The fast path of [`parse`]: a whole `PUB <subject> [reply] <size>\r\n`
+/// or `HPUB <subject> [reply] <header size> <total size>\r\n` frame (the
+/// verb in any case), its arguments separated by single spaces, within the
+/// limits, its payload and closing `\r\n` in the buffer. One scan finds
+/// the spaces and the `\r`, the sizes are read in a short loop.
+///
+/// `None` for anything else — other operations, tabs, repeated blanks,
+/// control characters, a bare `\n`, a frame not all there, any error — so
+/// [`parse_general`] decides those and its errors stay the only ones. What
+/// it returns is exactly what [`parse_general`] returns for the same input.
+#[inline]
+pub fn parse_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<Parsed> {
+    let rest = buf.get(start..)?;
+    let &[a, b, c, d, e, ..] = rest else {
+        return None;
+    };
+    let hpub = if a | 0x20 == b'p' && b | 0x20 == b'u' && c | 0x20 == b'b' && d == b' ' {
+        false
+    } else if a | 0x20 == b'h'
+        && b | 0x20 == b'p'
+        && c | 0x20 == b'u'
+        && d | 0x20 == b'b'
+        && e == b' '
+    {
+        true
+    } else {
+        return None;
+    };
+    let args_start = if hpub { 5 } else { 4 };
+    // The arguments, each ended by a single space or, the last, by `\r`.
+    let (subject_end, sep) = scan::token(rest, args_start)?;
+    if sep != b' ' {
+        return None;
+    }
+    let (second_end, sep) = scan::token(rest, subject_end + 1)?;
+    let (third_end, sep) = match sep {
+        b' ' => scan::token(rest, second_end + 1)?,
+        _ => (second_end, sep),
+    };
+    let (fourth_end, sep) = match sep {
+        b' ' if hpub => scan::token(rest, third_end + 1)?,
+        _ => (third_end, sep),
+    };
+    let line_end = fourth_end;
+    if sep != b'\r'
+        || rest.get(line_end + 1) != Some(&b'\n')
+        || line_end - args_start > limits.max_control_line
+    {
+        return None;
+    }
+    let span = |from: usize, to: usize| Span::new(start + from, start + to);
+    let subject = span(args_start, subject_end);
+    // Arguments after the subject: the second, third and fourth ends tell
+    // how many there were (an end equal to the one before means none).
+    let second = span(subject_end + 1, second_end);
+    let third = span(second_end + 1, third_end);
+    let fourth = span(third_end + 1, fourth_end);
+    let line_len = line_end + 2;
+    let body = start + line_len;
+    let (op, body_len) = if hpub {
+        let (reply, hsize, tsize) = if fourth_end != third_end {
+            (Some(second), third, fourth)
+        } else if third_end != second_end {
+            (None, second, third)
+        } else {
+            return None;
+        };
+        let header_len = scan::digits(hsize.of(buf))?;
+        let total = scan::digits(tsize.of(buf))?;
+        if header_len > total || total > limits.max_payload {
+            return None;
+        }
+        let op = ClientOp::HPub {
+            subject,
+            reply,
+            header_len,
+            header_size: hsize,
+            total_size: tsize,
+            message: Span::new(body, body + total),
+        };
+        (op, total)
+    } else {
+        let (reply, size) = if third_end != second_end {
+            (Some(second), third)
+        } else {
+            (None, second)
+        };
+        let len = scan::digits(size.of(buf))?;
+        if len > limits.max_payload {
+            return None;
+        }
+        let op = ClientOp::Pub {
+            subject,
+            reply,
+            size,
+            payload: Span::new(body, body + len),
+        };
+        (op, len)
+    };
+    let frame_len = line_len + body_len + 2;
+    if rest.get(line_len + body_len..frame_len)? != b"\r\n" {
+        return None;
+    }
+    Some(Parsed::Op {
+        op,
+        control_line: Span::new(start, start + line_end),
+        frame_len,
+    })
+}
+
+/// [`parse`] without its fast path: every operation, every incomplete
+/// frame, every error. Public so tests and fuzzing can hold the fast path
+/// to it.
+pub fn parse_general(buf: &[u8], start: usize, limits: &Limits) -> Result<Parsed, ProtocolError> {
     let rest = &buf[start..];
     if rest.is_empty() {
         return Ok(Parsed::Incomplete { frame_len: None });

@@ -108,7 +108,127 @@ const MAX_ARGS: usize = 64;
 
 /// Parses one operation starting at `pos` in `buf`. Lines longer than
 /// `max_control_line` and payloads over `max_payload` are errors.
+///
+/// A whole `RMSG`/`HMSG` frame written the usual way is read by
+/// [`parse_fast`]; everything else, and every error, by [`parse_general`].
+#[inline]
 pub fn parse(
+    buf: &[u8],
+    pos: usize,
+    max_control_line: usize,
+    max_payload: usize,
+) -> Result<RouteParsed, RouteError> {
+    match parse_fast(buf, pos, max_control_line, max_payload) {
+        Some(parsed) => Ok(parsed),
+        None => parse_general(buf, pos, max_control_line, max_payload),
+    }
+}
+
+/// The fast path of [`parse`]: a whole `RMSG <account> <subject> [reply]
+/// <size>\r\n` or `HMSG <account> <subject> [reply] <header size> <total
+/// size>\r\n` frame (the name in any case) without queue names, its
+/// arguments separated by single spaces, within the limits, its payload and
+/// closing `\r\n` in the buffer: one scan for the spaces and the `\r`,
+/// the sizes read in a short loop.
+///
+/// `None` for anything else — queue forms, `LMSG`, tabs, repeated blanks,
+/// control characters, a frame not all there, any error — which
+/// [`parse_general`] then decides. What it returns is exactly what
+/// [`parse_general`] returns for the same input.
+#[inline]
+pub fn parse_fast(
+    buf: &[u8],
+    pos: usize,
+    max_control_line: usize,
+    max_payload: usize,
+) -> Option<RouteParsed> {
+    let rest = buf.get(pos..)?;
+    let [a, b, c, d, e] = *rest.first_chunk::<5>()?;
+    let hmsg = match a | 0x20 {
+        b'r' => false,
+        b'h' => true,
+        _ => return None,
+    };
+    if b | 0x20 != b'm' || c | 0x20 != b's' || d | 0x20 != b'g' || e != b' ' {
+        return None;
+    }
+    // Where each argument ends: at a single space, the last at `\r\n`.
+    let mut ends = [0usize; 5];
+    let mut count = 0;
+    let mut at = 5;
+    loop {
+        let end = at + crate::scan::find_space_or_control(rest.get(at..)?)?;
+        if end == at || count == ends.len() {
+            return None;
+        }
+        ends[count] = end;
+        count += 1;
+        match rest[end] {
+            b' ' => at = end + 1,
+            b'\r' => break,
+            _ => return None,
+        }
+    }
+    let line_end = ends[count - 1];
+    // The general path's limit counts up to the `\n`, the name included.
+    if rest.get(line_end + 1) != Some(&b'\n') || line_end + 1 > max_control_line {
+        return None;
+    }
+    let arg = |i: usize| {
+        let s = if i == 0 { 5 } else { ends[i - 1] + 1 };
+        Span {
+            start: pos + s,
+            end: pos + ends[i],
+        }
+    };
+    let with_reply = match (hmsg, count) {
+        (false, 3) | (true, 4) => false,
+        (false, 4) | (true, 5) => true,
+        _ => return None,
+    };
+    let total_size = arg(count - 1);
+    let total = crate::scan::digits(total_size.of(buf))?;
+    let (header_size, header_len) = if hmsg {
+        let h = arg(count - 2);
+        let len = crate::scan::digits(h.of(buf))?;
+        if len > total {
+            return None;
+        }
+        (Some(h), len)
+    } else {
+        (None, 0)
+    };
+    let after_line = line_end + 2;
+    let frame_len = after_line + total + 2;
+    if total > max_payload || rest.get(after_line + total..frame_len)? != b"\r\n" {
+        return None;
+    }
+    Some(RouteParsed::Op {
+        op: RouteOp::Msg {
+            account: arg(0),
+            subject: arg(1),
+            reply: with_reply.then(|| arg(2)),
+            queues: None,
+            header_size,
+            header_len,
+            total_size,
+            message: Span {
+                start: pos + after_line,
+                end: pos + after_line + total,
+            },
+        },
+        control_line: Span {
+            start: pos,
+            end: pos + line_end,
+        },
+        frame_len,
+    })
+}
+
+/// [`parse`] without its fast path: every operation, every incomplete
+/// frame, every error. Public so tests and fuzzing can hold the fast path
+/// to it.
+pub fn parse_general(
     buf: &[u8],
     pos: usize,
     max_control_line: usize,

@@ -15,6 +15,7 @@
 //! connection core's (`connection::delivery`), which reads the routes here.
 
 pub mod mapping;
+pub(crate) mod match_cache;
 pub mod subscription;
 
 use std::borrow::Cow;
@@ -231,6 +232,12 @@ impl Account {
     /// This account's client connections on the other servers.
     pub fn remote_connection_count(&self) -> usize {
         lock(&self.remote_connections).values().sum()
+    }
+
+    /// Whether it exports or imports anything: one atomic load.
+    #[inline]
+    pub fn has_routes(&self) -> bool {
+        self.has_routes.load(Ordering::Acquire)
     }
 
     pub fn routes(&self) -> Option<Arc<Routes>> {

@@ -21,6 +21,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
 use crate::accounts::mapping::MappingCache;
+use crate::accounts::match_cache::MatchCache;
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
@@ -31,80 +32,12 @@ use crate::connection::reader::{Outcome, Role, read_loop};
 use crate::connection::{Client, CloseReason, Details};
 use crate::server::ServerShared;
 use crate::stats::Counts;
-use crate::sublist::Matches;
 use crate::sync::lock;
 
 /// The most a read takes (see [`crate::connection::reader`]).
 const MAX_READ: usize = 256 * 1024;
-/// Match results a connection remembers for the subjects it publishes to.
-const LOCAL_CACHE_SIZE: usize = 512;
 /// Publish-permission verdicts a connection remembers.
 const VERDICT_CACHE_SIZE: usize = 1024;
-
-/// A per-connection memo of subscription-index lookups, valid while the
-/// index's generation does not change.
-struct MatchCache {
-    generation: u64,
-    entries: HashMap<Box<[u8]>, Arc<Matches<Subscription>>>,
-    /// The last subject looked up and its result: publishers mostly
-    /// repeat a subject, and comparing bytes is cheaper than hashing.
-    last_subject: Vec<u8>,
-    last: Option<Arc<Matches<Subscription>>>,
-}
-
-impl MatchCache {
-    fn new() -> Self {
-        MatchCache {
-            generation: u64::MAX,
-            entries: HashMap::new(),
-            last_subject: Vec::new(),
-            last: None,
-        }
-    }
-
-    fn clear(&mut self) {
-        self.entries.clear();
-        self.last = None;
-    }
-
-    /// What `subject` matches in `account`, borrowed from the cache (no
-    /// reference count is touched on a hit).
-    #[inline]
-    fn lookup(&mut self, account: &Account, subject: &[u8]) -> &Matches<Subscription> {
-        let generation = account.sublist.generation();
-        if self.generation != generation {
-            self.clear();
-            self.generation = generation;
-        }
-        if self.last.is_none() || self.last_subject != subject {
-            let matches = match self.entries.get(subject) {
-                Some(m) => m.clone(),
-                None => {
-                    let m = account.sublist.matches(subject);
-                    if self.entries.len() >= LOCAL_CACHE_SIZE {
-                        self.entries.clear();
-                    }
-                    self.entries.insert(subject.into(), m.clone());
-                    m
-                }
-            };
-            self.last_subject.clear();
-            self.last_subject.extend_from_slice(subject);
-            self.last = Some(matches);
-        }
-        match &self.last {
-            Some(m) => m,
-            None => unreachable_matches(),
-        }
-    }
-}
-
-/// Never reached (`last` was just set); an empty result keeps it panic-free.
-#[cold]
-fn unreachable_matches() -> &'static Matches<Subscription> {
-    static EMPTY: std::sync::OnceLock<Matches<Subscription>> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(Matches::default)
-}
 
 /// Subscriptions removed under one hold of the account index's write lock
 /// when a connection leaves (see `drop_all_subscriptions`).
@@ -313,7 +246,12 @@ impl Session {
     async fn handle(&mut self, chunk: &Bytes, want: &mut usize) -> (usize, Result<(), Stop>) {
         let mut pos = 0;
         loop {
-            if let Some(op) = self.skipping.take() {
+            // The common case first: a run of PUBs, read by the parser's fast
+            // path and carried out without building an operation for each.
+            pos = self.publish_run(chunk, pos);
+            if self.skipping.is_some()
+                && let Some(op) = self.skipping.take()
+            {
                 let (skipped, line_ended) = parser::skip_line(&chunk[pos..]);
                 pos += skipped;
                 if !line_ended {
@@ -377,6 +315,39 @@ impl Session {
         }
     }
 
+    /// Carries out the `PUB`s from `pos` on that the parser's fast path
+    /// reads (`parser::parse_fast`: the usual form, the whole frame here),
+    /// one after the other, while nothing else needs doing for them (the
+    /// connection may publish, no protocol trace is on); returns where the
+    /// first frame it left alone starts, for the general path. Each one does
+    /// exactly what [`Session::carry_out_now`] does with the same `PUB`.
+    #[inline(never)]
+    fn publish_run(&mut self, chunk: &Bytes, mut pos: usize) -> usize {
+        if (self.auth_required && !self.connected) || self.skipping.is_some() {
+            return pos;
+        }
+        while !enabled!(Level::TRACE) {
+            let Some(Parsed::Op {
+                op:
+                    ClientOp::Pub {
+                        subject,
+                        reply,
+                        size,
+                        payload,
+                    },
+                frame_len,
+                ..
+            }) = parser::parse_fast(chunk, pos, &self.limits)
+            else {
+                break;
+            };
+            pos += frame_len;
+            self.received.count(payload.end - payload.start);
+            self.publish(chunk, subject, reply, Sizes::Msg(size.of(chunk)), payload);
+        }
+        pos
+    }
+
     /// Everything but CONNECT: no await, so the per-message path builds
     /// and polls no future.
     #[inline]
@@ -390,7 +361,29 @@ impl Session {
         self.process(op, chunk)
     }
 
+    /// Carries out one operation. A `PUB` is done here, inlined into the
+    /// read loop with everything it does for a message that needs nothing
+    /// unusual; the rest goes to [`Session::process_other`].
+    #[inline]
     fn process(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
+        match op {
+            ClientOp::Pub {
+                subject,
+                reply,
+                size,
+                payload,
+            } => {
+                let sizes = Sizes::Msg(size.of(chunk));
+                self.received.count(payload.end - payload.start);
+                self.publish(chunk, subject, reply, sizes, payload);
+                Ok(())
+            }
+            op => self.process_other(op, chunk),
+        }
+    }
+
+    #[inline(never)]
+    fn process_other(&mut self, op: ClientOp, chunk: &Bytes) -> Outcome {
         match op {
             ClientOp::Connect { .. } => Ok(()),
             ClientOp::Pub {
@@ -848,6 +841,7 @@ impl Session {
     }
 
     /// Routes one message to every matching subscription.
+    #[inline]
     fn publish(
         &mut self,
         chunk: &Bytes,
@@ -864,17 +858,34 @@ impl Session {
         // Subject mappings apply first, as on nats-server: permissions and
         // routing see the mapped subject.
         if self.account.has_mappings() {
-            let mut mappings = std::mem::take(&mut self.mappings);
-            let cluster = || self.server.cluster.as_ref().map(|c| c.name());
-            let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
-            self.route_published(chunk, to, reply, sizes, message);
-            self.mappings = mappings;
+            self.publish_mapped(chunk, subj, reply, sizes, message);
         } else {
             self.route_published(chunk, subj, reply, sizes, message);
         }
     }
 
-    /// Routes one message, under the subject it has after mapping.
+    #[inline(never)]
+    fn publish_mapped(
+        &mut self,
+        chunk: &Bytes,
+        subj: &[u8],
+        reply: Option<Span>,
+        sizes: Sizes<'_>,
+        message: Span,
+    ) {
+        let mut mappings = std::mem::take(&mut self.mappings);
+        let cluster = || self.server.cluster.as_ref().map(|c| c.name());
+        let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
+        self.route_published(chunk, to, reply, sizes, message);
+        self.mappings = mappings;
+    }
+
+    /// Routes one message, under the subject it has after mapping. Inlined
+    /// into the read loop: what most messages need is a few checks, the
+    /// match (from the connection's cache) and the deliveries; the rest
+    /// (permissions, imports, replies to cross-account requests, no
+    /// responders) is in functions of its own.
+    #[inline(always)]
     fn route_published(
         &mut self,
         chunk: &Bytes,
@@ -883,17 +894,8 @@ impl Session {
         sizes: Sizes<'_>,
         message: Span,
     ) {
-        if !self.may_publish(subj) {
-            let text = format!(
-                "Permissions Violation for Publish to \"{}\"",
-                String::from_utf8_lossy(subj)
-            );
-            error!(
-                "{} - Publish Violation - {}",
-                self.client.tag,
-                String::from_utf8_lossy(subj)
-            );
-            self.err(&text);
+        if self.permissions.is_some() && !self.may_publish(subj) {
+            self.publish_denied(subj);
             return;
         }
         // nats-server acknowledges before it delivers.
@@ -905,6 +907,25 @@ impl Session {
             sizes,
             body: message,
         };
+        if self.account.has_routes() {
+            self.route_with_imports(&msg);
+            return;
+        }
+        let matches = self.cache.lookup(&self.account, subj);
+        let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
+        if !matched_nothing {
+            let skip = (!self.echo).then_some(self.client.id);
+            self.out.deliver_all(matches, &msg, skip, &[]);
+        }
+        if subj.starts_with(RESPONSE_PREFIX) || (matched_nothing && self.no_responders) {
+            self.after_delivery(&msg, matched_nothing, false);
+        }
+    }
+
+    /// [`Session::route_published`] in an account that exports or imports:
+    /// the importers first, then the local subscribers.
+    #[inline(never)]
+    fn route_with_imports(&mut self, msg: &Message<'_>) {
         // Queue groups an importing account's local member took (no
         // allocation unless there is one).
         let mut served = Vec::new();
@@ -913,14 +934,21 @@ impl Session {
             let cluster = self.server.cluster.as_deref();
             imported =
                 self.out
-                    .route_to_importers(&self.account, &routes, &msg, &mut served, cluster);
+                    .route_to_importers(&self.account, &routes, msg, &mut served, cluster);
         }
-        let matches = self.cache.lookup(&self.account, subj);
+        let matches = self.cache.lookup(&self.account, msg.subject);
         let matched_nothing = matches.plain.is_empty() && matches.queues.is_empty();
         let skip = (!self.echo).then_some(self.client.id);
-        self.out.deliver_all(matches, &msg, skip, &served);
-        if subj.starts_with(RESPONSE_PREFIX) {
-            self.out.route_response(&self.account, &msg);
+        self.out.deliver_all(matches, msg, skip, &served);
+        self.after_delivery(msg, matched_nothing, imported);
+    }
+
+    /// A reply to a cross-account request goes back to its requester; a
+    /// request nobody took gets its no-responders status.
+    #[inline(never)]
+    fn after_delivery(&mut self, msg: &Message<'_>, matched_nothing: bool, imported: bool) {
+        if msg.subject.starts_with(RESPONSE_PREFIX) {
+            self.out.route_response(&self.account, msg);
         }
         if matched_nothing
             && !imported
@@ -929,6 +957,21 @@ impl Session {
         {
             self.no_responders_reply(reply);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn publish_denied(&mut self, subj: &[u8]) {
+        let text = format!(
+            "Permissions Violation for Publish to \"{}\"",
+            String::from_utf8_lossy(subj)
+        );
+        error!(
+            "{} - Publish Violation - {}",
+            self.client.tag,
+            String::from_utf8_lossy(subj)
+        );
+        self.err(&text);
     }
 
     /// Adds what this read published to the connection's, its account's
@@ -1000,6 +1043,7 @@ impl Session {
         }
     }
 
+    #[inline]
     fn ok(&mut self) {
         if self.verbose {
             self.reply(encode::OK, "OK");

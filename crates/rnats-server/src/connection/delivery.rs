@@ -67,6 +67,7 @@ impl Deliveries {
     /// messages back (echo off). Each route with interest gets the message
     /// once, naming the queue groups it is to deliver to, except the groups
     /// in `served` (a local member of the same name already had it).
+    #[inline(always)]
     pub fn deliver_all(
         &mut self,
         matches: &Matches<Subscription>,
@@ -83,6 +84,23 @@ impl Deliveries {
                 self.deliver(sub, msg);
             }
         }
+        if !matches.queues.is_empty() {
+            self.deliver_to_groups(matches, msg, skip, served);
+        }
+        if !self.routes.is_empty() {
+            self.send_to_routes(msg);
+        }
+    }
+
+    /// The queue-group part of [`Deliveries::deliver_all`].
+    #[inline(never)]
+    fn deliver_to_groups(
+        &mut self,
+        matches: &Matches<Subscription>,
+        msg: &Message<'_>,
+        skip: Option<u64>,
+        served: &[Box<[u8]>],
+    ) {
         for group in &matches.queues {
             let members = &group.members;
             let start = self.next_random() as usize % members.len().max(1);
@@ -117,9 +135,6 @@ impl Deliveries {
             {
                 self.route_target(sub, Some(&group.name));
             }
-        }
-        if !self.routes.is_empty() {
-            self.send_to_routes(msg);
         }
     }
 
@@ -327,7 +342,7 @@ impl Deliveries {
 
     /// Queues the message for one subscription. False if it took nothing
     /// (its delivery limit was already reached).
-    #[inline]
+    #[inline(always)]
     pub fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>) -> bool {
         if denied(sub, msg) {
             return false;
@@ -338,7 +353,7 @@ impl Deliveries {
             Delivery::Exhausted => return false,
         }
         if let Sink::Internal(inbox) = &sub.sink {
-            return inbox.push(msg, self.publisher);
+            return self.deliver_internal(inbox, msg);
         }
         let client = &sub.client;
         if let Some(reply) = msg.reply {
@@ -373,6 +388,11 @@ impl Deliveries {
         true
     }
 
+    #[inline(never)]
+    fn deliver_internal(&self, inbox: &crate::system::Inbox, msg: &Message<'_>) -> bool {
+        inbox.push(msg, self.publisher)
+    }
+
     /// A client that did not ask for headers gets the payload alone, as
     /// `MSG` (the stripped size is formatted here, only then).
     #[cold]
@@ -399,11 +419,20 @@ impl Deliveries {
     }
 
     /// Remembers what a client's answer to an enqueue asks of this producer.
+    #[inline]
     fn queued(&mut self, client: &Arc<Client>, queued: Queued) {
         if queued.wake {
             self.to_flush.push(client.clone());
         }
-        if queued.backlogged && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
+        if queued.backlogged {
+            self.backlogged(client);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn backlogged(&mut self, client: &Arc<Client>) {
+        if !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
             self.behind.push(client.clone());
         }
     }
@@ -440,9 +469,6 @@ impl Deliveries {
     }
 }
 
-/// Appends a message's body and the closing CRLF: large payloads by
-/// reference to the publisher's buffer, small ones copied.
-#[inline]
 /// A message with headers, as a client whose CONNECT did not ask for them
 /// gets it (as nats-server sends it): `MSG` with the payload alone. A
 /// client that does not know `HMSG` would take it for an error.
@@ -468,6 +494,9 @@ fn without_headers<'a>(
     }
 }
 
+/// Appends a message's body and the closing CRLF: large payloads by
+/// reference to the publisher's buffer, small ones copied.
+#[inline(always)]
 fn put_body(batch: &mut Batch, msg: &Message<'_>) {
     let payload = msg.body.of(msg.chunk);
     if payload.len() >= crate::connection::outbound::SHARE_THRESHOLD {
@@ -497,6 +526,8 @@ pub enum Sizes<'a> {
     HMsg(&'a [u8], &'a [u8]),
 }
 
+#[cold]
+#[inline(never)]
 fn trace_delivery(client: &Client, sub: &Subscription, msg: &Message<'_>) {
     let subject = String::from_utf8_lossy(msg.subject);
     let sid = String::from_utf8_lossy(&sub.sid);

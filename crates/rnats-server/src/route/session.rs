@@ -17,6 +17,7 @@ use tokio::io::AsyncRead;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Level, debug, enabled, error, info, trace};
 
+use crate::accounts::match_cache::MatchCache;
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX, Routes};
 use crate::connection::delivery::{Deliveries, Message, Sizes};
@@ -66,6 +67,10 @@ pub(super) struct RouteSession {
     subs: HashMap<Bytes, Arc<Subscription>>,
     /// The account of the last message or interest (most routes carry one).
     last_account: Option<(Bytes, Arc<Account>)>,
+    /// What routed subjects match, for the account it was filled in
+    /// (`cache_account`): cleared when a message is for another account.
+    cache: MatchCache,
+    cache_account: Option<Arc<Account>>,
     out: Deliveries,
     /// Messages the peer sent during the current read (see [`crate::stats`]).
     received: crate::stats::Counts,
@@ -221,6 +226,8 @@ impl RouteSession {
             to_self: false,
             subs: HashMap::new(),
             last_account: None,
+            cache: MatchCache::new(),
+            cache_account: None,
             out: Deliveries::new(client.id),
             received: crate::stats::Counts::default(),
             ops: Vec::new(),
@@ -363,8 +370,16 @@ impl RouteSession {
                     body: *message,
                 };
                 let queues = queues.map(|q| q.of(chunk));
-                let matches = acc.sublist.matches(msg.subject);
-                self.out.deliver_routed(&matches, &msg, queues);
+                if !self
+                    .cache_account
+                    .as_ref()
+                    .is_some_and(|cached| Arc::ptr_eq(cached, &acc))
+                {
+                    self.cache.clear();
+                    self.cache_account = Some(acc.clone());
+                }
+                let matches = self.cache.lookup(&acc, msg.subject);
+                self.out.deliver_routed(matches, &msg, queues);
                 if let Some(routes) = acc.routes() {
                     self.deliver_to_importers(&routes, &msg, queues);
                 }
@@ -450,7 +465,7 @@ impl RouteSession {
     /// before any of its users has logged in here).
     fn account(&mut self, name: &[u8]) -> Option<Arc<Account>> {
         if let Some((last, account)) = &self.last_account
-            && last[..] == *name
+            && crate::accounts::match_cache::same_bytes(last, name)
         {
             return Some(account.clone());
         }
