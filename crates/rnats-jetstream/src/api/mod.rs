@@ -426,25 +426,28 @@ fn check_account_limits<H: Host>(
     Ok(())
 }
 
+/// A create or update request refused.
+fn config_refused(kind: &'static str, error: ApiError) -> Answer {
+    json(
+        &StreamCreateResponse {
+            head: Head {
+                kind,
+                error: Some(error),
+            },
+            info: None,
+            did_create: false,
+        },
+        true,
+    )
+}
+
 fn create<H: Host>(
     engine: &Arc<Engine<H>>,
     acc: &Arc<JsAccount<H>>,
     name: &str,
     payload: &[u8],
 ) -> Answer {
-    let failed = |error: ApiError| {
-        json(
-            &StreamCreateResponse {
-                head: Head {
-                    kind: STREAM_CREATE,
-                    error: Some(error),
-                },
-                info: None,
-                did_create: false,
-            },
-            true,
-        )
-    };
+    let failed = |error| config_refused(STREAM_CREATE, error);
     let config = match requested_config(engine, name, payload) {
         Ok(c) => c,
         Err(e) => return failed(e),
@@ -525,19 +528,7 @@ fn update<H: Host>(
     name: &str,
     payload: &[u8],
 ) -> Answer {
-    let failed = |error: ApiError| {
-        json(
-            &StreamCreateResponse {
-                head: Head {
-                    kind: STREAM_UPDATE,
-                    error: Some(error),
-                },
-                info: None,
-                did_create: false,
-            },
-            true,
-        )
-    };
+    let failed = |error| config_refused(STREAM_UPDATE, error);
     let config = match requested_config(engine, name, payload) {
         Ok(c) => c,
         Err(e) => return failed(e),

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::{Bytes, BytesMut};
 
-use super::{Purge, Store, StoreError, StoreState, StoredMsg, SubjectInfo, filter_matches};
+use super::{
+    Purge, Store, StoreError, StoreState, StoredMsg, SubjectInfo, filter_matches, subject_counts,
+};
 
 /// What a message counts for: subject, headers, payload and 16 bytes for
 /// its sequence and timestamp.
@@ -315,14 +317,7 @@ impl Store for MemoryStore {
     }
 
     fn subjects(&mut self, filter: &str) -> Vec<(Bytes, u64)> {
-        let mut out: Vec<(Bytes, u64)> = self
-            .subjects
-            .iter()
-            .filter(|(s, _)| filter_matches(filter, s))
-            .map(|(s, p)| (s.clone(), p.msgs))
-            .collect();
-        out.sort();
-        out
+        subject_counts(self.subjects.iter().map(|(s, p)| (s, p.msgs)), filter)
     }
 
     fn deleted(&mut self) -> Vec<u64> {

@@ -176,6 +176,20 @@ pub trait Store: Send + 'static {
     fn destroy(self: Box<Self>) -> Result<(), StoreError>;
 }
 
+/// The counts of the subjects matching `filter`, sorted by subject (what
+/// [`Store::subjects`] returns, from a store's per-subject index).
+pub(crate) fn subject_counts<'a>(
+    subjects: impl Iterator<Item = (&'a Bytes, u64)>,
+    filter: &str,
+) -> Vec<(Bytes, u64)> {
+    let mut out: Vec<(Bytes, u64)> = subjects
+        .filter(|(s, _)| filter_matches(filter, s))
+        .map(|(s, n)| (s.clone(), n))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Whether `subject` is matched by a stream filter: empty and `>` match all.
 pub fn filter_matches(filter: &str, subject: &[u8]) -> bool {
     filter.is_empty()

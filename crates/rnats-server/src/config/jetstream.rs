@@ -37,15 +37,14 @@ fn storage_size(value: &Value) -> Result<i64, String> {
 }
 
 impl Reader {
-    /// Top-level `jetstream`: the settings when enabled, None when
-    /// disabled. `store_dir` given at the top level is passed in.
-    pub(super) fn jetstream(&mut self, entry: &MapEntry) -> Option<JetStreamConfig> {
-        let value = &entry.value;
+    /// `true`/`false`, `enabled`/`disabled` (and `enable`/`disable`), as
+    /// nats-server reads `jetstream: ...`; None, with its error, otherwise.
+    fn on_off(&mut self, value: &Value) -> Option<bool> {
         match &value.kind {
-            ValueKind::Bool(on) => on.then(JetStreamConfig::default),
+            ValueKind::Bool(on) => Some(*on),
             ValueKind::String(s) => match s.to_ascii_lowercase().as_str() {
-                "enabled" | "enable" => Some(JetStreamConfig::default()),
-                "disabled" | "disable" => None,
+                "enabled" | "enable" => Some(true),
+                "disabled" | "disable" => Some(false),
                 _ => {
                     self.fail(
                         &value.pos,
@@ -54,6 +53,19 @@ impl Reader {
                     None
                 }
             },
+            _ => None,
+        }
+    }
+
+    /// Top-level `jetstream`: the settings when enabled, None when
+    /// disabled. `store_dir` given at the top level is passed in.
+    pub(super) fn jetstream(&mut self, entry: &MapEntry) -> Option<JetStreamConfig> {
+        let value = &entry.value;
+        match &value.kind {
+            ValueKind::Bool(_) | ValueKind::String(_) => self
+                .on_off(value)
+                .unwrap_or(false)
+                .then(JetStreamConfig::default),
             ValueKind::Map(map) => {
                 let mut config = JetStreamConfig::default();
                 let mut enabled = true;
@@ -157,18 +169,10 @@ impl Reader {
     pub(super) fn account_jetstream(&mut self, entry: &MapEntry) -> Option<AccountLimits> {
         let value = &entry.value;
         match &value.kind {
-            ValueKind::Bool(on) => on.then(AccountLimits::default),
-            ValueKind::String(s) => match s.to_ascii_lowercase().as_str() {
-                "enabled" | "enable" => Some(AccountLimits::default()),
-                "disabled" | "disable" => None,
-                _ => {
-                    self.fail(
-                        &value.pos,
-                        format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
-                    );
-                    None
-                }
-            },
+            ValueKind::Bool(_) | ValueKind::String(_) => self
+                .on_off(value)
+                .unwrap_or(false)
+                .then(AccountLimits::default),
             ValueKind::Map(map) => {
                 let mut limits = AccountLimits::default();
                 for e in map {

@@ -47,7 +47,7 @@ impl Query {
     }
 }
 
-#[derive(Debug, Serialize, Clone, Copy)]
+#[derive(Debug, Serialize, Clone, Copy, Default)]
 pub struct ApiStats {
     pub level: u32,
     pub total: u64,
@@ -114,13 +114,8 @@ pub struct AccountDetail {
 
 #[derive(Debug, Serialize)]
 pub struct JsInfo {
-    pub memory: u64,
-    pub storage: u64,
-    pub reserved_memory: u64,
-    pub reserved_storage: u64,
-    pub accounts: usize,
-    pub ha_assets: usize,
-    pub api: ApiStats,
+    #[serde(flatten)]
+    pub stats: VarzStats,
     pub server_id: String,
     pub now: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -149,7 +144,8 @@ pub struct VarzJetStream {
     pub limits: Option<JsLimits>,
 }
 
-#[derive(Debug, Serialize)]
+/// The usage numbers `/varz` shows under `stats` and `/jsz` at its top.
+#[derive(Debug, Serialize, Default)]
 pub struct VarzStats {
     pub memory: u64,
     pub storage: u64,
@@ -181,26 +177,29 @@ fn limits() -> JsLimits {
     }
 }
 
+fn stats(u: &rnats_jetstream::Usage) -> VarzStats {
+    VarzStats {
+        memory: u.memory,
+        storage: u.storage,
+        reserved_memory: u.reserved_memory,
+        reserved_storage: u.reserved_storage,
+        accounts: u.accounts,
+        ha_assets: 0,
+        api: ApiStats {
+            level: rnats_jetstream::API_LEVEL,
+            total: u.api_total,
+            errors: u.api_errors,
+        },
+    }
+}
+
 pub fn varz(shared: &ServerShared) -> VarzJetStream {
     let Some(js) = shared.jetstream.get() else {
         return VarzJetStream::default();
     };
-    let u = js.usage();
     VarzJetStream {
         config: Some(config(js)),
-        stats: Some(VarzStats {
-            memory: u.memory,
-            storage: u.storage,
-            reserved_memory: u.reserved_memory,
-            reserved_storage: u.reserved_storage,
-            accounts: u.accounts,
-            ha_assets: 0,
-            api: ApiStats {
-                level: rnats_jetstream::API_LEVEL,
-                total: u.api_total,
-                errors: u.api_errors,
-            },
-        }),
+        stats: Some(stats(&js.usage())),
         limits: Some(limits()),
     }
 }
@@ -209,17 +208,7 @@ pub fn jsz(shared: &ServerShared, query: &Query) -> JsInfo {
     let now = format::time(std::time::SystemTime::now());
     let Some(js) = shared.jetstream.get() else {
         return JsInfo {
-            memory: 0,
-            storage: 0,
-            reserved_memory: 0,
-            reserved_storage: 0,
-            accounts: 0,
-            ha_assets: 0,
-            api: ApiStats {
-                level: 0,
-                total: 0,
-                errors: 0,
-            },
+            stats: VarzStats::default(),
             server_id: shared.id.clone(),
             now,
             disabled: true,
@@ -278,17 +267,7 @@ pub fn jsz(shared: &ServerShared, query: &Query) -> JsInfo {
             .collect();
     }
     JsInfo {
-        memory: u.memory,
-        storage: u.storage,
-        reserved_memory: u.reserved_memory,
-        reserved_storage: u.reserved_storage,
-        accounts: u.accounts,
-        ha_assets: 0,
-        api: ApiStats {
-            level: rnats_jetstream::API_LEVEL,
-            total: u.api_total,
-            errors: u.api_errors,
-        },
+        stats: stats(&u),
         server_id: shared.id.clone(),
         now,
         disabled: false,

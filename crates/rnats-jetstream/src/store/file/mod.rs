@@ -59,7 +59,9 @@ use highway::Key;
 
 pub use meta::{read_meta, write_meta};
 
-use super::{Purge, Store, StoreError, StoreState, StoredMsg, SubjectInfo, filter_matches};
+use super::{
+    Purge, Store, StoreError, StoreState, StoredMsg, SubjectInfo, filter_matches, subject_counts,
+};
 use block::{EBIT, EMPTY_RECORD, MAX_RECORD, Record, TBIT};
 
 /// nats-server's block size for streams with limits retention (8 MiB).
@@ -1491,14 +1493,7 @@ impl Store for FileStore {
     }
 
     fn subjects(&mut self, filter: &str) -> Vec<(Bytes, u64)> {
-        let mut out: Vec<(Bytes, u64)> = self
-            .subjects
-            .iter()
-            .filter(|(s, _)| filter_matches(filter, s))
-            .map(|(s, p)| (s.clone(), p.msgs))
-            .collect();
-        out.sort();
-        out
+        subject_counts(self.subjects.iter().map(|(s, p)| (s, p.msgs)), filter)
     }
 
     fn deleted(&mut self) -> Vec<u64> {
