@@ -16,16 +16,36 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats-server");
 
+/// A server process, killed when the test ends, failed or not.
+struct Running(Child);
+
+impl Running {
+    /// `kill -9`, and wait for it to be gone.
+    fn kill(&mut self) {
+        self.0.kill().expect("kill -9");
+        self.0.wait().expect("the killed server is reaped");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The binary on `port` with JetStream in `dir`; returns once it takes
 /// connections.
-async fn start(dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(BIN)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
+async fn start(dir: &std::path::Path, port: u16) -> Running {
+    let child = Running(
+        Command::new(BIN)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -89,14 +109,13 @@ async fn no_acknowledged_message_is_lost_to_kill_9() {
             );
         }
         if !killed && acked.len() >= 5_000 {
-            server.kill().expect("kill -9");
-            server.wait().unwrap();
+            server.kill();
             killed = true;
         }
     }
     assert!(killed && acked.len() >= 5_000);
 
-    let mut server = start(dir.path(), port).await;
+    let server = start(dir.path(), port).await;
     let client = async_nats::connect(&url).await.unwrap();
     let js = jetstream::new(client);
     let stream = js.get_stream("CRASH").await.unwrap();
@@ -129,6 +148,5 @@ async fn no_acknowledged_message_is_lost_to_kill_9() {
         .await
         .unwrap();
     assert_eq!(ack.sequence, last + 1);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
 }
