@@ -296,7 +296,7 @@ impl<H: Host> Engine<H> {
                     continue;
                 }
             };
-            let stream = Stream::new(meta.config, store, created, now_nanos());
+            let stream = Stream::new(meta.config, store, created);
             let state = stream.state();
             match self.launch(acc, stream, Some(path)) {
                 Ok(handle) => {
@@ -382,7 +382,7 @@ async fn ingest<H: Host>(
                     }
                 }
                 republish.clear();
-                stream.reset_dedupe(now);
+                stream.reset_dedupe();
             }
             let config = stream.config();
             let wake = (config.max_age > 0 && was_empty) || config.allow_msg_ttl;

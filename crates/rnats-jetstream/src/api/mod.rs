@@ -487,7 +487,7 @@ fn create<H: Host>(
     {
         return failed(e);
     }
-    let mut stream = Stream::new(config.clone(), store, created, created);
+    let mut stream = Stream::new(config.clone(), store, created);
     if config.first_seq > 1 {
         let purge = Purge {
             seq: Some(config.first_seq),
@@ -611,7 +611,6 @@ fn delete<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str) -> Answer
         let placeholder = Stream::new(
             guard.config().clone(),
             Box::new(crate::store::memory::MemoryStore::new()),
-            0,
             0,
         );
         std::mem::replace(&mut *guard, placeholder)

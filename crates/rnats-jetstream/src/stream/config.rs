@@ -169,16 +169,6 @@ fn invalid(text: &str) -> ApiError {
     ApiError::stream_invalid_config(text)
 }
 
-/// A stream name nats-server accepts: not empty, no `.`, `*`, `>`, path
-/// separators or whitespace, at most [`MAX_NAME_LEN`] bytes.
-pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && !name
-            .chars()
-            .any(|c| matches!(c, '.' | '*' | '>' | '\\' | '/') || c.is_whitespace())
-}
-
 impl StreamConfig {
     /// The configuration with nats-server's defaults filled in, or the
     /// error nats-server gives for it. `server_version` goes in the

@@ -87,7 +87,7 @@ fn parse_ttl(value: &str) -> Option<i64> {
 
 impl Stream {
     /// A stream over `store` (new or reopened).
-    pub fn new(config: StreamConfig, store: Box<dyn Store>, created: i64, _now: i64) -> Self {
+    pub fn new(config: StreamConfig, store: Box<dyn Store>, created: i64) -> Self {
         let mut stream = Stream {
             transform: None,
             republish: None,
@@ -145,14 +145,13 @@ impl Stream {
         }
     }
 
-    /// Forgets the message ids and reads them again from the store (after
-    /// appends the store had to drop).
-    pub fn reset_dedupe(&mut self, now: i64) {
+    /// Forgets the message ids (after appends the store had to drop); they
+    /// are read again from the store when a publish next needs them.
+    pub fn reset_dedupe(&mut self) {
         self.dedupe.clear();
         self.dedupe_order.clear();
         self.last_msg_id.clear();
         self.dedupe_loaded = false;
-        let _ = now;
     }
 
     pub fn config(&self) -> &StreamConfig {
@@ -596,7 +595,7 @@ mod tests {
     fn stream(json: &str) -> Stream {
         let config: StreamConfig = serde_json::from_str(json).unwrap();
         let config = config.checked("test").unwrap();
-        Stream::new(config, Box::new(MemoryStore::new()), 1, 1)
+        Stream::new(config, Box::new(MemoryStore::new()), 1)
     }
 
     fn publish(s: &mut Stream, subject: &str, hdrs: &str) -> Result<Ack, ApiError> {
