@@ -193,6 +193,34 @@ async fn users_log_in_and_are_bound_to_their_account() {
     server.shutdown().await;
 }
 
+/// In operator mode too, every account imports the system account's
+/// services for its own users: a user asks who it is.
+#[tokio::test]
+async fn a_jwt_user_asks_the_system_account_who_it_is() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.name = "A".into());
+    let server = chain.start().await;
+    let ua = KeyPair::new_user();
+    let mut client = login(&server, &user_jwt(&a, &ua, |_| {}), &ua).await;
+    client
+        .send(b"SUB _INBOX.me 1\r\nPUB $SYS.REQ.USER.INFO _INBOX.me 0\r\n\r\n")
+        .await;
+    let account = a.public_key();
+    let received = client
+        .read_until(Duration::from_secs(5), |b| {
+            std::str::from_utf8(b).is_ok_and(|t| t.contains(&account) && t.ends_with("}\r\n"))
+        })
+        .await;
+    let text = String::from_utf8_lossy(&received.bytes);
+    assert!(
+        text.contains(&format!(r#""user":"{}""#, ua.public_key()))
+            && text.contains(&format!(r#""account":"{account}""#)),
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn every_bad_jwt_is_refused_with_authorization_violation() {
     let mut chain = Chain::new();

@@ -25,7 +25,8 @@ use crate::accounts::{Account, Accounts};
 use crate::connection::{Client, CloseReason};
 use crate::options::{
     AccountConfig, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind, ImportConfig,
-    PermissionsConfig, ResolverOptions, ResponsePermissionConfig, SubjectRuleConfig, TrustOptions,
+    PermissionsConfig, ResolverOptions, ResponsePermissionConfig, ResponseType, SubjectRuleConfig,
+    TrustOptions,
 };
 use crate::sync::{lock, read_lock, write_lock};
 
@@ -298,9 +299,16 @@ impl Trust {
                     .iter()
                     .filter(|e| !e.token_req)
                     .map(|e| ExportConfig {
-                        kind: kind(e.kind),
-                        subject: e.subject.clone(),
-                        accounts: Vec::new(),
+                        response: ResponseType::from_jwt(&e.response_type).unwrap_or_else(|| {
+                            warn!(
+                                "Account {} export {:?}: unknown response type {:?}, taken as a singleton",
+                                c.subject, e.subject, e.response_type
+                            );
+                            ResponseType::Singleton
+                        }),
+                        account_token_position: (e.account_token_position > 0)
+                            .then_some(e.account_token_position as usize),
+                        ..ExportConfig::new(kind(e.kind), e.subject.clone())
                     })
                     .collect();
                 let imports = c
@@ -650,6 +658,7 @@ fn import_config(i: &rnats_jwt::Import) -> ImportConfig {
             subject: i.subject.clone(),
             prefix: non_empty(&i.to),
             to: None,
+            share: false,
         },
         ExportType::Service => {
             // `subject` is the exported service; the importer publishes to
@@ -665,6 +674,7 @@ fn import_config(i: &rnats_jwt::Import) -> ImportConfig {
                 subject: i.subject.clone(),
                 prefix: None,
                 to: local,
+                share: false,
             }
         }
     }

@@ -907,7 +907,7 @@ impl Session {
             sizes,
             body: message,
         };
-        if self.account.has_routes() {
+        if self.account.routes_apply_to(subj) {
             self.route_with_imports(&msg);
             return;
         }

@@ -137,7 +137,7 @@ pub fn accstatz(shared: &ServerShared, only: &[String], unused: bool) -> Account
         .filter(|a| only.is_empty() || only.contains(&a.name))
         .filter_map(|a| {
             let (n, sent) = here.get(&a.name).copied().unwrap_or_default();
-            (unused || !only.is_empty() || n > 0).then(|| account_stat(a, n, sent))
+            (unused || n > 0).then(|| account_stat(a, n, sent))
         })
         .collect();
     AccountStatz {
@@ -167,6 +167,9 @@ pub struct Export {
     pub subject: String,
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Services: `Singleton`, `Streamed` or `Chunked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approved_accounts: Vec<String>,
 }
@@ -265,6 +268,7 @@ fn exports(config: &AccountConfig) -> Vec<Export> {
         .map(|e| Export {
             subject: e.subject.clone(),
             kind: kind(&e.kind),
+            response_type: (e.kind == ExportKind::Service).then(|| e.response.name()),
             approved_accounts: e.accounts.clone(),
         })
         .collect()
@@ -286,7 +290,7 @@ fn imports(config: &AccountConfig) -> Vec<Import> {
                 local_subject: Some(local.unwrap_or_else(|| i.subject.clone())),
                 kind: kind(&i.kind),
                 invalid: false,
-                share: false,
+                share: i.share,
                 tracking: false,
             }
         })
