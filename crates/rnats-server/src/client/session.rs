@@ -436,6 +436,9 @@ impl Session {
             }
             ClientOp::Ping => {
                 self.reply(encode::PONG, "PONG");
+                if self.connected {
+                    self.client.ponged();
+                }
                 if self.connected && self.info_protocol {
                     self.client.async_info.store(true, Ordering::Release);
                 }
