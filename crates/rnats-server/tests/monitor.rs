@@ -180,7 +180,12 @@ async fn looking_at_a_new_client_measures_its_round_trip() {
     let ping = client
         .read_until(Duration::from_secs(1), |b| b.ends_with(b"PING\r\n"))
         .await;
-    assert_eq!(ping.end, End::Done, "{:?}", String::from_utf8_lossy(&ping.bytes));
+    assert_eq!(
+        ping.end,
+        End::Done,
+        "{:?}",
+        String::from_utf8_lossy(&ping.bytes)
+    );
     client.send(b"PONG\r\n").await;
     client.assert_open().await;
     let after = json(http, "/connz").await;
