@@ -479,7 +479,47 @@ impl Trust {
         }
         for (client, text) in closing {
             tracing::debug!("{} - {}", client.tag, text);
-            client.err_and_close(text, CloseReason::AuthenticationViolation);
+            let reason = if text == MAX_ACCOUNT_CONNECTIONS {
+                CloseReason::MaxAccountConnectionsExceeded
+            } else {
+                CloseReason::AuthenticationViolation
+            };
+            client.err_and_close(text, reason);
+        }
+    }
+
+    /// Another server of the cluster told how many of the account's users
+    /// it holds: if the cluster now holds more than the account's limit
+    /// (logins that raced on different servers), the newest logins here
+    /// are closed until it fits. As nats-server, every server does this
+    /// on its own, so together they may close more than needed; those
+    /// clients reconnect.
+    pub fn rebalance(&self, key: &str) {
+        let Some(account) = read_lock(&self.accounts).get(key).cloned() else {
+            return;
+        };
+        let max = account.claims().nats.limits.conn;
+        if max == NO_LIMIT {
+            return;
+        }
+        let allowed = usize::try_from(max.max(0))
+            .unwrap_or(0)
+            .saturating_sub(account.account.remote_connection_count());
+        let mut here: Vec<(u64, Arc<Client>)> = lock(&account.live)
+            .values()
+            .filter_map(|u| Some((u.login, u.client.upgrade()?)))
+            .collect();
+        if here.len() <= allowed {
+            return;
+        }
+        here.sort_by_key(|(login, _)| std::cmp::Reverse(*login));
+        let over = here.len() - allowed;
+        for (_, client) in here.drain(..over) {
+            tracing::debug!("{} - {}", client.tag, MAX_ACCOUNT_CONNECTIONS);
+            client.err_and_close(
+                MAX_ACCOUNT_CONNECTIONS,
+                CloseReason::MaxAccountConnectionsExceeded,
+            );
         }
     }
 

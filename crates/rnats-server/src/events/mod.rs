@@ -386,6 +386,9 @@ fn track_remote_connections(
             }
             if let Some(account) = shared.accounts.get(&update.acc) {
                 account.set_remote_connections(&update.server.id, update.conns);
+                if let Some(trust) = shared.auth().trust() {
+                    trust.rebalance(&update.acc);
+                }
             }
         }
     });
