@@ -30,6 +30,7 @@ use rnats_proto::transform::{SubjectTransform, import_transform};
 
 use crate::accounts::mapping::Mappings;
 use crate::accounts::subscription::Subscription;
+use crate::connection::Client;
 use crate::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, ResponseType};
 use crate::sublist::Sublist;
 use crate::sync::{lock, read_lock, write_lock};
@@ -48,7 +49,7 @@ const NO_ROUTES: u8 = 0;
 /// Imports or exports that any subject may meet.
 const ALL_ROUTES: u8 = 1;
 /// Only service imports of subjects under `$SYS.` (every account has the
-/// system account's, see [`system_imports`]): a publish to any other
+/// system account's, see [`add_system_imports`]): a publish to any other
 /// subject skips them with one comparison.
 const SYSTEM_ROUTES: u8 = 2;
 
@@ -83,6 +84,10 @@ pub struct Account {
     remote_connections: Mutex<HashMap<String, usize>>,
     /// Whether the other servers were asked for their counts yet.
     pub(crate) remote_connections_asked: AtomicBool,
+    /// Its logged-in client connections on this server, by client id: its
+    /// count and statistics without walking every connection of the
+    /// server (each login and logout announces them to the cluster).
+    members: Mutex<HashMap<u64, Weak<Client>>>,
 }
 
 struct PendingResponse {
@@ -217,6 +222,7 @@ impl Account {
             responses_announced: AtomicBool::new(false),
             stats: crate::stats::AccountStats::default(),
             remote_connections: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
             remote_connections_asked: AtomicBool::new(false),
         })
     }
@@ -230,6 +236,24 @@ impl Account {
     /// Its import/export routes, if it has any.
     #[inline]
     /// Another server reported its count of this account's connections.
+    /// A client logged in to it.
+    pub fn join(&self, client: &Arc<Client>) {
+        lock(&self.members).insert(client.id, Arc::downgrade(client));
+    }
+
+    /// A client logged out of it (closed, or logged in elsewhere).
+    pub fn leave(&self, client_id: u64) {
+        lock(&self.members).remove(&client_id);
+    }
+
+    /// Its logged-in client connections on this server.
+    pub fn members(&self) -> Vec<Arc<Client>> {
+        lock(&self.members)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
     pub fn set_remote_connections(&self, server: &str, count: usize) {
         let mut remote = lock(&self.remote_connections);
         match count {
