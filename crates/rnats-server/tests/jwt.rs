@@ -1483,6 +1483,35 @@ async fn jetstream_follows_the_account_jwt_limits() {
     let info = js_account_info(&mut c).await;
     let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
     assert_eq!(info["limits"]["max_storage"], -1, "{info}");
+
+    // An update changes the limits of an account that has JetStream.
+    let jwt = account_jwt(&chain.op, &with, |c| {
+        c.nats.limits.jetstream.disk_storage = 1 << 10;
+        c.nats.limits.jetstream.mem_storage = -1;
+        c.nats.limits.jetstream.streams = 1;
+    });
+    assert_eq!(
+        push_update(&server, &chain, &jwt).await["data"]["code"],
+        200
+    );
+    let uw = KeyPair::new_user();
+    let mut c = login(&server, &user_jwt(&with, &uw, |_| {}), &uw).await;
+    let info = js_account_info(&mut c).await;
+    let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
+    assert_eq!(info["limits"]["max_storage"], 1 << 10, "{info}");
+    assert_eq!(info["limits"]["max_streams"], 1, "{info}");
+    // And one without JetStream limits takes JetStream away, as nats-server.
+    let jwt = account_jwt(&chain.op, &with, |_| {});
+    assert_eq!(
+        push_update(&server, &chain, &jwt).await["data"]["code"],
+        200
+    );
+    assert!(!js.is_enabled(&with.public_key()));
+    let uw = KeyPair::new_user();
+    let mut c = login(&server, &user_jwt(&with, &uw, |_| {}), &uw).await;
+    let info = js_account_info(&mut c).await;
+    let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
+    assert_eq!(info["error"]["err_code"], 10039, "{info}");
     server.shutdown().await;
 }
 

@@ -254,7 +254,7 @@ fn account_info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>) -> Answer {
             }
         }
     }
-    let l = acc.limits;
+    let l = acc.limits();
     json(
         &AccountInfo {
             head: Head::ok(ACCOUNT_INFO),
@@ -390,7 +390,7 @@ fn check_account_limits<H: Host>(
     config: &StreamConfig,
     existing: Option<&StreamConfig>,
 ) -> Result<(), ApiError> {
-    let l = acc.limits;
+    let l = acc.limits();
     if existing.is_none() && l.max_streams > 0 && lock(&acc.streams).len() as i64 >= l.max_streams {
         return Err(ApiError::maximum_streams_limit());
     }
