@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tracing::debug;
 
+use crate::advisory;
 use crate::engine::{Engine, JsAccount, StreamHandle, lock};
 use crate::headers;
 use crate::host::{Host, Msg, Subscription};
@@ -96,6 +97,10 @@ pub(crate) async fn serve<H: Host>(
                 continue;
             }
         };
+        // nats-server audits every request answered with JSON, not the
+        // direct gets' messages.
+        let audited = !rest.starts_with("DIRECT.")
+            && engine.host.has_interest(&acc.account, advisory::API_AUDIT);
         for answer in answers {
             if answer.counted {
                 acc.api_total.fetch_add(1, Ordering::Relaxed);
@@ -103,16 +108,36 @@ pub(crate) async fn serve<H: Host>(
             if answer.error {
                 acc.api_errors.fetch_add(1, Ordering::Relaxed);
             }
+            if audited {
+                audit(&engine, &acc, &request, &answer.payload);
+            }
             let msg = Msg {
                 subject: reply.clone(),
                 reply: None,
                 headers: answer.headers.map(Bytes::from),
                 payload: Bytes::from(answer.payload),
+                publisher: 0,
             };
             if let Err(e) = engine.host.publish(&acc.account, msg) {
                 debug!("JetStream API: could not answer: {e}");
             }
         }
+    }
+}
+
+/// `$JS.EVENT.ADVISORY.API`: the request, who sent it, and the answer.
+fn audit<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, request: &Msg, response: &[u8]) {
+    let body = advisory::api_audit(
+        &engine.server.name,
+        engine.host.client_info(request.publisher),
+        &String::from_utf8_lossy(&request.subject),
+        &request.payload,
+        response,
+        engine.config.domain.as_deref(),
+    );
+    let msg = Msg::new(advisory::API_AUDIT, body);
+    if let Err(e) = engine.host.publish(&acc.account, msg) {
+        debug!("JetStream API: no audit advisory: {e}");
     }
 }
 

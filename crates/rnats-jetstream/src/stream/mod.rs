@@ -402,6 +402,7 @@ impl Stream {
             } else {
                 Bytes::copy_from_slice(payload)
             },
+            publisher: 0,
         }
     }
 

@@ -197,6 +197,11 @@ impl ServerShared {
         lock(&self.clients).values().cloned().collect()
     }
 
+    /// The client connection with this id, if it is open.
+    pub fn client(&self, id: u64) -> Option<Arc<Client>> {
+        lock(&self.clients).get(&id).cloned()
+    }
+
     /// Where monitoring listens: (HTTP, HTTPS).
     pub fn monitor_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
         self.monitor_addrs.get().copied().unwrap_or_default()
