@@ -1259,6 +1259,66 @@ async fn a_cluster_over_an_accounts_limit_closes_the_newest_logins() {
     rnats.shutdown().await;
 }
 
+/// `/accountz` of a JWT account shows the JWT, its issuer, its decoded
+/// claims and its revoked users, in nats-server 2.15.1's shape.
+#[tokio::test]
+async fn accountz_shows_an_accounts_jwt_like_nats_server() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    let revoked = KeyPair::new_user();
+    chain.add_account(&a, |c| {
+        c.name = "A".into();
+        c.nats.revocations.insert(revoked.public_key(), 1000);
+        c.nats.limits.conn = 10;
+    });
+    let mut opts = chain.options();
+    opts.monitor.host = "127.0.0.1".into();
+    opts.monitor.port = -1;
+    let server = start_server(opts).await;
+    let (http, _) = server.shared().monitor_addrs();
+    let path = format!("/accountz?acc={}", a.public_key());
+    let (status, body) = support::http_get(http.unwrap(), &path).await;
+    assert_eq!(status, 200, "{body}");
+    let ours: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let detail = &ours["account_detail"];
+    let jwt = &chain
+        .preload
+        .iter()
+        .find(|(k, _)| *k == a.public_key())
+        .unwrap()
+        .1;
+    assert_eq!(detail["jwt"], jwt.as_str(), "{ours}");
+    assert_eq!(detail["issuer_key"], chain.op.public_key(), "{ours}");
+    assert_eq!(detail["decoded_jwt"]["sub"], a.public_key(), "{ours}");
+    assert_eq!(
+        detail["decoded_jwt"]["nats"]["limits"]["conn"], 10,
+        "{ours}"
+    );
+    assert!(
+        detail["revoked_user"][revoked.public_key()].is_string(),
+        "{ours}"
+    );
+    let port = support::free_port().to_string();
+    let Some(reference) =
+        support::ReferenceServer::start_latest(&chain.reference_config(), &["-m", &port]).await
+    else {
+        return;
+    };
+    // The reference loads a preloaded account when it is first used.
+    let u = KeyPair::new_user();
+    let mut user = connect_jwt_at(reference.addr(), &user_jwt(&a, &u, |_| {}), Some(&u)).await;
+    user.expect(b"PONG\r\n").await;
+    let http: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (status, body) = support::http_get(http, &path).await;
+    assert_eq!(status, 200, "{body}");
+    let theirs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // Our build has no JetStream or gateways: their keys for those go.
+    let problems = support::shape::differences("accountz", &theirs, &ours, &[], true);
+    assert!(problems.is_empty(), "{}\n{theirs}", problems.join("\n"));
+    drop(reference);
+    server.shutdown().await;
+}
+
 /// Operator mode in a mixed cluster: rnats and the reference nats-server
 /// trust the same operator and route to each other; users of one account
 /// reach each other across the route both ways, and another account on

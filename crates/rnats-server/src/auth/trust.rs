@@ -152,6 +152,9 @@ pub struct Trust {
     /// [`Account`] objects.
     initial: Vec<AccountClaims>,
     accounts: RwLock<HashMap<String, Arc<JwtAccount>>>,
+    /// The account JWTs in force, as signed, by account key (`/accountz`
+    /// shows them).
+    tokens: RwLock<HashMap<String, Arc<str>>>,
     /// Told of each account whose claims arrive at run time (fetched or
     /// pushed): how JetStream learns of accounts it is enabled in.
     on_claims: std::sync::OnceLock<ClaimsHook>,
@@ -201,27 +204,32 @@ impl Trust {
             dir,
             initial: Vec::new(),
             accounts: RwLock::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
             on_claims: std::sync::OnceLock::new(),
         };
-        let mut by_key: HashMap<String, AccountClaims> = HashMap::new();
+        let mut by_key: HashMap<String, (AccountClaims, String)> = HashMap::new();
         for (key, jwt) in &opts.preload {
             let claims = trust
                 .verify_account(jwt, Some(key))
                 .map_err(|e| format!("resolver_preload {key}: {e}"))?;
-            by_key.insert(key.clone(), claims);
+            by_key.insert(key.clone(), (claims, jwt.trim().to_string()));
         }
         if let Some(dir) = &trust.dir {
-            for (key, claims) in read_dir_accounts(&trust, dir) {
+            for (key, claims, jwt) in read_dir_accounts(&trust, dir) {
                 // The newer of a preloaded and a stored JWT wins.
                 match by_key.get(&key) {
-                    Some(existing) if existing.issued_at >= claims.issued_at => {}
+                    Some((existing, _)) if existing.issued_at >= claims.issued_at => {}
                     _ => {
-                        by_key.insert(key, claims);
+                        by_key.insert(key, (claims, jwt));
                     }
                 }
             }
         }
-        let mut initial: Vec<_> = by_key.into_values().collect();
+        let mut initial = Vec::new();
+        for (key, (claims, jwt)) in by_key {
+            trust.remember(&key, &jwt);
+            initial.push(claims);
+        }
         initial.sort_by(|a, b| a.subject.cmp(&b.subject));
         trust.initial = initial;
         Ok(trust)
@@ -285,12 +293,17 @@ impl Trust {
     /// exports [`Accounts::new`] wires. Imports that no export allows are
     /// left out with a warning, as nats-server skips them.
     pub fn account_configs(&self) -> Vec<AccountConfig> {
-        let keys: HashMap<&str, &AccountClaims> = self
-            .initial
-            .iter()
-            .map(|c| (c.subject.as_str(), c))
-            .collect();
-        self.initial
+        // Before `attach`, the accounts read at start; after, those known now.
+        let known: Vec<AccountClaims> = if self.initial.is_empty() {
+            let mut known: Vec<_> = self.known_claims().iter().map(|c| (**c).clone()).collect();
+            known.sort_by(|a, b| a.subject.cmp(&b.subject));
+            known
+        } else {
+            self.initial.clone()
+        };
+        let keys: HashMap<&str, &AccountClaims> =
+            known.iter().map(|c| (c.subject.as_str(), c)).collect();
+        known
             .iter()
             .map(|c| {
                 let exports = c
@@ -370,7 +383,10 @@ impl Trust {
         }
         let jwt = std::fs::read_to_string(dir.join(format!("{key}.jwt"))).ok()?;
         match self.verify_account(&jwt, Some(key)) {
-            Ok(claims) => Some(self.install(claims)),
+            Ok(claims) => {
+                self.remember(key, &jwt);
+                Some(self.install(claims))
+            }
             Err(e) => {
                 warn!("Account {key} in the resolver directory is not valid: {e}");
                 None
@@ -393,6 +409,21 @@ impl Trust {
             hook(&claims);
         }
         account
+    }
+
+    /// Keeps the JWT in force for `key`, as signed.
+    fn remember(&self, key: &str, jwt: &str) {
+        write_lock(&self.tokens).insert(key.to_string(), Arc::from(jwt.trim()));
+    }
+
+    /// The account JWT in force for `key`, as signed.
+    pub fn jwt_of(&self, key: &str) -> Option<Arc<str>> {
+        read_lock(&self.tokens).get(key).cloned()
+    }
+
+    /// The account `key`, if it is known already (no resolver lookup).
+    pub fn known(&self, key: &str) -> Option<Arc<JwtAccount>> {
+        read_lock(&self.accounts).get(key).cloned()
     }
 
     /// The claims of every account known now.
@@ -423,6 +454,7 @@ impl Trust {
         if let Some(dir) = &self.dir {
             store(dir, &key, jwt.trim()).map_err(|e| format!("could not store the JWT: {e}"))?;
         }
+        self.remember(&key, jwt);
         match existing {
             Some(account) => {
                 account
@@ -847,7 +879,7 @@ fn time_window_left(limits: &UserPermissionLimits) -> Result<Duration, String> {
     Err("outside the allowed connection times".into())
 }
 
-fn read_dir_accounts(trust: &Trust, dir: &Path) -> Vec<(String, AccountClaims)> {
+fn read_dir_accounts(trust: &Trust, dir: &Path) -> Vec<(String, AccountClaims, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -863,9 +895,9 @@ fn read_dir_accounts(trust: &Trust, dir: &Path) -> Vec<(String, AccountClaims)> 
         };
         match std::fs::read_to_string(&path)
             .map_err(|e| e.to_string())
-            .and_then(|jwt| trust.verify_account(&jwt, Some(key)))
+            .and_then(|jwt| Ok((trust.verify_account(&jwt, Some(key))?, jwt)))
         {
-            Ok(claims) => out.push((key.to_string(), claims)),
+            Ok((claims, jwt)) => out.push((key.to_string(), claims, jwt.trim().to_string())),
             Err(e) => warn!("Skipping {}: {e}", path.display()),
         }
     }

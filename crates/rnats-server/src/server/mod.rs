@@ -219,7 +219,13 @@ impl ServerShared {
     /// in operator mode those of the account JWTs.
     pub fn account_configs(&self) -> Vec<crate::options::AccountConfig> {
         match self.auth().trust() {
-            Some(trust) => trust.account_configs(),
+            Some(trust) => {
+                let mut configs = trust.account_configs();
+                if let Some(sys) = &trust.system_account {
+                    crate::accounts::add_system_imports(&mut configs, sys);
+                }
+                configs
+            }
             None => account_configs(&self.opts()),
         }
     }
