@@ -369,7 +369,7 @@ pub(crate) fn state_of(stream: &mut Stream) -> types::StreamState {
 }
 
 /// A stream's info as the API reports it.
-fn stream_info<H: Host>(
+fn stream_info_of<H: Host>(
     engine: &Engine<H>,
     stream: &mut Stream,
     request: &StreamInfoRequest,
@@ -404,7 +404,40 @@ fn stream_info<H: Host>(
             leader: engine.server.name.clone(),
         }),
         ts: go_time(now_nanos()),
+        mirror: None,
+        sources: Vec::new(),
     })
+}
+
+/// A stream's info, with what its mirror or sources report.
+fn stream_info<H: Host>(
+    engine: &Engine<H>,
+    handle: &StreamHandle,
+    request: &StreamInfoRequest,
+    cluster: bool,
+) -> Result<StreamInfo, ApiError> {
+    let info = stream_info_of(engine, &mut lock(&handle.stream), request, cluster)?;
+    Ok(with_sources(info, handle))
+}
+
+fn with_sources(mut info: StreamInfo, handle: &StreamHandle) -> StreamInfo {
+    let report = |s: &crate::sourcing::SourceState| types::StreamSourceInfo {
+        name: s.source.name.clone(),
+        lag: s.lag,
+        active: s.active.map_or(-1, |t| {
+            i64::try_from(t.elapsed().as_nanos()).unwrap_or(i64::MAX)
+        }),
+        error: s.error.clone(),
+        filter_subject: s.source.filter_subject.clone(),
+        subject_transforms: s.source.subject_transforms.clone(),
+    };
+    let states = lock(&handle.sources);
+    if info.config.mirror.is_some() {
+        info.mirror = states.first().map(report);
+    } else {
+        info.sources = states.iter().map(report).collect();
+    }
+    info
 }
 
 fn find<H: Host>(acc: &JsAccount<H>, name: &str) -> Result<Arc<StreamHandle>, ApiError> {
@@ -521,7 +554,9 @@ fn create<H: Host>(
         if !stream.config().same_as(&config) {
             return failed(ApiError::stream_name_exist());
         }
-        return match stream_info(engine, &mut stream, &StreamInfoRequest::default(), false) {
+        let info = stream_info_of(engine, &mut stream, &StreamInfoRequest::default(), false);
+        drop(stream);
+        return match info.map(|i| with_sources(i, &existing)) {
             Ok(info) => json(
                 &StreamCreateResponse {
                     head: Head::ok(STREAM_CREATE),
@@ -565,12 +600,7 @@ fn create<H: Host>(
         Ok(h) => h,
         Err(e) => return failed(e),
     };
-    let info = stream_info(
-        engine,
-        &mut lock(&handle.stream),
-        &StreamInfoRequest::default(),
-        false,
-    );
+    let info = stream_info(engine, &handle, &StreamInfoRequest::default(), false);
     lock(&acc.streams).insert(name.to_string(), handle);
     engine.advise(acc, name, crate::advisory::Action::Create);
     match info {
@@ -628,15 +658,13 @@ fn update<H: Host>(
     {
         return failed(ApiError::stream_update(e.description));
     }
+    if old.sources != config.sources {
+        engine.follow_sources(acc, &handle);
+    }
     engine.count_usage(acc, &handle);
     handle.wake.notify_one();
     engine.advise(acc, name, crate::advisory::Action::Modify);
-    let info = stream_info(
-        engine,
-        &mut lock(&handle.stream),
-        &StreamInfoRequest::default(),
-        false,
-    );
+    let info = stream_info(engine, &handle, &StreamInfoRequest::default(), false);
     match info {
         Ok(info) => json(
             &StreamCreateResponse {
@@ -711,7 +739,7 @@ fn info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str, payload: &[
         Ok(h) => h,
         Err(e) => return failed(e),
     };
-    let info = stream_info(engine, &mut lock(&handle.stream), &request, true);
+    let info = stream_info(engine, &handle, &request, true);
     match info {
         Ok(info) => {
             let total = info.state.subjects.as_ref().map_or(0, BTreeMap::len);
@@ -803,15 +831,7 @@ fn list<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, payload: &[u8]) -> Answ
         .iter()
         .skip(request.offset)
         .take(LIST_LIMIT)
-        .filter_map(|h| {
-            stream_info(
-                engine,
-                &mut lock(&h.stream),
-                &StreamInfoRequest::default(),
-                false,
-            )
-            .ok()
-        })
+        .filter_map(|h| stream_info(engine, h, &StreamInfoRequest::default(), false).ok())
         .collect();
     json(
         &ListResponse {
