@@ -1128,7 +1128,7 @@ async fn mirror_and_source_scenario(
     };
     ask(
         "$JS.API.STREAM.CREATE.O",
-        r#"{"name":"O","subjects":["o.*"],"storage":"memory"}"#,
+        r#"{"name":"O","subjects":["o.*"],"storage":"memory","allow_direct":true}"#,
     )
     .await;
     for (subject, payload) in [("o.a", "1"), ("o.b", "2"), ("o.a", "3")] {
@@ -1249,6 +1249,7 @@ async fn mirrors_and_sources_follow_their_origin_like_nats_server() {
     );
     assert_eq!(sourced[1].2, "O 3 o.a > o.a");
     assert_eq!(info["mirror"]["name"], "O", "{info}");
+    assert_eq!(info["config"]["mirror_direct"], true, "{info}");
     let ref_dir = tempfile::tempdir().unwrap();
     let conf = format!(
         "jetstream {{ store_dir: {:?} }}\n",
@@ -1270,6 +1271,10 @@ async fn mirrors_and_sources_follow_their_origin_like_nats_server() {
             })
             .collect();
         assert_eq!(theirs_sourced, sourced);
+        assert_eq!(
+            theirs.3["config"]["mirror_direct"],
+            info["config"]["mirror_direct"]
+        );
         let problems = support::shape::differences(
             "mirror info",
             &theirs.3,

@@ -545,10 +545,16 @@ fn create<H: Host>(
     payload: &[u8],
 ) -> Answer {
     let failed = |error| config_refused(STREAM_CREATE, error);
-    let config = match requested_config(engine, name, payload) {
+    let mut config = match requested_config(engine, name, payload) {
         Ok(c) => c,
         Err(e) => return failed(e),
     };
+    // A mirror serves direct gets when its origin does (nats-server).
+    if let Some(mirror) = &config.mirror
+        && let Ok(origin) = find(acc, &mirror.name)
+    {
+        config.mirror_direct = lock(&origin.stream).config().allow_direct;
+    }
     if let Ok(existing) = find(acc, name) {
         let mut stream = lock(&existing.stream);
         if !stream.config().same_as(&config) {
