@@ -73,6 +73,17 @@ fn store_failed(e: StoreError) -> ApiError {
     }
 }
 
+/// A source's index name (`StreamSource::index_name`) in its parts:
+/// stream, filter, destination.
+fn index_parts(index_name: &str) -> (&str, &str, &str) {
+    let mut parts = index_name.splitn(3, ' ');
+    (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or(">"),
+        parts.next().unwrap_or(">"),
+    )
+}
+
 /// Whether a stored message said `Nats-TTL: never`: `max_age` spares it.
 fn lives_forever(hdrs: &[u8]) -> bool {
     !hdrs.is_empty() && headers::get(hdrs, headers::TTL).and_then(parse_ttl) == Some(-1)
@@ -506,12 +517,7 @@ impl Stream {
         now: i64,
         out: &mut Vec<Msg>,
     ) -> Result<Ack, ApiError> {
-        let mut parts = index_name.splitn(3, ' ');
-        let (stream, filter, destination) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or(">"),
-            parts.next().unwrap_or(">"),
-        );
+        let (stream, filter, destination) = index_parts(index_name);
         let source = format!(
             "{stream} {} {filter} {destination} {}",
             m.seq,
@@ -532,12 +538,7 @@ impl Stream {
     pub fn sourced_up_to(&mut self, index_name: &str) -> u64 {
         let state = self.store.state();
         let mut seq = state.last_seq;
-        let mut name = index_name.splitn(3, ' ');
-        let (stream, filter, destination) = (
-            name.next().unwrap_or_default(),
-            name.next().unwrap_or(">"),
-            name.next().unwrap_or(">"),
-        );
+        let (stream, filter, destination) = index_parts(index_name);
         while seq >= state.first_seq && seq > 0 {
             if let Ok(m) = self.store.get(seq)
                 && let Some(source) = headers::get(&m.headers, headers::STREAM_SOURCE)
