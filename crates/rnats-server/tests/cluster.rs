@@ -19,7 +19,7 @@ use support::cluster::{
     probe_until_received, request_until_answered, route_to, wait_routes, wait_subs, wait_until,
 };
 use support::logs::{capture_logs, wait_for_log};
-use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
+use support::{RawClient, ReferenceServer, TIMEOUT, free_port, show, start_server};
 use tokio::time::{Instant, sleep, timeout};
 
 #[tokio::test]
@@ -1789,4 +1789,86 @@ async fn a_route_peer_that_has_not_logged_in_gets_a_clients_limits() {
         "{}",
         String::from_utf8_lossy(&got)
     );
+}
+
+/// Issue 13, item 7: a new route is sent the whole local interest table
+/// however large, even far past `max_pending` (a route is not a slow
+/// consumer by its pending bytes, as in nats-server, which also sends the
+/// table in one go): 500 000 subjects reach another rnats node and
+/// nats-server 2.9.10, and messages on them come back across the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interest_table_larger_than_max_pending_reaches_a_new_route() {
+    const SUBS: usize = 500_000;
+    const LONG: Duration = Duration::from_secs(90);
+    async fn wait_long(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+        let deadline = Instant::now() + LONG;
+        while !cond().await {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let a = start_server(Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster_opts(-1, vec![], true)),
+        // The table (about 10 MiB of RS+) is five times this.
+        max_pending: 2 * 1024 * 1024,
+        ..Options::for_tests()
+    })
+    .await;
+    let mut heavy = RawClient::connect_quiet(a.local_addr()).await;
+    let mut batch = Vec::with_capacity(SUBS * 24);
+    for sid in 0..SUBS {
+        batch.extend_from_slice(format!("SUB crowd.{sid} {sid}\r\n").as_bytes());
+    }
+    batch.extend_from_slice(b"PING\r\n");
+    heavy.send(&batch).await;
+    let has = |needle: &'static [u8]| move |b: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+    let answer = heavy.read_until(LONG, has(b"PONG\r\n")).await;
+    assert!(has(b"PONG\r\n")(&answer.bytes), "{}", show(&answer.bytes));
+    assert_eq!(a.shared().subscription_count(), SUBS);
+
+    // Another rnats node.
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_long("B to learn every subject", async || {
+        b.shared().subscription_count() >= SUBS
+    })
+    .await;
+    let cb = client(&b).await;
+    cb.publish("crowd.499999", "last".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    let needle = b"MSG crowd.499999 499999 4\r\nlast\r\n";
+    let got = heavy.read_until(LONG, has(needle)).await;
+    assert!(has(needle)(&got.bytes), "{}", show(&got.bytes));
+    assert_eq!(a.shared().stats.slow_consumers.routes.get(), 0);
+    b.shutdown().await;
+    wait_routes(&a, 0).await;
+
+    // nats-server 2.9.10 as the peer.
+    let http = free_port();
+    let config = format!(
+        "server_name: reference\nhttp: 127.0.0.1:{http}\ncluster {{\n  name: test\n  \
+         listen: 127.0.0.1:{}\n  authorization {{ user: {USER}, password: \"{PASS}\" }}\n  \
+         routes: [ \"{}\" ]\n}}\n",
+        free_port(),
+        route_to(&a)
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let monitor: std::net::SocketAddr = format!("127.0.0.1:{http}").parse().unwrap();
+    wait_long("the reference to learn every subject", async || {
+        let (_, body) = support::http_get(monitor, "/subsz").await;
+        let subsz: serde_json::Value = serde_json::from_str(&body).unwrap();
+        subsz["num_subscriptions"].as_u64().unwrap_or(0) >= SUBS as u64
+    })
+    .await;
+    let cn = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    cn.publish("crowd.0", "first".into()).await.unwrap();
+    cn.flush().await.unwrap();
+    let needle = b"MSG crowd.0 0 5\r\nfirst\r\n";
+    let got = heavy.read_until(LONG, has(needle)).await;
+    assert!(has(needle)(&got.bytes), "{}", show(&got.bytes));
+    assert_eq!(a.shared().stats.slow_consumers.routes.get(), 0);
 }

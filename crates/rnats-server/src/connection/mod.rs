@@ -118,7 +118,7 @@ pub struct Client {
     /// `127.0.0.1:5555 - cid:7`: the prefix of every log line about it.
     pub tag: String,
     /// Past this backlog the client is a slow consumer (a reload may
-    /// change it).
+    /// change it); not a route.
     max_pending: AtomicUsize,
     soft_pending: AtomicUsize,
     outbound: Mutex<Outbound>,
@@ -332,7 +332,12 @@ impl Client {
         }
         write(&mut out.batch);
         let max_pending = self.max_pending.load(Ordering::Relaxed);
-        if out.batch.len() > max_pending {
+        // As nats-server, only a client is a slow consumer by its pending
+        // bytes. A route is not closed for them (the interest table a new
+        // route is sent may alone be larger); its writer's deadline bounds
+        // it instead: a peer that stops reading is closed after
+        // `write_deadline`.
+        if out.batch.len() > max_pending && !self.is_route {
             let pending = out.batch.len();
             out.batch.clear();
             drop(out);
