@@ -228,7 +228,7 @@ impl RouteSession {
             last_account: None,
             cache: MatchCache::new(),
             cache_account: None,
-            out: Deliveries::new(client.id),
+            out: Deliveries::new(client.id).without_waiting(),
             received: crate::stats::Counts::default(),
             ops: Vec::new(),
             auth_deadline: Instant::now()
