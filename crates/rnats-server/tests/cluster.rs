@@ -334,6 +334,38 @@ async fn route_passwords_may_be_bcrypt_hashes() {
     wait_routes(&b, 1).await;
 }
 
+/// Issue 13, item 9: a route CONNECT with an unknown user is refused
+/// before any bcrypt, as nats-server checks the name first. The configured
+/// hash has cost 16 (2^16 rounds: half a minute in a test build), so a
+/// bcrypt run for the stranger would not answer within the test's wait;
+/// the same bytes get the same answer from the reference.
+#[tokio::test]
+async fn a_route_connect_with_an_unknown_user_runs_no_bcrypt() {
+    let costly = bcrypt::hash(PASS, 4).unwrap().replacen("$04$", "$16$", 1);
+    let connect = "CONNECT {\"user\":\"stranger\",\"pass\":\"x\",\"name\":\"NX\",\"cluster\":\"test\"}\r\nPING\r\n";
+    let mut opts = cluster_opts(-1, vec![], true);
+    opts.password = Some(costly.clone());
+    let a = start_server(options_with("A", opts)).await;
+    let mut raw = RawClient::connect(a.cluster_addr().unwrap()).await;
+    raw.send(connect.as_bytes()).await;
+    raw.expect_closed_with(b"-ERR 'Authorization Violation'\r\n")
+        .await;
+
+    let port = free_port();
+    let config = format!(
+        "cluster {{\n  name: test\n  listen: 127.0.0.1:{port}\n  \
+         authorization {{ user: {USER}, password: \"{costly}\" }}\n}}\n"
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let mut raw = RawClient::connect(([127, 0, 0, 1], port).into()).await;
+    raw.send(connect.as_bytes()).await;
+    raw.expect_closed_with(b"-ERR 'Authorization Violation'\r\n")
+        .await;
+    drop(reference);
+}
+
 /// Server names are unique in a cluster: a route from a server with this
 /// server's name is refused (and logged), as nats-server refuses it.
 #[tokio::test]

@@ -92,7 +92,7 @@ impl Secret {
                 // At most one bcrypt per core at a time: a storm of logins
                 // (wrong passwords above all, which are never cached) waits
                 // its turn instead of filling the blocking pool.
-                let Ok(_turn) = bcrypt_turns().acquire().await else {
+                let Some(_turn) = bcrypt_turn().await else {
                     return false;
                 };
                 let (hash, presented) = (hash.clone(), presented.to_string());
@@ -104,6 +104,12 @@ impl Secret {
             }
         }
     }
+}
+
+/// Waits for a turn to run one bcrypt check (client and route logins
+/// share them); None only if the turns were closed, which they never are.
+pub(crate) async fn bcrypt_turn() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    bcrypt_turns().acquire().await.ok()
 }
 
 /// The bcrypt checks that may run at once: one per core.

@@ -510,11 +510,15 @@ impl RouteSession {
         };
         let login_ok = if opts.password.as_deref().is_some_and(crate::auth::is_bcrypt) {
             // On the blocking pool, like client logins: not on a thread
-            // that moves messages.
+            // that moves messages, and within the same bound on bcrypt
+            // checks at once.
             let login = login.clone();
-            tokio::task::spawn_blocking(move || login.passes(&opts))
-                .await
-                .unwrap_or(false)
+            match crate::auth::bcrypt_turn().await {
+                Some(_turn) => tokio::task::spawn_blocking(move || login.passes(&opts))
+                    .await
+                    .unwrap_or(false),
+                None => false,
+            }
         } else {
             login.passes(&opts)
         };
