@@ -363,6 +363,24 @@ async fn api_scenario(url: &str) -> Vec<(String, Answer)> {
             vec![],
             r#"{"name":"#,
         ),
+        (
+            "create, unknown field (strict)",
+            "$JS.API.STREAM.CREATE.C",
+            vec![],
+            r#"{"name":"C","subjects":["c"],"bogus_field":1}"#,
+        ),
+        (
+            "create, unknown nested field (strict)",
+            "$JS.API.STREAM.CREATE.C",
+            vec![],
+            r#"{"name":"C","subjects":["c"],"consumer_limits":{"bogus":1}}"#,
+        ),
+        (
+            "purge, unknown field (strict)",
+            "$JS.API.STREAM.PURGE.S",
+            vec![],
+            r#"{"filtr":"s.a"}"#,
+        ),
         ("publish", "s.a", vec![], "one"),
         ("publish with id", "s.b", vec![("Nats-Msg-Id", "m1")], "two"),
         (
@@ -776,6 +794,52 @@ async fn stream_actions_are_advised() {
             (Some("ADV"), Some(action))
         );
         assert_eq!(event["id"].as_str().map(str::len), Some(22));
+    }
+    server.shutdown().await;
+}
+
+/// Every API request is audited on `$JS.EVENT.ADVISORY.API` with who
+/// asked and the answer, in nats-server 2.15.1's shape.
+#[tokio::test]
+async fn api_requests_are_audited_like_nats_server() {
+    use futures::StreamExt;
+    async fn audit_of_a_create(url: String) -> serde_json::Value {
+        let client = async_nats::ConnectOptions::new()
+            .name("auditor")
+            .connect(url)
+            .await
+            .unwrap();
+        let mut audits = client.subscribe("$JS.EVENT.ADVISORY.API").await.unwrap();
+        client.flush().await.unwrap();
+        let js = jetstream::new(client.clone());
+        js.create_stream(config("AUD", &["aud"], stream::StorageType::Memory))
+            .await
+            .unwrap();
+        let msg = tokio::time::timeout(support::TIMEOUT, audits.next())
+            .await
+            .expect("an audit advisory")
+            .unwrap();
+        serde_json::from_slice(&msg.payload).unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(js_options(dir.path())).await;
+    let ours = audit_of_a_create(server.client_url()).await;
+    assert_eq!(ours["type"], "io.nats.jetstream.advisory.v1.api_audit");
+    assert_eq!(ours["subject"], "$JS.API.STREAM.CREATE.AUD");
+    assert_eq!(ours["client"]["name"], "auditor", "{ours}");
+    let response: serde_json::Value =
+        serde_json::from_str(ours["response"].as_str().unwrap()).unwrap();
+    assert_eq!(response["did_create"], true, "{ours}");
+    let ref_dir = tempfile::tempdir().unwrap();
+    let conf = format!(
+        "jetstream {{ store_dir: {:?} }}\n",
+        ref_dir.path().display().to_string()
+    );
+    if let Some(reference) = support::ReferenceServer::start_latest_with_config(&conf).await {
+        let theirs = audit_of_a_create(format!("nats://{}", reference.addr())).await;
+        // The client's fields are what each knows of it; the rest alike.
+        let problems = support::shape::differences("audit", &theirs, &ours, &["client"], false);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
     server.shutdown().await;
 }
