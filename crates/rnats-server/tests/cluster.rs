@@ -1848,12 +1848,15 @@ async fn an_interest_table_larger_than_max_pending_reaches_a_new_route() {
     })
     .await;
     let mut heavy = RawClient::connect_quiet(a.local_addr()).await;
-    let mut batch = Vec::with_capacity(SUBS * 24);
-    for sid in 0..SUBS {
-        batch.extend_from_slice(format!("SUB crowd.{sid} {sid}\r\n").as_bytes());
+    // In pieces: each send must finish within the helper's 5 s.
+    for chunk in (0..SUBS).collect::<Vec<_>>().chunks(20_000) {
+        let mut batch = Vec::new();
+        for sid in chunk {
+            batch.extend_from_slice(format!("SUB crowd.{sid} {sid}\r\n").as_bytes());
+        }
+        heavy.send(&batch).await;
     }
-    batch.extend_from_slice(b"PING\r\n");
-    heavy.send(&batch).await;
+    heavy.send(b"PING\r\n").await;
     let has = |needle: &'static [u8]| move |b: &[u8]| b.windows(needle.len()).any(|w| w == needle);
     let answer = heavy.read_until(LONG, has(b"PONG\r\n")).await;
     assert!(has(b"PONG\r\n")(&answer.bytes), "{}", show(&answer.bytes));
@@ -1903,4 +1906,118 @@ async fn an_interest_table_larger_than_max_pending_reaches_a_new_route() {
     let got = heavy.read_until(LONG, has(needle)).await;
     assert!(has(needle)(&got.bytes), "{}", show(&got.bytes));
     assert_eq!(a.shared().stats.slow_consumers.routes.get(), 0);
+}
+
+/// A route that keeps taking bytes is not closed by its write deadline,
+/// as nats-server's write-timeout policy for routes ("retry") keeps it:
+/// a peer that reads an interest table of about 20 MiB at most 64 KiB
+/// every 5 ms (so that the kernel's buffers, which take a few MiB, never
+/// go a whole deadline without room) gets all of it, although writing it
+/// takes longer than the 1 s `write_deadline`; the route is counted once
+/// as a slow consumer. (A deadline with nothing written still closes a
+/// route: `the_route_write_deadline_closes_a_peer_that_reads_nothing`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_reading_slowly_is_written_on_past_the_write_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SUBS: usize = 100_000;
+    let a = start_server(Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster_opts(-1, vec![], false)),
+        write_deadline: Duration::from_secs(1),
+        ..Options::for_tests()
+    })
+    .await;
+    // Long subjects: a large table from few subscriptions.
+    let long = "x".repeat(190);
+    let mut heavy = RawClient::connect_quiet(a.local_addr()).await;
+    for chunk in (0..SUBS).collect::<Vec<_>>().chunks(5_000) {
+        let mut batch = Vec::new();
+        for sid in chunk {
+            batch.extend_from_slice(format!("SUB crowd.{long}.{sid} {sid}\r\n").as_bytes());
+        }
+        heavy.send(&batch).await;
+    }
+    heavy.send(b"PING\r\n").await;
+    let pong = |b: &[u8]| b.windows(6).any(|w| w == b"PONG\r\n");
+    assert!(pong(
+        &heavy.read_until(Duration::from_secs(60), pong).await.bytes
+    ));
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut peer = socket.connect(a.cluster_addr().unwrap()).await.unwrap();
+    peer.write_all(
+        b"CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\
+          \"headers\":true,\"name\":\"NSLOW\",\"cluster\":\"test\",\"lnoc\":true}\r\n\
+          INFO {\"server_id\":\"NSLOW\",\"server_name\":\"NSLOW\",\"version\":\"2.9.10\",\
+          \"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\
+          \"cluster\":\"test\",\"lnoc\":true}\r\n",
+    )
+    .await
+    .unwrap();
+    let (mut lines, mut partial) = (0usize, Vec::new());
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while lines < SUBS {
+        assert!(Instant::now() < deadline, "only {lines} RS+ lines arrived");
+        let n = timeout(Duration::from_secs(10), peer.read(&mut buf))
+            .await
+            .expect("the route keeps sending")
+            .unwrap();
+        assert!(n > 0, "the route was closed after {lines} RS+ lines");
+        partial.extend_from_slice(&buf[..n]);
+        let complete = partial
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        lines += partial[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| l.starts_with(b"RS+ $G crowd."))
+            .count();
+        partial.drain(..complete);
+        sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(lines, SUBS);
+    assert_eq!(cluster(&a).route_count(), 1);
+    assert_eq!(a.shared().stats.slow_consumers.routes.get(), 1);
+}
+
+/// A route peer that reads nothing is closed when the write deadline
+/// passes with nothing written, as on nats-server.
+#[tokio::test]
+async fn the_route_write_deadline_closes_a_peer_that_reads_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let a = start_server(Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster_opts(-1, vec![], false)),
+        write_deadline: Duration::from_millis(300),
+        ..Options::for_tests()
+    })
+    .await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut peer = socket.connect(a.cluster_addr().unwrap()).await.unwrap();
+    peer.write_all(
+        b"CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\
+          \"headers\":true,\"name\":\"NDEAF\",\"cluster\":\"test\",\"lnoc\":true}\r\n\
+          INFO {\"server_id\":\"NDEAF\",\"server_name\":\"NDEAF\",\"version\":\"2.9.10\",\
+          \"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\
+          \"cluster\":\"test\",\"lnoc\":true,\"ldm\":false}\r\nRS+ $G deaf.>\r\nPING\r\n",
+    )
+    .await
+    .unwrap();
+    wait_routes(&a, 1).await;
+    // Messages for the peer until its socket buffers are full and a
+    // deadline passes with nothing written.
+    let publisher = client(&a).await;
+    let payload = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster(&a).route_count() == 1 {
+        assert!(Instant::now() < deadline, "the deaf route was never closed");
+        for _ in 0..16 {
+            publisher.publish("deaf.x", payload.clone()).await.unwrap();
+        }
+        publisher.flush().await.unwrap();
+    }
+    assert!(a.shared().stats.slow_consumers.routes.get() >= 1);
 }

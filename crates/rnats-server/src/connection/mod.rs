@@ -340,9 +340,9 @@ impl Client {
         let max_pending = self.max_pending.load(Ordering::Relaxed);
         // As nats-server, only a client is a slow consumer by its pending
         // bytes. A route is not closed for them (the interest table a new
-        // route is sent may alone be larger); its writer's deadline bounds
-        // it instead: a peer that stops reading is closed after
-        // `write_deadline`.
+        // route is sent may alone be larger); a peer that stops reading is
+        // closed by its writer when `write_deadline` passes with nothing
+        // written.
         if out.batch.len() > max_pending && !self.is_route {
             let pending = out.batch.len();
             out.batch.clear();

@@ -762,12 +762,10 @@ impl RouteSession {
             .stats
             .sent_to_closed_routes
             .add(self.client.sent());
-        match self.client.close_reason() {
-            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline => {
-                self.shared.stats.slow_consumers.inc(true);
-            }
-            CloseReason::StaleConnection => self.shared.stats.stale_connections.inc(true),
-            _ => {}
+        // A route's slow consumer episodes are counted by its writer (a
+        // route is written on past a deadline while it takes bytes).
+        if self.client.close_reason() == CloseReason::StaleConnection {
+            self.shared.stats.stale_connections.inc(true);
         }
         let mut by_account: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
         for (_, sub) in self.subs.drain() {
