@@ -1456,6 +1456,59 @@ async fn account_updates_recheck_signing_keys_and_the_connection_limit() {
     server.shutdown().await;
 }
 
+/// Issue 13, item 14: an account's `exp` is the account's timer, moved
+/// by every update as on nats-server: an update with an earlier `exp`
+/// ends the connected users then, one with a later `exp` keeps them past
+/// the old one.
+#[tokio::test]
+async fn an_account_update_moves_the_end_of_its_connected_users() {
+    let mut chain = Chain::new();
+    let (early, late) = (KeyPair::new_account(), KeyPair::new_account());
+    chain.add_account(&early, |c| c.expires = now() + 3600);
+    chain.add_account(&late, |c| c.expires = now() + 3);
+    let server = chain.start().await;
+    let (u1, u2) = (KeyPair::new_user(), KeyPair::new_user());
+    let mut ends_sooner = login(&server, &user_jwt(&early, &u1, |_| {}), &u1).await;
+    let mut ends_later = login(&server, &user_jwt(&late, &u2, |_| {}), &u2).await;
+    let old_end = now() + 3;
+
+    let sooner = account_jwt(&chain.op, &early, |c| {
+        c.expires = now() + 2;
+        c.issued_at = now() + 1;
+    });
+    let later = account_jwt(&chain.op, &late, |c| {
+        c.expires = now() + 3600;
+        c.issued_at = now() + 1;
+    });
+    for update in [&sooner, &later] {
+        let answer = push_update(&server, &chain, update).await;
+        assert_eq!(answer["data"]["code"], 200, "{answer}");
+    }
+    // The server's first PING may come before.
+    let without_pings = |b: &[u8]| String::from_utf8_lossy(b).replace("PING\r\n", "");
+    let got = ends_sooner
+        .read_until(Duration::from_secs(10), |b| {
+            b.windows(5).any(|w| w == b"-ERR ") && b.ends_with(b"\r\n")
+        })
+        .await;
+    assert_eq!(
+        without_pings(&got.bytes),
+        "-ERR 'Account Authentication Expired'\r\n"
+    );
+    ends_sooner.read_until_closed().await;
+    // Past the old `exp` of the other account, its user is still there.
+    while now() <= old_end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ends_later.send(b"PING\r\n").await;
+    let got = ends_later
+        .read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"))
+        .await;
+    assert_eq!(got.end, support::End::Done);
+    assert_eq!(without_pings(&got.bytes), "PONG\r\n");
+    server.shutdown().await;
+}
+
 /// An account JWT's `mappings` map its users' messages (a weight left out
 /// is 100%), as on nats-server; a mapping nats-server could not add is
 /// skipped, the others stay.

@@ -44,6 +44,10 @@ pub struct JwtAccount {
     claims: RwLock<Arc<AccountClaims>>,
     /// Connected users, by client id.
     live: Mutex<HashMap<u64, LiveUser>>,
+    /// The account's expiry timer, for the `exp` it was set for: one per
+    /// account, as nats-server keeps it, set again when an update changes
+    /// `exp` (see [`JwtAccount::schedule_expiry`]).
+    expiry: Mutex<Option<(i64, tokio::task::AbortHandle)>>,
 }
 
 struct LiveUser {
@@ -75,7 +79,59 @@ impl JwtAccount {
             account,
             claims: RwLock::new(Arc::new(claims)),
             live: Mutex::new(HashMap::new()),
+            expiry: Mutex::new(None),
         })
+    }
+
+    /// Sets the account's expiry timer for its current `exp`, unless it
+    /// is set for it already: an update with an earlier `exp` brings the
+    /// end of its users forward, a later one (or none) puts it off, as on
+    /// nats-server. When it fires, every user connected is closed with
+    /// `Account Authentication Expired`. Needs a runtime (it is called at
+    /// logins and updates, which run on one).
+    fn schedule_expiry(self: &Arc<Self>) {
+        let expires = self.claims().expires;
+        let mut timer = lock(&self.expiry);
+        if timer.as_ref().is_some_and(|(at, _)| *at == expires) {
+            return;
+        }
+        if let Some((_, old)) = timer.take() {
+            old.abort();
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if expires <= 0 {
+            return;
+        }
+        let at = UNIX_EPOCH + Duration::from_secs(expires.unsigned_abs());
+        let left = at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        let account = Arc::downgrade(self);
+        let task = runtime.spawn(async move {
+            tokio::time::sleep(left).await;
+            if let Some(account) = account.upgrade() {
+                account.expired();
+            }
+        });
+        *timer = Some((expires, task.abort_handle()));
+    }
+
+    /// The account's `exp` has passed: every user connected goes.
+    fn expired(&self) {
+        let users: Vec<Arc<Client>> = lock(&self.live)
+            .values()
+            .filter_map(|u| u.client.upgrade())
+            .collect();
+        for client in users {
+            // nats-server logs this at debug level too.
+            tracing::debug!("{} - {}", client.tag, ACCOUNT_AUTHENTICATION_EXPIRED);
+            client.err_and_close(
+                ACCOUNT_AUTHENTICATION_EXPIRED,
+                CloseReason::AuthenticationViolation,
+            );
+        }
     }
 
     pub fn claims(&self) -> Arc<AccountClaims> {
@@ -95,6 +151,14 @@ pub struct Registration {
     account: Arc<JwtAccount>,
     client_id: u64,
     login: u64,
+}
+
+impl Drop for JwtAccount {
+    fn drop(&mut self) {
+        if let Some((_, timer)) = lock(&self.expiry).take() {
+            timer.abort();
+        }
+    }
 }
 
 impl Drop for Registration {
@@ -465,6 +529,7 @@ impl Trust {
                     ));
                 *write_lock(&account.claims) = Arc::new(claims.clone());
                 self.enforce(&account);
+                account.schedule_expiry();
                 if let Some(hook) = self.on_claims.get() {
                     hook(&claims);
                 }
@@ -640,9 +705,9 @@ impl Trust {
         if user.expires > 0 {
             until(at(user.expires), USER_AUTHENTICATION_EXPIRED);
         }
-        if claims.expires > 0 {
-            until(at(claims.expires), ACCOUNT_AUTHENTICATION_EXPIRED);
-        }
+        // The account's own `exp` is its timer's, which an update may move
+        // (`JwtAccount::schedule_expiry`), not this connection's.
+        account.schedule_expiry();
         if !limits.times.is_empty() {
             let left = time_window_left(limits).map_err(|e| refuse(format!("User {who}: {e}")))?;
             until(SystemTime::now() + left, USER_AUTHENTICATION_EXPIRED);
@@ -952,7 +1017,8 @@ mod tests {
 
 /// What a connection logged in with a user JWT keeps: its place in the
 /// account (freed when this is dropped) and the timer that ends it when
-/// the JWT (or its account, or its `times` window) expires.
+/// the user JWT (or its `times` window) expires; the account's `exp` is
+/// the account's own timer.
 #[derive(Debug)]
 pub struct JwtSession {
     pub login: Arc<JwtLogin>,
