@@ -369,6 +369,20 @@ impl Raw {
             .unwrap_or_else(|e| panic!("sending {}: {e}", show(bytes)));
     }
 
+    /// Like [`Raw::expect`], but a server PING first (a test that outlives
+    /// the first one, 2 s after CONNECT) is answered and skipped.
+    async fn expect_after_pings(&mut self, expected: &[u8]) {
+        loop {
+            let deadline = Instant::now() + WAIT;
+            while self.pending.len() < 6 && self.fill(deadline).await {}
+            if !self.pending.starts_with(b"PING\r\n") {
+                return self.expect(expected).await;
+            }
+            self.pending.drain(..6);
+            self.send(b"PONG\r\n").await;
+        }
+    }
+
     /// The next bytes from the server must be exactly `expected`.
     async fn expect(&mut self, expected: &[u8]) {
         let deadline = Instant::now() + WAIT;
@@ -582,7 +596,7 @@ async fn refusal_on_the_wire_is_authorization_violation_then_close() {
     good.send(b"CONNECT {\"user\":\"foo\",\"pass\":\"bar\"}\r\nPUB after 2\r\nok\r\nPING\r\n")
         .await;
     good.expect(b"+OK\r\n+OK\r\nPONG\r\n").await;
-    watcher.expect(b"MSG after 1 2\r\nok\r\n").await;
+    watcher.expect_after_pings(b"MSG after 1 2\r\nok\r\n").await;
     server.shutdown().await;
 }
 
@@ -1496,4 +1510,24 @@ async fn no_auth_user_does_not_rescue_wrong_credentials() {
     let anonymous = login(&server, ConnectOptions::new()).await;
     exchange(&anonymous, &anonymous, "public.still").await;
     server.shutdown().await;
+}
+
+/// Wrong credentials are answered late (issue 13: failures slowed down),
+/// so a client guessing one password after another gets two tries a
+/// second; a right one is not held back.
+#[tokio::test]
+async fn a_wrong_password_is_refused_only_after_a_delay() {
+    let server = start(users(vec![user("alice", "secret")])).await;
+    let started = std::time::Instant::now();
+    assert_raw_refused(
+        &server,
+        serde_json::json!({"user": "alice", "pass": "guess"}),
+    )
+    .await;
+    assert!(
+        started.elapsed() >= rnats_server::client::session::FAILED_LOGIN_DELAY,
+        "refused after {:?}",
+        started.elapsed()
+    );
+    login_as(&server, "alice", "secret").await;
 }

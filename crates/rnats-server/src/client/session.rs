@@ -43,6 +43,10 @@ const VERDICT_CACHE_SIZE: usize = 1024;
 /// when a connection leaves (see `drop_all_subscriptions`).
 const REMOVE_CHUNK: usize = 1024;
 
+/// How long a login with wrong credentials waits for its refusal
+/// (nats-server answers at once; issue 13 asks for failures slowed down).
+pub const FAILED_LOGIN_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The reader's state for one connection.
 pub struct Session {
     server: Arc<ServerShared>,
@@ -504,7 +508,15 @@ impl Session {
                     jwt_user = identity.jwt.as_ref().map(|j| j.user.clone());
                     self.logged_in(identity);
                 }
-                Err(failure) => return Err(self.refused(&info, failure)),
+                Err(failure) => {
+                    // Wrong credentials are answered late: a client guessing
+                    // passwords one after another gets two tries a second.
+                    // (bcrypt itself is bounded to one check per core.)
+                    if failure.client_error() == errors::AUTHORIZATION_VIOLATION {
+                        tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+                    }
+                    return Err(self.refused(&info, failure));
+                }
             }
         }
         if self.no_responders && !self.headers {
