@@ -35,13 +35,21 @@
 //! back to its last valid record and skipping a corrupt record in the
 //! middle (each loss logged with `tracing::warn!`).
 //!
-//! **Owns**: `msgs/` under the stream directory. **May not touch**:
-//! `meta.inf`/`meta.sum` except through [`write_meta`]/[`read_meta`].
-//! Encryption at rest (`cipher`, `meta.key`, per-block keys) and S2
-//! compression are not implemented; they would sit between [`block`]'s
-//! codec and the files.
+//! **Encryption and compression** sit between [`block`]'s codec and the
+//! files: everything in memory (write buffer, cached blocks, offsets) is
+//! plain; a block file is XORed with its key stream at the same offsets
+//! (`crypt.rs`: nats-server's keys, key files and ciphers), and a sealed
+//! block may be compressed whole (`compress.rs`, when a new block takes
+//! over), its file then replaced atomically. `index.db` is sealed with
+//! the stream's key.
+//!
+//! **Owns**: `msgs/` under the stream directory, and `meta.key` beside
+//! it. **May not touch**: `meta.inf`/`meta.sum` except through
+//! [`write_meta`]/[`read_meta`].
 
 pub mod block;
+mod compress;
+pub mod crypt;
 mod index;
 mod meta;
 mod recover;
@@ -57,6 +65,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use highway::Key;
 
+pub use crypt::{Cipher, Encryption};
 pub use meta::{read_meta, write_meta};
 
 use super::{
@@ -76,7 +85,21 @@ pub const MIN_BLOCK_SIZE: u64 = 32_000;
 /// is set (a quarter of it, rounded up to 100 bytes; the minimum below
 /// that, the 8 MiB maximum above it, else 4 MiB), else 8 MiB for limits
 /// retention and 4 MiB for work-queue and interest retention.
-pub fn block_size_for(limits_retention: bool, max_bytes: i64) -> u64 {
+///
+/// Encrypted streams' blocks are at most 2 MiB, as nats-server makes them.
+pub fn block_size_for(limits_retention: bool, max_bytes: i64, encrypted: bool) -> u64 {
+    let size = plain_block_size(limits_retention, max_bytes);
+    if encrypted {
+        size.min(MAX_ENCRYPTED_BLOCK_SIZE)
+    } else {
+        size
+    }
+}
+
+/// nats-server's cap on the blocks of encrypted streams (2 MiB).
+pub const MAX_ENCRYPTED_BLOCK_SIZE: u64 = 2 * 1024 * 1024;
+
+fn plain_block_size(limits_retention: bool, max_bytes: i64) -> u64 {
     if max_bytes > 0 {
         let quarter = (max_bytes as u64 / 4 + 1).div_ceil(100) * 100;
         if quarter <= MIN_BLOCK_SIZE {
@@ -111,6 +134,10 @@ pub struct FileStoreConfig {
     pub block_size: u64,
     /// `fdatasync` on every flush (`sync_always`).
     pub sync_always: bool,
+    /// Encryption at rest, when configured.
+    pub encryption: Option<Encryption>,
+    /// Compress blocks with S2 when they are sealed (`compression: s2`).
+    pub compress: bool,
 }
 
 impl FileStoreConfig {
@@ -119,6 +146,8 @@ impl FileStoreConfig {
             name: name.into(),
             block_size: DEFAULT_BLOCK_SIZE,
             sync_always: false,
+            encryption: None,
+            compress: false,
         }
     }
 }
@@ -139,8 +168,12 @@ pub(crate) struct Block {
     pub dmap: BTreeSet<u64>,
     pub msgs: u64,
     pub bytes: u64,
-    /// Bytes on disk (everything flushed).
+    /// Plain bytes of the block's records on disk (everything flushed).
     pub len: u64,
+    /// The file's length when it is compressed (then never written to).
+    pub disk: Option<u64>,
+    /// The key of its key stream, when the store is encrypted.
+    pub crypt: Option<crypt::BlockKey>,
     /// Records appended since the last flush.
     pub wbuf: Vec<u8>,
     /// The lowest sequence this block holds a tombstone for that lies in
@@ -161,9 +194,15 @@ impl Block {
             msgs: 0,
             bytes: 0,
             len: 0,
+            disk: None,
+            crypt: None,
             wbuf: Vec::new(),
             tomb_lo: 0,
         }
+    }
+    /// The length of its file.
+    fn disk_len(&self) -> u64 {
+        self.disk.unwrap_or(self.len)
     }
     fn has_recs(&self) -> bool {
         self.rec_first <= self.rec_last
@@ -312,9 +351,10 @@ fn load_block(cache: &mut Vec<Cached>, mdir: &Path, b: &Block) -> Result<usize, 
         return Ok(0);
     }
     let mut data = Vec::with_capacity(b.size() as usize);
-    if b.len > 0 {
-        let file = File::open(block_path(mdir, b.index))?;
-        file.take(b.len).read_to_end(&mut data)?;
+    if b.disk.is_some() {
+        data = read_block(mdir, b.index, b.crypt.as_ref(), None)?.0;
+    } else if b.len > 0 {
+        data = read_block(mdir, b.index, b.crypt.as_ref(), Some(b.len))?.0;
         if (data.len() as u64) < b.len {
             tracing::warn!(
                 block = b.index,
@@ -337,6 +377,71 @@ fn load_block(cache: &mut Vec<Cached>, mdir: &Path, b: &Block) -> Result<usize, 
     );
     cache.truncate(CACHE_BLOCKS);
     Ok(0)
+}
+
+/// Block `index`'s plain content: decrypted with `key`, and decompressed
+/// when compressed (then also the file's length). `len` reads at most
+/// that many bytes of a file known not to be compressed.
+pub(crate) fn read_block(
+    mdir: &Path,
+    index: u32,
+    key: Option<&crypt::BlockKey>,
+    len: Option<u64>,
+) -> io::Result<(Vec<u8>, Option<u64>)> {
+    let mut data = Vec::new();
+    let file = File::open(block_path(mdir, index))?;
+    match len {
+        Some(len) => file.take(len).read_to_end(&mut data)?,
+        None => (&file).read_to_end(&mut data)?,
+    };
+    if let Some(key) = key {
+        key.apply(0, &mut data);
+    }
+    if len.is_none() && compress::is_compressed(&data) {
+        let disk = data.len() as u64;
+        let plain = compress::decompress(&data).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("block {index}: {e}"))
+        })?;
+        return Ok((plain, Some(disk)));
+    }
+    Ok((data, None))
+}
+
+/// Replaces block `index`'s file with `plain` (compressed when
+/// `compress`, then encrypted with `key`): temporary file, fsync, rename.
+/// Returns the new file's length.
+pub(crate) fn rewrite_block(
+    mdir: &Path,
+    index: u32,
+    key: Option<&crypt::BlockKey>,
+    plain: &[u8],
+    compress: bool,
+) -> io::Result<u64> {
+    let mut buf = if compress {
+        compress::compress(plain)
+    } else {
+        plain.to_vec()
+    };
+    if let Some(key) = key {
+        key.apply(0, &mut buf);
+    }
+    let path = block_path(mdir, index);
+    let tmp = mdir.join(format!("{index}.blk.tmp"));
+    let result = (|| {
+        let f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all_at(&buf, 0)?;
+        f.sync_data()?;
+        fs::rename(&tmp, &path)?;
+        sync_dir(mdir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| buf.len() as u64)
 }
 
 fn is_out_of_space(e: &io::Error) -> bool {
@@ -375,6 +480,15 @@ pub struct FileStore {
     /// A block emptied since the last flush (to delete at the next).
     reap_due: bool,
     scratch: Vec<u8>,
+    /// The stream's key (`meta.key`), sealing `index.db`, when encrypted.
+    skey: Option<crypt::StreamKey>,
+    /// Block keys read at open, by block, for recovery (then moved to the
+    /// blocks).
+    keys: HashMap<u32, crypt::BlockKey>,
+    /// Sealed blocks to compress after the next successful flush.
+    compress_due: Vec<u32>,
+    /// The encrypted copy of a write buffer.
+    ebuf: Vec<u8>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -394,6 +508,7 @@ impl FileStore {
         let mdir = dir.join(MSGS_DIR);
         create_private_dirs(&mdir)?;
         let mut files = Vec::new();
+        let mut key_files = Vec::new();
         for entry in fs::read_dir(&mdir)? {
             let entry = entry?;
             let name = entry.file_name();
@@ -404,13 +519,31 @@ impl FileStore {
                 && let Ok(index) = n.parse::<u32>()
             {
                 files.push((index, entry.metadata()?.len()));
+            } else if let Some(n) = name.strip_suffix(".key")
+                && let Ok(index) = n.parse::<u32>()
+            {
+                key_files.push(index);
             }
         }
         files.sort_unstable();
         let mut store = FileStore::empty(dir, mdir, cfg);
+        store.setup_encryption(&files, &key_files)?;
         let index_key = block::key_of(store.cfg.name.as_bytes());
         let name = store.cfg.name.clone();
-        let from_index = match fs::read(store.mdir.join(INDEX_FILE)) {
+        let index_buf = match fs::read(store.mdir.join(INDEX_FILE)) {
+            Ok(buf) => match &store.skey {
+                None => Ok(buf),
+                Some(key) => match key.open(&buf) {
+                    Some(plain) => Ok(plain),
+                    None => {
+                        tracing::warn!(stream = %name, "JetStream index.db cannot be decrypted, rebuilding from the blocks");
+                        Err(io::Error::from(io::ErrorKind::NotFound))
+                    }
+                },
+            },
+            Err(e) => Err(e),
+        };
+        let from_index = match index_buf {
             Ok(buf) if !index::is_ours(&buf) => {
                 tracing::info!(stream = %name, "JetStream index.db not written by rnats (nats-server's?), rebuilding from the blocks");
                 None
@@ -440,22 +573,116 @@ impl FileStore {
                 store.install(decoded);
                 if !recover::catch_up(&mut store, &files)? {
                     tracing::info!(stream = %name, "JetStream index.db does not fit the blocks, rebuilding from them");
-                    let FileStore { dir, mdir, cfg, .. } = store;
+                    let FileStore {
+                        dir,
+                        mdir,
+                        cfg,
+                        skey,
+                        keys,
+                        ..
+                    } = store;
                     store = FileStore::empty(&dir, mdir, cfg);
-                    store.install(recover::rebuild(&store.mdir, &name, &files)?);
+                    (store.skey, store.keys) = (skey, keys);
+                    store.install(recover::rebuild(&store.mdir, &name, &files, &store.keys)?);
                 }
                 true
             }
             None => {
-                store.install(recover::rebuild(&store.mdir, &name, &files)?);
+                store.install(recover::rebuild(&store.mdir, &name, &files, &store.keys)?);
                 !files.is_empty()
             }
         };
+        store.keys = HashMap::new();
         if rewrite && let Err(e) = store.write_index() {
             // The next open reads the blocks again; nothing is lost.
             tracing::warn!(stream = %name, error = %e, "JetStream could not write index.db");
         }
         Ok(store)
+    }
+
+    /// Refuses an encrypted store without a key; with a key, reads the
+    /// stream's and the blocks' keys, encrypting plain blocks in place
+    /// first (encryption turned on for a plain store, as nats-server
+    /// does: `meta.key` is written last, so a conversion cut short is
+    /// taken up again at the next open).
+    fn setup_encryption(
+        &mut self,
+        files: &[(u32, u64)],
+        key_files: &[u32],
+    ) -> Result<(), StoreError> {
+        let meta_key = self.dir.join(crypt::META_KEY_FILE);
+        let Some(enc) = self.cfg.encryption.clone() else {
+            if meta_key.exists() {
+                tracing::warn!(stream = %self.cfg.name, "JetStream stream is encrypted but no key is configured");
+                return Err(StoreError::Encryption(crypt::NO_MAIN_KEY));
+            }
+            return Ok(());
+        };
+        for index in key_files {
+            if files.binary_search_by_key(index, |(i, _)| *i).is_err() {
+                let _ = fs::remove_file(crypt::key_path(&self.mdir, *index));
+            }
+        }
+        // Opened first: a wrong key is refused before anything is touched.
+        let skey = enc.stream_key(&self.dir, &self.cfg.name, false);
+        let converting = match skey {
+            Ok(Some(key)) => {
+                self.skey = Some(key);
+                false
+            }
+            Ok(None) => true,
+            Err(e) => {
+                tracing::warn!(stream = %self.cfg.name, "JetStream cannot open the stream's key: {e}");
+                return Err(e);
+            }
+        };
+        if converting && !files.is_empty() {
+            tracing::info!(stream = %self.cfg.name, "JetStream encrypting the blocks of a plain stream");
+            let _ = fs::remove_file(self.mdir.join(INDEX_FILE));
+        }
+        for &(index, len) in files {
+            let key = match enc.block_key(&self.mdir, &self.cfg.name, index) {
+                Ok(Some(key)) => {
+                    if converting && len > 0 {
+                        self.encrypt_if_plain(index, &key)?;
+                    }
+                    key
+                }
+                Ok(None) => {
+                    let key = enc.new_block_key(&self.mdir, &self.cfg.name, index, true)?;
+                    if len > 0 {
+                        let (raw, _) = read_block(&self.mdir, index, None, Some(len))?;
+                        rewrite_block(&self.mdir, index, Some(&key), &raw, false)?;
+                    }
+                    key
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %self.cfg.name, block = index, "JetStream cannot open a block's key: {e}");
+                    return Err(e);
+                }
+            };
+            self.keys.insert(index, key);
+        }
+        if self.skey.is_none() {
+            self.skey = enc.stream_key(&self.dir, &self.cfg.name, true)?;
+        }
+        Ok(())
+    }
+
+    /// A block whose key file exists but whose bytes are still plain (a
+    /// conversion cut short between the two) is encrypted now.
+    fn encrypt_if_plain(&self, index: u32, key: &crypt::BlockKey) -> Result<(), StoreError> {
+        let bkey = block::block_key(&self.cfg.name, index);
+        let looks_plain = |buf: &[u8]| {
+            compress::is_compressed(buf) || block::parse(buf, 0).is_some_and(|r| r.verify(bkey))
+        };
+        let (raw, _) = read_block(&self.mdir, index, None, Some(u64::MAX))?;
+        let mut dec = raw.clone();
+        key.apply(0, &mut dec);
+        if !looks_plain(&dec) && looks_plain(&raw) {
+            rewrite_block(&self.mdir, index, Some(key), &raw, false)?;
+        }
+        Ok(())
     }
 
     fn empty(dir: &Path, mdir: PathBuf, cfg: FileStoreConfig) -> FileStore {
@@ -476,6 +703,10 @@ impl FileStore {
             unsynced: Vec::new(),
             reap_due: true,
             scratch: Vec::new(),
+            skey: None,
+            keys: HashMap::new(),
+            compress_due: Vec::new(),
+            ebuf: Vec::new(),
         }
     }
 
@@ -517,6 +748,9 @@ impl FileStore {
 
     fn install(&mut self, d: index::Decoded) {
         self.blocks = d.blocks;
+        for b in &mut self.blocks {
+            b.crypt = self.keys.get(&b.index).cloned();
+        }
         self.subjects = d.subjects;
         for (expiry, seq) in d.ttls {
             self.ttls.insert((expiry, seq));
@@ -554,7 +788,8 @@ impl FileStore {
         let roll = match self.blocks.last() {
             None => true,
             Some(b) => {
-                (b.size() > 0 && b.size() + len as u64 > self.cfg.block_size)
+                b.disk.is_some()
+                    || (b.size() > 0 && b.size() + len as u64 > self.cfg.block_size)
                     || msg_seq.is_some_and(|seq| b.has_recs() && b.rec_last + 1 != seq)
             }
         };
@@ -576,6 +811,16 @@ impl FileStore {
             None => 1,
         };
         let mut b = Block::new(&self.cfg.name, index, self.state.last_seq + 1);
+        if let Some(enc) = &self.cfg.encryption {
+            b.crypt =
+                Some(enc.new_block_key(&self.mdir, &self.cfg.name, index, self.cfg.sync_always)?);
+        }
+        if self.cfg.compress
+            && let Some(prev) = self.blocks.last()
+            && prev.disk.is_none()
+        {
+            self.compress_due.push(prev.index);
+        }
         if with_skip && self.state.last_seq > 0 {
             block::encode(
                 &mut b.wbuf,
@@ -944,7 +1189,21 @@ impl FileStore {
             (None, None) => return Err(io::Error::other("no block file")),
         };
         let b = &self.blocks[pos];
-        file.write_all_at(&b.wbuf, b.len)?;
+        match &b.crypt {
+            Some(key) => {
+                let mut ebuf = std::mem::take(&mut self.ebuf);
+                ebuf.clear();
+                ebuf.extend_from_slice(&b.wbuf);
+                key.apply(b.len, &mut ebuf);
+                let wrote = file.write_all_at(&ebuf, b.len);
+                if ebuf.capacity() > KEEP_WRITE_CAPACITY {
+                    ebuf = Vec::new();
+                }
+                self.ebuf = ebuf;
+                wrote?;
+            }
+            None => file.write_all_at(&b.wbuf, b.len)?,
+        }
         if self.cfg.sync_always {
             file.sync_data()?;
             if b.len == 0 {
@@ -1003,6 +1262,9 @@ impl FileStore {
                 {
                     tracing::warn!(path = %path.display(), error = %e, "JetStream could not remove a block");
                 }
+                if self.blocks[pos].crypt.is_some() {
+                    let _ = fs::remove_file(crypt::key_path(&self.mdir, index));
+                }
                 self.blocks.remove(pos);
                 continue;
             }
@@ -1058,6 +1320,37 @@ impl FileStore {
         }
     }
 
+    /// Compresses the blocks sealed since the last flush (nats-server
+    /// compresses a block when a new one takes over). A failure leaves the
+    /// block as it was, readable.
+    fn compress_sealed(&mut self) {
+        let last = self.blocks.last().map(|b| b.index);
+        for index in std::mem::take(&mut self.compress_due) {
+            let Some(pos) = self.blocks.iter().position(|b| b.index == index) else {
+                continue;
+            };
+            let b = &self.blocks[pos];
+            if Some(index) == last || b.disk.is_some() || !b.wbuf.is_empty() || b.len == 0 {
+                continue;
+            }
+            let result = read_block(&self.mdir, index, b.crypt.as_ref(), Some(b.len)).and_then(
+                |(plain, _)| rewrite_block(&self.mdir, index, b.crypt.as_ref(), &plain, true),
+            );
+            match result {
+                Ok(disk) => {
+                    self.blocks[pos].disk = Some(disk);
+                    if self.wfile.as_ref().is_some_and(|(i, _)| *i == index) {
+                        self.wfile = None;
+                    }
+                    self.unsynced.retain(|i| *i != index);
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %self.cfg.name, block = index, error = %e, "JetStream could not compress a block");
+                }
+            }
+        }
+    }
+
     fn write_skip(&mut self, seq: u64, ts: i64) -> Result<(), StoreError> {
         self.write_marker(seq | EBIT, ts)?;
         self.pending_skip = Some((seq, ts));
@@ -1084,6 +1377,9 @@ impl FileStore {
                     break;
                 }
             }
+            if b.crypt.is_some() {
+                let _ = fs::remove_file(crypt::key_path(&self.mdir, b.index));
+            }
             gone.insert(b.index);
         }
         self.blocks.retain(|b| !gone.contains(&b.index));
@@ -1099,7 +1395,10 @@ impl FileStore {
     /// Writes `index.db` (atomically: a temporary file renamed over it).
     fn write_index(&mut self) -> Result<(), StoreError> {
         let key = block::key_of(self.cfg.name.as_bytes());
-        let buf = index::encode(self, key);
+        let mut buf = index::encode(self, key);
+        if let Some(skey) = &self.skey {
+            buf = skey.seal(&buf);
+        }
         let tmp = self.mdir.join("index.db.tmp");
         let result = (|| -> io::Result<()> {
             let f = private_file()
@@ -1161,7 +1460,27 @@ impl FileStore {
         if (at as u64) >= b.len {
             let i = at - b.len as usize;
             b.wbuf[i..i + rl].copy_from_slice(&rec);
+        } else if b.disk.is_some() {
+            // A compressed block is rewritten whole.
+            let (mut plain, _) = read_block(&self.mdir, b.index, b.crypt.as_ref(), None)?;
+            let Some(dst) = plain.get_mut(at..at + rl) else {
+                return Err(StoreError::Corrupt(format!(
+                    "message {seq} outside its block"
+                )));
+            };
+            dst.copy_from_slice(&rec);
+            b.disk = Some(rewrite_block(
+                &self.mdir,
+                b.index,
+                b.crypt.as_ref(),
+                &plain,
+                true,
+            )?);
         } else {
+            let mut rec = rec.clone();
+            if let Some(key) = &b.crypt {
+                key.apply(at as u64, &mut rec);
+            }
             let f = OpenOptions::new()
                 .write(true)
                 .open(block_path(&self.mdir, b.index))?;
@@ -1291,6 +1610,9 @@ impl Store for FileStore {
         if wrote || self.reap_due {
             self.reap_due = false;
             self.reap();
+        }
+        if !self.compress_due.is_empty() {
+            self.compress_sealed();
         }
         Ok(())
     }
