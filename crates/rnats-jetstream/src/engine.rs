@@ -102,6 +102,8 @@ impl StreamHandle {
 /// What `meta.inf` holds: the stream's creation time and configuration.
 #[derive(Serialize, Deserialize)]
 struct Meta {
+    /// nats-server writes `Created`.
+    #[serde(alias = "Created", default)]
     created: String,
     #[serde(flatten)]
     config: StreamConfig,

@@ -290,10 +290,6 @@ impl StreamConfig {
                 "stream mirrors and sources are not supported by rnats-server yet",
             ));
         }
-        if self.compression == Compression::S2 {
-            // Accepted and reported as configured; blocks are stored
-            // uncompressed (see ARCHITECTURE.md).
-        }
         if self.subjects.is_empty() {
             self.subjects.push(self.name.clone());
         }

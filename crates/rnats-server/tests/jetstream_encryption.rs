@@ -1,0 +1,265 @@
+//! Encryption at rest and S2 compression of file streams, as a client and
+//! the disk see them: an encrypted stream survives restarts and leaves no
+//! plaintext in its files, a wrong key starts nothing, and encrypted
+//! stores move between rnats and nats-server 2.15.1 both ways.
+
+mod support;
+
+use std::path::Path;
+
+use async_nats::jetstream::{self, stream};
+use bytes::Bytes;
+use rnats_jetstream::config::Cipher;
+use rnats_server::{Server, config};
+use support::{http_get, start_server};
+
+const KEY: &str = "a-very-secret-test-key";
+
+/// rnats with JetStream in `dir`, encryption `cipher` with `key`, and
+/// monitoring on a free port.
+async fn rnats(dir: &Path, cipher: &str, key: &str) -> Server {
+    let conf = dir.join("rnats.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port: -1\nhost: 127.0.0.1\nhttp_port: -1\njetstream {{ store_dir: {:?}, cipher: {cipher}, key: {key:?} }}\n",
+            dir.join("store").display().to_string()
+        ),
+    )
+    .unwrap();
+    let (opts, _) = config::load(&conf).expect("the config loads");
+    let js = opts.jetstream.as_ref().expect("jetstream on");
+    assert_eq!(js.key.as_deref(), Some(key));
+    assert!(!format!("{opts:?}").contains(key), "Debug shows the key");
+    start_server(opts).await
+}
+
+fn stream_config(name: &str, compression: bool) -> stream::Config {
+    stream::Config {
+        name: name.into(),
+        subjects: vec![format!("{}.>", name.to_lowercase())],
+        storage: stream::StorageType::File,
+        compression: compression.then_some(stream::Compression::S2),
+        ..Default::default()
+    }
+}
+
+fn payload(i: u64) -> Bytes {
+    Bytes::from(format!("top-secret-payload-{i:05}"))
+}
+
+/// Every file under `dir` that holds `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_none_or(|e| e != "conf") {
+                let bytes = std::fs::read(&path).unwrap();
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    out.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn publish(js: &jetstream::Context, subject: &str, from: u64, to: u64) {
+    for i in from..=to {
+        let ack = js
+            .publish(subject.to_string(), payload(i))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, i);
+    }
+}
+
+async fn read_back(js: &jetstream::Context, name: &str, n: u64) {
+    let stream = js.get_stream(name).await.unwrap();
+    let info = stream.get_info().await.unwrap();
+    assert_eq!((info.state.messages, info.state.last_sequence), (n, n));
+    for seq in [1, n / 2, n] {
+        let msg = stream.get_raw_message(seq).await.unwrap();
+        assert_eq!(msg.payload, payload(seq), "seq {seq}");
+    }
+}
+
+#[tokio::test]
+async fn an_encrypted_file_stream_survives_restarts_and_keeps_no_plaintext() {
+    for (cipher, compression) in [("chachapoly", false), ("aes", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = rnats(dir.path(), cipher, KEY).await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        js.create_stream(stream_config("SECRET", compression))
+            .await
+            .unwrap();
+        publish(&js, "secret.orders", 1, 300).await;
+        // The key is in no monitoring answer.
+        let http = server.monitor_addr().unwrap();
+        for path in ["/varz", "/jsz?accounts=true&streams=true&config=true"] {
+            let (status, body) = http_get(http, path).await;
+            assert_eq!(status, 200, "{path}");
+            assert!(!body.contains(KEY), "{path} shows the key");
+        }
+        drop(client);
+        server.shutdown().await;
+
+        let store = dir.path().join("store");
+        for needle in [&b"top-secret-payload"[..], b"secret.orders", b"SECRET"] {
+            assert_eq!(
+                files_holding(&store, needle),
+                Vec::<String>::new(),
+                "{cipher}"
+            );
+        }
+        let sdir = store.join("jetstream/$G/streams/SECRET");
+        assert!(sdir.join("meta.key").exists());
+        assert!(sdir.join("msgs/1.key").exists());
+
+        let server = rnats(dir.path(), cipher, KEY).await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        read_back(&js, "SECRET", 300).await;
+        publish(&js, "secret.orders", 301, 310).await;
+        drop(client);
+        server.shutdown().await;
+
+        // A wrong key starts nothing and changes nothing.
+        let server = rnats(dir.path(), cipher, "not-the-key").await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        assert!(js.get_stream("SECRET").await.is_err(), "{cipher}");
+        drop(client);
+        server.shutdown().await;
+
+        let server = rnats(dir.path(), cipher, KEY).await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        read_back(&jetstream::new(client.clone()), "SECRET", 310).await;
+        drop(client);
+        server.shutdown().await;
+    }
+}
+
+/// The config of nats-server 2.15.1 with the same store and key.
+fn reference_config(dir: &Path, cipher: &str) -> String {
+    format!(
+        "jetstream {{ store_dir: {:?}, cipher: {cipher}, key: {KEY:?} }}\n",
+        dir.join("store").display().to_string()
+    )
+}
+
+#[tokio::test]
+async fn encrypted_stores_move_between_nats_server_and_rnats() {
+    for cipher in ["chachapoly", "aes"] {
+        // nats-server writes, rnats reads and goes on.
+        let dir = tempfile::tempdir().unwrap();
+        let Some(reference) = support::ReferenceServer::start_latest_with_config(
+            &reference_config(dir.path(), cipher),
+        )
+        .await
+        else {
+            return;
+        };
+        let client = async_nats::connect(format!("nats://{}", reference.addr()))
+            .await
+            .unwrap();
+        let js = jetstream::new(client.clone());
+        js.create_stream(stream_config("FROMGO", false))
+            .await
+            .unwrap();
+        publish(&js, "fromgo.x", 1, 50).await;
+        drop(client);
+        drop(reference);
+        assert!(files_holding(&dir.path().join("store"), b"top-secret-payload").is_empty());
+        let server = rnats(dir.path(), cipher, KEY).await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        read_back(&js, "FROMGO", 50).await;
+        publish(&js, "fromgo.x", 51, 60).await;
+        drop(client);
+        server.shutdown().await;
+
+        // rnats writes, nats-server reads (rnats's blocks, its index.db
+        // rebuilt by nats-server from them).
+        let dir = tempfile::tempdir().unwrap();
+        let server = rnats(dir.path(), cipher, KEY).await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        js.create_stream(stream_config("FROMRS", false))
+            .await
+            .unwrap();
+        publish(&js, "fromrs.x", 1, 50).await;
+        // And compressed: 32 kB blocks (from max_bytes), several sealed.
+        js.create_stream(stream::Config {
+            max_bytes: 120_000,
+            ..stream_config("ZIPPED", true)
+        })
+        .await
+        .unwrap();
+        for _ in 0..200 {
+            js.publish("zipped.x", Bytes::from(vec![b'z'; 300]))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        drop(client);
+        server.shutdown().await;
+        let reference = support::ReferenceServer::start_latest_with_config(&reference_config(
+            dir.path(),
+            cipher,
+        ))
+        .await
+        .expect("started before");
+        let client = async_nats::connect(format!("nats://{}", reference.addr()))
+            .await
+            .unwrap();
+        let js = jetstream::new(client.clone());
+        read_back(&js, "FROMRS", 50).await;
+        publish(&js, "fromrs.x", 51, 55).await;
+        let zipped = dir
+            .path()
+            .join("store/jetstream/$G/streams/ZIPPED/msgs/1.blk");
+        let size = std::fs::metadata(&zipped).unwrap().len();
+        assert!(size < 8_000, "1.blk was compressed: {size} bytes");
+        let stream = js.get_stream("ZIPPED").await.unwrap();
+        assert_eq!(stream.get_info().await.unwrap().state.messages, 200);
+        for seq in [1, 100, 200] {
+            let msg = stream.get_raw_message(seq).await.unwrap();
+            assert_eq!(&msg.payload[..], &[b'z'; 300][..], "seq {seq}");
+        }
+        drop(client);
+        drop(reference);
+    }
+}
+
+#[test]
+fn the_cipher_is_read_as_nats_server_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
+    for (text, cipher) in [
+        ("key: k", Some(Cipher::ChaCha)),
+        ("key: k, cipher: aes", Some(Cipher::Aes)),
+        ("key: k, cipher: chacha", Some(Cipher::ChaCha)),
+        ("cipher: aes", None),
+    ] {
+        std::fs::write(
+            &conf,
+            format!("jetstream {{ store_dir: /tmp/x, {text} }}\n"),
+        )
+        .unwrap();
+        let (opts, _) = config::load(&conf).unwrap();
+        assert_eq!(
+            opts.jetstream.unwrap().encryption_cipher(),
+            cipher,
+            "{text}"
+        );
+    }
+}
