@@ -649,9 +649,15 @@ impl FileStore {
                     key
                 }
                 Ok(None) => {
+                    let (raw, _) = read_block(&self.mdir, index, None, Some(len))?;
+                    if len > 0 && !self.looks_plain(index, &raw) {
+                        // Neither plain nor openable: its records are
+                        // reported lost when the blocks are read.
+                        tracing::warn!(stream = %self.cfg.name, block = index, "JetStream encrypted block without its key file");
+                        continue;
+                    }
                     let key = enc.new_block_key(&self.mdir, &self.cfg.name, index, true)?;
                     if len > 0 {
-                        let (raw, _) = read_block(&self.mdir, index, None, Some(len))?;
                         rewrite_block(&self.mdir, index, Some(&key), &raw, false)?;
                     }
                     key
@@ -672,17 +678,20 @@ impl FileStore {
     /// A block whose key file exists but whose bytes are still plain (a
     /// conversion cut short between the two) is encrypted now.
     fn encrypt_if_plain(&self, index: u32, key: &crypt::BlockKey) -> Result<(), StoreError> {
-        let bkey = block::block_key(&self.cfg.name, index);
-        let looks_plain = |buf: &[u8]| {
-            compress::is_compressed(buf) || block::parse(buf, 0).is_some_and(|r| r.verify(bkey))
-        };
         let (raw, _) = read_block(&self.mdir, index, None, Some(u64::MAX))?;
         let mut dec = raw.clone();
         key.apply(0, &mut dec);
-        if !looks_plain(&dec) && looks_plain(&raw) {
+        if !self.looks_plain(index, &dec) && self.looks_plain(index, &raw) {
             rewrite_block(&self.mdir, index, Some(key), &raw, false)?;
         }
         Ok(())
+    }
+
+    /// Whether `buf` is plain block `index`: compressed, or its first
+    /// record verifies.
+    fn looks_plain(&self, index: u32, buf: &[u8]) -> bool {
+        let bkey = block::block_key(&self.cfg.name, index);
+        compress::is_compressed(buf) || block::parse(buf, 0).is_some_and(|r| r.verify(bkey))
     }
 
     fn empty(dir: &Path, mdir: PathBuf, cfg: FileStoreConfig) -> FileStore {
@@ -812,8 +821,10 @@ impl FileStore {
         };
         let mut b = Block::new(&self.cfg.name, index, self.state.last_seq + 1);
         if let Some(enc) = &self.cfg.encryption {
-            b.crypt =
-                Some(enc.new_block_key(&self.mdir, &self.cfg.name, index, self.cfg.sync_always)?);
+            // Durable before any of the block is: a block whose key was
+            // lost could never be read again.
+            b.crypt = Some(enc.new_block_key(&self.mdir, &self.cfg.name, index, true)?);
+            sync_dir(&self.mdir)?;
         }
         if self.cfg.compress
             && let Some(prev) = self.blocks.last()
