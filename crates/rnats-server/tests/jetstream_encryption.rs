@@ -263,3 +263,77 @@ fn the_cipher_is_read_as_nats_server_reads_it() {
         );
     }
 }
+
+/// `compression` changed by a stream update applies from the next start,
+/// as nats-server's file store (configured once, when opened) does: the
+/// blocks sealed after it are compressed, the earlier ones stay as they
+/// are, and every message reads back.
+#[tokio::test]
+async fn compression_turned_on_by_an_update_applies_from_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = dir.path().join("store/jetstream/$G/streams/LOGS/msgs");
+    let server = rnats(dir.path(), "aes", KEY).await;
+    let client = async_nats::connect(server.client_url()).await.unwrap();
+    let js = jetstream::new(client.clone());
+    // 32 kB blocks (from max_bytes).
+    let config = stream::Config {
+        max_bytes: 120_000,
+        ..stream_config("LOGS", false)
+    };
+    js.create_stream(config.clone()).await.unwrap();
+    let line = Bytes::from(vec![b'l'; 300]);
+    for _ in 0..150 {
+        js.publish("logs.x", line.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let info = js
+        .update_stream(stream::Config {
+            compression: Some(stream::Compression::S2),
+            ..config
+        })
+        .await
+        .unwrap();
+    assert_eq!(info.config.compression, Some(stream::Compression::S2));
+    drop(client);
+    server.shutdown().await;
+    let plain_first = std::fs::metadata(msgs.join("1.blk")).unwrap().len();
+    assert!(plain_first > 30_000, "not compressed before: {plain_first}");
+
+    let server = rnats(dir.path(), "aes", KEY).await;
+    let client = async_nats::connect(server.client_url()).await.unwrap();
+    let js = jetstream::new(client.clone());
+    for _ in 0..150 {
+        js.publish("logs.x", line.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let stream = js.get_stream("LOGS").await.unwrap();
+    let state = stream.get_info().await.unwrap().state;
+    assert_eq!(state.last_sequence, 300);
+    for seq in [state.first_sequence, 150, 151, 300] {
+        assert_eq!(stream.get_raw_message(seq).await.unwrap().payload, line);
+    }
+    drop(client);
+    server.shutdown().await;
+    let mut sizes: Vec<(u32, u64)> = std::fs::read_dir(&msgs)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            let n = name.strip_suffix(".blk")?.parse().ok()?;
+            Some((n, e.metadata().unwrap().len()))
+        })
+        .collect();
+    sizes.sort();
+    let (last, sealed) = sizes.split_last().unwrap();
+    assert!(
+        sealed.iter().any(|(_, len)| *len < 8_000),
+        "a block sealed after the restart is compressed: {sizes:?}"
+    );
+    assert!(last.1 > 0, "{sizes:?}");
+}
