@@ -175,6 +175,33 @@ async fn encrypted_stores_move_between_nats_server_and_rnats() {
             .await
             .unwrap();
         publish(&js, "fromgo.x", 1, 50).await;
+        // And compressed by nats-server (S2 with its extensions): 32 kB
+        // blocks, each compressed once the next one takes over.
+        js.create_stream(stream::Config {
+            max_bytes: 120_000,
+            ..stream_config("GOZIP", true)
+        })
+        .await
+        .unwrap();
+        for _ in 0..200 {
+            js.publish("gozip.x", Bytes::from(vec![b'g'; 300]))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let first = dir
+            .path()
+            .join("store/jetstream/$G/streams/GOZIP/msgs/1.blk");
+        let mut compressed = false;
+        for _ in 0..200 {
+            if std::fs::metadata(&first).is_ok_and(|m| m.len() < 8_000) {
+                compressed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(compressed, "nats-server compressed its sealed block");
         drop(client);
         drop(reference);
         assert!(files_holding(&dir.path().join("store"), b"top-secret-payload").is_empty());
@@ -183,6 +210,12 @@ async fn encrypted_stores_move_between_nats_server_and_rnats() {
         let js = jetstream::new(client.clone());
         read_back(&js, "FROMGO", 50).await;
         publish(&js, "fromgo.x", 51, 60).await;
+        let stream = js.get_stream("GOZIP").await.unwrap();
+        assert_eq!(stream.get_info().await.unwrap().state.messages, 200);
+        for seq in [1, 100, 200] {
+            let msg = stream.get_raw_message(seq).await.unwrap();
+            assert_eq!(&msg.payload[..], &[b'g'; 300][..], "seq {seq}");
+        }
         drop(client);
         server.shutdown().await;
 

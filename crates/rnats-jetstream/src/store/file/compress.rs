@@ -6,10 +6,12 @@
 //! when it is sealed (a new block takes over); the block being written
 //! never is. With encryption, the compressed file is what is encrypted.
 //!
-//! The codec is the `snap` crate's framing format: S2 readers (nats-server's)
-//! read it. nats-server's own S2 output uses S2's extensions to the format,
-//! which `snap` cannot decode: a block compressed by nats-server is
-//! reported unreadable (see ARCHITECTURE.md).
+//! The codec is the `minlz` crate's S2 stream format, the one nats-server
+//! writes (klauspost/compress's `s2.NewWriter`): each server reads the
+//! other's compressed blocks, and the sizes are the same. Its reader also
+//! takes Snappy frame streams. What it writes is decompressed again and
+//! compared before it is used ([`compress`] gives None otherwise), so an
+//! encoder fault can cost compression, never data.
 
 use std::io::{Read, Write};
 
@@ -18,16 +20,15 @@ const S2: u8 = 1;
 const CHECKSUM: usize = 8;
 /// The most a block holds: the largest block and one largest record.
 const MAX_PLAIN: u64 = super::DEFAULT_BLOCK_SIZE + super::block::MAX_RECORD as u64;
-/// The stream identifier chunk of S2's own framing (not Snappy's).
-const S2_STREAM_ID: &[u8] = b"\xff\x06\x00\x00S2sTwO";
 
 /// Whether `buf` starts with a compression header naming S2.
 pub fn is_compressed(buf: &[u8]) -> bool {
     buf.len() > 4 && &buf[..3] == MAGIC && buf[3] == S2
 }
 
-/// `plain` compressed as a block file's content.
-pub fn compress(plain: &[u8]) -> Vec<u8> {
+/// `plain` compressed as a block file's content; None when the result does
+/// not decompress back to `plain`.
+pub fn compress(plain: &[u8]) -> Option<Vec<u8>> {
     let body_len = plain.len().saturating_sub(CHECKSUM);
     let mut out = Vec::with_capacity(plain.len() / 2 + 32);
     out.extend_from_slice(MAGIC);
@@ -38,15 +39,13 @@ pub fn compress(plain: &[u8]) -> Vec<u8> {
         n >>= 7;
     }
     out.push(n as u8);
-    let mut enc = snap::write::FrameEncoder::new(out);
-    // Writing to a Vec does not fail.
-    let _ = enc.write_all(&plain[..body_len]);
-    let mut out = match enc.into_inner() {
-        Ok(v) => v,
-        Err(e) => e.into_inner().into_inner().unwrap_or_default(),
-    };
+    let mut enc = minlz::Writer::new(out);
+    // Writing to a Vec fails only if the codec does; then no compression.
+    enc.write_all(&plain[..body_len]).ok()?;
+    enc.flush().ok()?;
+    let mut out = std::mem::take(enc.get_mut());
     out.extend_from_slice(&plain[body_len..]);
-    out
+    (decompress(&out).ok()? == plain).then_some(out)
 }
 
 /// The plain content of a compressed block file's content `buf`.
@@ -74,18 +73,13 @@ pub fn decompress(buf: &[u8]) -> Result<Vec<u8>, String> {
         return Err("compressed buffer is too short".into());
     }
     let (body, sum) = rest.split_at(rest.len() - CHECKSUM);
-    if body.starts_with(S2_STREAM_ID) {
-        return Err(
-            "S2 stream with S2 extensions (written by nats-server) not readable yet".into(),
-        );
-    }
     // No block is larger than a full block plus its largest record: the
     // header's size, so checked, bounds what is read and allocated.
     if size > MAX_PLAIN {
         return Err(format!("compressed block claims {size} bytes"));
     }
     let mut out = Vec::with_capacity(size as usize);
-    snap::read::FrameDecoder::new(body)
+    minlz::Reader::new(body)
         .take(size - (CHECKSUM as u64).min(size) + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("error reading compression reader: {e}"))?;
@@ -108,7 +102,7 @@ mod tests {
         let plain: Vec<u8> = (0..10_000u32)
             .flat_map(|i| (i % 97).to_le_bytes())
             .collect();
-        let c = compress(&plain);
+        let c = compress(&plain).unwrap();
         assert!(is_compressed(&c));
         assert!(c.len() < plain.len() / 4, "{} vs {}", c.len(), plain.len());
         assert_eq!(&c[c.len() - 8..], &plain[plain.len() - 8..]);

@@ -409,19 +409,28 @@ pub(crate) fn read_block(
 
 /// Replaces block `index`'s file with `plain` (compressed when
 /// `compress`, then encrypted with `key`): temporary file, fsync, rename.
-/// Returns the new file's length.
+/// Returns the new file's length when it is compressed, None when plain.
 pub(crate) fn rewrite_block(
     mdir: &Path,
     index: u32,
     key: Option<&crypt::BlockKey>,
     plain: &[u8],
     compress: bool,
-) -> io::Result<u64> {
-    let mut buf = if compress {
-        compress::compress(plain)
+) -> io::Result<Option<u64>> {
+    let compressed = if compress {
+        let c = compress::compress(plain);
+        if c.is_none() {
+            tracing::warn!(
+                block = index,
+                "JetStream block compression did not round-trip; kept uncompressed"
+            );
+        }
+        c
     } else {
-        plain.to_vec()
+        None
     };
+    let is_compressed = compressed.is_some();
+    let mut buf = compressed.unwrap_or_else(|| plain.to_vec());
     if let Some(key) = key {
         key.apply(0, &mut buf);
     }
@@ -441,7 +450,7 @@ pub(crate) fn rewrite_block(
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map(|()| buf.len() as u64)
+    result.map(|()| is_compressed.then_some(buf.len() as u64))
 }
 
 fn is_out_of_space(e: &io::Error) -> bool {
@@ -1349,7 +1358,7 @@ impl FileStore {
             );
             match result {
                 Ok(disk) => {
-                    self.blocks[pos].disk = Some(disk);
+                    self.blocks[pos].disk = disk;
                     if self.wfile.as_ref().is_some_and(|(i, _)| *i == index) {
                         self.wfile = None;
                     }
@@ -1480,13 +1489,7 @@ impl FileStore {
                 )));
             };
             dst.copy_from_slice(&rec);
-            b.disk = Some(rewrite_block(
-                &self.mdir,
-                b.index,
-                b.crypt.as_ref(),
-                &plain,
-                true,
-            )?);
+            b.disk = rewrite_block(&self.mdir, b.index, b.crypt.as_ref(), &plain, true)?;
         } else {
             let mut rec = rec.clone();
             if let Some(key) = &b.crypt {

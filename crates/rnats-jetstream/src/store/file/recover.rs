@@ -137,13 +137,7 @@ pub(crate) fn rebuild(
                 "JetStream block torn; cut back to its last valid record"
             );
             if disk.is_some() {
-                disk = Some(rewrite_block(
-                    mdir,
-                    index,
-                    crypt,
-                    &buf[..scanned.valid_end],
-                    true,
-                )?);
+                disk = rewrite_block(mdir, index, crypt, &buf[..scanned.valid_end], true)?;
             } else {
                 OpenOptions::new()
                     .write(true)
