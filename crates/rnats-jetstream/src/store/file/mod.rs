@@ -486,6 +486,8 @@ pub struct FileStore {
     pending_skip: Option<(u64, i64)>,
     /// Blocks written without an fsync since the last `sync_to_disk`.
     unsynced: Vec<u32>,
+    /// Block key files written without an fsync since then.
+    unsynced_keys: Vec<u32>,
     /// A block emptied since the last flush (to delete at the next).
     reap_due: bool,
     scratch: Vec<u8>,
@@ -719,6 +721,7 @@ impl FileStore {
             pending_tombs: Vec::new(),
             pending_skip: None,
             unsynced: Vec::new(),
+            unsynced_keys: Vec::new(),
             reap_due: true,
             scratch: Vec::new(),
             skey: None,
@@ -830,10 +833,17 @@ impl FileStore {
         };
         let mut b = Block::new(&self.cfg.name, index, self.state.last_seq + 1);
         if let Some(enc) = &self.cfg.encryption {
-            // Durable before any of the block is: a block whose key was
-            // lost could never be read again.
-            b.crypt = Some(enc.new_block_key(&self.mdir, &self.cfg.name, index, true)?);
-            sync_dir(&self.mdir)?;
+            // On the disk no later than the block's first bytes: with
+            // `sync_always` now, else at the next `sync_to_disk`, which
+            // syncs it before the blocks (a block whose key was lost could
+            // never be read again).
+            let sync = self.cfg.sync_always;
+            b.crypt = Some(enc.new_block_key(&self.mdir, &self.cfg.name, index, sync)?);
+            if sync {
+                sync_dir(&self.mdir)?;
+            } else {
+                self.unsynced_keys.push(index);
+            }
         }
         if self.cfg.compress
             && let Some(prev) = self.blocks.last()
@@ -1340,6 +1350,25 @@ impl FileStore {
         }
     }
 
+    /// Fsyncs the block key files written since the last sync.
+    fn sync_keys(&mut self) -> Result<(), StoreError> {
+        let keys = std::mem::take(&mut self.unsynced_keys);
+        for index in &keys {
+            match File::open(crypt::key_path(&self.mdir, *index)).and_then(|f| f.sync_all()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.unsynced_keys = keys;
+                    return Err(e.into());
+                }
+            }
+        }
+        if !keys.is_empty() {
+            sync_dir(&self.mdir)?;
+        }
+        Ok(())
+    }
+
     /// Compresses the blocks sealed since the last flush (nats-server
     /// compresses a block when a new one takes over). A failure leaves the
     /// block as it was, readable.
@@ -1633,6 +1662,7 @@ impl Store for FileStore {
 
     fn sync_to_disk(&mut self) -> Result<(), StoreError> {
         self.flush()?;
+        self.sync_keys()?;
         for index in std::mem::take(&mut self.unsynced) {
             let path = block_path(&self.mdir, index);
             match File::open(&path).and_then(|f| f.sync_data()) {
@@ -1856,6 +1886,7 @@ impl Store for FileStore {
         self.wfile = None;
         self.cache.clear();
         self.unsynced.clear();
+        self.sync_keys()?;
         Ok(())
     }
 

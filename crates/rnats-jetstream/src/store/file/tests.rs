@@ -1343,3 +1343,58 @@ fn a_torn_compressed_block_loses_only_its_records() {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// What encryption and compression cost the write and read paths:
+/// `cargo test --release -p rnats-jetstream --lib -- --ignored
+/// encryption_and_compression_costs --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand in release mode"]
+fn encryption_and_compression_costs() {
+    use std::time::Instant;
+    let n = 500_000u64;
+    let payload = vec![b'p'; 128];
+    for mode in [
+        Mode::Plain,
+        Mode::ChaCha,
+        Mode::Aes,
+        Mode::S2,
+        Mode::ChaChaS2,
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("TEST");
+        let block_size = if mode.encryption().is_some() {
+            MAX_ENCRYPTED_BLOCK_SIZE
+        } else {
+            DEFAULT_BLOCK_SIZE
+        };
+        let mut store = FileStore::open(&dir, config_in(block_size, mode)).unwrap();
+        let start = Instant::now();
+        for seq in 1..=n {
+            store
+                .append(b"orders.new", b"", &payload, seq as i64, 0)
+                .unwrap();
+            if seq % 256 == 0 {
+                store.flush().unwrap();
+            }
+        }
+        store.close().unwrap();
+        let write = start.elapsed();
+        drop(store);
+        let start = Instant::now();
+        let mut store = FileStore::open(&dir, config_in(block_size, mode)).unwrap();
+        for seq in 1..=n {
+            store.get(seq).unwrap();
+        }
+        let read = start.elapsed();
+        let disk: u64 = all_file_bytes(&dir.join("msgs"))
+            .iter()
+            .map(|(_, b)| b.len() as u64)
+            .sum();
+        println!(
+            "{mode:?}: append+flush {:.0} k msgs/s, cold sequential get {:.0} k msgs/s, {:.1} bytes a message on disk",
+            n as f64 / write.as_secs_f64() / 1e3,
+            n as f64 / read.as_secs_f64() / 1e3,
+            disk as f64 / n as f64
+        );
+    }
+}
