@@ -370,3 +370,46 @@ async fn compression_turned_on_by_an_update_applies_from_the_next_start() {
     );
     assert!(last.1 > 0, "{sizes:?}");
 }
+
+/// A key configured for a store of plain streams encrypts them in place at
+/// the next start, as nats-server does; the messages stay, and are then
+/// in no file as plaintext.
+#[tokio::test]
+async fn a_plain_stream_is_encrypted_when_a_key_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("plain.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port: -1\nhost: 127.0.0.1\njetstream {{ store_dir: {:?} }}\n",
+            dir.path().join("store").display().to_string()
+        ),
+    )
+    .unwrap();
+    let (opts, _) = config::load(&conf).unwrap();
+    let server = start_server(opts).await;
+    let client = async_nats::connect(server.client_url()).await.unwrap();
+    let js = jetstream::new(client.clone());
+    js.create_stream(stream_config("WAS", false)).await.unwrap();
+    publish(&js, "was.plain", 1, 100).await;
+    drop(client);
+    server.shutdown().await;
+    let store = dir.path().join("store");
+    assert!(!files_holding(&store, b"top-secret-payload").is_empty());
+
+    let server = rnats(dir.path(), "chachapoly", KEY).await;
+    let client = async_nats::connect(server.client_url()).await.unwrap();
+    let js = jetstream::new(client.clone());
+    read_back(&js, "WAS", 100).await;
+    publish(&js, "was.plain", 101, 110).await;
+    drop(client);
+    server.shutdown().await;
+    for needle in [&b"top-secret-payload"[..], b"was.plain", b"\"WAS\""] {
+        assert_eq!(files_holding(&store, needle), Vec::<String>::new());
+    }
+    let server = rnats(dir.path(), "chachapoly", KEY).await;
+    let client = async_nats::connect(server.client_url()).await.unwrap();
+    read_back(&jetstream::new(client.clone()), "WAS", 110).await;
+    drop(client);
+    server.shutdown().await;
+}
