@@ -69,13 +69,35 @@ pub(crate) struct Engine<H: Host> {
 pub(crate) struct JsAccount<H: Host> {
     pub name: String,
     pub account: H::Account,
-    pub limits: AccountLimits,
+    /// Replaced when the account's limits change (a JWT update).
+    pub limits: Mutex<AccountLimits>,
     pub streams: Mutex<BTreeMap<String, Arc<StreamHandle>>>,
     pub memory_used: AtomicU64,
     pub store_used: AtomicU64,
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl<H: Host> JsAccount<H> {
+    pub fn limits(&self) -> AccountLimits {
+        *lock(&self.limits)
+    }
+
+    /// Stops serving it: its API and its streams' tasks end, and its
+    /// streams are flushed and closed (their files stay).
+    pub fn stop(&self) {
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+        for handle in std::mem::take(&mut *lock(&self.streams)).into_values() {
+            handle.abort_tasks();
+            let mut stream = lock(&handle.stream);
+            if let Err(e) = stream.flush().and_then(|()| stream.close()) {
+                tracing::error!("JetStream: closing stream '{}': {e}", handle.name);
+            }
+        }
+    }
 }
 
 pub(crate) struct StreamHandle {
@@ -244,18 +266,26 @@ impl<H: Host> Engine<H> {
         }
     }
 
+    /// The account stopped: its bytes no longer count in the server's.
+    pub fn forget_usage(&self, acc: &JsAccount<H>) {
+        let memory = acc.memory_used.swap(0, Ordering::Relaxed);
+        let store = acc.store_used.swap(0, Ordering::Relaxed);
+        self.memory_used.fetch_sub(memory, Ordering::Relaxed);
+        self.store_used.fetch_sub(store, Ordering::Relaxed);
+    }
+
     /// Why a stream of this account and storage can take no more now.
     fn over_limits(&self, acc: &JsAccount<H>, storage: Storage) -> Option<ApiError> {
         let (account_used, account_max, server_used, server_max) = match storage {
             Storage::Memory => (
                 &acc.memory_used,
-                acc.limits.max_memory,
+                acc.limits().max_memory,
                 &self.memory_used,
                 self.max_memory,
             ),
             Storage::File => (
                 &acc.store_used,
-                acc.limits.max_store,
+                acc.limits().max_store,
                 &self.store_used,
                 self.max_store,
             ),

@@ -152,7 +152,10 @@ impl<H: Host> JetStream<H> {
     /// directory and answers its `$JS.API` requests.
     pub fn enable_account(&self, name: &str, limits: AccountLimits) -> Result<(), String> {
         let engine = &self.engine;
-        if lock(&engine.accounts).contains_key(name) {
+        if let Some(acc) = lock(&engine.accounts).get(name) {
+            // Enabled already: new limits (an account JWT update) hold
+            // from the next message and request on; what is stored stays.
+            *lock(&acc.limits) = limits;
             return Ok(());
         }
         if let Some(refusing) = lock(&engine.refused).remove(name) {
@@ -165,7 +168,7 @@ impl<H: Host> JetStream<H> {
         let acc = Arc::new(JsAccount {
             name: name.to_string(),
             account,
-            limits,
+            limits: Mutex::new(limits),
             streams: Mutex::new(BTreeMap::new()),
             memory_used: AtomicU64::new(0),
             store_used: AtomicU64::new(0),
@@ -195,8 +198,16 @@ impl<H: Host> JetStream<H> {
     /// until [`JetStream::enable_account`] enables it there.
     pub fn refuse_account(&self, name: &str) -> Result<(), String> {
         let engine = &self.engine;
-        if lock(&engine.accounts).contains_key(name) || lock(&engine.refused).contains_key(name) {
+        if lock(&engine.refused).contains_key(name) {
             return Ok(());
+        }
+        // Enabled until now (an account JWT update took JetStream away):
+        // its streams stop, their files stay for when it comes back.
+        let enabled = lock(&engine.accounts).remove(name);
+        if let Some(acc) = enabled {
+            tracing::info!("JetStream disabled for account '{name}'");
+            acc.stop();
+            engine.forget_usage(&acc);
         }
         let account = engine
             .host
@@ -297,16 +308,7 @@ impl<H: Host> JetStream<H> {
             task.abort();
         }
         for acc in accounts {
-            for task in lock(&acc.tasks).drain(..) {
-                task.abort();
-            }
-            for handle in std::mem::take(&mut *lock(&acc.streams)).into_values() {
-                handle.abort_tasks();
-                let mut stream = lock(&handle.stream);
-                if let Err(e) = stream.flush().and_then(|()| stream.close()) {
-                    tracing::error!("JetStream: closing stream '{}': {e}", handle.name);
-                }
-            }
+            acc.stop();
         }
     }
 }

@@ -338,6 +338,10 @@ pub struct Export {
     pub revocations: BTreeMap<String, i64>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub response_type: String,
+    /// The subject's token (from 1) that must be the importing account's
+    /// public key; 0 when none.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub account_token_position: u32,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
 }
@@ -541,6 +545,10 @@ impl WeightedMapping {
     pub fn weight(&self) -> u8 {
         if self.weight == 0 { 100 } else { self.weight }
     }
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 fn is_zero_u8(n: &u8) -> bool {

@@ -336,6 +336,80 @@ pub struct ExportConfig {
     pub subject: String,
     /// Accounts allowed to import it; empty means every account.
     pub accounts: Vec<String>,
+    /// Services: how many answers a request may get.
+    pub response: ResponseType,
+    /// `account_token_position`: the subject's token (counted from 1, a
+    /// `*` in the export) that must be the importing account's name; when
+    /// set, it alone decides who may import.
+    pub account_token_position: Option<usize>,
+}
+
+impl ExportConfig {
+    /// Whether `import`, by account `importer`, takes (part of) this
+    /// export and is allowed to: the same kind, a subject inside the
+    /// export's, and the importer named at the account token position if
+    /// the export has one, else listed (or the export public).
+    pub fn allows(&self, importer: &str, import: &ImportConfig) -> bool {
+        if self.kind != import.kind
+            || !rnats_proto::subject::is_subset(import.subject.as_bytes(), self.subject.as_bytes())
+        {
+            return false;
+        }
+        match self.account_token_position {
+            Some(n) => import.subject.split('.').nth(n.saturating_sub(1)) == Some(importer),
+            None => self.accounts.is_empty() || self.accounts.iter().any(|a| a == importer),
+        }
+    }
+
+    /// A public export of `subject`, answering once if a service.
+    pub fn new(kind: ExportKind, subject: impl Into<String>) -> Self {
+        ExportConfig {
+            kind,
+            subject: subject.into(),
+            accounts: Vec::new(),
+            response: ResponseType::Singleton,
+            account_token_position: None,
+        }
+    }
+}
+
+/// A service export's `response_type`: whether the path back to the
+/// requester closes after the first answer (`Singleton`) or stays open
+/// for more until it expires (`Streamed`, `Chunked`: a request every server
+/// of a cluster answers, or an answer in parts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseType {
+    #[default]
+    Singleton,
+    Streamed,
+    Chunked,
+}
+
+impl ResponseType {
+    /// nats-server's names in `/accountz`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResponseType::Singleton => "Singleton",
+            ResponseType::Streamed => "Streamed",
+            ResponseType::Chunked => "Chunked",
+        }
+    }
+
+    /// An account JWT's `response_type` (`Singleton`, `Stream`, `Chunked`;
+    /// empty is a singleton).
+    pub fn from_jwt(name: &str) -> Option<Self> {
+        match name {
+            "" | "Singleton" => Some(ResponseType::Singleton),
+            "Stream" => Some(ResponseType::Streamed),
+            "Chunked" => Some(ResponseType::Chunked),
+            _ => None,
+        }
+    }
+
+    /// Whether more than one answer may pass.
+    pub fn is_streamed(self) -> bool {
+        self != ResponseType::Singleton
+    }
 }
 
 /// `imports: [ {stream: {account: A, subject: "a.>"}, prefix: p}, {service: {account: A, subject: help}, to: h} ]`
@@ -348,6 +422,10 @@ pub struct ImportConfig {
     pub prefix: Option<String>,
     /// Services: the subject the importing account publishes requests to.
     pub to: Option<String>,
+    /// Services: the exporter is told who asks (nats-server's `share`;
+    /// only the server's own services, which know the asking connection,
+    /// use it for now).
+    pub share: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

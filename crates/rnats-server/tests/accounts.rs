@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use async_nats::{ConnectOptions, Message, Subscriber};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use rnats_server::options::{
     AccountConfig, ClusterOptions, ExportConfig, ExportKind, ImportConfig, UserConfig,
 };
@@ -53,15 +53,10 @@ fn two_accounts_options() -> Options {
             name: "A".into(),
             users: vec![user("alice")],
             exports: vec![
+                ExportConfig::new(ExportKind::Stream, "events.>"),
                 ExportConfig {
-                    kind: ExportKind::Stream,
-                    subject: "events.>".into(),
-                    accounts: vec![],
-                },
-                ExportConfig {
-                    kind: ExportKind::Service,
-                    subject: "help".into(),
                     accounts: vec!["B".into()],
+                    ..ExportConfig::new(ExportKind::Service, "help")
                 },
             ],
             ..AccountConfig::default()
@@ -76,6 +71,7 @@ fn two_accounts_options() -> Options {
                     subject: "events.>".into(),
                     prefix: Some("from_a".into()),
                     to: None,
+                    share: false,
                 },
                 ImportConfig {
                     kind: ExportKind::Service,
@@ -83,6 +79,7 @@ fn two_accounts_options() -> Options {
                     subject: "help".into(),
                     prefix: None,
                     to: Some("ask".into()),
+                    share: false,
                 },
             ],
             ..AccountConfig::default()
@@ -202,6 +199,7 @@ async fn importing_what_is_not_exported_is_refused_at_start() {
                 subject: "secrets.>".into(),
                 prefix: None,
                 to: None,
+                share: false,
             }],
             ..AccountConfig::default()
         },
@@ -356,11 +354,7 @@ async fn wildcard_service_imports_map_tokens_into_the_export() {
             AccountConfig {
                 name: "A".into(),
                 users: vec![user("alice")],
-                exports: vec![ExportConfig {
-                    kind: ExportKind::Service,
-                    subject: "svc.>".into(),
-                    accounts: vec![],
-                }],
+                exports: vec![ExportConfig::new(ExportKind::Service, "svc.>")],
                 ..AccountConfig::default()
             },
             AccountConfig {
@@ -372,6 +366,7 @@ async fn wildcard_service_imports_map_tokens_into_the_export() {
                     subject: "svc.>".into(),
                     prefix: None,
                     to: Some(to.into()),
+                    share: false,
                 }],
                 ..AccountConfig::default()
             },
@@ -404,4 +399,102 @@ async fn wildcard_service_imports_map_tokens_into_the_export() {
             .contains("failed to create mapping transform for service import subject"),
         "{refused}"
     );
+}
+
+/// A service exported with `response_type: stream` passes every answer
+/// back to the requester (a singleton only the first), and
+/// `account_token_position` lets an account import only the subject that
+/// names it. Counted the same on current nats-server.
+#[tokio::test]
+async fn streamed_services_pass_every_answer_and_token_positions_name_the_importer() {
+    const CONFIG: &str = r#"
+accounts {
+  A {
+    users [{user: alice, password: alice-pw}]
+    exports [
+      {service: "status.*", account_token_position: 2, response_type: stream}
+      {service: "once.*", account_token_position: 2}
+    ]
+  }
+  B {
+    users [{user: bob, password: bob-pw}]
+    imports [
+      {service: {account: A, subject: "status.B"}, to: status}
+      {service: {account: A, subject: "once.B"}, to: once}
+    ]
+  }
+}
+"#;
+    async fn answers(url: String) -> (usize, usize) {
+        let connect = |name: &'static str| {
+            ConnectOptions::new()
+                .user_and_password(name.into(), format!("{name}-pw"))
+                .connect(url.clone())
+        };
+        let (alice, bob) = (
+            connect("alice").await.unwrap(),
+            connect("bob").await.unwrap(),
+        );
+        // Two responders, each answering every request once and saying so.
+        let (answered, mut answered_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut tasks = Vec::new();
+        for n in 0..2 {
+            let mut requests = alice.subscribe("*.B").await.unwrap();
+            let (alice, answered) = (alice.clone(), answered.clone());
+            tasks.push(tokio::spawn(async move {
+                while let Some(req) = requests.next().await {
+                    if let Some(reply) = req.reply {
+                        alice.publish(reply, format!("{n}").into()).await.unwrap();
+                        answered.send(()).unwrap();
+                    }
+                }
+            }));
+        }
+        sync(&alice).await;
+        let mut counts = Vec::new();
+        for subject in ["status", "once"] {
+            let inbox = bob.new_inbox();
+            let mut replies = bob.subscribe(inbox.clone()).await.unwrap();
+            bob.publish_with_reply(subject, inbox, "?".into())
+                .await
+                .unwrap();
+            bob.flush().await.unwrap();
+            // Both answers sent and through the server (alice's PONG),
+            // then whatever passed is ahead of bob's PONG.
+            for _ in 0..2 {
+                answered_rx.recv().await.unwrap();
+            }
+            sync(&alice).await;
+            sync(&bob).await;
+            let mut n = 0;
+            while let Some(Some(_)) = replies.next().now_or_never() {
+                n += 1;
+            }
+            counts.push(n);
+        }
+        for t in tasks {
+            t.abort();
+        }
+        (counts[0], counts[1])
+    }
+    let mut opts = Options::for_tests();
+    let root = rnats_conf::parse_str(CONFIG, "test.conf").expect("the config parses");
+    rnats_server::config::apply(&mut opts, &root).expect("the config applies");
+    let server = Server::start(opts).await.expect("server starts");
+    assert_eq!(answers(server.client_url()).await, (2, 1));
+    if let Some(reference) = support::ReferenceServer::start_latest(CONFIG, &[]).await {
+        assert_eq!(
+            answers(format!("nats://{}", reference.addr())).await,
+            (2, 1)
+        );
+    }
+    // An account importing a subject that names another is refused.
+    let stolen = CONFIG.replace("\"once.B\"", "\"once.C\"");
+    let root = rnats_conf::parse_str(&stolen, "test.conf").expect("the config parses");
+    let err = rnats_server::config::apply(&mut Options::for_tests(), &root).expect_err("refused");
+    assert!(
+        err.to_string().contains("service import not authorized"),
+        "{err}"
+    );
+    server.shutdown().await;
 }

@@ -363,6 +363,24 @@ async fn api_scenario(url: &str) -> Vec<(String, Answer)> {
             vec![],
             r#"{"name":"#,
         ),
+        (
+            "create, unknown field (strict)",
+            "$JS.API.STREAM.CREATE.C",
+            vec![],
+            r#"{"name":"C","subjects":["c"],"bogus_field":1}"#,
+        ),
+        (
+            "create, unknown nested field (strict)",
+            "$JS.API.STREAM.CREATE.C",
+            vec![],
+            r#"{"name":"C","subjects":["c"],"consumer_limits":{"bogus":1}}"#,
+        ),
+        (
+            "purge, unknown field (strict)",
+            "$JS.API.STREAM.PURGE.S",
+            vec![],
+            r#"{"filtr":"s.a"}"#,
+        ),
         ("publish", "s.a", vec![], "one"),
         ("publish with id", "s.b", vec![("Nats-Msg-Id", "m1")], "two"),
         (

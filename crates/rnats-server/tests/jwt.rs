@@ -193,6 +193,34 @@ async fn users_log_in_and_are_bound_to_their_account() {
     server.shutdown().await;
 }
 
+/// In operator mode too, every account imports the system account's
+/// services for its own users: a user asks who it is.
+#[tokio::test]
+async fn a_jwt_user_asks_the_system_account_who_it_is() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.name = "A".into());
+    let server = chain.start().await;
+    let ua = KeyPair::new_user();
+    let mut client = login(&server, &user_jwt(&a, &ua, |_| {}), &ua).await;
+    client
+        .send(b"SUB _INBOX.me 1\r\nPUB $SYS.REQ.USER.INFO _INBOX.me 0\r\n\r\n")
+        .await;
+    let account = a.public_key();
+    let received = client
+        .read_until(Duration::from_secs(5), |b| {
+            std::str::from_utf8(b).is_ok_and(|t| t.contains(&account) && t.ends_with("}\r\n"))
+        })
+        .await;
+    let text = String::from_utf8_lossy(&received.bytes);
+    assert!(
+        text.contains(&format!(r#""user":"{}""#, ua.public_key()))
+            && text.contains(&format!(r#""account":"{account}""#)),
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn every_bad_jwt_is_refused_with_authorization_violation() {
     let mut chain = Chain::new();
@@ -1175,6 +1203,62 @@ async fn account_connection_limit_holds_across_a_mixed_cluster() {
     rnats.shutdown().await;
 }
 
+/// Logins that raced on different servers can leave a cluster over an
+/// account's limit (here: the limit is lowered while two users are on
+/// each server). When another server's count arrives, rnats closes its
+/// newest logins until the cluster fits, as nats-server does.
+#[tokio::test]
+async fn a_cluster_over_an_accounts_limit_closes_the_newest_logins() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    chain.add_account(&a, |c| c.nats.limits.conn = 4);
+    let Some((rnats, reference)) = mixed_cluster(&chain).await else {
+        return;
+    };
+    support::cluster::wait_routes(&rnats, 1).await;
+    let account = rnats.shared().accounts.get(&a.public_key()).unwrap();
+    // Two users on the reference, counted by rnats.
+    let mut theirs = Vec::new();
+    for _ in 0..2 {
+        let u = KeyPair::new_user();
+        let mut c = connect_jwt_at(reference.addr(), &user_jwt(&a, &u, |_| {}), Some(&u)).await;
+        c.expect(b"PONG\r\n").await;
+        theirs.push(c);
+    }
+    let deadline = tokio::time::Instant::now() + support::TIMEOUT;
+    while account.remote_connection_count() != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reference's count never came"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Two here: the first older than the second.
+    let (u1, u2) = (KeyPair::new_user(), KeyPair::new_user());
+    let mut older = login(&rnats, &user_jwt(&a, &u1, |_| {}), &u1).await;
+    let mut newer = login(&rnats, &user_jwt(&a, &u2, |_| {}), &u2).await;
+    // The limit drops to 2 here: each server alone is within it.
+    let lowered = account_jwt(&chain.op, &a, |c| c.nats.limits.conn = 2);
+    rnats
+        .shared()
+        .auth()
+        .trust()
+        .unwrap()
+        .update(&lowered)
+        .expect("the update applies");
+    older.assert_open().await;
+    newer.assert_open().await;
+    // One leaves the reference: its new count (1) tells rnats the cluster
+    // holds 3, one over; the newest login here goes.
+    drop(theirs.pop());
+    newer
+        .expect_closed_with(b"-ERR 'maximum account active connections exceeded'\r\n")
+        .await;
+    older.assert_open().await;
+    drop(reference);
+    rnats.shutdown().await;
+}
+
 /// Operator mode in a mixed cluster: rnats and the reference nats-server
 /// trust the same operator and route to each other; users of one account
 /// reach each other across the route both ways, and another account on
@@ -1399,6 +1483,35 @@ async fn jetstream_follows_the_account_jwt_limits() {
     let info = js_account_info(&mut c).await;
     let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
     assert_eq!(info["limits"]["max_storage"], -1, "{info}");
+
+    // An update changes the limits of an account that has JetStream.
+    let jwt = account_jwt(&chain.op, &with, |c| {
+        c.nats.limits.jetstream.disk_storage = 1 << 10;
+        c.nats.limits.jetstream.mem_storage = -1;
+        c.nats.limits.jetstream.streams = 1;
+    });
+    assert_eq!(
+        push_update(&server, &chain, &jwt).await["data"]["code"],
+        200
+    );
+    let uw = KeyPair::new_user();
+    let mut c = login(&server, &user_jwt(&with, &uw, |_| {}), &uw).await;
+    let info = js_account_info(&mut c).await;
+    let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
+    assert_eq!(info["limits"]["max_storage"], 1 << 10, "{info}");
+    assert_eq!(info["limits"]["max_streams"], 1, "{info}");
+    // And one without JetStream limits takes JetStream away, as nats-server.
+    let jwt = account_jwt(&chain.op, &with, |_| {});
+    assert_eq!(
+        push_update(&server, &chain, &jwt).await["data"]["code"],
+        200
+    );
+    assert!(!js.is_enabled(&with.public_key()));
+    let uw = KeyPair::new_user();
+    let mut c = login(&server, &user_jwt(&with, &uw, |_| {}), &uw).await;
+    let info = js_account_info(&mut c).await;
+    let info: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
+    assert_eq!(info["error"]["err_code"], 10039, "{info}");
     server.shutdown().await;
 }
 

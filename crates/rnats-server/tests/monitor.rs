@@ -6,6 +6,7 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rnats_server::{Server, config};
 use serde_json::Value;
@@ -66,9 +67,8 @@ async fn json(addr: SocketAddr, path: &str) -> Value {
 }
 
 /// Keys current nats-server has that rnats leaves out: its build's git
-/// commit and JetStream's feature flags; and for now the imports of the
-/// system account's services that nats-server adds to every account.
-const NOT_IN_RNATS: &[&str] = &["git_commit", "feature_flags", "imports"];
+/// commit and JetStream's feature flags.
+const NOT_IN_RNATS: &[&str] = &["git_commit", "feature_flags"];
 
 #[tokio::test]
 async fn every_endpoint_has_nats_server_keys_and_types() {
@@ -161,6 +161,36 @@ async fn connz_counts_what_each_client_sent_and_received() {
     assert_eq!(a["acc"], "A");
     assert_eq!(a["conns"], 1);
     assert_eq!(a["sent"]["msgs"], 1);
+}
+
+/// A client whose round trip is not known yet is sent a PING when
+/// monitoring looks at it (as nats-server's `getRTT` does), so the next
+/// look shows it without waiting for the first scheduled PING (2 s after
+/// CONNECT; the read below gives up after 1 s).
+#[tokio::test]
+async fn looking_at_a_new_client_measures_its_round_trip() {
+    let (server, http) = rnats("").await;
+    let mut client = RawClient::connect(server.local_addr()).await;
+    client
+        .send(b"CONNECT {\"lang\":\"raw\",\"verbose\":false}\r\nPING\r\n")
+        .await;
+    client.expect(b"PONG\r\n").await;
+    let before = json(http, "/connz").await;
+    assert_eq!(before["connections"][0]["rtt"], "0s", "{before}");
+    let ping = client
+        .read_until(Duration::from_secs(1), |b| b.ends_with(b"PING\r\n"))
+        .await;
+    assert_eq!(
+        ping.end,
+        End::Done,
+        "{:?}",
+        String::from_utf8_lossy(&ping.bytes)
+    );
+    client.send(b"PONG\r\n").await;
+    client.assert_open().await;
+    let after = json(http, "/connz").await;
+    assert_ne!(after["connections"][0]["rtt"], "0s", "{after}");
+    server.shutdown().await;
 }
 
 #[tokio::test]

@@ -304,11 +304,7 @@ async fn an_internal_service_answers_through_a_service_import() {
         AccountConfig {
             name: "SVC".into(),
             users: vec![user("svc")],
-            exports: vec![ExportConfig {
-                kind: ExportKind::Service,
-                subject: "help".into(),
-                accounts: vec![],
-            }],
+            exports: vec![ExportConfig::new(ExportKind::Service, "help")],
             ..AccountConfig::default()
         },
         AccountConfig {
@@ -320,6 +316,7 @@ async fn an_internal_service_answers_through_a_service_import() {
                 subject: "help".into(),
                 prefix: None,
                 to: Some("ask".into()),
+                share: false,
             }],
             ..AccountConfig::default()
         },

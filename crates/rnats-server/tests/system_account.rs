@@ -77,14 +77,12 @@ async fn ask(client: &async_nats::Client, subject: &str, body: &str) -> Value {
 }
 
 /// nats-server 2.15's fields that rnats has no value for: JetStream's,
-/// build information, its internal queues, and the imports of the system
-/// services it adds to each account.
+/// build information, its internal queues.
 const SKIP: &[&str] = &[
     "git_commit",
     "feature_flags",
     "jetstream",
     "gomemlimit",
-    "imports",
     "domain",
     "tags",
     "metadata",
@@ -154,6 +152,77 @@ async fn user_info_tells_the_asker_who_it_is() {
     let info = ask(&sys, "$SYS.REQ.USER.INFO", "").await;
     assert_eq!(info["data"]["user"], "sys", "{info}");
     assert_eq!(info["data"]["account"], "SYS", "{info}");
+}
+
+/// Every account imports the system account's services for its own
+/// users (nats-server's `registerSystemImports`): who am I, and my
+/// account's connections and statistics.
+#[tokio::test]
+async fn a_user_of_any_account_asks_for_itself_like_nats_server() {
+    let Some(reference) = ReferenceServer::start_latest(ACCOUNTS, &[]).await else {
+        return;
+    };
+    let server = start_server(options(ACCOUNTS)).await;
+    let urls = [format!("nats://{}", reference.addr()), server.client_url()];
+    let mut answers: Vec<Vec<Value>> = Vec::new();
+    for url in &urls {
+        // A system user is connected too: it must not show in A's answers.
+        let _sys = login(url.clone(), "sys").await;
+        let a = login(url.clone(), "a").await;
+        let mut got = Vec::new();
+        for (subject, body) in [
+            ("$SYS.REQ.USER.INFO", ""),
+            ("$SYS.REQ.ACCOUNT.PING.CONNZ", r#"{"auth":true}"#),
+            ("$SYS.REQ.SERVER.PING.CONNZ", r#"{"auth":true}"#),
+            ("$SYS.REQ.ACCOUNT.PING.STATZ", ""),
+        ] {
+            let answer = ask(&a, subject, body).await;
+            assert!(answer.get("error").is_none(), "{url} {subject}: {answer}");
+            got.push(answer);
+        }
+        answers.push(got);
+    }
+    let (theirs, ours) = (&answers[0], &answers[1]);
+    let mut problems = Vec::new();
+    for (t, o) in theirs.iter().zip(ours) {
+        problems.extend(shape::differences("a's request", t, o, SKIP, false));
+    }
+    assert!(problems.is_empty(), "differences:\n{}", problems.join("\n"));
+    let info = &ours[0]["data"];
+    assert_eq!(
+        (&info["user"], &info["account"]),
+        (&"a".into(), &"A".into())
+    );
+    for connz in &ours[1..3] {
+        let conns = connz["data"]["connections"]
+            .as_array()
+            .expect("connections");
+        assert_eq!(conns.len(), 1, "only A's connection: {connz}");
+        assert_eq!(conns[0]["account"], "A", "{connz}");
+        assert_eq!(conns[0]["authorized_user"], "a", "{connz}");
+    }
+    let statz = ours[3]["data"]["account_statz"].as_array().expect("statz");
+    assert_eq!(statz.len(), 1, "{statz:?}");
+    assert_eq!(statz[0]["acc"], "A");
+}
+
+/// The system services an account imports are its own: no account may
+/// import another's (the configuration refuses it, as nats-server does).
+#[test]
+fn no_account_may_import_another_accounts_system_services() {
+    let text = ACCOUNTS.replace(
+        "A { users",
+        r#"B { imports [{service: {account: SYS, subject: "$SYS.REQ.ACCOUNT.A.CONNZ"}, to: spy}] }
+  A { users"#,
+    );
+    let mut opts = Options::for_tests();
+    let root = rnats_conf::parse_str(&text, "test.conf").expect("the config parses");
+    let err = config::apply(&mut opts, &root).expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("Error adding service import \"$SYS.REQ.ACCOUNT.A.CONNZ\": service import not authorized"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -256,6 +325,51 @@ async fn the_system_account_exists_by_default_and_can_be_turned_off() {
     assert!(server.shared().accounts.get("$SYS").is_some());
     let off = start_server(options("no_system_account: true")).await;
     assert!(off.shared().accounts.get("$SYS").is_none());
+}
+
+/// A user's request for its own account's connections crosses the
+/// cluster through the system account and every server answers (the
+/// export streams its answers back), rnats and nats-server alike.
+#[tokio::test]
+async fn every_server_of_a_mixed_cluster_tells_an_account_its_connections() {
+    let mut opts = options(ACCOUNTS);
+    opts.cluster = Some(cluster_opts(-1, vec![], false));
+    let rnats: Server = start_server(opts).await;
+    let config = format!(
+        "{ACCOUNTS}\ncluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
+        free_port(),
+        rnats.cluster_addr().unwrap()
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&rnats, 1).await;
+    for url in [rnats.client_url(), format!("nats://{}", reference.addr())] {
+        let a = login(url.clone(), "a").await;
+        // Interest crosses the route shortly after it is up: ask until both answer.
+        let mut servers = Vec::new();
+        for _ in 0..50 {
+            let answers = ask_all(
+                &a,
+                "$SYS.REQ.ACCOUNT.PING.CONNZ",
+                "",
+                Duration::from_millis(300),
+            )
+            .await;
+            servers = answers
+                .iter()
+                .filter_map(|a| a["server"]["id"].as_str().map(String::from))
+                .collect();
+            if servers.len() >= 2 {
+                break;
+            }
+        }
+        servers.sort();
+        assert_eq!(servers.len(), 2, "asked on {url}: {servers:?}");
+        servers.dedup();
+        assert_eq!(servers.len(), 2, "asked on {url}: {servers:?}");
+        assert!(servers.contains(&rnats.shared().id), "{servers:?}");
+    }
 }
 
 #[tokio::test]

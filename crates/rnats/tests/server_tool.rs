@@ -599,6 +599,9 @@ fn top_over_https() {
     // Its certificate is not signed by a CA this system trusts; plain HTTP is no answer.
     let run = rnats(&["top", "-m", &port, "--once", "--tls"]).expect(1, "an unknown CA");
     assert!(run.stderr.contains("rnats top: error: "), "{}", run.stderr);
+    // Unless told not to verify it (nats-top's -k).
+    let run = rnats(&["top", "-m", &port, "--once", "-k"]).expect(0, "-k");
+    assert!(run.stdout.contains("\nServer: alpha\n"), "{}", run.stdout);
     rnats(&["top", "-m", &port, "--once"]).expect(1, "http to an https port");
 }
 

@@ -118,7 +118,14 @@ pub(crate) async fn serve<H: Host>(
 
 /// Reads a request's JSON as Go's `encoding/json` does: a `null` leaves a
 /// field at its zero value (clients send `null` for unset fields).
-pub(crate) fn go_json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
+///
+/// `strict` (the `jetstream { strict }` setting, on by default as in
+/// nats-server) refuses a field the request type does not have, with Go's
+/// words for it.
+pub(crate) fn go_json<T: serde::de::DeserializeOwned>(
+    payload: &[u8],
+    strict: bool,
+) -> Result<T, ApiError> {
     fn strip_nulls(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
@@ -138,8 +145,37 @@ pub(crate) fn go_json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<
         }
     })?;
     strip_nulls(&mut value);
-    serde_json::from_value(value).map_err(ApiError::invalid_json)
+    if !strict {
+        return serde_json::from_value(value).map_err(ApiError::invalid_json);
+    }
+    let mut unknown = None;
+    let decoded = serde_ignored::deserialize(value, |path| {
+        if unknown.is_none()
+            && let serde_ignored::Path::Map { key, .. } = path
+            && !NOT_MODELLED.contains(&key.as_str())
+        {
+            unknown = Some(key);
+        }
+    })
+    .map_err(ApiError::invalid_json)?;
+    match unknown {
+        Some(field) => Err(ApiError::invalid_json(format!(
+            "json: unknown field {field:?}"
+        ))),
+        None => Ok(decoded),
+    }
 }
+
+/// Fields nats-server's requests have that rnats does not act on yet: not
+/// unknown, so a strict server takes them (and ignores them).
+const NOT_MODELLED: &[&str] = &[
+    "template_owner",
+    "allow_msg_counter",
+    "allow_atomic",
+    "allow_msg_schedules",
+    "persist_mode",
+    "pedantic",
+];
 
 /// Nothing, or a JSON object with no keys (nats-server's `isEmptyRequest`).
 fn is_empty_request(payload: &[u8]) -> bool {
@@ -195,11 +231,14 @@ fn response_type(subject: &[u8]) -> &'static str {
 }
 
 /// A request body, or the defaults when there is none.
-fn body<T: serde::de::DeserializeOwned + Default>(payload: &[u8]) -> Result<T, ApiError> {
+fn body<T: serde::de::DeserializeOwned + Default>(
+    payload: &[u8],
+    strict: bool,
+) -> Result<T, ApiError> {
     if payload.iter().all(u8::is_ascii_whitespace) || payload.trim_ascii() == b"null" {
         return Ok(T::default());
     }
-    go_json(payload)
+    go_json(payload, strict)
 }
 
 fn handle<H: Host>(
@@ -233,10 +272,10 @@ fn handle<H: Host>(
         }
         "STREAM.DELETE" => delete(engine, acc, name),
         "STREAM.INFO" => info(engine, acc, name, payload),
-        "STREAM.NAMES" => names(acc, payload),
+        "STREAM.NAMES" => names(engine, acc, payload),
         "STREAM.LIST" => list(engine, acc, payload),
         "STREAM.PURGE" => purge(engine, acc, name, payload),
-        "STREAM.MSG.GET" => msg_get(acc, name, payload),
+        "STREAM.MSG.GET" => msg_get(engine, acc, name, payload),
         "STREAM.MSG.DELETE" => msg_delete(engine, acc, name, payload),
         _ => return None,
     }])
@@ -254,7 +293,7 @@ fn account_info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>) -> Answer {
             }
         }
     }
-    let l = acc.limits;
+    let l = acc.limits();
     json(
         &AccountInfo {
             head: Head::ok(ACCOUNT_INFO),
@@ -359,7 +398,7 @@ fn requested_config<H: Host>(
     if payload.is_empty() {
         return Err(ApiError::invalid_json("unexpected end of JSON input"));
     }
-    let mut config: StreamConfig = go_json(payload)?;
+    let mut config: StreamConfig = go_json(payload, engine.config.strict)?;
     if config.name.is_empty() {
         config.name = name.to_string();
     }
@@ -390,7 +429,7 @@ fn check_account_limits<H: Host>(
     config: &StreamConfig,
     existing: Option<&StreamConfig>,
 ) -> Result<(), ApiError> {
-    let l = acc.limits;
+    let l = acc.limits();
     if existing.is_none() && l.max_streams > 0 && lock(&acc.streams).len() as i64 >= l.max_streams {
         return Err(ApiError::maximum_streams_limit());
     }
@@ -639,7 +678,7 @@ fn info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str, payload: &[
             true,
         )
     };
-    let request: StreamInfoRequest = match body(payload) {
+    let request: StreamInfoRequest = match body(payload, engine.config.strict) {
         Ok(r) => r,
         Err(e) => return failed(e),
     };
@@ -668,8 +707,8 @@ fn info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str, payload: &[
     }
 }
 
-fn names<H: Host>(acc: &JsAccount<H>, payload: &[u8]) -> Answer {
-    let request: NamesRequest = match body(payload) {
+fn names<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, payload: &[u8]) -> Answer {
+    let request: NamesRequest = match body(payload, engine.config.strict) {
         Ok(r) => r,
         Err(e) => {
             return json(
@@ -717,7 +756,7 @@ fn names<H: Host>(acc: &JsAccount<H>, payload: &[u8]) -> Answer {
 }
 
 fn list<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, payload: &[u8]) -> Answer {
-    let request: PagedRequest = match body(payload) {
+    let request: PagedRequest = match body(payload, engine.config.strict) {
         Ok(r) => r,
         Err(e) => {
             return json(
@@ -782,7 +821,7 @@ fn purge<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str, payload: &
             failed,
         )
     };
-    let request: PurgeRequest = match body(payload) {
+    let request: PurgeRequest = match body(payload, engine.config.strict) {
         Ok(r) => r,
         Err(e) => return answer(Err(e)),
     };
@@ -809,7 +848,7 @@ fn msg_delete<H: Host>(
     name: &str,
     payload: &[u8],
 ) -> Answer {
-    let result = body::<MsgDeleteRequest>(payload).and_then(|request| {
+    let result = body::<MsgDeleteRequest>(payload, engine.config.strict).and_then(|request| {
         let handle = find(acc, name)?;
         if request.seq == 0 {
             return Err(ApiError::bad_request());
@@ -836,8 +875,8 @@ fn lookup(stream: &mut Stream, request: &MsgGetRequest) -> Result<StoredMsg, Sto
     }
 }
 
-fn msg_get<H: Host>(acc: &JsAccount<H>, name: &str, payload: &[u8]) -> Answer {
-    let result = body::<MsgGetRequest>(payload).and_then(|request| {
+fn msg_get<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str, payload: &[u8]) -> Answer {
+    let result = body::<MsgGetRequest>(payload, engine.config.strict).and_then(|request| {
         let handle = find(acc, name)?;
         let keys = [
             request.seq > 0 && request.next_by_subj.is_empty(),
@@ -907,7 +946,7 @@ fn direct_get<H: Host>(acc: &JsAccount<H>, rest: &str, request: &Msg) -> Option<
             if request.payload.is_empty() {
                 return one(status(408, "Empty Request"));
             }
-            req = match go_json(&request.payload) {
+            req = match go_json(&request.payload, false) {
                 Ok(r) => r,
                 Err(_) => return one(status(408, "Malformed Request")),
             };

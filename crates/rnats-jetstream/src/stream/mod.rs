@@ -73,6 +73,11 @@ fn store_failed(e: StoreError) -> ApiError {
     }
 }
 
+/// Whether a stored message said `Nats-TTL: never`: `max_age` spares it.
+fn lives_forever(hdrs: &[u8]) -> bool {
+    !hdrs.is_empty() && headers::get(hdrs, headers::TTL).and_then(parse_ttl) == Some(-1)
+}
+
 /// `Nats-TTL`: seconds, a Go duration (`1m30s`), or `never` (-1).
 fn parse_ttl(value: &str) -> Option<i64> {
     if value == "never" {
@@ -443,8 +448,13 @@ impl Stream {
             }
         }
         // With delete markers, ageing out is the housekeeping's (markers are
-        // publishes of their own, not made from inside one).
-        if self.config.max_age > 0 && self.config.subject_delete_marker_ttl == 0 {
+        // publishes of their own, not made from inside one); so it is where
+        // messages may live forever (`Nats-TTL: never`), which the ageing
+        // walks past.
+        if self.config.max_age > 0
+            && self.config.subject_delete_marker_ttl == 0
+            && !self.config.allow_msg_ttl
+        {
             self.store.expire_before(now - self.config.max_age)?;
         }
         Ok(())
@@ -463,18 +473,20 @@ impl Stream {
     /// Removes what `max_age` and per-message TTLs say is gone by `now`;
     /// returns when to look again (ns since the epoch), if ever.
     pub fn expire(&mut self, now: i64) -> Result<Option<i64>, StoreError> {
+        let mut by_age = None;
         if self.config.max_age > 0 {
             if self.config.subject_delete_marker_ttl > 0 {
-                self.expire_with_markers(now)?;
+                by_age = self.expire_with_markers(now)?;
+            } else if self.config.allow_msg_ttl {
+                by_age = self.expire_sparing_the_immortal(now)?;
             } else {
                 self.store.expire_before(now - self.config.max_age)?;
+                let state = self.store.state();
+                by_age = (state.msgs > 0).then(|| state.first_time + self.config.max_age);
             }
         }
         self.store.expire_ttls(now)?;
         self.store.flush()?;
-        let state = self.store.state();
-        let by_age = (self.config.max_age > 0 && state.msgs > 0)
-            .then(|| state.first_time + self.config.max_age);
         let by_ttl = self.store.next_ttl_expiry();
         Ok(match (by_age, by_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -486,15 +498,21 @@ impl Stream {
     /// message ages out is not left without a trace; a marker takes its
     /// place (`Nats-Marker-Reason: MaxAge`, its own `Nats-TTL`, and a
     /// subject rollup that removes what is older), stored like any publish.
-    fn expire_with_markers(&mut self, now: i64) -> Result<(), StoreError> {
+    /// Returns when the oldest message that may still age out will.
+    fn expire_with_markers(&mut self, now: i64) -> Result<Option<i64>, StoreError> {
         let cutoff = now - self.config.max_age;
         let mut old = Vec::new();
         let mut seq = self.store.state().first_seq;
+        let mut next = None;
         while let Ok(m) = self.store.next_matching(seq, ">") {
             if m.time >= cutoff {
+                next = Some(m.time + self.config.max_age);
                 break;
             }
             seq = m.seq + 1;
+            if lives_forever(&m.headers) {
+                continue;
+            }
             let marker = headers::get(&m.headers, headers::MARKER_REASON).is_some();
             old.push((m.seq, m.subject, marker));
         }
@@ -519,7 +537,32 @@ impl Stream {
                 self.store.remove(seq, false)?;
             }
         }
-        Ok(())
+        Ok(next)
+    }
+
+    /// `max_age` where a message may say `Nats-TTL: never`: those stay
+    /// however old, as on nats-server, and the others older than the
+    /// cutoff go. Returns when the oldest message that may still age out
+    /// will.
+    fn expire_sparing_the_immortal(&mut self, now: i64) -> Result<Option<i64>, StoreError> {
+        let cutoff = now - self.config.max_age;
+        let mut seq = self.store.state().first_seq;
+        let mut doomed = Vec::new();
+        let mut next = None;
+        while let Ok(m) = self.store.next_matching(seq, ">") {
+            if m.time >= cutoff {
+                next = Some(m.time + self.config.max_age);
+                break;
+            }
+            seq = m.seq + 1;
+            if !lives_forever(&m.headers) {
+                doomed.push(m.seq);
+            }
+        }
+        for seq in doomed {
+            self.store.remove(seq, false)?;
+        }
+        Ok(next)
     }
 
     pub fn purge(&mut self, purge: &Purge) -> Result<u64, ApiError> {
@@ -703,6 +746,28 @@ mod tests {
         assert!(next.is_some());
         s.expire(11 + 1_000_000_000 + 5_000_000_000).unwrap();
         assert_eq!(s.state().msgs, 0);
+    }
+
+    #[test]
+    fn a_message_that_lives_forever_outlasts_max_age() {
+        let mut s =
+            stream(r#"{"name":"S","subjects":["k.*"],"max_age":1000000000,"allow_msg_ttl":true}"#);
+        publish(&mut s, "k.a", "").unwrap();
+        publish(&mut s, "k.b", "NATS/1.0\r\nNats-TTL: never\r\n\r\n").unwrap();
+        publish(&mut s, "k.c", "").unwrap();
+        // Past max_age, all are old: the immortal one stays, and nothing is
+        // left to age out (no busy wake-ups for it).
+        let next = s.expire(11 + 1_000_000_000).unwrap();
+        assert_eq!((s.state().msgs, s.state().first_seq), (1, 2));
+        assert_eq!(next, None);
+        // With delete markers too.
+        let mut s = stream(
+            r#"{"name":"S","subjects":["k.*"],"max_age":1000000000,"allow_msg_ttl":true,
+                "allow_rollup_hdrs":true,"subject_delete_marker_ttl":5000000000}"#,
+        );
+        publish(&mut s, "k.b", "NATS/1.0\r\nNats-TTL: never\r\n\r\n").unwrap();
+        s.expire(11 + 1_000_000_000).unwrap();
+        assert_eq!(s.last_matching("k.b").unwrap().seq, 1);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod subscription;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,8 @@ use rnats_proto::transform::{SubjectTransform, import_transform};
 
 use crate::accounts::mapping::Mappings;
 use crate::accounts::subscription::Subscription;
-use crate::options::{AccountConfig, ExportKind};
+use crate::connection::Client;
+use crate::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, ResponseType};
 use crate::sublist::Sublist;
 use crate::sync::{lock, read_lock, write_lock};
 
@@ -43,13 +44,23 @@ const RESPONSE_TTL: Duration = Duration::from_secs(120);
 /// Open cross-account requests an account remembers, at most.
 const MAX_PENDING_RESPONSES: usize = 100_000;
 
+/// [`Account::route_scope`]: no imports or exports.
+const NO_ROUTES: u8 = 0;
+/// Imports or exports that any subject may meet.
+const ALL_ROUTES: u8 = 1;
+/// Only service imports of subjects under `$SYS.` (every account has the
+/// system account's, see [`add_system_imports`]): a publish to any other
+/// subject skips them with one comparison.
+const SYSTEM_ROUTES: u8 = 2;
+
 pub struct Account {
     pub name: String,
     pub sublist: Sublist<Subscription>,
     /// Imports and exports; replaced whole by a reload.
     routes: RwLock<Option<Arc<Routes>>>,
-    /// Whether `routes` is set: lets every publish skip its lock.
-    has_routes: AtomicBool,
+    /// Which subjects `routes` may act on ([`NO_ROUTES`], [`ALL_ROUTES`],
+    /// [`SYSTEM_ROUTES`]): lets every publish skip its lock.
+    route_scope: AtomicU8,
     /// Subject mappings (`mapping.rs`); replaced whole by a reload.
     mappings: RwLock<Option<Arc<Mappings>>>,
     /// Whether `mappings` is set: lets every publish skip its lock.
@@ -73,12 +84,18 @@ pub struct Account {
     remote_connections: Mutex<HashMap<String, usize>>,
     /// Whether the other servers were asked for their counts yet.
     pub(crate) remote_connections_asked: AtomicBool,
+    /// Its logged-in client connections on this server, by client id: its
+    /// count and statistics without walking every connection of the
+    /// server (each login and logout announces them to the cluster).
+    members: Mutex<HashMap<u64, Weak<Client>>>,
 }
 
 struct PendingResponse {
     requester: Weak<Account>,
     reply: Box<[u8]>,
     expires: Instant,
+    /// Stays after the first answer (a streamed or chunked service).
+    streamed: bool,
 }
 
 /// Where messages published in an account also go.
@@ -163,6 +180,8 @@ pub struct ServiceRoute {
     /// How a subject of `local` is written in `remote`, when both have
     /// wildcards and differ (`rnats_proto::transform::import_transform`).
     pub transform: Option<SubjectTransform>,
+    /// The export's: whether a request may be answered more than once.
+    pub response: ResponseType,
 }
 
 impl ServiceRoute {
@@ -194,7 +213,7 @@ impl Account {
             name: name.into(),
             sublist: Sublist::new(),
             routes: RwLock::new(None),
-            has_routes: AtomicBool::new(false),
+            route_scope: AtomicU8::new(NO_ROUTES),
             mappings: RwLock::new(None),
             has_mappings: AtomicBool::new(false),
             mappings_generation: AtomicU64::new(0),
@@ -203,6 +222,7 @@ impl Account {
             responses_announced: AtomicBool::new(false),
             stats: crate::stats::AccountStats::default(),
             remote_connections: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
             remote_connections_asked: AtomicBool::new(false),
         })
     }
@@ -216,6 +236,24 @@ impl Account {
     /// Its import/export routes, if it has any.
     #[inline]
     /// Another server reported its count of this account's connections.
+    /// A client logged in to it.
+    pub fn join(&self, client: &Arc<Client>) {
+        lock(&self.members).insert(client.id, Arc::downgrade(client));
+    }
+
+    /// A client logged out of it (closed, or logged in elsewhere).
+    pub fn leave(&self, client_id: u64) {
+        lock(&self.members).remove(&client_id);
+    }
+
+    /// Its logged-in client connections on this server.
+    pub fn members(&self) -> Vec<Arc<Client>> {
+        lock(&self.members)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
     pub fn set_remote_connections(&self, server: &str, count: usize) {
         let mut remote = lock(&self.remote_connections);
         match count {
@@ -234,14 +272,20 @@ impl Account {
         lock(&self.remote_connections).values().sum()
     }
 
-    /// Whether it exports or imports anything: one atomic load.
+    /// Whether its imports and exports may act on a message published to
+    /// `subject`: one atomic load, and a comparison when it has only the
+    /// system account's imports.
     #[inline]
-    pub fn has_routes(&self) -> bool {
-        self.has_routes.load(Ordering::Acquire)
+    pub fn routes_apply_to(&self, subject: &[u8]) -> bool {
+        match self.route_scope.load(Ordering::Acquire) {
+            NO_ROUTES => false,
+            SYSTEM_ROUTES => subject.starts_with(SYSTEM_PREFIX),
+            _ => true,
+        }
     }
 
     pub fn routes(&self) -> Option<Arc<Routes>> {
-        if !self.has_routes.load(Ordering::Acquire) {
+        if self.route_scope.load(Ordering::Acquire) == NO_ROUTES {
             return None;
         }
         read_lock(&self.routes).clone()
@@ -282,14 +326,38 @@ impl Account {
     }
 
     fn set_routes(&self, routes: Option<Routes>) {
-        let routes = routes.map(Arc::new);
-        self.has_routes.store(routes.is_some(), Ordering::Release);
-        *write_lock(&self.routes) = routes;
+        let scope = match &routes {
+            None => NO_ROUTES,
+            Some(r)
+                if r.streams.is_empty()
+                    && r.imported.is_empty()
+                    && r.services
+                        .iter()
+                        .all(|s| s.local.starts_with(SYSTEM_PREFIX)) =>
+            {
+                SYSTEM_ROUTES
+            }
+            Some(_) => ALL_ROUTES,
+        };
+        // Widened before the routes are swapped, narrowed after: a publish
+        // never skips routes that apply to it.
+        if scope == ALL_ROUTES {
+            self.route_scope.store(scope, Ordering::Release);
+        }
+        *write_lock(&self.routes) = routes.map(Arc::new);
+        self.route_scope.store(scope, Ordering::Release);
     }
 
     /// Registers a request from `requester` that will be answered in this
     /// account, and returns the reply subject to give the responder.
-    pub fn expect_response(&self, requester: &Arc<Account>, reply: &[u8]) -> Vec<u8> {
+    /// A `streamed` request may be answered more than once (by every server
+    /// of a cluster, or in parts) until the path expires.
+    pub fn expect_response(
+        &self,
+        requester: &Arc<Account>,
+        reply: &[u8],
+        streamed: bool,
+    ) -> Vec<u8> {
         let made_up = [&self.response_prefix[..], &random_token(16)].concat();
         let now = Instant::now();
         let mut responses = lock(&self.responses);
@@ -305,17 +373,26 @@ impl Account {
                 requester: Arc::downgrade(requester),
                 reply: reply.into(),
                 expires: now + RESPONSE_TTL,
+                streamed,
             },
         );
         made_up
     }
 
-    /// The requester waiting for an answer on `subject`, once.
+    /// The requester waiting for an answer on `subject`: once, or until
+    /// the path expires for a streamed service.
     pub fn take_response(&self, subject: &[u8]) -> Option<(Arc<Account>, Box<[u8]>)> {
-        let pending = lock(&self.responses).remove(subject)?;
+        let mut responses = lock(&self.responses);
+        let pending = responses.get(subject)?;
         if pending.expires <= Instant::now() {
+            responses.remove(subject);
             return None;
         }
+        if pending.streamed {
+            return Some((pending.requester.upgrade()?, pending.reply.clone()));
+        }
+        let pending = responses.remove(subject)?;
+        drop(responses);
         Some((pending.requester.upgrade()?, pending.reply))
     }
 }
@@ -446,6 +523,79 @@ impl AccountsPlan {
     }
 }
 
+/// Where the system account's services live.
+const SYSTEM_PREFIX: &[u8] = b"$SYS.";
+
+/// Adds what nats-server gives every account when there is a system
+/// account (its `registerSystemImports`): service imports of the server's
+/// own services, so that a user of any account can ask
+/// `$SYS.REQ.USER.INFO` (who am I?), and `$SYS.REQ.ACCOUNT.PING.CONNZ`,
+/// `$SYS.REQ.SERVER.PING.CONNZ` or `$SYS.REQ.ACCOUNT.PING.STATZ` for its
+/// own account's connections and statistics, from every server of the
+/// cluster. The system account exports them with the importer's name at
+/// the fourth token, so no account can import another's. Accounts whose
+/// name is not one subject token cannot be named there and are left out.
+pub fn add_system_imports(configs: &mut Vec<AccountConfig>, system: &str) {
+    let Some(sys) = configs.iter_mut().find(|c| c.name == system) else {
+        return;
+    };
+    for (subject, response, position) in [
+        ("$SYS.REQ.ACCOUNT.*.CONNZ", ResponseType::Streamed, Some(4)),
+        ("$SYS.REQ.ACCOUNT.*.STATZ", ResponseType::Streamed, Some(4)),
+        ("$SYS.REQ.USER.*.INFO", ResponseType::Singleton, None),
+    ] {
+        if !sys.exports.iter().any(|e| e.subject == subject) {
+            sys.exports.push(ExportConfig {
+                response,
+                account_token_position: position,
+                ..ExportConfig::new(ExportKind::Service, subject)
+            });
+        }
+    }
+    if !configs.iter().any(|c| c.name == GLOBAL_ACCOUNT) {
+        configs.push(AccountConfig {
+            name: GLOBAL_ACCOUNT.into(),
+            ..AccountConfig::default()
+        });
+    }
+    let import = |subject: String, to: &str, share: bool| ImportConfig {
+        kind: ExportKind::Service,
+        account: system.to_string(),
+        subject,
+        prefix: None,
+        to: Some(to.to_string()),
+        share,
+    };
+    for c in configs.iter_mut() {
+        let name = c.name.as_str();
+        let one_token =
+            !name.contains('.') && rnats_proto::subject::is_valid_literal_subject(name.as_bytes());
+        if !one_token {
+            continue;
+        }
+        let user_info = import(
+            format!("$SYS.REQ.USER.{name}.INFO"),
+            "$SYS.REQ.USER.INFO",
+            true,
+        );
+        if name == system {
+            c.imports.push(user_info);
+            continue;
+        }
+        let connz = format!("$SYS.REQ.ACCOUNT.{name}.CONNZ");
+        c.imports.extend([
+            import(connz.clone(), "$SYS.REQ.ACCOUNT.PING.CONNZ", false),
+            import(connz, "$SYS.REQ.SERVER.PING.CONNZ", false),
+            import(
+                format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
+                "$SYS.REQ.ACCOUNT.PING.STATZ",
+                false,
+            ),
+            user_info,
+        ]);
+    }
+}
+
 /// Wires each import to the export it names, as routes of the importing
 /// and exporting accounts. An import of something not exported to the
 /// importer is an error.
@@ -465,17 +615,16 @@ fn wire(
                         importer.name, import.account
                     )
                 })?;
-            let exported = exporter_config.exports.iter().any(|e| {
-                e.kind == import.kind
-                    && is_subset(import.subject.as_bytes(), e.subject.as_bytes())
-                    && (e.accounts.is_empty() || e.accounts.contains(&importer.name))
-            });
-            if !exported {
+            let export = exporter_config
+                .exports
+                .iter()
+                .find(|e| e.allows(&importer.name, import));
+            let Some(export) = export else {
                 return Err(format!(
                     "account {:?} imports {:?} from account {:?}, which does not export it to {:?}",
                     importer.name, import.subject, import.account, importer.name
                 ));
-            }
+            };
             let (to_importer, to_exporter) = (&by_name[&importer.name], &by_name[&import.account]);
             match import.kind {
                 ExportKind::Stream => {
@@ -523,6 +672,7 @@ fn wire(
                             to: Arc::downgrade(to_exporter),
                             remote: import.subject.as_bytes().into(),
                             transform,
+                            response: export.response,
                         })
                 }
             }

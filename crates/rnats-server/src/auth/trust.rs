@@ -25,7 +25,8 @@ use crate::accounts::{Account, Accounts};
 use crate::connection::{Client, CloseReason};
 use crate::options::{
     AccountConfig, DEFAULT_ALLOW_RESPONSE_EXPIRATION, ExportConfig, ExportKind, ImportConfig,
-    PermissionsConfig, ResolverOptions, ResponsePermissionConfig, SubjectRuleConfig, TrustOptions,
+    PermissionsConfig, ResolverOptions, ResponsePermissionConfig, ResponseType, SubjectRuleConfig,
+    TrustOptions,
 };
 use crate::sync::{lock, read_lock, write_lock};
 
@@ -298,9 +299,16 @@ impl Trust {
                     .iter()
                     .filter(|e| !e.token_req)
                     .map(|e| ExportConfig {
-                        kind: kind(e.kind),
-                        subject: e.subject.clone(),
-                        accounts: Vec::new(),
+                        response: ResponseType::from_jwt(&e.response_type).unwrap_or_else(|| {
+                            warn!(
+                                "Account {} export {:?}: unknown response type {:?}, taken as a singleton",
+                                c.subject, e.subject, e.response_type
+                            );
+                            ResponseType::Singleton
+                        }),
+                        account_token_position: (e.account_token_position > 0)
+                            .then_some(e.account_token_position as usize),
+                        ..ExportConfig::new(kind(e.kind), e.subject.clone())
                     })
                     .collect();
                 let imports = c
@@ -471,7 +479,47 @@ impl Trust {
         }
         for (client, text) in closing {
             tracing::debug!("{} - {}", client.tag, text);
-            client.err_and_close(text, CloseReason::AuthenticationViolation);
+            let reason = if text == MAX_ACCOUNT_CONNECTIONS {
+                CloseReason::MaxAccountConnectionsExceeded
+            } else {
+                CloseReason::AuthenticationViolation
+            };
+            client.err_and_close(text, reason);
+        }
+    }
+
+    /// Another server of the cluster told how many of the account's users
+    /// it holds: if the cluster now holds more than the account's limit
+    /// (logins that raced on different servers), the newest logins here
+    /// are closed until it fits. As nats-server, every server does this
+    /// on its own, so together they may close more than needed; those
+    /// clients reconnect.
+    pub fn rebalance(&self, key: &str) {
+        let Some(account) = read_lock(&self.accounts).get(key).cloned() else {
+            return;
+        };
+        let max = account.claims().nats.limits.conn;
+        if max == NO_LIMIT {
+            return;
+        }
+        let allowed = usize::try_from(max.max(0))
+            .unwrap_or(0)
+            .saturating_sub(account.account.remote_connection_count());
+        let mut here: Vec<(u64, Arc<Client>)> = lock(&account.live)
+            .values()
+            .filter_map(|u| Some((u.login, u.client.upgrade()?)))
+            .collect();
+        if here.len() <= allowed {
+            return;
+        }
+        here.sort_by_key(|(login, _)| std::cmp::Reverse(*login));
+        let over = here.len() - allowed;
+        for (_, client) in here.drain(..over) {
+            tracing::debug!("{} - {}", client.tag, MAX_ACCOUNT_CONNECTIONS);
+            client.err_and_close(
+                MAX_ACCOUNT_CONNECTIONS,
+                CloseReason::MaxAccountConnectionsExceeded,
+            );
         }
     }
 
@@ -650,6 +698,7 @@ fn import_config(i: &rnats_jwt::Import) -> ImportConfig {
             subject: i.subject.clone(),
             prefix: non_empty(&i.to),
             to: None,
+            share: false,
         },
         ExportType::Service => {
             // `subject` is the exported service; the importer publishes to
@@ -665,6 +714,7 @@ fn import_config(i: &rnats_jwt::Import) -> ImportConfig {
                 subject: i.subject.clone(),
                 prefix: None,
                 to: local,
+                share: false,
             }
         }
     }

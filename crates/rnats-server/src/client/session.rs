@@ -47,6 +47,8 @@ const REMOVE_CHUNK: usize = 1024;
 pub struct Session {
     server: Arc<ServerShared>,
     client: Arc<Client>,
+    /// The account it is counted in while logged in (see [`Account::join`]).
+    joined: Option<Arc<Account>>,
     limits: Limits,
     connected: bool,
     /// CONNECT said `"protocol":1` (or more): it takes INFO updates.
@@ -212,6 +214,7 @@ impl Session {
             publish_verdicts: HashMap::new(),
             server,
             client,
+            joined: None,
             limits,
             connected: false,
             info_protocol: false,
@@ -436,6 +439,9 @@ impl Session {
             }
             ClientOp::Ping => {
                 self.reply(encode::PONG, "PONG");
+                if self.connected {
+                    self.client.ponged();
+                }
                 if self.connected && self.info_protocol {
                     self.client.async_info.store(true, Ordering::Release);
                 }
@@ -519,6 +525,7 @@ impl Session {
             jwt: info.jwt.filter(|_| jwt_user.is_some()),
             ..Details::default()
         });
+        self.join_account();
         if first_login {
             crate::events::client_connected(&self.server, &self.client, &self.account.name);
         }
@@ -742,6 +749,22 @@ impl Session {
         }
         self.cache.clear();
         self.account = to;
+        if self.connected {
+            self.join_account();
+        }
+    }
+
+    /// Counts the client in the account it is logged in to now, and out of
+    /// the one it was in.
+    fn join_account(&mut self) {
+        if let Some(old) = &self.joined {
+            if Arc::ptr_eq(old, &self.account) {
+                return;
+            }
+            old.leave(self.client.id);
+        }
+        self.account.join(&self.client);
+        self.joined = Some(self.account.clone());
     }
 
     /// Refuses the connection as nats-server does: the client is only told
@@ -907,7 +930,7 @@ impl Session {
             sizes,
             body: message,
         };
-        if self.account.has_routes() {
+        if self.account.routes_apply_to(subj) {
             self.route_with_imports(&msg);
             return;
         }
@@ -1155,6 +1178,9 @@ impl Session {
         let sent = self.client.sent();
         stats.sent_to_closed_clients.add(sent);
         self.account.stats.sent_to_closed.add(sent);
+        if let Some(account) = self.joined.take() {
+            account.leave(self.client.id);
+        }
         self.server.closed.push(Closed::of(&self.client, subs));
         if self.connected {
             crate::events::client_disconnected(&self.server, &self.client, &self.account.name);

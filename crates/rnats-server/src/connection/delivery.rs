@@ -244,7 +244,9 @@ impl Deliveries {
                 },
                 None => &remote[..],
             };
-            let reply = msg.reply.map(|r| target.expect_response(account, r));
+            let reply = msg
+                .reply
+                .map(|r| target.expect_response(account, r, service.response.is_streamed()));
             if reply.is_some()
                 && let Some(cluster) = cluster
             {

@@ -77,6 +77,7 @@ pub enum CloseReason {
     WriteError,
     ReadError,
     MaxConnectionsExceeded,
+    MaxAccountConnectionsExceeded,
     ServerShutdown,
     AuthenticationTimeout,
     AuthenticationViolation,
@@ -99,6 +100,7 @@ impl CloseReason {
             CloseReason::WriteError => "Write Error",
             CloseReason::ReadError => "Read Error",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::AuthenticationViolation => "Authentication Failure",
@@ -136,6 +138,9 @@ pub struct Client {
     pings_out: AtomicU32,
     /// CONNECT was processed: the writer moves its first PING to soon after.
     just_connected: AtomicBool,
+    /// It has had a PONG of ours after CONNECT: it reads what we send, so a
+    /// PING of ours may go out early to measure its round trip.
+    ponged: AtomicBool,
     /// It takes INFO updates (`connect_urls`): it sent `"protocol":1` and
     /// has had the PONG that ends its handshake (a client that reads INFO
     /// before that PONG would take it for an error).
@@ -216,6 +221,7 @@ impl Client {
             close_reason: Mutex::new(None),
             pings_out: AtomicU32::new(0),
             just_connected: AtomicBool::new(false),
+            ponged: AtomicBool::new(false),
             async_info: AtomicBool::new(false),
             headers: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
@@ -472,6 +478,38 @@ impl Client {
     pub(crate) fn connected(&self) {
         if !self.just_connected.swap(true, Ordering::AcqRel) {
             self.wake_writer.notify_one();
+        }
+    }
+
+    /// We answered its PING after CONNECT.
+    pub(crate) fn ponged(&self) {
+        self.ponged.store(true, Ordering::Relaxed);
+    }
+
+    /// Monitoring looks at a client whose round trip is not known yet (the
+    /// first server PING is still to come): as nats-server does, a PING
+    /// goes out now, if the client has had a PONG of ours or connected
+    /// [`FIRST_PING`] ago, so that the next look shows it. A client that
+    /// named no language (telnet) is left alone. This PING does not count
+    /// as unanswered: looking never makes a client stale.
+    pub(crate) fn measure_rtt_if_unknown(&self) {
+        if self.rtt.load(Ordering::Relaxed) != 0 || self.is_closing() {
+            return;
+        }
+        let ready = self.ponged.load(Ordering::Relaxed)
+            || self.since_start() >= FIRST_PING.as_nanos() as u64;
+        if !ready || self.details().is_none_or(|d| d.lang.is_empty()) {
+            return;
+        }
+        let first = self.ping_sent.compare_exchange(
+            0,
+            self.since_start(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        if first.is_ok() {
+            tracing::trace!("{} - ->> [PING]", self.tag);
+            self.send_now(encode::PING);
         }
     }
 

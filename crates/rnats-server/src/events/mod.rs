@@ -328,14 +328,19 @@ pub struct AccountNumConns {
 fn account_connections_changed(shared: &ServerShared, account: &str) {
     // Sent on nats-server's current subject and on the older one, which is
     // the one its servers (and these) follow.
+    let mut msg = None;
     for subject in [
         format!("$SYS.ACCOUNT.{account}.SERVER.CONNS"),
         format!("$SYS.SERVER.ACCOUNT.{account}.CONNS"),
     ] {
-        if anyone_listening(shared, &subject)
-            && let Some(msg) = account_num_conns(shared, account)
-        {
-            publish(shared, subject, &msg);
+        if !anyone_listening(shared, &subject) {
+            continue;
+        }
+        if msg.is_none() {
+            msg = account_num_conns(shared, account);
+        }
+        if let Some(msg) = &msg {
+            publish(shared, subject, msg);
         }
     }
 }
@@ -386,6 +391,9 @@ fn track_remote_connections(
             }
             if let Some(account) = shared.accounts.get(&update.acc) {
                 account.set_remote_connections(&update.server.id, update.conns);
+                if let Some(trust) = shared.auth().trust() {
+                    trust.rebalance(&update.acc);
+                }
             }
         }
     });

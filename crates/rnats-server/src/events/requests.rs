@@ -436,11 +436,16 @@ fn account_request(shared: &Arc<ServerShared>, msg: &InboundMessage) -> Option<B
             let accountz = accountz::accountz(shared, account, false);
             json(to_value(accountz.account_detail))
         }
-        ("STATZ", _) => json(to_value(accountz::accstatz(
-            shared,
-            &[account.to_string()],
-            flag(&body, "include_unused"),
-        ))),
+        ("STATZ", _) => {
+            let unused = flag(&body, "include_unused");
+            let statz = accountz::accstatz(shared, &[account.to_string()], unused);
+            // As nats-server: a server where the account is idle stays
+            // silent unless asked for unused accounts.
+            if statz.account_statz.is_empty() && !unused {
+                return None;
+            }
+            json(to_value(statz))
+        }
         (_, None) => Err((404, format!("account {account:?} not found"))),
         _ => return None,
     };
@@ -538,12 +543,32 @@ pub(super) fn serve(shared: &Arc<ServerShared>, sys: &Arc<Account>) -> Result<()
             })?;
         }
     }
+    // Asked through each account's import (`$SYS.REQ.USER.INFO` mapped to
+    // `$SYS.REQ.USER.<account>.INFO`, see `accounts::add_system_imports`),
+    // and answered by the server the asking connection is on only: the
+    // cluster does not hear of this subscription.
     {
         let weak = weak.clone();
-        system.serve(sys, "$SYS.REQ.USER.INFO", None, move |msg| {
-            let shared = weak.upgrade()?;
-            user_info(&shared, msg)
-        })?;
+        shared
+            .system_local
+            .serve(sys, "$SYS.REQ.USER.*.INFO", None, move |msg| {
+                let shared = weak.upgrade()?;
+                user_info(&shared, msg)
+            })?;
+    }
+    let imported = sys.routes().is_some_and(|r| {
+        r.services
+            .iter()
+            .any(|s| &*s.local == b"$SYS.REQ.USER.INFO")
+    });
+    if !imported {
+        let weak = weak.clone();
+        shared
+            .system_local
+            .serve(sys, "$SYS.REQ.USER.INFO", None, move |msg| {
+                let shared = weak.upgrade()?;
+                user_info(&shared, msg)
+            })?;
     }
     for endpoint in ACCOUNT_ENDPOINTS {
         let weak = weak.clone();

@@ -91,6 +91,18 @@ fn by_account(shared: &ServerShared) -> HashMap<String, (usize, Counts)> {
     counts
 }
 
+/// An account's logged-in connections here and what was sent to them.
+fn members_of(account: &Account) -> (usize, Counts) {
+    let members = account.members();
+    let mut sent = Counts::default();
+    for client in &members {
+        let s = client.sent();
+        sent.msgs += s.msgs;
+        sent.bytes += s.bytes;
+    }
+    (members.len(), sent)
+}
+
 /// One account's statistics; `conns` and `open_sent` are its open client
 /// connections here and what was sent to them (see [`by_account`]).
 /// `sent` counts the messages its clients were sent, `received` those they
@@ -130,14 +142,24 @@ pub fn account_stat(account: &Account, conns: usize, open_sent: Counts) -> Accou
 /// `/accstatz`: the accounts named in `only` (all when empty), those with
 /// no connection here only with `unused`.
 pub fn accstatz(shared: &ServerShared, only: &[String], unused: bool) -> AccountStatz {
-    let here = by_account(shared);
-    let accounts = shared.accounts.all();
+    // All accounts: one walk of the connections. Named ones: only theirs
+    // (a login's connection count event asks for one account).
+    let here = only.is_empty().then(|| by_account(shared));
+    let accounts = match only {
+        [] => shared.accounts.all(),
+        names => names
+            .iter()
+            .filter_map(|n| shared.accounts.get(n))
+            .collect(),
+    };
     let account_statz = accounts
         .iter()
-        .filter(|a| only.is_empty() || only.contains(&a.name))
         .filter_map(|a| {
-            let (n, sent) = here.get(&a.name).copied().unwrap_or_default();
-            (unused || !only.is_empty() || n > 0).then(|| account_stat(a, n, sent))
+            let (n, sent) = match &here {
+                Some(here) => here.get(&a.name).copied().unwrap_or_default(),
+                None => members_of(a),
+            };
+            (unused || n > 0).then(|| account_stat(a, n, sent))
         })
         .collect();
     AccountStatz {
@@ -167,6 +189,9 @@ pub struct Export {
     pub subject: String,
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Services: `Singleton`, `Streamed` or `Chunked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approved_accounts: Vec<String>,
 }
@@ -265,6 +290,7 @@ fn exports(config: &AccountConfig) -> Vec<Export> {
         .map(|e| Export {
             subject: e.subject.clone(),
             kind: kind(&e.kind),
+            response_type: (e.kind == ExportKind::Service).then(|| e.response.name()),
             approved_accounts: e.accounts.clone(),
         })
         .collect()
@@ -286,7 +312,7 @@ fn imports(config: &AccountConfig) -> Vec<Import> {
                 local_subject: Some(local.unwrap_or_else(|| i.subject.clone())),
                 kind: kind(&i.kind),
                 invalid: false,
-                share: false,
+                share: i.share,
                 tracking: false,
             }
         })

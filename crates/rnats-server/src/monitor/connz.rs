@@ -212,6 +212,7 @@ struct Entry {
 
 impl Entry {
     fn open(client: &Client) -> Entry {
+        client.measure_rtt_if_unknown();
         Entry {
             snapshot: Snapshot::of(client),
             stopped: None,

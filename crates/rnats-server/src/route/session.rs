@@ -380,7 +380,9 @@ impl RouteSession {
                 }
                 let matches = self.cache.lookup(&acc, msg.subject);
                 self.out.deliver_routed(matches, &msg, queues);
-                if let Some(routes) = acc.routes() {
+                if acc.routes_apply_to(msg.subject)
+                    && let Some(routes) = acc.routes()
+                {
                     self.deliver_to_importers(&routes, &msg, queues);
                 }
                 if msg.subject.starts_with(RESPONSE_PREFIX) {

@@ -61,6 +61,10 @@ pub struct ServerShared {
     /// The server's own internal client, for its services (the system
     /// account's requests; later monitoring and JetStream).
     pub system: crate::system::SystemClient,
+    /// An internal client whose subscriptions the cluster never hears of:
+    /// for services only this server may answer (`$SYS.REQ.USER.*.INFO`,
+    /// about a connection of this server).
+    pub system_local: crate::system::SystemClient,
     info: RwLock<Arc<ServerInfo>>,
     clients: std::sync::Mutex<HashMap<u64, Arc<Client>>>,
     next_client_id: AtomicU64,
@@ -211,7 +215,7 @@ impl ServerShared {
     pub fn account_configs(&self) -> Vec<crate::options::AccountConfig> {
         match self.auth().trust() {
             Some(trust) => trust.account_configs(),
-            None => self.opts().auth.accounts.clone(),
+            None => account_configs(&self.opts()),
         }
     }
 
@@ -276,6 +280,9 @@ impl Server {
         let mut configs = account_configs(&opts);
         if let Some(trust) = &trust {
             configs.extend(trust.account_configs());
+            if let Some(sys) = &trust.system_account {
+                crate::accounts::add_system_imports(&mut configs, sys);
+            }
         }
         let accounts = Accounts::new(&configs).map_err(io::Error::other)?;
         if let Some(trust) = &mut trust {
@@ -327,6 +334,7 @@ impl Server {
         };
         let shared = Arc::new(ServerShared {
             system: crate::system::SystemClient::new(cluster.clone()),
+            system_local: crate::system::SystemClient::new(None),
             cluster,
             opts: RwLock::new(Arc::new(opts)),
             id,
@@ -584,6 +592,7 @@ impl Server {
             js.shutdown();
         }
         self.shared.system.close();
+        self.shared.system_local.close();
         if let Some(task) = self.accept_task.lock().await.take() {
             task.abort();
             let _ = task.await;
@@ -644,6 +653,11 @@ fn account_configs(opts: &Options) -> Vec<crate::options::AccountConfig> {
             mappings: opts.mappings.clone(),
             ..Default::default()
         });
+    }
+    if opts.auth.trust.is_none()
+        && let Some(sys) = &opts.system_account
+    {
+        crate::accounts::add_system_imports(&mut configs, sys);
     }
     configs
 }

@@ -30,23 +30,32 @@ pub struct Endpoint {
     pub tls: Option<Arc<ClientConfig>>,
 }
 
-/// A TLS client configuration: trusting the CA certificates in `ca` (PEM), else the
-/// system's; presenting `cert` and `key` (PEM) when given.
-pub fn tls_config(
-    ca: Option<&Path>,
-    cert_key: Option<(&Path, &Path)>,
-) -> Result<Arc<ClientConfig>> {
+/// Whose certificates an HTTPS port may show.
+pub enum Trust<'a> {
+    /// Signed by a CA the system trusts.
+    System,
+    /// Signed by the CA certificates in this file (PEM).
+    Ca(&'a Path),
+    /// Any certificate, unverified (`-k`).
+    Anyone,
+}
+
+/// A TLS client configuration trusting `trust`; presenting `cert` and `key` (PEM) when
+/// given.
+pub fn tls_config(trust: Trust<'_>, cert_key: Option<(&Path, &Path)>) -> Result<Arc<ClientConfig>> {
     let bad = |path: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
-    match ca {
-        Some(ca) => {
+    match trust {
+        Trust::Anyone => {}
+        Trust::Ca(ca) => {
             for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(ca, &e))? {
                 roots
                     .add(cert.map_err(|e| bad(ca, &e))?)
                     .map_err(|e| bad(ca, &e))?;
             }
         }
-        None => {
+        Trust::System => {
             let found = rustls_native_certs::load_native_certs();
             let (added, _) = roots.add_parsable_certificates(found.certs);
             if added == 0 {
@@ -54,11 +63,15 @@ pub fn tls_config(
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
+        .map_err(|e| e.to_string())?;
+    let builder = match trust {
+        Trust::Anyone => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unverified(provider))),
+        _ => builder.with_root_certificates(roots),
+    };
     let config = match cert_key {
         Some((cert, key)) => {
             let chain = CertificateDer::pem_file_iter(cert)
@@ -73,6 +86,57 @@ pub fn tls_config(
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+/// Takes any certificate the server shows (`-k`); still checks that the handshake is
+/// signed by the key of the certificate shown, so only the certificate's issuer goes
+/// unverified.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The most an answer may be: `/connz` of many thousands of connections fits well.

@@ -75,6 +75,12 @@ pub struct TopArgs {
     #[arg(long)]
     pub tls: bool,
 
+    /// Do not verify the HTTPS port's certificate (nats-top's `-k`): for a
+    /// test server's self-signed one; anyone between could read and change
+    /// the answers (implies --tls).
+    #[arg(short = 'k', long = "insecure", conflicts_with = "tlsca")]
+    pub insecure: bool,
+
     /// Trust this CA certificate (PEM) for the HTTPS port's, instead of the system's (implies --tls).
     #[arg(long, value_name = "FILE")]
     pub tlsca: Option<PathBuf>,
@@ -241,9 +247,14 @@ pub fn run(args: &TopArgs) -> ExitCode {
 
 /// Where to ask, and how (TLS with --tls, --tlsca or --tlscert).
 fn endpoint(args: &TopArgs) -> Result<http::Endpoint> {
-    let tls = if args.tls || args.tlsca.is_some() || args.tlscert.is_some() {
+    let tls = if args.tls || args.insecure || args.tlsca.is_some() || args.tlscert.is_some() {
         let cert_key = args.tlscert.as_deref().zip(args.tlskey.as_deref());
-        Some(http::tls_config(args.tlsca.as_deref(), cert_key)?)
+        let trust = match (&args.tlsca, args.insecure) {
+            (_, true) => http::Trust::Anyone,
+            (Some(ca), false) => http::Trust::Ca(ca),
+            (None, false) => http::Trust::System,
+        };
+        Some(http::tls_config(trust, cert_key)?)
     } else {
         None
     };

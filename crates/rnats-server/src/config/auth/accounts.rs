@@ -12,11 +12,11 @@
 use std::collections::{HashMap, HashSet};
 
 use rnats_conf::{MapEntry, Pos, Value, ValueKind};
-use rnats_proto::subject::{is_subset, is_valid_subject};
+use rnats_proto::subject::is_valid_subject;
 
 use super::UserList;
 use crate::config::values::{At, Reader};
-use crate::options::{ExportConfig, ExportKind, ImportConfig, MappingConfig};
+use crate::options::{ExportConfig, ExportKind, ImportConfig, MappingConfig, ResponseType};
 
 pub(in crate::config) struct AccountBlock {
     pub(super) name: At<String>,
@@ -151,6 +151,8 @@ impl Reader {
             let mut subject_given = false;
             let mut accounts = Vec::new();
             let mut accounts_pos = None;
+            let mut response: Option<(ResponseType, Pos)> = None;
+            let mut account_token_position = None;
             for e in map {
                 let value = &e.value;
                 let key = e.key.to_ascii_lowercase();
@@ -188,31 +190,80 @@ impl Reader {
                         accounts = self.string_list(value);
                     }
                     "response" | "response_type" => {
-                        self.not_yet(e, "service response types");
+                        if response.is_some() {
+                            self.fail(&e.key_pos, "Duplicate response type definition");
+                            continue;
+                        }
+                        let Some(name) = self.string(value) else {
+                            continue;
+                        };
+                        let rt = match name.to_ascii_lowercase().as_str() {
+                            "single" | "singleton" => ResponseType::Singleton,
+                            "stream" => ResponseType::Streamed,
+                            "chunk" | "chunked" => ResponseType::Chunked,
+                            _ => {
+                                self.fail(&e.key_pos, format!("Unknown response type: {name:?}"));
+                                continue;
+                            }
+                        };
+                        response = Some((rt, e.key_pos.clone()));
                     }
                     "threshold" | "response_threshold" | "response_max_time" | "response_time" => {
                         self.not_yet(e, "service response thresholds");
                     }
                     "latency" => self.not_yet(e, "service latency tracking"),
-                    "account_token_position" => self.not_yet(e, "account token positions"),
+                    "account_token_position" => {
+                        account_token_position =
+                            self.count(e, 255).map(|n| (n as usize, e.key_pos.clone()));
+                    }
                     _ => self.unknown(e),
                 }
             }
-            match export {
-                Some((kind, subject)) => out.push((
-                    At {
-                        value: ExportConfig {
-                            kind,
-                            subject,
-                            accounts,
-                        },
-                        pos: item.pos.clone(),
-                    },
-                    accounts_pos,
-                )),
-                None if subject_given => {} // reported already
-                None => self.fail(&item.pos, "an export needs a \"stream\" or a \"service\""),
+            let Some((kind, subject)) = export else {
+                if !subject_given {
+                    self.fail(&item.pos, "an export needs a \"stream\" or a \"service\"");
+                }
+                continue;
+            };
+            if let Some((_, pos)) = &response
+                && kind == ExportKind::Stream
+            {
+                self.fail(pos, "Detected response directive on non-service");
             }
+            // nats-server: the token at the position must be a `*` the
+            // importer's name fills in.
+            let account_token_position = match account_token_position {
+                Some((0, _)) | None => None,
+                Some((n, pos)) => {
+                    if subject.split('.').nth(n - 1) != Some("*") {
+                        let what = match kind {
+                            ExportKind::Stream => "stream",
+                            ExportKind::Service => "service",
+                        };
+                        self.fail(
+                            &pos,
+                            format!(
+                                "Error adding {what} export {subject:?}: sublist: invalid subject"
+                            ),
+                        );
+                        continue;
+                    }
+                    Some(n)
+                }
+            };
+            out.push((
+                At {
+                    value: ExportConfig {
+                        kind,
+                        subject,
+                        accounts,
+                        response: response.map(|(rt, _)| rt).unwrap_or_default(),
+                        account_token_position,
+                    },
+                    pos: item.pos.clone(),
+                },
+                accounts_pos,
+            ));
         }
     }
 
@@ -299,6 +350,7 @@ impl Reader {
                     subject,
                     prefix: prefix.map(|p| p.value),
                     to: to.map(|t| t.value),
+                    share: false,
                 },
                 pos: item.pos.clone(),
             });
@@ -373,13 +425,10 @@ impl Reader {
                     );
                     continue;
                 };
-                let authorized = exporter.exports.iter().any(|(export, _)| {
-                    let export = &export.value;
-                    export.kind == import.kind
-                        && is_subset(import.subject.as_bytes(), export.subject.as_bytes())
-                        && (export.accounts.is_empty()
-                            || export.accounts.contains(&account.name.value))
-                });
+                let authorized = exporter
+                    .exports
+                    .iter()
+                    .any(|(export, _)| export.value.allows(&account.name.value, import));
                 let subject = &import.subject;
                 if !authorized {
                     self.fail(
@@ -454,15 +503,10 @@ no_auth_user: b
             a.exports,
             [
                 ExportConfig {
-                    kind: ExportKind::Stream,
-                    subject: "a.>".into(),
-                    accounts: vec!["B".into()]
+                    accounts: vec!["B".into()],
+                    ..ExportConfig::new(ExportKind::Stream, "a.>")
                 },
-                ExportConfig {
-                    kind: ExportKind::Service,
-                    subject: "help".into(),
-                    accounts: vec![]
-                },
+                ExportConfig::new(ExportKind::Service, "help"),
             ]
         );
         assert_eq!(
@@ -473,14 +517,16 @@ no_auth_user: b
                     account: "A".into(),
                     subject: "a.x".into(),
                     prefix: Some("from_a".into()),
-                    to: None
+                    to: None,
+                    share: false,
                 },
                 ImportConfig {
                     kind: ExportKind::Service,
                     account: "A".into(),
                     subject: "help".into(),
                     prefix: None,
-                    to: Some("a_help".into())
+                    to: Some("a_help".into()),
+                    share: false,
                 },
             ]
         );
@@ -574,6 +620,26 @@ no_auth_user: b
                 "accounts { A: { exports: [ {service: \"a.b\"} ] }, B: { imports: [ {service: {account: A, subject: \"a.b\"}, to: \"x.y\"}, {service: {account: A, subject: \"a.b\"}, to: \"x.y\"} ] } }"
             ),
             "nats.conf:1:118: Duplicate service import subject \"x.y\", previously used in import for account \"A\", subject \"a.b\""
+        );
+        // Response types and account token positions: nats-server 2.15.1's
+        // words; it places them one column left, or at column 0.
+        assert_eq!(
+            error("accounts { A: { exports: [ {service: \"a.b\", response_type: bogus} ] } }"),
+            "nats.conf:1:45: Unknown response type: \"bogus\""
+        );
+        assert_eq!(
+            error("accounts { A: { exports: [ {stream: \"a.b\", response_type: stream} ] } }"),
+            "nats.conf:1:44: Detected response directive on non-service"
+        );
+        assert_eq!(
+            error("accounts { A: { exports: [ {service: \"a.b\", account_token_position: 2} ] } }"),
+            "nats.conf:1:45: Error adding service export \"a.b\": sublist: invalid subject"
+        );
+        assert_eq!(
+            error(
+                "accounts { A: { exports: [ {service: \"a.*\", account_token_position: 2} ] }, B: { imports: [ {service: {account: A, subject: \"a.C\"}} ] } }"
+            ),
+            "nats.conf:1:93: Error adding service import \"a.C\": service import not authorized"
         );
         assert_eq!(
             error("accounts { A: { limits: { max_conn: 1 } } }"),
