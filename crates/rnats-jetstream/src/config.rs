@@ -14,6 +14,17 @@ pub enum Cipher {
     Aes,
 }
 
+impl Cipher {
+    /// The other one (what a store written before a change of `cipher`
+    /// is tried with).
+    pub fn other(self) -> Cipher {
+        match self {
+            Cipher::ChaCha => Cipher::Aes,
+            Cipher::Aes => Cipher::ChaCha,
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct JetStreamConfig {
     /// The directory under which `jetstream/` is kept (`store_dir`, `-sd`).

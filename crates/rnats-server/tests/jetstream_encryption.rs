@@ -413,3 +413,29 @@ async fn a_plain_stream_is_encrypted_when_a_key_is_configured() {
     drop(client);
     server.shutdown().await;
 }
+
+/// A change of `cipher` (same key) converts the streams at the next start,
+/// as nats-server does.
+#[tokio::test]
+async fn a_change_of_cipher_converts_the_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = rnats(dir.path(), "aes", KEY).await;
+    let client = async_nats::connect(server.client_url()).await.unwrap();
+    let js = jetstream::new(client.clone());
+    js.create_stream(stream_config("TURN", false))
+        .await
+        .unwrap();
+    publish(&js, "turn.x", 1, 40).await;
+    drop(client);
+    server.shutdown().await;
+    for round in 0..2 {
+        let server = rnats(dir.path(), "chachapoly", KEY).await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        read_back(&js, "TURN", 40 + round).await;
+        publish(&js, "turn.x", 41 + round, 41 + round).await;
+        drop(client);
+        server.shutdown().await;
+    }
+    assert!(files_holding(&dir.path().join("store"), b"top-secret-payload").is_empty());
+}

@@ -45,6 +45,9 @@ use crate::store::StoreError;
 
 /// The stream's sealed seed, beside `meta.inf`.
 pub const META_KEY_FILE: &str = "meta.key";
+/// A stream key being changed (a change of `cipher`), until `meta.inf` is
+/// sealed with it.
+const NEW_META_KEY_FILE: &str = "meta.key.new";
 /// nats-server's shortest valid key file (`minMetaKeySize`, `minBlkKeySize`).
 const MIN_KEY_FILE: usize = 64;
 const SEED_LEN: usize = 32;
@@ -86,6 +89,14 @@ impl Encryption {
 
     pub fn cipher(&self) -> Cipher {
         self.cipher
+    }
+
+    /// The same key with `cipher`.
+    pub fn with_cipher(&self, cipher: Cipher) -> Encryption {
+        Encryption {
+            cipher,
+            prf: self.prf.clone(),
+        }
     }
 
     /// The key encryption key of `context` (nats-server's `prf`).
@@ -152,6 +163,39 @@ impl Encryption {
         }
     }
 
+    /// A new stream key for stream `name`, written to `dir/meta.key.new`:
+    /// it replaces `meta.key` ([`Encryption::settle_stream_key`]) once
+    /// `meta.inf` is sealed with it.
+    pub fn new_stream_key(&self, dir: &Path, name: &str) -> io::Result<StreamKey> {
+        let (seed, _, file) = self.new_seed(name.as_bytes());
+        write_atomically(&dir.join(NEW_META_KEY_FILE), &file, true)?;
+        Ok(StreamKey(Aead::new(self.cipher, &seed)))
+    }
+
+    /// Finishes or forgets a change of stream key cut short: a
+    /// `meta.key.new` that opens `meta.inf` replaces `meta.key`, any other
+    /// is removed.
+    pub fn settle_stream_key(&self, dir: &Path, name: &str) -> io::Result<()> {
+        let new = dir.join(NEW_META_KEY_FILE);
+        let Ok(sealed) = fs::read(&new) else {
+            return Ok(());
+        };
+        let opens = self
+            .open_seed(name.as_bytes(), &sealed)
+            .ok()
+            .and_then(|(seed, _)| {
+                let meta = fs::read(dir.join(super::meta::META_FILE)).ok()?;
+                StreamKey(Aead::new(self.cipher, &seed)).open(&meta)
+            })
+            .is_some();
+        if opens {
+            fs::rename(&new, dir.join(META_KEY_FILE))?;
+            fs::File::open(dir)?.sync_all()
+        } else {
+            fs::remove_file(&new)
+        }
+    }
+
     /// Block `index`'s key from `msgs/<index>.key`; None when the block
     /// has no key file (a plain block).
     pub fn block_key(
@@ -180,10 +224,22 @@ impl Encryption {
         index: u32,
         sync: bool,
     ) -> io::Result<BlockKey> {
-        let (seed, nonce, file) = self.new_seed(format!("{name}:{index}").as_bytes());
+        let (key, file) = self.new_block_key_unwritten(name, index);
         write_atomically(&key_path(mdir, index), &file, sync)?;
-        Ok(BlockKey::new(self.cipher, seed, &nonce))
+        Ok(key)
     }
+
+    /// A new key for block `index` and its key file's bytes, not written
+    /// yet ([`write_block_key`]).
+    pub fn new_block_key_unwritten(&self, name: &str, index: u32) -> (BlockKey, Vec<u8>) {
+        let (seed, nonce, file) = self.new_seed(format!("{name}:{index}").as_bytes());
+        (BlockKey::new(self.cipher, seed, &nonce), file)
+    }
+}
+
+/// Writes block `index`'s key file (atomically, fsynced).
+pub fn write_block_key(mdir: &Path, index: u32, file: &[u8]) -> io::Result<()> {
+    write_atomically(&key_path(mdir, index), file, true)
 }
 
 /// Where block `index`'s key is kept.

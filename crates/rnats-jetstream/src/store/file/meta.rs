@@ -58,14 +58,27 @@ pub fn write_meta(
     json: &[u8],
     enc: Option<&crypt::Encryption>,
 ) -> Result<(), StoreError> {
+    let skey = match enc {
+        Some(enc) => Some(
+            enc.stream_key(dir, &name_of(json), true)?
+                .ok_or(StoreError::Encryption(crypt::KEY_INVALID))?,
+        ),
+        None => None,
+    };
+    write_meta_with(dir, json, skey.as_ref())
+}
+
+/// [`write_meta`] with the stream key at hand.
+pub(crate) fn write_meta_with(
+    dir: &Path,
+    json: &[u8],
+    skey: Option<&crypt::StreamKey>,
+) -> Result<(), StoreError> {
     super::create_private_dirs(dir)?;
     let name = name_of(json);
     let sealed;
-    let data = match enc {
-        Some(enc) => {
-            let skey = enc
-                .stream_key(dir, &name, true)?
-                .ok_or(StoreError::Encryption(crypt::KEY_INVALID))?;
+    let data = match skey {
+        Some(skey) => {
             sealed = skey.seal(json);
             &sealed[..]
         }
@@ -118,11 +131,22 @@ pub fn read_meta(
         return Ok((data, false));
     }
     let enc = enc.ok_or(StoreError::Encryption(crypt::NO_MAIN_KEY))?;
-    let skey = enc
-        .stream_key(dir, &dir_name, false)?
-        .ok_or(StoreError::Encryption(crypt::KEY_INVALID))?;
+    enc.settle_stream_key(dir, &dir_name)?;
+    let (skey, converting) = match enc.stream_key(dir, &dir_name, false) {
+        Ok(key) => (key, false),
+        // Sealed with the other cipher: the store converts it when opened
+        // (as nats-server does), and the caller seals meta.inf again.
+        Err(StoreError::Encryption(crypt::KEY_INVALID)) => (
+            enc.with_cipher(enc.cipher().other())
+                .stream_key(dir, &dir_name, false)
+                .map_err(|_| StoreError::Encryption(crypt::KEY_INVALID))?,
+            true,
+        ),
+        Err(e) => return Err(e),
+    };
+    let skey = skey.ok_or(StoreError::Encryption(crypt::KEY_INVALID))?;
     match skey.open(&data) {
-        Some(json) => Ok((json, true)),
+        Some(json) => Ok((json, !converting)),
         // The stream's key was made (encryption turned on for a plain
         // stream) but the process stopped before meta.inf was sealed.
         None if serde_json::from_slice::<serde_json::Value>(&data).is_ok() => Ok((data, false)),

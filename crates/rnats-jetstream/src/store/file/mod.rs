@@ -122,6 +122,8 @@ pub const MAX_SEQ: u64 = (1 << 62) - 1;
 pub const CACHE_BLOCKS: usize = 2;
 const MSGS_DIR: &str = "msgs";
 const INDEX_FILE: &str = "index.db";
+/// A block re-encrypted for a new cipher, before it takes the block's place.
+const CONVERTED_SUFFIX: &str = ".blk.cnv";
 /// A write buffer whose capacity grew past this is shrunk after a flush.
 const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
 
@@ -520,6 +522,7 @@ impl FileStore {
         create_private_dirs(&mdir)?;
         let mut files = Vec::new();
         let mut key_files = Vec::new();
+        let mut converted = Vec::new();
         for entry in fs::read_dir(&mdir)? {
             let entry = entry?;
             let name = entry.file_name();
@@ -534,11 +537,15 @@ impl FileStore {
                 && let Ok(index) = n.parse::<u32>()
             {
                 key_files.push(index);
+            } else if let Some(n) = name.strip_suffix(CONVERTED_SUFFIX)
+                && let Ok(index) = n.parse::<u32>()
+            {
+                converted.push(index);
             }
         }
         files.sort_unstable();
         let mut store = FileStore::empty(dir, mdir, cfg);
-        store.setup_encryption(&files, &key_files)?;
+        store.setup_encryption(&files, &key_files, &converted)?;
         let index_key = block::key_of(store.cfg.name.as_bytes());
         let name = store.cfg.name.clone();
         let index_buf = match fs::read(store.mdir.join(INDEX_FILE)) {
@@ -620,6 +627,7 @@ impl FileStore {
         &mut self,
         files: &[(u32, u64)],
         key_files: &[u32],
+        converted: &[u32],
     ) -> Result<(), StoreError> {
         let meta_key = self.dir.join(crypt::META_KEY_FILE);
         let Some(enc) = self.cfg.encryption.clone() else {
@@ -635,18 +643,50 @@ impl FileStore {
             }
         }
         // Opened first: a wrong key is refused before anything is touched.
+        enc.settle_stream_key(&self.dir, &self.cfg.name)?;
         let skey = enc.stream_key(&self.dir, &self.cfg.name, false);
+        // A store written with the other cipher (a change of `cipher`) is
+        // converted, as nats-server does.
+        let mut old = None;
         let converting = match skey {
             Ok(Some(key)) => {
                 self.skey = Some(key);
                 false
             }
             Ok(None) => true,
+            Err(StoreError::Encryption(crypt::KEY_INVALID))
+                if matches!(
+                    enc.with_cipher(enc.cipher().other()).stream_key(
+                        &self.dir,
+                        &self.cfg.name,
+                        false
+                    ),
+                    Ok(Some(_))
+                ) =>
+            {
+                tracing::info!(stream = %self.cfg.name, "JetStream converting the stream to the configured cipher");
+                old = Some(enc.with_cipher(enc.cipher().other()));
+                true
+            }
             Err(e) => {
                 tracing::warn!(stream = %self.cfg.name, "JetStream cannot open the stream's key: {e}");
                 return Err(e);
             }
         };
+        // A block converted to the new cipher but not yet in place: in
+        // place when its new key file made it, else forgotten.
+        for &index in converted {
+            let tmp = self.mdir.join(format!("{index}{CONVERTED_SUFFIX}"));
+            if matches!(
+                enc.block_key(&self.mdir, &self.cfg.name, index),
+                Ok(Some(_))
+            ) {
+                fs::rename(&tmp, block_path(&self.mdir, index))?;
+                sync_dir(&self.mdir)?;
+            } else {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
         if converting && !files.is_empty() {
             tracing::info!(stream = %self.cfg.name, "JetStream encrypting the blocks of a plain stream");
             let _ = fs::remove_file(self.mdir.join(INDEX_FILE));
@@ -673,6 +713,9 @@ impl FileStore {
                     }
                     key
                 }
+                Err(StoreError::Encryption(crypt::KEY_INVALID)) if old.is_some() => {
+                    self.convert_block(&enc, old.as_ref(), index, len)?
+                }
                 Err(e) => {
                     tracing::warn!(stream = %self.cfg.name, block = index, "JetStream cannot open a block's key: {e}");
                     return Err(e);
@@ -680,8 +723,60 @@ impl FileStore {
             };
             self.keys.insert(index, key);
         }
+        if let Some(old) = &old {
+            self.convert_stream_key(&enc, old)?;
+        }
         if self.skey.is_none() {
             self.skey = enc.stream_key(&self.dir, &self.cfg.name, true)?;
+        }
+        Ok(())
+    }
+
+    /// Re-encrypts block `index` from the `old` cipher to `enc`'s: the new
+    /// bytes are written beside it (`<n>.blk.cnv`, fsynced), then its new
+    /// key file, then they take the block's place; an open after a crash
+    /// finishes or forgets the step by the key file.
+    fn convert_block(
+        &self,
+        enc: &Encryption,
+        old: Option<&Encryption>,
+        index: u32,
+        len: u64,
+    ) -> Result<crypt::BlockKey, StoreError> {
+        let old_key = old
+            .map(|o| o.block_key(&self.mdir, &self.cfg.name, index))
+            .transpose()?
+            .flatten()
+            .ok_or(StoreError::Encryption(crypt::KEY_INVALID))?;
+        let (mut data, _) = read_block(&self.mdir, index, None, Some(len))?;
+        old_key.apply(0, &mut data);
+        let (key, key_file) = enc.new_block_key_unwritten(&self.cfg.name, index);
+        key.apply(0, &mut data);
+        let tmp = self.mdir.join(format!("{index}{CONVERTED_SUFFIX}"));
+        let f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all_at(&data, 0)?;
+        f.sync_data()?;
+        crypt::write_block_key(&self.mdir, index, &key_file)?;
+        fs::rename(&tmp, block_path(&self.mdir, index))?;
+        sync_dir(&self.mdir)?;
+        Ok(key)
+    }
+
+    /// The stream's key after its blocks were converted: `meta.inf` sealed
+    /// with a new key of the configured cipher (`meta.key.new`), which then
+    /// replaces `meta.key` (see [`Encryption::settle_stream_key`]).
+    fn convert_stream_key(&mut self, enc: &Encryption, old: &Encryption) -> Result<(), StoreError> {
+        if self.dir.join(meta::META_FILE).exists() {
+            let (json, _) = read_meta(&self.dir, Some(old))?;
+            let new = enc.new_stream_key(&self.dir, &self.cfg.name)?;
+            meta::write_meta_with(&self.dir, &json, Some(&new))?;
+            enc.settle_stream_key(&self.dir, &self.cfg.name)?;
+        } else {
+            fs::remove_file(self.dir.join(crypt::META_KEY_FILE))?;
         }
         Ok(())
     }

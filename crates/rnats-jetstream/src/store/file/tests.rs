@@ -1398,3 +1398,69 @@ fn encryption_and_compression_costs() {
         );
     }
 }
+
+#[test]
+fn a_change_of_cipher_converts_the_store_as_nats_server_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("TEST");
+    let mdir = dir.join("msgs");
+    let json = br#"{"name":"TEST"}"#;
+    let mut store = open_in(&dir, Mode::ChaCha);
+    for i in 1..=60u64 {
+        store
+            .append(b"a.b", b"", &payload_of(i), i as i64, 0)
+            .unwrap();
+    }
+    store.close().unwrap();
+    let chacha = Mode::ChaCha.encryption().unwrap();
+    let aes = Mode::Aes.encryption().unwrap();
+    write_meta(&dir, json, Some(&chacha)).unwrap();
+    // Read with the new cipher: said to need sealing again.
+    assert_eq!(read_meta(&dir, Some(&aes)).unwrap(), (json.to_vec(), false));
+    let served = |store: &mut FileStore| {
+        assert_eq!(store.state().msgs, 60);
+        for i in 1..=60 {
+            assert_eq!(store.get(i).unwrap().payload, payload_of(i));
+        }
+    };
+    let mut store = open_in(&dir, Mode::Aes);
+    served(&mut store);
+    store.close().unwrap();
+    assert_eq!(read_meta(&dir, Some(&aes)).unwrap(), (json.to_vec(), true));
+    assert!(aes.block_key(&mdir, "TEST", 1).unwrap().is_some());
+    assert!(chacha.block_key(&mdir, "TEST", 1).is_err());
+    assert!(!dir.join("meta.key.new").exists());
+    for (path, bytes) in all_file_bytes(&dir) {
+        assert!(!contains(&bytes, b"payload-"), "{}", path.display());
+    }
+    // A crash after a block's new key file was written: its converted
+    // bytes beside it take its place at the next open.
+    let good = fs::read(mdir.join("1.blk")).unwrap();
+    fs::write(mdir.join("1.blk.cnv"), &good).unwrap();
+    fs::write(mdir.join("1.blk"), vec![0x55; good.len()]).unwrap();
+    fs::remove_file(mdir.join("index.db")).unwrap();
+    let mut store = open_in(&dir, Mode::Aes);
+    served(&mut store);
+    store.close().unwrap();
+    // And back, with a stale converted block (its key file never made it)
+    // and a stale new stream key lying around: both are forgotten.
+    fs::write(mdir.join("2.blk.cnv"), b"stale").unwrap();
+    fs::write(dir.join("meta.key.new"), vec![7u8; 72]).unwrap();
+    let mut store = open_in(&dir, Mode::ChaCha);
+    served(&mut store);
+    store.close().unwrap();
+    assert!(!mdir.join("2.blk.cnv").exists());
+    assert!(!dir.join("meta.key.new").exists());
+    assert_eq!(
+        read_meta(&dir, Some(&chacha)).unwrap(),
+        (json.to_vec(), true)
+    );
+    // A different key is still refused.
+    let wrong = Encryption::new(Cipher::Aes, "another key", "$G");
+    let mut cfg = config_in(SMALL, Mode::Aes);
+    cfg.encryption = Some(wrong);
+    assert_eq!(
+        FileStore::open(&dir, cfg).unwrap_err().to_string(),
+        "unable to recover keys"
+    );
+}
