@@ -176,6 +176,9 @@ pub(crate) struct Block {
     pub disk: Option<u64>,
     /// The key of its key stream, when the store is encrypted.
     pub crypt: Option<crypt::BlockKey>,
+    /// Bumped by every write inside the flushed bytes (an erase): a
+    /// compressed copy made before it is stale.
+    pub generation: u32,
     /// Records appended since the last flush.
     pub wbuf: Vec<u8>,
     /// The lowest sequence this block holds a tombstone for that lies in
@@ -198,6 +201,7 @@ impl Block {
             len: 0,
             disk: None,
             crypt: None,
+            generation: 0,
             wbuf: Vec::new(),
             tomb_lo: 0,
         }
@@ -409,6 +413,58 @@ pub(crate) fn read_block(
     Ok((data, None))
 }
 
+/// A sealed block being compressed on a thread of its own: as it was when
+/// the copy started (generation, length), and the thread making the copy.
+struct Compressing {
+    index: u32,
+    generation: u32,
+    len: u64,
+    handle: std::thread::JoinHandle<io::Result<Option<(PathBuf, u64)>>>,
+}
+
+/// Writes a compressed (and encrypted) copy of sealed block `index`
+/// beside it (`<n>.blk.s2.tmp`, fsynced): its path and length, or None
+/// when compression did not round-trip. A leftover copy is removed by the
+/// next open, like every `.tmp` file.
+fn compress_copy(
+    mdir: &Path,
+    index: u32,
+    key: Option<&crypt::BlockKey>,
+    len: u64,
+) -> io::Result<Option<(PathBuf, u64)>> {
+    let (plain, _) = read_block(mdir, index, key, Some(len))?;
+    if plain.len() as u64 != len {
+        return Ok(None);
+    }
+    let Some(mut buf) = compress::compress(&plain) else {
+        tracing::warn!(
+            block = index,
+            "JetStream block compression did not round-trip; kept uncompressed"
+        );
+        return Ok(None);
+    };
+    if let Some(key) = key {
+        key.apply(0, &mut buf);
+    }
+    let tmp = mdir.join(format!("{index}.blk.s2.tmp"));
+    let written = (|| {
+        let f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all_at(&buf, 0)?;
+        f.sync_data()
+    })();
+    match written {
+        Ok(()) => Ok(Some((tmp, buf.len() as u64))),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 /// Replaces block `index`'s file with `plain` (compressed when
 /// `compress`, then encrypted with `key`): temporary file, fsync, rename.
 /// Returns the new file's length when it is compressed, None when plain.
@@ -500,6 +556,10 @@ pub struct FileStore {
     keys: HashMap<u32, crypt::BlockKey>,
     /// Sealed blocks to compress after the next successful flush.
     compress_due: Vec<u32>,
+    /// Blocks being compressed on threads of their own.
+    compressing: Vec<Compressing>,
+    /// Compressed blocks renamed into place since the last directory sync.
+    dir_unsynced: bool,
     /// The encrypted copy of a write buffer.
     ebuf: Vec<u8>,
 }
@@ -822,6 +882,8 @@ impl FileStore {
             skey: None,
             keys: HashMap::new(),
             compress_due: Vec::new(),
+            compressing: Vec::new(),
+            dir_unsynced: false,
             ebuf: Vec::new(),
         }
     }
@@ -1464,32 +1526,83 @@ impl FileStore {
         Ok(())
     }
 
-    /// Compresses the blocks sealed since the last flush (nats-server
-    /// compresses a block when a new one takes over). A failure leaves the
-    /// block as it was, readable.
+    /// Starts compressing the blocks sealed since the last flush
+    /// (nats-server compresses a block when a new one takes over), each on
+    /// a thread of its own, so no append waits for it.
     fn compress_sealed(&mut self) {
         let last = self.blocks.last().map(|b| b.index);
         for index in std::mem::take(&mut self.compress_due) {
-            let Some(pos) = self.blocks.iter().position(|b| b.index == index) else {
+            let Some(b) = self.blocks.iter().find(|b| b.index == index) else {
                 continue;
             };
-            let b = &self.blocks[pos];
-            if Some(index) == last || b.disk.is_some() || !b.wbuf.is_empty() || b.len == 0 {
+            if Some(index) == last
+                || b.disk.is_some()
+                || !b.wbuf.is_empty()
+                || b.len == 0
+                || self.compressing.iter().any(|c| c.index == index)
+            {
                 continue;
             }
-            let result = read_block(&self.mdir, index, b.crypt.as_ref(), Some(b.len)).and_then(
-                |(plain, _)| rewrite_block(&self.mdir, index, b.crypt.as_ref(), &plain, true),
-            );
-            match result {
-                Ok(disk) => {
-                    self.blocks[pos].disk = disk;
-                    if self.wfile.as_ref().is_some_and(|(i, _)| *i == index) {
+            let (mdir, key, len) = (self.mdir.clone(), b.crypt.clone(), b.len);
+            let spawned = std::thread::Builder::new()
+                .name("rnats-js-compress".into())
+                .spawn(move || compress_copy(&mdir, index, key.as_ref(), len));
+            match spawned {
+                Ok(handle) => self.compressing.push(Compressing {
+                    index,
+                    generation: b.generation,
+                    len,
+                    handle,
+                }),
+                Err(e) => {
+                    tracing::warn!(stream = %self.cfg.name, block = index, error = %e, "JetStream could not start compressing a block");
+                }
+            }
+        }
+    }
+
+    /// Puts the compressed copies made since in place of their blocks
+    /// (rename, directory sync), unless the block changed or went in the
+    /// meantime; with `wait`, waits for those still being made.
+    fn collect_compressed(&mut self, wait: bool) {
+        let mut i = 0;
+        while i < self.compressing.len() {
+            if !wait && !self.compressing[i].handle.is_finished() {
+                i += 1;
+                continue;
+            }
+            let job = self.compressing.swap_remove(i);
+            let made = match job.handle.join() {
+                Ok(Ok(made)) => made,
+                Ok(Err(e)) => {
+                    tracing::warn!(stream = %self.cfg.name, block = job.index, error = %e, "JetStream could not compress a block");
+                    None
+                }
+                Err(_) => None,
+            };
+            let Some((tmp, disk)) = made else { continue };
+            let pos = self.blocks.iter().position(|b| b.index == job.index);
+            let current = pos.is_some_and(|p| {
+                let b = &self.blocks[p];
+                b.generation == job.generation && b.len == job.len && b.disk.is_none()
+            });
+            // The copy is fsynced; the rename is made durable by the next
+            // `sync_to_disk` (until then a crash leaves either file, each a
+            // whole block), so no flush waits for a directory sync.
+            let placed = current && fs::rename(&tmp, block_path(&self.mdir, job.index)).is_ok();
+            match pos {
+                Some(p) if placed => {
+                    self.blocks[p].disk = Some(disk);
+                    if self.wfile.as_ref().is_some_and(|(i, _)| *i == job.index) {
                         self.wfile = None;
                     }
-                    self.unsynced.retain(|i| *i != index);
+                    self.dir_unsynced = true;
                 }
-                Err(e) => {
-                    tracing::warn!(stream = %self.cfg.name, block = index, error = %e, "JetStream could not compress a block");
+                _ => {
+                    let _ = fs::remove_file(&tmp);
+                    if pos.is_some_and(|p| self.blocks[p].disk.is_none()) {
+                        self.compress_due.push(job.index);
+                    }
                 }
             }
         }
@@ -1600,6 +1713,7 @@ impl FileStore {
         let mut filler = vec![0u8; rl - EMPTY_RECORD];
         rand::Rng::fill(&mut rand::rng(), &mut filler[..]);
         let b = &mut self.blocks[pos];
+        b.generation = b.generation.wrapping_add(1);
         let rec = block::encode_erased(b.key, seq, &filler);
         if (at as u64) >= b.len {
             let i = at - b.len as usize;
@@ -1749,6 +1863,9 @@ impl Store for FileStore {
             self.reap_due = false;
             self.reap();
         }
+        if !self.compressing.is_empty() {
+            self.collect_compressed(false);
+        }
         if !self.compress_due.is_empty() {
             self.compress_sealed();
         }
@@ -1758,6 +1875,9 @@ impl Store for FileStore {
     fn sync_to_disk(&mut self) -> Result<(), StoreError> {
         self.flush()?;
         self.sync_keys()?;
+        if std::mem::take(&mut self.dir_unsynced) {
+            sync_dir(&self.mdir)?;
+        }
         for index in std::mem::take(&mut self.unsynced) {
             let path = block_path(&self.mdir, index);
             match File::open(&path).and_then(|f| f.sync_data()) {
@@ -1977,16 +2097,37 @@ impl Store for FileStore {
 
     fn close(&mut self) -> Result<(), StoreError> {
         self.flush()?;
+        // A copy found stale is made again; nothing changes the blocks
+        // meanwhile, so the second one stands.
+        for _ in 0..2 {
+            self.collect_compressed(true);
+            if self.compress_due.is_empty() {
+                break;
+            }
+            self.compress_sealed();
+        }
+        self.collect_compressed(true);
         self.write_index()?;
         self.wfile = None;
         self.cache.clear();
         self.unsynced.clear();
         self.sync_keys()?;
+        if std::mem::take(&mut self.dir_unsynced) {
+            sync_dir(&self.mdir)?;
+        }
         Ok(())
     }
 
     fn destroy(self: Box<Self>) -> Result<(), StoreError> {
-        let FileStore { dir, mdir, .. } = *self;
+        let FileStore {
+            dir,
+            mdir,
+            compressing,
+            ..
+        } = *self;
+        for job in compressing {
+            let _ = job.handle.join();
+        }
         match fs::remove_dir_all(&mdir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
