@@ -122,6 +122,8 @@ pub const MAX_SEQ: u64 = (1 << 62) - 1;
 pub const CACHE_BLOCKS: usize = 2;
 const MSGS_DIR: &str = "msgs";
 const INDEX_FILE: &str = "index.db";
+/// Sealed blocks of one store compressed at the same time, at most.
+const MAX_COMPRESSING: usize = 2;
 /// A block re-encrypted for a new cipher, before it takes the block's place.
 const CONVERTED_SUFFIX: &str = ".blk.cnv";
 /// A write buffer whose capacity grew past this is shrunk after a flush.
@@ -1531,7 +1533,13 @@ impl FileStore {
     /// a thread of its own, so no append waits for it.
     fn compress_sealed(&mut self) {
         let last = self.blocks.last().map(|b| b.index);
-        for index in std::mem::take(&mut self.compress_due) {
+        let due = std::mem::take(&mut self.compress_due);
+        for (n, &index) in due.iter().enumerate() {
+            if self.compressing.len() >= MAX_COMPRESSING {
+                // The rest wait for a later flush.
+                self.compress_due.extend_from_slice(&due[n..]);
+                break;
+            }
             let Some(b) = self.blocks.iter().find(|b| b.index == index) else {
                 continue;
             };
@@ -2097,9 +2105,10 @@ impl Store for FileStore {
 
     fn close(&mut self) -> Result<(), StoreError> {
         self.flush()?;
-        // A copy found stale is made again; nothing changes the blocks
-        // meanwhile, so the second one stands.
-        for _ in 0..2 {
+        // The blocks waiting for compression are compressed, a few at a
+        // time; a copy found stale is made again, and nothing changes the
+        // blocks meanwhile, so each needs two rounds at most.
+        for _ in 0..2 * self.blocks.len() + 2 {
             self.collect_compressed(true);
             if self.compress_due.is_empty() {
                 break;
