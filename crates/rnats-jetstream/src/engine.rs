@@ -24,6 +24,7 @@ use crate::api::errors::ApiError;
 use crate::api::types::PubAck;
 use crate::config::{AccountLimits, JetStreamConfig};
 use crate::host::{Host, Msg, Subscription};
+use crate::sourcing::SourceState;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::file::{self, Encryption, FileStore, FileStoreConfig};
@@ -111,11 +112,21 @@ pub(crate) struct StreamHandle {
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Wakes the housekeeping task when expiry times may have moved.
     pub wake: Notify,
+    /// Told after each stored batch: wakes the streams that mirror or
+    /// source this one ([`crate::sourcing`]).
+    pub appended: Notify,
+    /// Its mirror (alone) or sources, as followed now.
+    pub sources: Mutex<Vec<SourceState>>,
+    /// The tasks following them.
+    pub following: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl StreamHandle {
     pub fn abort_tasks(&self) {
         for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+        for task in lock(&self.following).drain(..) {
             task.abort();
         }
     }
@@ -208,12 +219,44 @@ impl<H: Host> Engine<H> {
             dir,
             tasks: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            appended: Notify::new(),
+            sources: Mutex::new(Vec::new()),
+            following: Mutex::new(Vec::new()),
         });
         self.count_usage(acc, &handle);
         self.subscribe_stream(acc, &handle)?;
         let housekeeping = tokio::spawn(housekeeping(self.clone(), acc.clone(), handle.clone()));
         lock(&handle.tasks).push(housekeeping);
+        self.follow_sources(acc, &handle);
         Ok(handle)
+    }
+
+    /// (Re)starts following the stream's mirror or sources.
+    pub fn follow_sources(self: &Arc<Self>, acc: &Arc<JsAccount<H>>, handle: &Arc<StreamHandle>) {
+        for task in lock(&handle.following).drain(..) {
+            task.abort();
+        }
+        let (mirror, sources) = {
+            let stream = lock(&handle.stream);
+            let config = stream.config();
+            (
+                config.mirror.clone(),
+                config.sources.clone().unwrap_or_default(),
+            )
+        };
+        let is_mirror = mirror.is_some();
+        let all: Vec<_> = mirror.into_iter().chain(sources).collect();
+        *lock(&handle.sources) = all.iter().cloned().map(SourceState::new).collect();
+        let mut following = lock(&handle.following);
+        for slot in 0..all.len() {
+            following.push(tokio::spawn(crate::sourcing::follow(
+                self.clone(),
+                acc.clone(),
+                handle.clone(),
+                slot,
+                is_mirror,
+            )));
+        }
     }
 
     /// (Re)subscribes a stream's subjects, ending earlier ingest tasks.
@@ -457,6 +500,7 @@ async fn ingest<H: Host>(
             (config.no_ack, wake, stream.state().bytes)
         };
         engine.set_counted(&acc, &handle, bytes);
+        handle.appended.notify_waiters();
         if wake {
             handle.wake.notify_one();
         }

@@ -20,6 +20,7 @@ pub const TIME_STAMP: &str = "Nats-Time-Stamp";
 pub const NUM_PENDING: &str = "Nats-Num-Pending";
 pub const UP_TO_SEQUENCE: &str = "Nats-UpTo-Sequence";
 pub const MARKER_REASON: &str = "Nats-Marker-Reason";
+pub const STREAM_SOURCE: &str = "Nats-Stream-Source";
 
 /// The value of header `name` in `block` (the first one), trimmed.
 pub fn get<'a>(block: &'a [u8], name: &str) -> Option<&'a str> {
@@ -67,6 +68,24 @@ impl Builder {
             let body = &block[start + 2..];
             let body = body.strip_suffix(b"\r\n").unwrap_or(body);
             self.buf.extend_from_slice(body);
+        }
+        self
+    }
+
+    /// Appends the lines of another block but those `keep` refuses (by
+    /// header name).
+    pub fn add_all_but(mut self, block: &[u8], keep: impl Fn(&str) -> bool) -> Self {
+        let Ok(text) = std::str::from_utf8(block) else {
+            return self;
+        };
+        for line in text.split("\r\n").skip(1) {
+            let Some((key, _)) = line.split_once(':') else {
+                continue;
+            };
+            if keep(key) {
+                self.buf.extend_from_slice(line.as_bytes());
+                self.buf.extend_from_slice(b"\r\n");
+            }
         }
         self
     }

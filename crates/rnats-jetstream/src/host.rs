@@ -18,6 +18,9 @@ pub struct Msg {
     /// The header block (`NATS/1.0\r\n...\r\n\r\n`), if any.
     pub headers: Option<Bytes>,
     pub payload: Bytes,
+    /// Who published it, as the host knows them ([`Host::client_info`]);
+    /// 0 when unknown or when JetStream publishes.
+    pub publisher: u64,
 }
 
 impl Msg {
@@ -54,6 +57,18 @@ pub trait Host: Send + Sync + 'static {
 
     /// Publishes in `account` as a client would.
     fn publish(&self, account: &Self::Account, msg: Msg) -> Result<(), HostError>;
+
+    /// Whether anyone in `account` would receive a message on `subject`
+    /// (so that advisories nobody hears are not even built).
+    fn has_interest(&self, _account: &Self::Account, _subject: &str) -> bool {
+        true
+    }
+
+    /// The connection that published a message ([`Msg::publisher`]), as
+    /// nats-server's `ClientInfo` JSON, for audit advisories.
+    fn client_info(&self, _publisher: u64) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// One subscription; dropping it unsubscribes.

@@ -20,6 +20,7 @@ pub mod config;
 mod engine;
 pub mod headers;
 pub mod host;
+mod sourcing;
 pub mod store;
 pub mod stream;
 pub mod time;

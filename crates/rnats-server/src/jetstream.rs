@@ -34,6 +34,7 @@ fn into_msg(m: crate::system::InboundMessage) -> Msg {
         reply: m.reply,
         headers: m.headers,
         payload: m.payload,
+        publisher: m.publisher,
     }
 }
 
@@ -90,6 +91,17 @@ impl Host for ServerHost {
         self.client
             .publish(account, out)
             .map_err(|e| HostError(e.to_string()))
+    }
+
+    fn has_interest(&self, account: &Arc<Account>, subject: &str) -> bool {
+        let matches = account.sublist.matches(subject.as_bytes());
+        !matches.plain.is_empty() || !matches.queues.is_empty()
+    }
+
+    fn client_info(&self, publisher: u64) -> Option<serde_json::Value> {
+        let shared = self.shared.upgrade()?;
+        let client = shared.client(publisher)?;
+        serde_json::to_value(crate::events::ClientInfo::of(&shared, &client, None)).ok()
     }
 }
 

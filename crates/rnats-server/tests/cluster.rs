@@ -19,7 +19,7 @@ use support::cluster::{
     probe_until_received, request_until_answered, route_to, wait_routes, wait_subs, wait_until,
 };
 use support::logs::{capture_logs, wait_for_log};
-use support::{RawClient, ReferenceServer, TIMEOUT, free_port, start_server};
+use support::{RawClient, ReferenceServer, TIMEOUT, free_port, show, start_server};
 use tokio::time::{Instant, sleep, timeout};
 
 #[tokio::test]
@@ -332,6 +332,38 @@ async fn route_passwords_may_be_bcrypt_hashes() {
     let b = node("B", vec![route_to(&a)]).await;
     wait_routes(&a, 1).await;
     wait_routes(&b, 1).await;
+}
+
+/// Issue 13, item 9: a route CONNECT with an unknown user is refused
+/// before any bcrypt, as nats-server checks the name first. The configured
+/// hash has cost 16 (2^16 rounds: half a minute in a test build), so a
+/// bcrypt run for the stranger would not answer within the test's wait;
+/// the same bytes get the same answer from the reference.
+#[tokio::test]
+async fn a_route_connect_with_an_unknown_user_runs_no_bcrypt() {
+    let costly = bcrypt::hash(PASS, 4).unwrap().replacen("$04$", "$16$", 1);
+    let connect = "CONNECT {\"user\":\"stranger\",\"pass\":\"x\",\"name\":\"NX\",\"cluster\":\"test\"}\r\nPING\r\n";
+    let mut opts = cluster_opts(-1, vec![], true);
+    opts.password = Some(costly.clone());
+    let a = start_server(options_with("A", opts)).await;
+    let mut raw = RawClient::connect(a.cluster_addr().unwrap()).await;
+    raw.send(connect.as_bytes()).await;
+    raw.expect_closed_with(b"-ERR 'Authorization Violation'\r\n")
+        .await;
+
+    let port = free_port();
+    let config = format!(
+        "cluster {{\n  name: test\n  listen: 127.0.0.1:{port}\n  \
+         authorization {{ user: {USER}, password: \"{costly}\" }}\n}}\n"
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let mut raw = RawClient::connect(([127, 0, 0, 1], port).into()).await;
+    raw.send(connect.as_bytes()).await;
+    raw.expect_closed_with(b"-ERR 'Authorization Violation'\r\n")
+        .await;
+    drop(reference);
 }
 
 /// Server names are unique in a cluster: a route from a server with this
@@ -1789,4 +1821,203 @@ async fn a_route_peer_that_has_not_logged_in_gets_a_clients_limits() {
         "{}",
         String::from_utf8_lossy(&got)
     );
+}
+
+/// Issue 13, item 7: a new route is sent the whole local interest table
+/// however large, even far past `max_pending` (a route is not a slow
+/// consumer by its pending bytes, as in nats-server, which also sends the
+/// table in one go): 500 000 subjects reach another rnats node and
+/// nats-server 2.9.10, and messages on them come back across the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interest_table_larger_than_max_pending_reaches_a_new_route() {
+    const SUBS: usize = 500_000;
+    const LONG: Duration = Duration::from_secs(90);
+    async fn wait_long(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+        let deadline = Instant::now() + LONG;
+        while !cond().await {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let a = start_server(Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster_opts(-1, vec![], true)),
+        // The table (about 10 MiB of RS+) is five times this.
+        max_pending: 2 * 1024 * 1024,
+        ..Options::for_tests()
+    })
+    .await;
+    let mut heavy = RawClient::connect_quiet(a.local_addr()).await;
+    // In pieces: each send must finish within the helper's 5 s.
+    for chunk in (0..SUBS).collect::<Vec<_>>().chunks(20_000) {
+        let mut batch = Vec::new();
+        for sid in chunk {
+            batch.extend_from_slice(format!("SUB crowd.{sid} {sid}\r\n").as_bytes());
+        }
+        heavy.send(&batch).await;
+    }
+    heavy.send(b"PING\r\n").await;
+    let has = |needle: &'static [u8]| move |b: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+    let answer = heavy.read_until(LONG, has(b"PONG\r\n")).await;
+    assert!(has(b"PONG\r\n")(&answer.bytes), "{}", show(&answer.bytes));
+    assert_eq!(a.shared().subscription_count(), SUBS);
+
+    // Another rnats node.
+    let b = node("B", vec![route_to(&a)]).await;
+    wait_long("B to learn every subject", async || {
+        b.shared().subscription_count() >= SUBS
+    })
+    .await;
+    let cb = client(&b).await;
+    cb.publish("crowd.499999", "last".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    let needle = b"MSG crowd.499999 499999 4\r\nlast\r\n";
+    let got = heavy.read_until(LONG, has(needle)).await;
+    assert!(has(needle)(&got.bytes), "{}", show(&got.bytes));
+    assert_eq!(a.shared().stats.slow_consumers.routes.get(), 0);
+    b.shutdown().await;
+    wait_routes(&a, 0).await;
+
+    // nats-server 2.9.10 as the peer.
+    let http = free_port();
+    let config = format!(
+        "server_name: reference\nhttp: 127.0.0.1:{http}\ncluster {{\n  name: test\n  \
+         listen: 127.0.0.1:{}\n  authorization {{ user: {USER}, password: \"{PASS}\" }}\n  \
+         routes: [ \"{}\" ]\n}}\n",
+        free_port(),
+        route_to(&a)
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    let monitor: std::net::SocketAddr = format!("127.0.0.1:{http}").parse().unwrap();
+    wait_long("the reference to learn every subject", async || {
+        let (_, body) = support::http_get(monitor, "/subsz").await;
+        let subsz: serde_json::Value = serde_json::from_str(&body).unwrap();
+        subsz["num_subscriptions"].as_u64().unwrap_or(0) >= SUBS as u64
+    })
+    .await;
+    let cn = async_nats::connect(format!("nats://{}", reference.addr()))
+        .await
+        .unwrap();
+    cn.publish("crowd.0", "first".into()).await.unwrap();
+    cn.flush().await.unwrap();
+    let needle = b"MSG crowd.0 0 5\r\nfirst\r\n";
+    let got = heavy.read_until(LONG, has(needle)).await;
+    assert!(has(needle)(&got.bytes), "{}", show(&got.bytes));
+    assert_eq!(a.shared().stats.slow_consumers.routes.get(), 0);
+}
+
+/// A route that keeps taking bytes is not closed by its write deadline,
+/// as nats-server's write-timeout policy for routes ("retry") keeps it:
+/// a peer that reads an interest table of about 20 MiB at most 64 KiB
+/// every 5 ms (so that the kernel's buffers, which take a few MiB, never
+/// go a whole deadline without room) gets all of it, although writing it
+/// takes longer than the 1 s `write_deadline`; the route is counted once
+/// as a slow consumer. (A deadline with nothing written still closes a
+/// route: `the_route_write_deadline_closes_a_peer_that_reads_nothing`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_reading_slowly_is_written_on_past_the_write_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SUBS: usize = 100_000;
+    let a = start_server(Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster_opts(-1, vec![], false)),
+        write_deadline: Duration::from_secs(1),
+        ..Options::for_tests()
+    })
+    .await;
+    // Long subjects: a large table from few subscriptions.
+    let long = "x".repeat(190);
+    let mut heavy = RawClient::connect_quiet(a.local_addr()).await;
+    for chunk in (0..SUBS).collect::<Vec<_>>().chunks(5_000) {
+        let mut batch = Vec::new();
+        for sid in chunk {
+            batch.extend_from_slice(format!("SUB crowd.{long}.{sid} {sid}\r\n").as_bytes());
+        }
+        heavy.send(&batch).await;
+    }
+    heavy.send(b"PING\r\n").await;
+    let pong = |b: &[u8]| b.windows(6).any(|w| w == b"PONG\r\n");
+    assert!(pong(
+        &heavy.read_until(Duration::from_secs(60), pong).await.bytes
+    ));
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut peer = socket.connect(a.cluster_addr().unwrap()).await.unwrap();
+    peer.write_all(
+        b"CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\
+          \"headers\":true,\"name\":\"NSLOW\",\"cluster\":\"test\",\"lnoc\":true}\r\n\
+          INFO {\"server_id\":\"NSLOW\",\"server_name\":\"NSLOW\",\"version\":\"2.9.10\",\
+          \"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\
+          \"cluster\":\"test\",\"lnoc\":true}\r\n",
+    )
+    .await
+    .unwrap();
+    let (mut lines, mut partial) = (0usize, Vec::new());
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while lines < SUBS {
+        assert!(Instant::now() < deadline, "only {lines} RS+ lines arrived");
+        let n = timeout(Duration::from_secs(10), peer.read(&mut buf))
+            .await
+            .expect("the route keeps sending")
+            .unwrap();
+        assert!(n > 0, "the route was closed after {lines} RS+ lines");
+        partial.extend_from_slice(&buf[..n]);
+        let complete = partial
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        lines += partial[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| l.starts_with(b"RS+ $G crowd."))
+            .count();
+        partial.drain(..complete);
+        sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(lines, SUBS);
+    assert_eq!(cluster(&a).route_count(), 1);
+    assert_eq!(a.shared().stats.slow_consumers.routes.get(), 1);
+}
+
+/// A route peer that reads nothing is closed when the write deadline
+/// passes with nothing written, as on nats-server.
+#[tokio::test]
+async fn the_route_write_deadline_closes_a_peer_that_reads_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let a = start_server(Options {
+        server_name: Some("A".into()),
+        cluster: Some(cluster_opts(-1, vec![], false)),
+        write_deadline: Duration::from_millis(300),
+        ..Options::for_tests()
+    })
+    .await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut peer = socket.connect(a.cluster_addr().unwrap()).await.unwrap();
+    peer.write_all(
+        b"CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\
+          \"headers\":true,\"name\":\"NDEAF\",\"cluster\":\"test\",\"lnoc\":true}\r\n\
+          INFO {\"server_id\":\"NDEAF\",\"server_name\":\"NDEAF\",\"version\":\"2.9.10\",\
+          \"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\
+          \"cluster\":\"test\",\"lnoc\":true,\"ldm\":false}\r\nRS+ $G deaf.>\r\nPING\r\n",
+    )
+    .await
+    .unwrap();
+    wait_routes(&a, 1).await;
+    // Messages for the peer until its socket buffers are full and a
+    // deadline passes with nothing written.
+    let publisher = client(&a).await;
+    let payload = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster(&a).route_count() == 1 {
+        assert!(Instant::now() < deadline, "the deaf route was never closed");
+        for _ in 0..16 {
+            publisher.publish("deaf.x", payload.clone()).await.unwrap();
+        }
+        publisher.flush().await.unwrap();
+    }
+    assert!(a.shared().stats.slow_consumers.routes.get() >= 1);
 }

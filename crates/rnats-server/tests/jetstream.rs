@@ -798,6 +798,52 @@ async fn stream_actions_are_advised() {
     server.shutdown().await;
 }
 
+/// Every API request is audited on `$JS.EVENT.ADVISORY.API` with who
+/// asked and the answer, in nats-server 2.15.1's shape.
+#[tokio::test]
+async fn api_requests_are_audited_like_nats_server() {
+    use futures::StreamExt;
+    async fn audit_of_a_create(url: String) -> serde_json::Value {
+        let client = async_nats::ConnectOptions::new()
+            .name("auditor")
+            .connect(url)
+            .await
+            .unwrap();
+        let mut audits = client.subscribe("$JS.EVENT.ADVISORY.API").await.unwrap();
+        client.flush().await.unwrap();
+        let js = jetstream::new(client.clone());
+        js.create_stream(config("AUD", &["aud"], stream::StorageType::Memory))
+            .await
+            .unwrap();
+        let msg = tokio::time::timeout(support::TIMEOUT, audits.next())
+            .await
+            .expect("an audit advisory")
+            .unwrap();
+        serde_json::from_slice(&msg.payload).unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(js_options(dir.path())).await;
+    let ours = audit_of_a_create(server.client_url()).await;
+    assert_eq!(ours["type"], "io.nats.jetstream.advisory.v1.api_audit");
+    assert_eq!(ours["subject"], "$JS.API.STREAM.CREATE.AUD");
+    assert_eq!(ours["client"]["name"], "auditor", "{ours}");
+    let response: serde_json::Value =
+        serde_json::from_str(ours["response"].as_str().unwrap()).unwrap();
+    assert_eq!(response["did_create"], true, "{ours}");
+    let ref_dir = tempfile::tempdir().unwrap();
+    let conf = format!(
+        "jetstream {{ store_dir: {:?} }}\n",
+        ref_dir.path().display().to_string()
+    );
+    if let Some(reference) = support::ReferenceServer::start_latest_with_config(&conf).await {
+        let theirs = audit_of_a_create(format!("nats://{}", reference.addr())).await;
+        // The client's fields are what each knows of it; the rest alike.
+        let problems = support::shape::differences("audit", &theirs, &ours, &["client"], false);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+    server.shutdown().await;
+}
+
 /// One account's JetStream API imported into another, as nats-server's
 /// docs set it up: the importer reaches it under its own prefix.
 #[tokio::test]
@@ -1055,5 +1101,255 @@ async fn a_full_max_file_store_refuses_like_nats_server_and_recovers() {
     }
     assert_eq!(outcomes[0], outcomes[1], "nats-server, then rnats");
     assert_eq!(outcomes[1].1["error"]["err_code"], 10023);
+    server.shutdown().await;
+}
+
+/// What a scenario of mirrors and sources leaves, as a client reads it:
+/// the mirror's messages (sequence, subject, payload), its deleted
+/// sequences, the sourced messages (subject, payload, `Nats-Stream-Source`)
+/// and the mirror's stream info.
+async fn mirror_and_source_scenario(
+    url: &str,
+) -> (
+    Vec<(u64, String, String)>,
+    Vec<u64>,
+    Vec<(String, String, String)>,
+    serde_json::Value,
+) {
+    let client = async_nats::connect(url).await.unwrap();
+    let ask = |subject: &str, body: &str| {
+        let (client, subject, body) = (client.clone(), subject.to_string(), body.to_string());
+        async move {
+            let reply = client.request(subject.clone(), body.into()).await.unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+            assert!(json.get("error").is_none(), "{subject}: {json}");
+            json
+        }
+    };
+    ask(
+        "$JS.API.STREAM.CREATE.O",
+        r#"{"name":"O","subjects":["o.*"],"storage":"memory","allow_direct":true}"#,
+    )
+    .await;
+    for (subject, payload) in [("o.a", "1"), ("o.b", "2"), ("o.a", "3")] {
+        ask(subject, payload).await;
+    }
+    ask("$JS.API.STREAM.MSG.DELETE.O", r#"{"seq":2}"#).await;
+    ask(
+        "$JS.API.STREAM.CREATE.M",
+        r#"{"name":"M","storage":"memory","mirror":{"name":"O"}}"#,
+    )
+    .await;
+    ask(
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","storage":"memory","sources":[{"name":"O","filter_subject":"o.a"}]}"#,
+    )
+    .await;
+    // Both follow what comes later too.
+    ask("o.a", "4").await;
+    let caught_up = |name: &'static str, last: u64| {
+        let ask = &ask;
+        async move {
+            for _ in 0..200 {
+                let info = ask(&format!("$JS.API.STREAM.INFO.{name}"), "").await;
+                if info["state"]["last_seq"] == last {
+                    return info;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("{name} never reached sequence {last}");
+        }
+    };
+    let info = caught_up("M", 4).await;
+    caught_up("S", 3).await;
+    let get = |name: &'static str, seq: u64| {
+        let client = client.clone();
+        async move {
+            let reply = client
+                .request(
+                    format!("$JS.API.STREAM.MSG.GET.{name}"),
+                    format!(r#"{{"seq":{seq}}}"#).into(),
+                )
+                .await
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&reply.payload).unwrap()
+        }
+    };
+    let decode = |v: &serde_json::Value| {
+        use base64::Engine as _;
+        let text = |key: &str| {
+            v["message"][key]
+                .as_str()
+                .map(|b| {
+                    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap())
+                        .unwrap()
+                })
+                .unwrap_or_default()
+        };
+        (text("data"), text("hdrs"))
+    };
+    let mut mirrored = Vec::new();
+    for seq in 1..=4 {
+        let m = get("M", seq).await;
+        if m.get("error").is_none() {
+            let (data, _) = decode(&m);
+            mirrored.push((
+                seq,
+                m["message"]["subject"].as_str().unwrap().to_string(),
+                data,
+            ));
+        }
+    }
+    let details = ask("$JS.API.STREAM.INFO.M", r#"{"deleted_details":true}"#).await;
+    let deleted = details["state"]["deleted"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|s| s.as_u64()).collect())
+        .unwrap_or_default();
+    let mut sourced = Vec::new();
+    for seq in 1..=3 {
+        let m = get("S", seq).await;
+        let (data, hdrs) = decode(&m);
+        let source = hdrs
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("Nats-Stream-Source: "))
+            .unwrap_or_default()
+            .to_string();
+        sourced.push((
+            m["message"]["subject"].as_str().unwrap().to_string(),
+            data,
+            source,
+        ));
+    }
+    (mirrored, deleted, sourced, info)
+}
+
+/// A mirror keeps its origin's sequences (a deleted one stays a gap) and a
+/// source takes what its filter selects, naming where each message came
+/// from, both following what the origin stores later: as nats-server 2.15.1.
+#[tokio::test]
+async fn mirrors_and_sources_follow_their_origin_like_nats_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(js_options(dir.path())).await;
+    let (mirrored, deleted, sourced, info) = mirror_and_source_scenario(&server.client_url()).await;
+    assert_eq!(
+        mirrored,
+        [
+            (1, "o.a".to_string(), "1".to_string()),
+            (3, "o.a".to_string(), "3".to_string()),
+            (4, "o.a".to_string(), "4".to_string()),
+        ]
+    );
+    assert_eq!(deleted, [2]);
+    assert_eq!(
+        sourced
+            .iter()
+            .map(|(s, d, _)| (s.as_str(), d.as_str()))
+            .collect::<Vec<_>>(),
+        [("o.a", "1"), ("o.a", "3"), ("o.a", "4")]
+    );
+    assert_eq!(sourced[1].2, "O 3 o.a > o.a");
+    assert_eq!(info["mirror"]["name"], "O", "{info}");
+    assert_eq!(info["config"]["mirror_direct"], true, "{info}");
+    let ref_dir = tempfile::tempdir().unwrap();
+    let conf = format!(
+        "jetstream {{ store_dir: {:?} }}\n",
+        ref_dir.path().display().to_string()
+    );
+    if let Some(reference) = support::ReferenceServer::start_latest_with_config(&conf).await {
+        let theirs = mirror_and_source_scenario(&format!("nats://{}", reference.addr())).await;
+        assert_eq!((&theirs.0, &theirs.1), (&mirrored, &deleted));
+        let theirs_sourced: Vec<_> = theirs
+            .2
+            .iter()
+            .map(|(s, d, h)| {
+                // nats-server adds its consumer's identity after the subject.
+                (
+                    s.clone(),
+                    d.clone(),
+                    h.splitn(6, ' ').take(5).collect::<Vec<_>>().join(" "),
+                )
+            })
+            .collect();
+        assert_eq!(theirs_sourced, sourced);
+        assert_eq!(
+            theirs.3["config"]["mirror_direct"],
+            info["config"]["mirror_direct"]
+        );
+        let problems = support::shape::differences(
+            "mirror info",
+            &theirs.3,
+            &info,
+            &["cluster", "metadata"],
+            false,
+        );
+        assert!(problems.is_empty(), "{}\n{}", problems.join("\n"), theirs.3);
+    }
+    server.shutdown().await;
+}
+
+/// After a restart a source picks up where it left off (from the
+/// `Nats-Stream-Source` headers it wrote) and a mirror from its last
+/// sequence: nothing is taken twice.
+#[tokio::test]
+async fn sources_and_mirrors_resume_after_a_restart_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ask = |client: async_nats::Client, subject: String, body: &'static str| async move {
+        let reply = client.request(subject.clone(), body.into()).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert!(json.get("error").is_none(), "{subject}: {json}");
+        json
+    };
+    let wait_for = |client: async_nats::Client, name: &'static str, msgs: u64| async move {
+        for _ in 0..200 {
+            let reply = client
+                .request(format!("$JS.API.STREAM.INFO.{name}"), "".into())
+                .await
+                .unwrap();
+            let info: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+            if info["state"]["messages"] == msgs {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{name} never held {msgs} messages");
+    };
+    {
+        let server = start_server(js_options(dir.path())).await;
+        let client = async_nats::connect(server.client_url()).await.unwrap();
+        ask(
+            client.clone(),
+            "$JS.API.STREAM.CREATE.O".into(),
+            r#"{"name":"O","subjects":["o"]}"#,
+        )
+        .await;
+        ask(
+            client.clone(),
+            "$JS.API.STREAM.CREATE.S".into(),
+            r#"{"name":"S","sources":[{"name":"O"}]}"#,
+        )
+        .await;
+        ask(
+            client.clone(),
+            "$JS.API.STREAM.CREATE.M".into(),
+            r#"{"name":"M","mirror":{"name":"O"}}"#,
+        )
+        .await;
+        for _ in 0..3 {
+            ask(client.clone(), "o".into(), "x").await;
+        }
+        wait_for(client.clone(), "S", 3).await;
+        wait_for(client.clone(), "M", 3).await;
+        server.shutdown().await;
+    }
+    let server = start_server(js_options(dir.path())).await;
+    let client = async_nats::connect(server.client_url()).await.unwrap();
+    ask(client.clone(), "o".into(), "y").await;
+    wait_for(client.clone(), "S", 4).await;
+    wait_for(client.clone(), "M", 4).await;
+    // And nothing more arrives: after a round trip through the origin, the
+    // counts stand.
+    ask(client.clone(), "$JS.API.STREAM.INFO.O".into(), "").await;
+    let s = ask(client.clone(), "$JS.API.STREAM.INFO.S".into(), "").await;
+    assert_eq!(s["state"]["messages"], 4, "{s}");
     server.shutdown().await;
 }

@@ -1259,6 +1259,66 @@ async fn a_cluster_over_an_accounts_limit_closes_the_newest_logins() {
     rnats.shutdown().await;
 }
 
+/// `/accountz` of a JWT account shows the JWT, its issuer, its decoded
+/// claims and its revoked users, in nats-server 2.15.1's shape.
+#[tokio::test]
+async fn accountz_shows_an_accounts_jwt_like_nats_server() {
+    let mut chain = Chain::new();
+    let a = KeyPair::new_account();
+    let revoked = KeyPair::new_user();
+    chain.add_account(&a, |c| {
+        c.name = "A".into();
+        c.nats.revocations.insert(revoked.public_key(), 1000);
+        c.nats.limits.conn = 10;
+    });
+    let mut opts = chain.options();
+    opts.monitor.host = "127.0.0.1".into();
+    opts.monitor.port = -1;
+    let server = start_server(opts).await;
+    let (http, _) = server.shared().monitor_addrs();
+    let path = format!("/accountz?acc={}", a.public_key());
+    let (status, body) = support::http_get(http.unwrap(), &path).await;
+    assert_eq!(status, 200, "{body}");
+    let ours: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let detail = &ours["account_detail"];
+    let jwt = &chain
+        .preload
+        .iter()
+        .find(|(k, _)| *k == a.public_key())
+        .unwrap()
+        .1;
+    assert_eq!(detail["jwt"], jwt.as_str(), "{ours}");
+    assert_eq!(detail["issuer_key"], chain.op.public_key(), "{ours}");
+    assert_eq!(detail["decoded_jwt"]["sub"], a.public_key(), "{ours}");
+    assert_eq!(
+        detail["decoded_jwt"]["nats"]["limits"]["conn"], 10,
+        "{ours}"
+    );
+    assert!(
+        detail["revoked_user"][revoked.public_key()].is_string(),
+        "{ours}"
+    );
+    let port = support::free_port().to_string();
+    let Some(reference) =
+        support::ReferenceServer::start_latest(&chain.reference_config(), &["-m", &port]).await
+    else {
+        return;
+    };
+    // The reference loads a preloaded account when it is first used.
+    let u = KeyPair::new_user();
+    let mut user = connect_jwt_at(reference.addr(), &user_jwt(&a, &u, |_| {}), Some(&u)).await;
+    user.expect(b"PONG\r\n").await;
+    let http: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (status, body) = support::http_get(http, &path).await;
+    assert_eq!(status, 200, "{body}");
+    let theirs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // Our build has no JetStream or gateways: their keys for those go.
+    let problems = support::shape::differences("accountz", &theirs, &ours, &[], true);
+    assert!(problems.is_empty(), "{}\n{theirs}", problems.join("\n"));
+    drop(reference);
+    server.shutdown().await;
+}
+
 /// Operator mode in a mixed cluster: rnats and the reference nats-server
 /// trust the same operator and route to each other; users of one account
 /// reach each other across the route both ways, and another account on
@@ -1393,6 +1453,59 @@ async fn account_updates_recheck_signing_keys_and_the_connection_limit() {
         .expect_closed_with(b"-ERR 'maximum account active connections exceeded'\r\n")
         .await;
     older.assert_open().await;
+    server.shutdown().await;
+}
+
+/// Issue 13, item 14: an account's `exp` is the account's timer, moved
+/// by every update as on nats-server: an update with an earlier `exp`
+/// ends the connected users then, one with a later `exp` keeps them past
+/// the old one.
+#[tokio::test]
+async fn an_account_update_moves_the_end_of_its_connected_users() {
+    let mut chain = Chain::new();
+    let (early, late) = (KeyPair::new_account(), KeyPair::new_account());
+    chain.add_account(&early, |c| c.expires = now() + 3600);
+    chain.add_account(&late, |c| c.expires = now() + 3);
+    let server = chain.start().await;
+    let (u1, u2) = (KeyPair::new_user(), KeyPair::new_user());
+    let mut ends_sooner = login(&server, &user_jwt(&early, &u1, |_| {}), &u1).await;
+    let mut ends_later = login(&server, &user_jwt(&late, &u2, |_| {}), &u2).await;
+    let old_end = now() + 3;
+
+    let sooner = account_jwt(&chain.op, &early, |c| {
+        c.expires = now() + 2;
+        c.issued_at = now() + 1;
+    });
+    let later = account_jwt(&chain.op, &late, |c| {
+        c.expires = now() + 3600;
+        c.issued_at = now() + 1;
+    });
+    for update in [&sooner, &later] {
+        let answer = push_update(&server, &chain, update).await;
+        assert_eq!(answer["data"]["code"], 200, "{answer}");
+    }
+    // The server's first PING may come before.
+    let without_pings = |b: &[u8]| String::from_utf8_lossy(b).replace("PING\r\n", "");
+    let got = ends_sooner
+        .read_until(Duration::from_secs(10), |b| {
+            b.windows(5).any(|w| w == b"-ERR ") && b.ends_with(b"\r\n")
+        })
+        .await;
+    assert_eq!(
+        without_pings(&got.bytes),
+        "-ERR 'Account Authentication Expired'\r\n"
+    );
+    ends_sooner.read_until_closed().await;
+    // Past the old `exp` of the other account, its user is still there.
+    while now() <= old_end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ends_later.send(b"PING\r\n").await;
+    let got = ends_later
+        .read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"))
+        .await;
+    assert_eq!(got.end, support::End::Done);
+    assert_eq!(without_pings(&got.bytes), "PONG\r\n");
     server.shutdown().await;
 }
 

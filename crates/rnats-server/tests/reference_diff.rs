@@ -776,3 +776,43 @@ async fn server_pings_start_like_the_reference() {
     rnats.shutdown().await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Issue 13, item 3: configured limits hold as on the reference: a
+/// control line over `max_control_line` and a payload over `max_payload`
+/// get the same error and close (the defaults are among the cases above).
+#[tokio::test]
+async fn configured_control_line_and_payload_limits_match_the_reference() {
+    const CONFIG: &str = "max_control_line: 64\nmax_payload: 10\n";
+    async fn observe(addr: std::net::SocketAddr) -> Vec<String> {
+        let mut seen = Vec::new();
+        for input in [
+            cat(&[b"SUB ", &many(b'a', 58), b" 1\r\nPING\r\n"]),
+            cat(&[b"SUB ", &many(b'a', 70), b" 1\r\n"]),
+            b"PUB foo 10\r\n0123456789\r\nPING\r\n".to_vec(),
+            b"PUB foo 11\r\n01234567890\r\n".to_vec(),
+        ] {
+            let mut client = RawClient::connect_quiet(addr).await;
+            let _ = client.try_send(&input).await;
+            let got = client.read_until(CASE_LIMIT, |_| false).await;
+            seen.push(describe(&got));
+        }
+        seen
+    }
+    let Some(reference) = ReferenceServer::start_with_config(CONFIG).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("rnats.conf");
+    std::fs::write(&path, format!("{CONFIG}port: -1\nhost: 127.0.0.1\n"))
+        .expect("writing the config");
+    let (opts, _) = rnats_server::config::load(&path).expect("the config loads");
+    let rnats = start_server(opts).await;
+    let (ours, theirs) = tokio::join!(observe(rnats.local_addr()), observe(reference.addr()));
+    assert_eq!(ours, theirs);
+    assert!(
+        ours[1].contains("maximum control line exceeded"),
+        "{ours:?}"
+    );
+    assert!(ours[3].contains("Maximum Payload Violation"), "{ours:?}");
+    rnats.shutdown().await;
+}

@@ -179,4 +179,51 @@ impl ApiError {
     pub fn mirror_with_subjects() -> Self {
         err(400, 10034, "stream mirrors can not contain subjects")
     }
+    pub fn mirror_with_first_seq() -> Self {
+        err(
+            400,
+            10143,
+            "stream mirrors can not have first sequence configured",
+        )
+    }
+    pub fn mirror_with_sources() -> Self {
+        err(
+            400,
+            10031,
+            "stream mirrors can not also contain other sources",
+        )
+    }
+    pub fn mirror_with_start_seq_and_time() -> Self {
+        err(
+            400,
+            10032,
+            "stream mirrors can not have both start seq and start time configured",
+        )
+    }
+    pub fn mirror_multiple_filters() -> Self {
+        err(
+            400,
+            10150,
+            "mirror with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
+    pub fn mirror_invalid_stream_name() -> Self {
+        err(400, 10142, "mirrored stream name is invalid")
+    }
+    pub fn mirror_not_updatable() -> Self {
+        err(400, 10055, "stream mirror configuration can not be updated")
+    }
+    pub fn source_invalid_stream_name() -> Self {
+        err(400, 10141, "sourced stream name is invalid")
+    }
+    pub fn source_duplicate() -> Self {
+        err(400, 10140, "duplicate source configuration detected")
+    }
+    pub fn source_multiple_filters() -> Self {
+        err(
+            400,
+            10144,
+            "source with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
 }

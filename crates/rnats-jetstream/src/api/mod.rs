@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tracing::debug;
 
+use crate::advisory;
 use crate::engine::{Engine, JsAccount, StreamHandle, lock};
 use crate::headers;
 use crate::host::{Host, Msg, Subscription};
@@ -96,6 +97,10 @@ pub(crate) async fn serve<H: Host>(
                 continue;
             }
         };
+        // nats-server audits every request answered with JSON, not the
+        // direct gets' messages.
+        let audited = !rest.starts_with("DIRECT.")
+            && engine.host.has_interest(&acc.account, advisory::API_AUDIT);
         for answer in answers {
             if answer.counted {
                 acc.api_total.fetch_add(1, Ordering::Relaxed);
@@ -103,16 +108,36 @@ pub(crate) async fn serve<H: Host>(
             if answer.error {
                 acc.api_errors.fetch_add(1, Ordering::Relaxed);
             }
+            if audited {
+                audit(&engine, &acc, &request, &answer.payload);
+            }
             let msg = Msg {
                 subject: reply.clone(),
                 reply: None,
                 headers: answer.headers.map(Bytes::from),
                 payload: Bytes::from(answer.payload),
+                publisher: 0,
             };
             if let Err(e) = engine.host.publish(&acc.account, msg) {
                 debug!("JetStream API: could not answer: {e}");
             }
         }
+    }
+}
+
+/// `$JS.EVENT.ADVISORY.API`: the request, who sent it, and the answer.
+fn audit<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, request: &Msg, response: &[u8]) {
+    let body = advisory::api_audit(
+        &engine.server.name,
+        engine.host.client_info(request.publisher),
+        &String::from_utf8_lossy(&request.subject),
+        &request.payload,
+        response,
+        engine.config.domain.as_deref(),
+    );
+    let msg = Msg::new(advisory::API_AUDIT, body);
+    if let Err(e) = engine.host.publish(&acc.account, msg) {
+        debug!("JetStream API: no audit advisory: {e}");
     }
 }
 
@@ -344,7 +369,7 @@ pub(crate) fn state_of(stream: &mut Stream) -> types::StreamState {
 }
 
 /// A stream's info as the API reports it.
-fn stream_info<H: Host>(
+fn stream_info_of<H: Host>(
     engine: &Engine<H>,
     stream: &mut Stream,
     request: &StreamInfoRequest,
@@ -379,7 +404,40 @@ fn stream_info<H: Host>(
             leader: engine.server.name.clone(),
         }),
         ts: go_time(now_nanos()),
+        mirror: None,
+        sources: Vec::new(),
     })
+}
+
+/// A stream's info, with what its mirror or sources report.
+fn stream_info<H: Host>(
+    engine: &Engine<H>,
+    handle: &StreamHandle,
+    request: &StreamInfoRequest,
+    cluster: bool,
+) -> Result<StreamInfo, ApiError> {
+    let info = stream_info_of(engine, &mut lock(&handle.stream), request, cluster)?;
+    Ok(with_sources(info, handle))
+}
+
+fn with_sources(mut info: StreamInfo, handle: &StreamHandle) -> StreamInfo {
+    let report = |s: &crate::sourcing::SourceState| types::StreamSourceInfo {
+        name: s.source.name.clone(),
+        lag: s.lag,
+        active: s.active.map_or(-1, |t| {
+            i64::try_from(t.elapsed().as_nanos()).unwrap_or(i64::MAX)
+        }),
+        error: s.error.clone(),
+        filter_subject: s.source.filter_subject.clone(),
+        subject_transforms: s.source.subject_transforms.clone(),
+    };
+    let states = lock(&handle.sources);
+    if info.config.mirror.is_some() {
+        info.mirror = states.first().map(report);
+    } else {
+        info.sources = states.iter().map(report).collect();
+    }
+    info
 }
 
 fn find<H: Host>(acc: &JsAccount<H>, name: &str) -> Result<Arc<StreamHandle>, ApiError> {
@@ -487,16 +545,24 @@ fn create<H: Host>(
     payload: &[u8],
 ) -> Answer {
     let failed = |error| config_refused(STREAM_CREATE, error);
-    let config = match requested_config(engine, name, payload) {
+    let mut config = match requested_config(engine, name, payload) {
         Ok(c) => c,
         Err(e) => return failed(e),
     };
+    // A mirror serves direct gets when its origin does (nats-server).
+    if let Some(mirror) = &config.mirror
+        && let Ok(origin) = find(acc, &mirror.name)
+    {
+        config.mirror_direct = lock(&origin.stream).config().allow_direct;
+    }
     if let Ok(existing) = find(acc, name) {
         let mut stream = lock(&existing.stream);
         if !stream.config().same_as(&config) {
             return failed(ApiError::stream_name_exist());
         }
-        return match stream_info(engine, &mut stream, &StreamInfoRequest::default(), false) {
+        let info = stream_info_of(engine, &mut stream, &StreamInfoRequest::default(), false);
+        drop(stream);
+        return match info.map(|i| with_sources(i, &existing)) {
             Ok(info) => json(
                 &StreamCreateResponse {
                     head: Head::ok(STREAM_CREATE),
@@ -540,12 +606,7 @@ fn create<H: Host>(
         Ok(h) => h,
         Err(e) => return failed(e),
     };
-    let info = stream_info(
-        engine,
-        &mut lock(&handle.stream),
-        &StreamInfoRequest::default(),
-        false,
-    );
+    let info = stream_info(engine, &handle, &StreamInfoRequest::default(), false);
     lock(&acc.streams).insert(name.to_string(), handle);
     engine.advise(acc, name, crate::advisory::Action::Create);
     match info {
@@ -603,15 +664,13 @@ fn update<H: Host>(
     {
         return failed(ApiError::stream_update(e.description));
     }
+    if old.sources != config.sources {
+        engine.follow_sources(acc, &handle);
+    }
     engine.count_usage(acc, &handle);
     handle.wake.notify_one();
     engine.advise(acc, name, crate::advisory::Action::Modify);
-    let info = stream_info(
-        engine,
-        &mut lock(&handle.stream),
-        &StreamInfoRequest::default(),
-        false,
-    );
+    let info = stream_info(engine, &handle, &StreamInfoRequest::default(), false);
     match info {
         Ok(info) => json(
             &StreamCreateResponse {
@@ -686,7 +745,7 @@ fn info<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, name: &str, payload: &[
         Ok(h) => h,
         Err(e) => return failed(e),
     };
-    let info = stream_info(engine, &mut lock(&handle.stream), &request, true);
+    let info = stream_info(engine, &handle, &request, true);
     match info {
         Ok(info) => {
             let total = info.state.subjects.as_ref().map_or(0, BTreeMap::len);
@@ -778,15 +837,7 @@ fn list<H: Host>(engine: &Engine<H>, acc: &JsAccount<H>, payload: &[u8]) -> Answ
         .iter()
         .skip(request.offset)
         .take(LIST_LIMIT)
-        .filter_map(|h| {
-            stream_info(
-                engine,
-                &mut lock(&h.stream),
-                &StreamInfoRequest::default(),
-                false,
-            )
-            .ok()
-        })
+        .filter_map(|h| stream_info(engine, h, &StreamInfoRequest::default(), false).ok())
         .collect();
     json(
         &ListResponse {

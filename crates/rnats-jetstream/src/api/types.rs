@@ -119,7 +119,26 @@ pub struct StreamInfo {
     pub state: StreamState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<StreamSourceInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<StreamSourceInfo>,
     pub ts: String,
+}
+
+/// nats-server's `StreamSourceInfo`: how a mirror or source is doing.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamSourceInfo {
+    pub name: String,
+    pub lag: u64,
+    /// Nanoseconds since the origin was last heard from; -1 never.
+    pub active: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_transforms: Vec<crate::stream::config::SubjectTransform>,
 }
 
 #[derive(Debug, Serialize)]

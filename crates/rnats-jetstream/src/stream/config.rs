@@ -66,6 +66,94 @@ pub struct SubjectTransform {
     pub destination: String,
 }
 
+/// A stream another stream is fed from (`mirror`, `sources`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSource {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub opt_start_seq: u64,
+    /// RFC 3339, as clients send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_transforms: Vec<SubjectTransform>,
+    /// Another account's or domain's stream, through its API prefix: not
+    /// supported by rnats yet (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<serde_json::Value>,
+    /// A durable consumer to source through (nats-server 2.12+): refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<serde_json::Value>,
+}
+
+impl StreamSource {
+    /// nats-server's index name: the stream, its filters and their
+    /// destinations (`>` when none): what tells two sources apart, and
+    /// what the `Nats-Stream-Source` header names.
+    pub fn index_name(&self) -> String {
+        let (source, destination) = if self.subject_transforms.is_empty() {
+            let filter = if self.filter_subject.is_empty() {
+                ">".to_string()
+            } else {
+                self.filter_subject.clone()
+            };
+            (filter, ">".to_string())
+        } else {
+            let or_all = |s: &str| {
+                if s.is_empty() {
+                    ">".to_string()
+                } else {
+                    s.to_string()
+                }
+            };
+            let sources: Vec<_> = self
+                .subject_transforms
+                .iter()
+                .map(|t| or_all(&t.source))
+                .collect();
+            let dests: Vec<_> = self
+                .subject_transforms
+                .iter()
+                .map(|t| or_all(&t.destination))
+                .collect();
+            (sources.join("\u{c}"), dests.join("\u{c}"))
+        };
+        format!("{} {source} {destination}", self.name)
+    }
+
+    /// The filters it takes from the origin (`>` when none).
+    pub fn filters(&self) -> Vec<String> {
+        if !self.subject_transforms.is_empty() {
+            return self
+                .subject_transforms
+                .iter()
+                .map(|t| {
+                    if t.source.is_empty() {
+                        ">".into()
+                    } else {
+                        t.source.clone()
+                    }
+                })
+                .collect();
+        }
+        if self.filter_subject.is_empty() {
+            vec![">".into()]
+        } else {
+            vec![self.filter_subject.clone()]
+        }
+    }
+}
+
+fn valid_asset_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| matches!(c, '.' | '*' | '>' | '\\' | '/') || c.is_whitespace())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Republish {
     #[serde(rename = "src", default, skip_serializing_if = "String::is_empty")]
@@ -130,9 +218,9 @@ pub struct StreamConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<serde_json::Value>,
+    pub mirror: Option<StreamSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sources: Option<Vec<serde_json::Value>>,
+    pub sources: Option<Vec<StreamSource>>,
     #[serde(default)]
     pub compression: Compression,
     #[serde(default, skip_serializing_if = "is_zero_u64")]
@@ -237,7 +325,8 @@ impl StreamConfig {
         if self.duplicate_window < 0 {
             return Err(invalid("duplicates window can not be negative"));
         }
-        if self.duplicate_window == 0 && self.mirror.is_none() {
+        let sourced = self.sources.as_ref().is_some_and(|s| !s.is_empty());
+        if self.duplicate_window == 0 && self.mirror.is_none() && !sourced {
             self.duplicate_window = if self.max_age > 0 && self.max_age < DEFAULT_DUPLICATE_WINDOW {
                 self.max_age
             } else {
@@ -285,12 +374,49 @@ impl StreamConfig {
                 ));
             }
         }
-        if self.mirror.is_some() || self.sources.as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(invalid(
-                "stream mirrors and sources are not supported by rnats-server yet",
-            ));
+        if let Some(mirror) = &self.mirror {
+            if self.first_seq > 0 {
+                return Err(ApiError::mirror_with_first_seq());
+            }
+            if !self.subjects.is_empty() {
+                return Err(ApiError::mirror_with_subjects());
+            }
+            if sourced {
+                return Err(ApiError::mirror_with_sources());
+            }
+            if mirror.opt_start_seq > 0 && mirror.opt_start_time.is_some() {
+                return Err(ApiError::mirror_with_start_seq_and_time());
+            }
+            if !mirror.filter_subject.is_empty() && !mirror.subject_transforms.is_empty() {
+                return Err(ApiError::mirror_multiple_filters());
+            }
+            if mirror.external.is_none() && !valid_asset_name(&mirror.name) {
+                return Err(ApiError::mirror_invalid_stream_name());
+            }
         }
-        if self.subjects.is_empty() {
+        let mut index_names = std::collections::BTreeSet::new();
+        for source in self.sources.iter().flatten() {
+            if !valid_asset_name(&source.name) {
+                return Err(ApiError::source_invalid_stream_name());
+            }
+            if !index_names.insert(source.index_name()) {
+                return Err(ApiError::source_duplicate());
+            }
+            if !source.filter_subject.is_empty() && !source.subject_transforms.is_empty() {
+                return Err(ApiError::source_multiple_filters());
+            }
+            if source.name == self.name {
+                return Err(invalid("detected cycle"));
+            }
+        }
+        for source in self.mirror.iter().chain(self.sources.iter().flatten()) {
+            if source.external.is_some() || source.consumer.is_some() {
+                return Err(invalid(
+                    "stream mirrors and sources from other accounts or domains, or through durable consumers, are not supported by rnats-server yet",
+                ));
+            }
+        }
+        if self.subjects.is_empty() && self.mirror.is_none() && !sourced {
             self.subjects.push(self.name.clone());
         }
         for (i, s) in self.subjects.iter().enumerate() {
@@ -390,6 +516,9 @@ impl StreamConfig {
         }
         if self.allow_msg_ttl && !new.allow_msg_ttl {
             return update("stream configuration update can not disable message TTL");
+        }
+        if self.mirror != new.mirror {
+            return Err(ApiError::mirror_not_updatable());
         }
         Ok(())
     }

@@ -73,6 +73,17 @@ fn store_failed(e: StoreError) -> ApiError {
     }
 }
 
+/// A source's index name (`StreamSource::index_name`) in its parts:
+/// stream, filter, destination.
+fn index_parts(index_name: &str) -> (&str, &str, &str) {
+    let mut parts = index_name.splitn(3, ' ');
+    (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or(">"),
+        parts.next().unwrap_or(">"),
+    )
+}
+
 /// Whether a stored message said `Nats-TTL: never`: `max_age` spares it.
 fn lives_forever(hdrs: &[u8]) -> bool {
     !hdrs.is_empty() && headers::get(hdrs, headers::TTL).and_then(parse_ttl) == Some(-1)
@@ -402,6 +413,7 @@ impl Stream {
             } else {
                 Bytes::copy_from_slice(payload)
             },
+            publisher: 0,
         }
     }
 
@@ -458,6 +470,91 @@ impl Stream {
             self.store.expire_before(now - self.config.max_age)?;
         }
         Ok(())
+    }
+
+    /// A message of the stream this one mirrors: stored under its origin's
+    /// sequence (a gap before it skipped) and time, with no publish rule
+    /// but the limits. One already held is ignored.
+    pub fn store_mirrored(&mut self, m: &StoredMsg, out: &mut Vec<Msg>) -> Result<(), ApiError> {
+        let state = self.store.state();
+        if m.seq <= state.last_seq {
+            return Ok(());
+        }
+        if m.seq > state.last_seq + 1 {
+            if state.msgs == 0 {
+                let skip = Purge {
+                    filter: None,
+                    seq: Some(m.seq),
+                    keep: None,
+                };
+                self.store.purge(&skip).map_err(store_failed)?;
+            } else {
+                // Deleted on the origin: held here as deleted too.
+                for _ in state.last_seq + 1..m.seq {
+                    let seq = self
+                        .store
+                        .append(b"_rnats.skipped", b"", b"", m.time, 0)
+                        .map_err(store_failed)?;
+                    self.store.remove(seq, false).map_err(store_failed)?;
+                }
+            }
+        }
+        self.store_checked(
+            &m.subject, &m.headers, &m.payload, m.time, 0, None, None, out,
+        )?;
+        Ok(())
+    }
+
+    /// A message of a stream this one sources, through the publish rules:
+    /// its expectations and any earlier `Nats-Stream-Source` dropped, and
+    /// a `Nats-Stream-Source` naming where it comes from (`origin` is the
+    /// source's index name: stream, filter, destination).
+    pub fn accept_sourced(
+        &mut self,
+        m: &StoredMsg,
+        subject: &[u8],
+        index_name: &str,
+        now: i64,
+        out: &mut Vec<Msg>,
+    ) -> Result<Ack, ApiError> {
+        let (stream, filter, destination) = index_parts(index_name);
+        let source = format!(
+            "{stream} {} {filter} {destination} {}",
+            m.seq,
+            String::from_utf8_lossy(&m.subject)
+        );
+        let hdrs = headers::Builder::new(None)
+            .add_all_but(&m.headers, |k| {
+                k != headers::STREAM_SOURCE && !k.starts_with("Nats-Expected-")
+            })
+            .add(headers::STREAM_SOURCE, &source)
+            .finish();
+        self.accept(subject, &hdrs, &m.payload, now, out)
+    }
+
+    /// Where this stream left off in the source with `index_name`: the
+    /// origin sequence of the last message it took from there (from the
+    /// `Nats-Stream-Source` headers, newest first), 0 when none.
+    pub fn sourced_up_to(&mut self, index_name: &str) -> u64 {
+        let state = self.store.state();
+        let mut seq = state.last_seq;
+        let (stream, filter, destination) = index_parts(index_name);
+        while seq >= state.first_seq && seq > 0 {
+            if let Ok(m) = self.store.get(seq)
+                && let Some(source) = headers::get(&m.headers, headers::STREAM_SOURCE)
+            {
+                let fields: Vec<&str> = source.split(' ').collect();
+                if fields.len() >= 4
+                    && fields[0] == stream
+                    && fields[2] == filter
+                    && fields[3] == destination
+                {
+                    return fields[1].parse().unwrap_or(0);
+                }
+            }
+            seq -= 1;
+        }
+        0
     }
 
     /// Hands what was stored since the last flush to the store's files;

@@ -23,6 +23,7 @@ pub mod trust;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -92,18 +93,33 @@ impl Secret {
                 // At most one bcrypt per core at a time: a storm of logins
                 // (wrong passwords above all, which are never cached) waits
                 // its turn instead of filling the blocking pool.
-                let Ok(_turn) = bcrypt_turns().acquire().await else {
+                let Some(_turn) = bcrypt_turn().await else {
                     return false;
                 };
                 let (hash, presented) = (hash.clone(), presented.to_string());
                 tokio::task::spawn_blocking(move || {
-                    bcrypt::verify(presented, &hash).unwrap_or(false)
+                    let running = BCRYPT_RUNNING.fetch_add(1, Ordering::Relaxed) + 1;
+                    BCRYPT_PEAK.fetch_max(running, Ordering::Relaxed);
+                    let ok = bcrypt::verify(presented, &hash).unwrap_or(false);
+                    BCRYPT_RUNNING.fetch_sub(1, Ordering::Relaxed);
+                    ok
                 })
                 .await
                 .unwrap_or(false)
             }
         }
     }
+}
+
+/// The bcrypt checks of client logins running now, and the most that
+/// ever ran at once (what the bound on them is tested by).
+static BCRYPT_RUNNING: AtomicUsize = AtomicUsize::new(0);
+static BCRYPT_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Waits for a turn to run one bcrypt check (client and route logins
+/// share them); None only if the turns were closed, which they never are.
+pub(crate) async fn bcrypt_turn() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    bcrypt_turns().acquire().await.ok()
 }
 
 /// The bcrypt checks that may run at once: one per core.
@@ -542,6 +558,31 @@ mod tests {
         );
         assert!(!Secret::new(&hash).is_plain());
         assert!(!Secret::new("x").verify(&hash).await);
+    }
+
+    /// Issue 13, item 9: bcrypt checks run at most one per core at a
+    /// time, however many logins ask at once (so a storm of them cannot
+    /// fill the blocking pool); each runs when its turn comes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bcrypt_checks_run_at_most_one_per_core_at_a_time() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Cost 8: long enough that checks started together overlap.
+        let hash = bcrypt::hash("password", 8).unwrap();
+        let checks: Vec<_> = (0..cores * 4)
+            .map(|i| {
+                let secret = Secret::new(&hash);
+                let presented = if i % 2 == 0 { "password" } else { "wrong" };
+                tokio::spawn(async move { secret.verify(presented).await })
+            })
+            .collect();
+        for (i, check) in checks.into_iter().enumerate() {
+            assert_eq!(check.await.unwrap(), i % 2 == 0);
+        }
+        let peak = BCRYPT_PEAK.load(Ordering::Relaxed);
+        assert!(
+            (1..=cores).contains(&peak),
+            "{peak} bcrypt checks ran at once on {cores} cores"
+        );
     }
 
     #[test]

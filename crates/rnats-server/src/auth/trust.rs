@@ -44,6 +44,10 @@ pub struct JwtAccount {
     claims: RwLock<Arc<AccountClaims>>,
     /// Connected users, by client id.
     live: Mutex<HashMap<u64, LiveUser>>,
+    /// The account's expiry timer, for the `exp` it was set for: one per
+    /// account, as nats-server keeps it, set again when an update changes
+    /// `exp` (see [`JwtAccount::schedule_expiry`]).
+    expiry: Mutex<Option<(i64, tokio::task::AbortHandle)>>,
 }
 
 struct LiveUser {
@@ -75,7 +79,59 @@ impl JwtAccount {
             account,
             claims: RwLock::new(Arc::new(claims)),
             live: Mutex::new(HashMap::new()),
+            expiry: Mutex::new(None),
         })
+    }
+
+    /// Sets the account's expiry timer for its current `exp`, unless it
+    /// is set for it already: an update with an earlier `exp` brings the
+    /// end of its users forward, a later one (or none) puts it off, as on
+    /// nats-server. When it fires, every user connected is closed with
+    /// `Account Authentication Expired`. Needs a runtime (it is called at
+    /// logins and updates, which run on one).
+    fn schedule_expiry(self: &Arc<Self>) {
+        let expires = self.claims().expires;
+        let mut timer = lock(&self.expiry);
+        if timer.as_ref().is_some_and(|(at, _)| *at == expires) {
+            return;
+        }
+        if let Some((_, old)) = timer.take() {
+            old.abort();
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if expires <= 0 {
+            return;
+        }
+        let at = UNIX_EPOCH + Duration::from_secs(expires.unsigned_abs());
+        let left = at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        let account = Arc::downgrade(self);
+        let task = runtime.spawn(async move {
+            tokio::time::sleep(left).await;
+            if let Some(account) = account.upgrade() {
+                account.expired();
+            }
+        });
+        *timer = Some((expires, task.abort_handle()));
+    }
+
+    /// The account's `exp` has passed: every user connected goes.
+    fn expired(&self) {
+        let users: Vec<Arc<Client>> = lock(&self.live)
+            .values()
+            .filter_map(|u| u.client.upgrade())
+            .collect();
+        for client in users {
+            // nats-server logs this at debug level too.
+            tracing::debug!("{} - {}", client.tag, ACCOUNT_AUTHENTICATION_EXPIRED);
+            client.err_and_close(
+                ACCOUNT_AUTHENTICATION_EXPIRED,
+                CloseReason::AuthenticationViolation,
+            );
+        }
     }
 
     pub fn claims(&self) -> Arc<AccountClaims> {
@@ -95,6 +151,14 @@ pub struct Registration {
     account: Arc<JwtAccount>,
     client_id: u64,
     login: u64,
+}
+
+impl Drop for JwtAccount {
+    fn drop(&mut self) {
+        if let Some((_, timer)) = lock(&self.expiry).take() {
+            timer.abort();
+        }
+    }
 }
 
 impl Drop for Registration {
@@ -152,6 +216,9 @@ pub struct Trust {
     /// [`Account`] objects.
     initial: Vec<AccountClaims>,
     accounts: RwLock<HashMap<String, Arc<JwtAccount>>>,
+    /// The account JWTs in force, as signed, by account key (`/accountz`
+    /// shows them).
+    tokens: RwLock<HashMap<String, Arc<str>>>,
     /// Told of each account whose claims arrive at run time (fetched or
     /// pushed): how JetStream learns of accounts it is enabled in.
     on_claims: std::sync::OnceLock<ClaimsHook>,
@@ -201,27 +268,32 @@ impl Trust {
             dir,
             initial: Vec::new(),
             accounts: RwLock::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
             on_claims: std::sync::OnceLock::new(),
         };
-        let mut by_key: HashMap<String, AccountClaims> = HashMap::new();
+        let mut by_key: HashMap<String, (AccountClaims, String)> = HashMap::new();
         for (key, jwt) in &opts.preload {
             let claims = trust
                 .verify_account(jwt, Some(key))
                 .map_err(|e| format!("resolver_preload {key}: {e}"))?;
-            by_key.insert(key.clone(), claims);
+            by_key.insert(key.clone(), (claims, jwt.trim().to_string()));
         }
         if let Some(dir) = &trust.dir {
-            for (key, claims) in read_dir_accounts(&trust, dir) {
+            for (key, claims, jwt) in read_dir_accounts(&trust, dir) {
                 // The newer of a preloaded and a stored JWT wins.
                 match by_key.get(&key) {
-                    Some(existing) if existing.issued_at >= claims.issued_at => {}
+                    Some((existing, _)) if existing.issued_at >= claims.issued_at => {}
                     _ => {
-                        by_key.insert(key, claims);
+                        by_key.insert(key, (claims, jwt));
                     }
                 }
             }
         }
-        let mut initial: Vec<_> = by_key.into_values().collect();
+        let mut initial = Vec::new();
+        for (key, (claims, jwt)) in by_key {
+            trust.remember(&key, &jwt);
+            initial.push(claims);
+        }
         initial.sort_by(|a, b| a.subject.cmp(&b.subject));
         trust.initial = initial;
         Ok(trust)
@@ -285,12 +357,17 @@ impl Trust {
     /// exports [`Accounts::new`] wires. Imports that no export allows are
     /// left out with a warning, as nats-server skips them.
     pub fn account_configs(&self) -> Vec<AccountConfig> {
-        let keys: HashMap<&str, &AccountClaims> = self
-            .initial
-            .iter()
-            .map(|c| (c.subject.as_str(), c))
-            .collect();
-        self.initial
+        // Before `attach`, the accounts read at start; after, those known now.
+        let known: Vec<AccountClaims> = if self.initial.is_empty() {
+            let mut known: Vec<_> = self.known_claims().iter().map(|c| (**c).clone()).collect();
+            known.sort_by(|a, b| a.subject.cmp(&b.subject));
+            known
+        } else {
+            self.initial.clone()
+        };
+        let keys: HashMap<&str, &AccountClaims> =
+            known.iter().map(|c| (c.subject.as_str(), c)).collect();
+        known
             .iter()
             .map(|c| {
                 let exports = c
@@ -370,7 +447,10 @@ impl Trust {
         }
         let jwt = std::fs::read_to_string(dir.join(format!("{key}.jwt"))).ok()?;
         match self.verify_account(&jwt, Some(key)) {
-            Ok(claims) => Some(self.install(claims)),
+            Ok(claims) => {
+                self.remember(key, &jwt);
+                Some(self.install(claims))
+            }
             Err(e) => {
                 warn!("Account {key} in the resolver directory is not valid: {e}");
                 None
@@ -393,6 +473,21 @@ impl Trust {
             hook(&claims);
         }
         account
+    }
+
+    /// Keeps the JWT in force for `key`, as signed.
+    fn remember(&self, key: &str, jwt: &str) {
+        write_lock(&self.tokens).insert(key.to_string(), Arc::from(jwt.trim()));
+    }
+
+    /// The account JWT in force for `key`, as signed.
+    pub fn jwt_of(&self, key: &str) -> Option<Arc<str>> {
+        read_lock(&self.tokens).get(key).cloned()
+    }
+
+    /// The account `key`, if it is known already (no resolver lookup).
+    pub fn known(&self, key: &str) -> Option<Arc<JwtAccount>> {
+        read_lock(&self.accounts).get(key).cloned()
     }
 
     /// The claims of every account known now.
@@ -423,6 +518,7 @@ impl Trust {
         if let Some(dir) = &self.dir {
             store(dir, &key, jwt.trim()).map_err(|e| format!("could not store the JWT: {e}"))?;
         }
+        self.remember(&key, jwt);
         match existing {
             Some(account) => {
                 account
@@ -433,6 +529,7 @@ impl Trust {
                     ));
                 *write_lock(&account.claims) = Arc::new(claims.clone());
                 self.enforce(&account);
+                account.schedule_expiry();
                 if let Some(hook) = self.on_claims.get() {
                     hook(&claims);
                 }
@@ -608,9 +705,9 @@ impl Trust {
         if user.expires > 0 {
             until(at(user.expires), USER_AUTHENTICATION_EXPIRED);
         }
-        if claims.expires > 0 {
-            until(at(claims.expires), ACCOUNT_AUTHENTICATION_EXPIRED);
-        }
+        // The account's own `exp` is its timer's, which an update may move
+        // (`JwtAccount::schedule_expiry`), not this connection's.
+        account.schedule_expiry();
         if !limits.times.is_empty() {
             let left = time_window_left(limits).map_err(|e| refuse(format!("User {who}: {e}")))?;
             until(SystemTime::now() + left, USER_AUTHENTICATION_EXPIRED);
@@ -847,7 +944,7 @@ fn time_window_left(limits: &UserPermissionLimits) -> Result<Duration, String> {
     Err("outside the allowed connection times".into())
 }
 
-fn read_dir_accounts(trust: &Trust, dir: &Path) -> Vec<(String, AccountClaims)> {
+fn read_dir_accounts(trust: &Trust, dir: &Path) -> Vec<(String, AccountClaims, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -863,9 +960,9 @@ fn read_dir_accounts(trust: &Trust, dir: &Path) -> Vec<(String, AccountClaims)> 
         };
         match std::fs::read_to_string(&path)
             .map_err(|e| e.to_string())
-            .and_then(|jwt| trust.verify_account(&jwt, Some(key)))
+            .and_then(|jwt| Ok((trust.verify_account(&jwt, Some(key))?, jwt)))
         {
-            Ok(claims) => out.push((key.to_string(), claims)),
+            Ok((claims, jwt)) => out.push((key.to_string(), claims, jwt.trim().to_string())),
             Err(e) => warn!("Skipping {}: {e}", path.display()),
         }
     }
@@ -920,7 +1017,8 @@ mod tests {
 
 /// What a connection logged in with a user JWT keeps: its place in the
 /// account (freed when this is dropped) and the timer that ends it when
-/// the JWT (or its account, or its `times` window) expires.
+/// the user JWT (or its `times` window) expires; the account's `exp` is
+/// the account's own timer.
 #[derive(Debug)]
 pub struct JwtSession {
     pub login: Arc<JwtLogin>,

@@ -36,6 +36,9 @@ pub struct Deliveries {
     /// The id of the connection whose messages these are (its seed), told
     /// to internal subscribers that ask who is asking (`$SYS.REQ.USER.INFO`).
     publisher: u64,
+    /// Whether this producer waits for consumers that fall behind (a
+    /// client does; a route does not, see [`Deliveries::without_waiting`]).
+    waits: bool,
 }
 
 /// One route a message is sent to.
@@ -53,7 +56,18 @@ impl Deliveries {
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             routes: Vec::new(),
             publisher: seed,
+            waits: true,
         }
+    }
+
+    /// A producer that never waits for its consumers: a route. Holding a
+    /// route's reader back for one slow local consumer would hold back
+    /// every message arriving on it, for everyone; as in nats-server, only
+    /// a client producer is stalled, and a consumer that cannot keep up
+    /// with a route meets `max_pending`.
+    pub fn without_waiting(mut self) -> Self {
+        self.waits = false;
+        self
     }
 
     /// Remembers to wake `client`'s writer after the current read.
@@ -434,7 +448,7 @@ impl Deliveries {
     #[cold]
     #[inline(never)]
     fn backlogged(&mut self, client: &Arc<Client>) {
-        if !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
+        if self.waits && !self.behind.iter().any(|c| Arc::ptr_eq(c, client)) {
             self.behind.push(client.clone());
         }
     }

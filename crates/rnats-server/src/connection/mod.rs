@@ -120,7 +120,7 @@ pub struct Client {
     /// `127.0.0.1:5555 - cid:7`: the prefix of every log line about it.
     pub tag: String,
     /// Past this backlog the client is a slow consumer (a reload may
-    /// change it).
+    /// change it); not a route.
     max_pending: AtomicUsize,
     soft_pending: AtomicUsize,
     outbound: Mutex<Outbound>,
@@ -338,7 +338,12 @@ impl Client {
         }
         write(&mut out.batch);
         let max_pending = self.max_pending.load(Ordering::Relaxed);
-        if out.batch.len() > max_pending {
+        // As nats-server, only a client is a slow consumer by its pending
+        // bytes. A route is not closed for them (the interest table a new
+        // route is sent may alone be larger); a peer that stops reading is
+        // closed by its writer when `write_deadline` passes with nothing
+        // written.
+        if out.batch.len() > max_pending && !self.is_route {
             let pending = out.batch.len();
             out.batch.clear();
             drop(out);

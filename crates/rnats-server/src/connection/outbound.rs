@@ -84,21 +84,31 @@ impl Batch {
 
     /// Writes the whole batch, as few syscalls as the socket allows.
     pub async fn write_to<W: AsyncWrite + Unpin>(&self, w: &mut W) -> io::Result<()> {
+        self.write_from(w, &mut 0).await
+    }
+
+    /// Writes the batch from byte `written` on, counting in `written` what
+    /// has gone out, so that a write cut off by a deadline can go on where
+    /// it stopped.
+    pub async fn write_from<W: AsyncWrite + Unpin>(
+        &self,
+        w: &mut W,
+        written: &mut usize,
+    ) -> io::Result<()> {
         let total = self.len();
-        let mut written = 0;
-        while written < total {
+        while *written < total {
             // The slice array lives only inside one poll, never in the
             // future's state: every connection's task stays small.
             let n = std::future::poll_fn(|cx| {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-                let count = self.slices_from(written, &mut slices);
+                let count = self.slices_from(*written, &mut slices);
                 std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
             })
             .await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            written += n;
+            *written += n;
         }
         Ok(())
     }

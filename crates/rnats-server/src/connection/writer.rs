@@ -50,20 +50,52 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         };
         if !spare.is_empty() {
             let bytes = spare.len();
-            match timeout(settings.write_deadline, spare.write_to(&mut writer)).await {
+            let mut written = 0;
+            let mut slow = false;
+            let outcome = loop {
+                let before = written;
+                let write = spare.write_from(&mut writer, &mut written);
+                match timeout(settings.write_deadline, write).await {
+                    Ok(result) => break Ok(result),
+                    // A route that is still taking bytes is written on, as
+                    // nats-server's write-timeout policy for routes
+                    // ("retry") does: its deadline closes it only when
+                    // nothing went out in that time. A large interest
+                    // table over a slow link gets through this way.
+                    Err(_) if client.is_route && written > before => {
+                        if !slow {
+                            slow = true;
+                            tracing::info!(
+                                "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} bytes pending",
+                                client.tag,
+                                settings.write_deadline,
+                                bytes - written
+                            );
+                            server.stats.slow_consumers.inc(true);
+                        }
+                    }
+                    Err(_) => break Err(()),
+                }
+            };
+            match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::debug!("{} - Error flushing: {}", client.tag, e);
                     client.close(CloseReason::WriteError, false);
                     break;
                 }
-                Err(_) => {
+                Err(()) => {
                     tracing::info!(
                         "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} bytes pending",
                         client.tag,
                         settings.write_deadline,
-                        bytes
+                        bytes - written
                     );
+                    // A route is counted here, once per episode (as
+                    // nats-server counts it); a client by its session.
+                    if client.is_route && !slow {
+                        server.stats.slow_consumers.inc(true);
+                    }
                     client.close(CloseReason::SlowConsumerWriteDeadline, false);
                     break;
                 }

@@ -151,7 +151,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl ClientInfo {
-    fn of(shared: &ServerShared, client: &Client, stopped: Option<SystemTime>) -> Self {
+    pub(crate) fn of(shared: &ServerShared, client: &Client, stopped: Option<SystemTime>) -> Self {
         let details = client.details();
         let details = details.as_deref();
         let text = |f: fn(&crate::connection::Details) -> Option<&String>| {

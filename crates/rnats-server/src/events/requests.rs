@@ -547,28 +547,20 @@ pub(super) fn serve(shared: &Arc<ServerShared>, sys: &Arc<Account>) -> Result<()
     // `$SYS.REQ.USER.<account>.INFO`, see `accounts::add_system_imports`),
     // and answered by the server the asking connection is on only: the
     // cluster does not hear of this subscription.
-    {
-        let weak = weak.clone();
-        shared
-            .system_local
-            .serve(sys, "$SYS.REQ.USER.*.INFO", None, move |msg| {
-                let shared = weak.upgrade()?;
-                user_info(&shared, msg)
-            })?;
-    }
+    // Without the import (a system account unknown at start), its own
+    // users ask it directly.
     let imported = sys.routes().is_some_and(|r| {
         r.services
             .iter()
             .any(|s| &*s.local == b"$SYS.REQ.USER.INFO")
     });
-    if !imported {
+    let direct = (!imported).then_some("$SYS.REQ.USER.INFO");
+    for subject in std::iter::once("$SYS.REQ.USER.*.INFO").chain(direct) {
         let weak = weak.clone();
-        shared
-            .system_local
-            .serve(sys, "$SYS.REQ.USER.INFO", None, move |msg| {
-                let shared = weak.upgrade()?;
-                user_info(&shared, msg)
-            })?;
+        shared.system_local.serve(sys, subject, None, move |msg| {
+            let shared = weak.upgrade()?;
+            user_info(&shared, msg)
+        })?;
     }
     for endpoint in ACCOUNT_ENDPOINTS {
         let weak = weak.clone();

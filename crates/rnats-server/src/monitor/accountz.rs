@@ -1,8 +1,8 @@
 //! `/accountz` (the accounts, or one in detail with `acc=`) and
 //! `/accstatz` (each account's connections and traffic on this server).
 
-use std::collections::HashMap;
-use std::time::SystemTime;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -215,7 +215,19 @@ pub struct AccountInfo {
     pub imports: Vec<Import>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt: Option<String>,
+    /// Who signed its JWT: the operator or one of its signing keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer_key: Option<String>,
     pub name_tag: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Its JWT's claims, decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded_jwt: Option<serde_json::Value>,
+    /// Users its JWT revokes: who, and the time before which their JWTs
+    /// are refused.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub revoked_user: BTreeMap<String, String>,
     pub sublist_stats: SublistStats,
 }
 
@@ -264,11 +276,29 @@ pub fn accountz(shared: &ServerShared, acc: &str, _unused: bool) -> Accountz {
     let configs = shared.account_configs();
     let config = configs.iter().find(|c| c.name == acc);
     let conns = connections_by_account(shared);
+    // An account of the operator's: what its JWT says.
+    let trust = shared.auth().trust().cloned();
+    let claims = trust
+        .as_ref()
+        .and_then(|t| t.known(acc))
+        .map(|a| a.claims());
+    let revoked_user = claims.as_ref().map_or_else(BTreeMap::new, |c| {
+        c.nats
+            .revocations
+            .iter()
+            .map(|(user, at)| {
+                let at = SystemTime::UNIX_EPOCH + Duration::from_secs((*at).max(0) as u64);
+                (user.clone(), format::time(at))
+            })
+            .collect()
+    });
     accountz.account_detail = Some(AccountInfo {
         account_name: account.name.clone(),
         update_time: format::time(shared.config_loaded()),
         is_system: accountz.system_account.as_deref() == Some(acc),
-        expired: false,
+        expired: claims
+            .as_ref()
+            .is_some_and(|c| c.is_expired_at(crate::auth::trust::now_unix())),
         complete: true,
         jetstream_enabled: shared.jetstream.get().is_some_and(|js| js.is_enabled(acc)),
         leafnode_connections: 0,
@@ -276,11 +306,36 @@ pub fn accountz(shared: &ServerShared, acc: &str, _unused: bool) -> Accountz {
         subscriptions: account.sublist.count(),
         exports: config.map_or_else(Vec::new, exports),
         imports: config.map_or_else(Vec::new, imports),
-        jwt: None,
-        name_tag: account.name.clone(),
+        jwt: trust
+            .as_ref()
+            .and_then(|t| t.jwt_of(acc))
+            .map(|j| j.to_string()),
+        issuer_key: claims.as_ref().map(|c| c.issuer.clone()),
+        name_tag: claims
+            .as_ref()
+            .map(|c| c.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| account.name.clone()),
+        tags: claims
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.nats.generic.tags.clone()),
+        decoded_jwt: claims.as_ref().and_then(|c| decoded(c)),
+        revoked_user,
         sublist_stats: SublistStats::of(account.sublist.stats()),
     });
     accountz
+}
+
+/// An account's claims as nats-server shows them: as its Go JWT library
+/// encodes them, which always writes the (here empty) external
+/// authorization block.
+fn decoded(claims: &rnats_jwt::AccountClaims) -> Option<serde_json::Value> {
+    let mut value = serde_json::to_value(claims).ok()?;
+    if let Some(nats) = value.get_mut("nats").and_then(|n| n.as_object_mut()) {
+        nats.entry("authorization")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    }
+    Some(value)
 }
 
 fn exports(config: &AccountConfig) -> Vec<Export> {

@@ -228,7 +228,7 @@ impl RouteSession {
             last_account: None,
             cache: MatchCache::new(),
             cache_account: None,
-            out: Deliveries::new(client.id),
+            out: Deliveries::new(client.id).without_waiting(),
             received: crate::stats::Counts::default(),
             ops: Vec::new(),
             auth_deadline: Instant::now()
@@ -512,11 +512,15 @@ impl RouteSession {
         };
         let login_ok = if opts.password.as_deref().is_some_and(crate::auth::is_bcrypt) {
             // On the blocking pool, like client logins: not on a thread
-            // that moves messages.
+            // that moves messages, and within the same bound on bcrypt
+            // checks at once.
             let login = login.clone();
-            tokio::task::spawn_blocking(move || login.passes(&opts))
-                .await
-                .unwrap_or(false)
+            match crate::auth::bcrypt_turn().await {
+                Some(_turn) => tokio::task::spawn_blocking(move || login.passes(&opts))
+                    .await
+                    .unwrap_or(false),
+                None => false,
+            }
         } else {
             login.passes(&opts)
         };
@@ -758,12 +762,10 @@ impl RouteSession {
             .stats
             .sent_to_closed_routes
             .add(self.client.sent());
-        match self.client.close_reason() {
-            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline => {
-                self.shared.stats.slow_consumers.inc(true);
-            }
-            CloseReason::StaleConnection => self.shared.stats.stale_connections.inc(true),
-            _ => {}
+        // A route's slow consumer episodes are counted by its writer (a
+        // route is written on past a deadline while it takes bytes).
+        if self.client.close_reason() == CloseReason::StaleConnection {
+            self.shared.stats.stale_connections.inc(true);
         }
         let mut by_account: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
         for (_, sub) in self.subs.drain() {

@@ -197,6 +197,11 @@ impl ServerShared {
         lock(&self.clients).values().cloned().collect()
     }
 
+    /// The client connection with this id, if it is open.
+    pub fn client(&self, id: u64) -> Option<Arc<Client>> {
+        lock(&self.clients).get(&id).cloned()
+    }
+
     /// Where monitoring listens: (HTTP, HTTPS).
     pub fn monitor_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
         self.monitor_addrs.get().copied().unwrap_or_default()
@@ -214,7 +219,13 @@ impl ServerShared {
     /// in operator mode those of the account JWTs.
     pub fn account_configs(&self) -> Vec<crate::options::AccountConfig> {
         match self.auth().trust() {
-            Some(trust) => trust.account_configs(),
+            Some(trust) => {
+                let mut configs = trust.account_configs();
+                if let Some(sys) = &trust.system_account {
+                    crate::accounts::add_system_imports(&mut configs, sys);
+                }
+                configs
+            }
             None => account_configs(&self.opts()),
         }
     }
