@@ -14,7 +14,18 @@ pub enum Cipher {
     Aes,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Cipher {
+    /// The other one (what a store written before a change of `cipher`
+    /// is tried with).
+    pub fn other(self) -> Cipher {
+        match self {
+            Cipher::ChaCha => Cipher::Aes,
+            Cipher::Aes => Cipher::ChaCha,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
 pub struct JetStreamConfig {
     /// The directory under which `jetstream/` is kept (`store_dir`, `-sd`).
     pub store_dir: PathBuf,
@@ -33,6 +44,9 @@ pub struct JetStreamConfig {
     pub strict: bool,
     pub unique_tag: Option<String>,
     pub compress_ok: bool,
+    /// Encryption at rest: the cipher (`chachapoly` when only a key is
+    /// given, as nats-server) and the key. The key is never shown (`Debug`
+    /// prints `[REDACTED]`).
     pub cipher: Option<Cipher>,
     pub key: Option<String>,
     /// `limits {}`: server-wide caps on what accounts may configure.
@@ -40,6 +54,38 @@ pub struct JetStreamConfig {
     pub max_ha_assets: i64,
     pub max_request_batch: i64,
     pub duplicate_window: Option<Duration>,
+}
+
+impl JetStreamConfig {
+    /// The cipher in force: None without a key.
+    pub fn encryption_cipher(&self) -> Option<Cipher> {
+        self.key
+            .as_deref()
+            .is_some_and(|k| !k.is_empty())
+            .then(|| self.cipher.unwrap_or(Cipher::ChaCha))
+    }
+}
+
+impl std::fmt::Debug for JetStreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamConfig")
+            .field("store_dir", &self.store_dir)
+            .field("max_memory", &self.max_memory)
+            .field("max_store", &self.max_store)
+            .field("sync_interval", &self.sync_interval)
+            .field("sync_always", &self.sync_always)
+            .field("domain", &self.domain)
+            .field("strict", &self.strict)
+            .field("unique_tag", &self.unique_tag)
+            .field("compress_ok", &self.compress_ok)
+            .field("cipher", &self.cipher)
+            .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
+            .field("max_ack_pending", &self.max_ack_pending)
+            .field("max_ha_assets", &self.max_ha_assets)
+            .field("max_request_batch", &self.max_request_batch)
+            .field("duplicate_window", &self.duplicate_window)
+            .finish()
+    }
 }
 
 impl Default for JetStreamConfig {

@@ -26,9 +26,10 @@ use crate::config::{AccountLimits, JetStreamConfig};
 use crate::host::{Host, Msg, Subscription};
 use crate::sourcing::SourceState;
 use crate::store::Store;
-use crate::store::file::{self, FileStore, FileStoreConfig};
+use crate::store::StoreError;
+use crate::store::file::{self, Encryption, FileStore, FileStoreConfig};
 use crate::store::memory::MemoryStore;
-use crate::stream::config::{Retention, Storage};
+use crate::stream::config::{Compression, Retention, Storage};
 use crate::stream::{Stream, StreamConfig};
 use crate::time::{go_time, now_nanos, parse_time};
 
@@ -134,6 +135,8 @@ impl StreamHandle {
 /// What `meta.inf` holds: the stream's creation time and configuration.
 #[derive(Serialize, Deserialize)]
 struct Meta {
+    /// nats-server writes `Created`.
+    #[serde(alias = "Created", default)]
     created: String,
     #[serde(flatten)]
     config: StreamConfig,
@@ -148,20 +151,34 @@ impl<H: Host> Engine<H> {
             .join("streams")
     }
 
-    /// Opens the store for a stream (creating it when new).
+    /// Encryption at rest for the streams of `account`, when configured.
+    pub fn encryption(&self, account: &str) -> Option<Encryption> {
+        let cipher = self.config.encryption_cipher()?;
+        let key = self.config.key.as_deref()?;
+        Some(Encryption::new(cipher, key, account))
+    }
+
+    /// Opens the store for a stream of `account` (creating it when new).
     pub fn open_store(
         &self,
+        account: &str,
         config: &StreamConfig,
         dir: Option<&PathBuf>,
     ) -> Result<Box<dyn Store>, ApiError> {
         match (config.storage, dir) {
             (Storage::File, Some(dir)) => {
-                let block_size =
-                    file::block_size_for(config.retention == Retention::Limits, config.max_bytes);
+                let encryption = self.encryption(account);
+                let block_size = file::block_size_for(
+                    config.retention == Retention::Limits,
+                    config.max_bytes,
+                    encryption.is_some(),
+                );
                 let store_config = FileStoreConfig {
                     name: config.name.clone(),
                     block_size,
                     sync_always: self.config.sync_always,
+                    encryption,
+                    compress: config.compression == Compression::S2,
                 };
                 let store = FileStore::open(dir, store_config)
                     .map_err(|e| ApiError::stream_create(e.to_string()))?;
@@ -173,6 +190,7 @@ impl<H: Host> Engine<H> {
 
     pub fn write_meta(
         &self,
+        account: &str,
         dir: &std::path::Path,
         config: &StreamConfig,
         created: i64,
@@ -182,7 +200,8 @@ impl<H: Host> Engine<H> {
             config: config.clone(),
         };
         let json = serde_json::to_vec(&meta).map_err(|e| ApiError::stream_create(e.to_string()))?;
-        file::write_meta(dir, &json).map_err(|e| ApiError::stream_create(e.to_string()))
+        file::write_meta(dir, &json, self.encryption(account).as_ref())
+            .map_err(|e| ApiError::stream_create(e.to_string()))
     }
 
     /// Starts a stream: its subscriptions and housekeeping.
@@ -343,8 +362,18 @@ impl<H: Host> Engine<H> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let meta = match file::read_meta(&path) {
+            let encryption = self.encryption(&acc.name);
+            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            let (meta, sealed) = match file::read_meta(&path, encryption.as_ref()) {
                 Ok(m) => m,
+                Err(StoreError::Encryption(e)) => {
+                    // nats-server's words, and the stream's name; never the key.
+                    warn!(
+                        "  Error decrypting our stream metafile: {e} (stream '{} > {dir_name}' not started)",
+                        acc.name
+                    );
+                    continue;
+                }
                 Err(e) => {
                     warn!("JetStream: no stream metadata in {}: {e}", path.display());
                     continue;
@@ -362,13 +391,22 @@ impl<H: Host> Engine<H> {
             };
             let created = parse_time(&meta.created).unwrap_or(0);
             let name = meta.config.name.clone();
-            let store = match self.open_store(&meta.config, Some(&path)) {
+            let store = match self.open_store(&acc.name, &meta.config, Some(&path)) {
                 Ok(s) => s,
                 Err(e) => {
                     error!("JetStream: cannot open stream '{} > {name}': {e}", acc.name);
                     continue;
                 }
             };
+            if encryption.is_some()
+                && !sealed
+                && let Err(e) = self.write_meta(&acc.name, &path, &meta.config, created)
+            {
+                warn!(
+                    "JetStream: could not encrypt the metafile of stream '{} > {name}': {}",
+                    acc.name, e.description
+                );
+            }
             let stream = Stream::new(meta.config, store, created);
             let state = stream.state();
             match self.launch(acc, stream, Some(path)) {

@@ -120,6 +120,15 @@ impl<H: Host> JetStream<H> {
         info!("  Max Memory:      {}", human(max_memory));
         info!("  Max Storage:     {}", human(max_store));
         info!("  Store Directory: {:?}", dir.display().to_string());
+        if let Some(cipher) = config.encryption_cipher() {
+            info!(
+                "  Encryption:      {}",
+                match cipher {
+                    config::Cipher::ChaCha => "ChaCha20-Poly1305",
+                    config::Cipher::Aes => "AES-GCM",
+                }
+            );
+        }
         if let Some(domain) = &config.domain {
             info!("  Domain:          {domain}");
         }

@@ -583,12 +583,12 @@ fn create<H: Host>(
     }
     let created = now_nanos();
     let dir = (config.storage == Storage::File).then(|| engine.streams_dir(&acc.name).join(name));
-    let store = match engine.open_store(&config, dir.as_ref()) {
+    let store = match engine.open_store(&acc.name, &config, dir.as_ref()) {
         Ok(s) => s,
         Err(e) => return failed(e),
     };
     if let Some(dir) = &dir
-        && let Err(e) = engine.write_meta(dir, &config, created)
+        && let Err(e) = engine.write_meta(&acc.name, dir, &config, created)
     {
         return failed(e);
     }
@@ -655,7 +655,7 @@ fn update<H: Host>(
         stream.created
     };
     if let Some(dir) = &handle.dir
-        && let Err(e) = engine.write_meta(dir, &config, created)
+        && let Err(e) = engine.write_meta(&acc.name, dir, &config, created)
     {
         return failed(ApiError::stream_update(e.description));
     }

@@ -88,6 +88,10 @@ pub enum StoreError {
     /// Data on disk that fails its checksum or cannot be decoded.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// Encryption at rest cannot open the store (nats-server's texts:
+    /// a wrong key, a missing key).
+    #[error("{0}")]
+    Encryption(&'static str),
     #[error("store I/O: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -416,10 +416,6 @@ impl StreamConfig {
                 ));
             }
         }
-        if self.compression == Compression::S2 {
-            // Accepted and reported as configured; blocks are stored
-            // uncompressed (see ARCHITECTURE.md).
-        }
         if self.subjects.is_empty() && self.mirror.is_none() && !sourced {
             self.subjects.push(self.name.clone());
         }

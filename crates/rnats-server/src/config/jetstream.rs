@@ -137,9 +137,6 @@ impl Reader {
                         _ => self.unknown(e),
                     }
                 }
-                if config.cipher.is_some() || config.key.is_some() {
-                    self.not_yet(entry, "JetStream encryption at rest");
-                }
                 enabled.then_some(config)
             }
             _ => {

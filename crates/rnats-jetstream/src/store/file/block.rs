@@ -20,8 +20,8 @@
 //!   for block `n`: the same algorithm and key as nats-server, so a block
 //!   written by one verifies in the other.
 //!
-//! Encryption at rest (`cipher`) and S2 compression would wrap a block's
-//! bytes between this codec and the file; neither is implemented yet.
+//! Encryption at rest (`crypt.rs`) and S2 compression (`compress.rs`)
+//! wrap a block's bytes between this codec and the file.
 
 use highway::{HighwayHash, HighwayHasher, Key};
 use sha2::{Digest, Sha256};

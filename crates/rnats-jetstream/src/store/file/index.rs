@@ -4,12 +4,14 @@
 //! Written on close and on `sync_to_disk` (temporary file, fsync, rename),
 //! it holds the last sequence and time, each block's metadata (number,
 //! length on disk, sequence range, first live, deleted sequences, live
-//! count and bytes, lowest earlier tombstone), the per-subject index and
+//! count and bytes, lowest earlier tombstone, the file's length when
+//! compressed, else 0), the per-subject index and
 //! the message TTLs, followed by a HighwayHash-64 checksum keyed with
 //! SHA-256 of the stream name. Its layout is rnats's own (nats-server's
 //! `index.db` is a different encoding, which rnats does not read: opening a
 //! nats-server directory rebuilds the state from its blocks). Integers are
-//! little-endian.
+//! little-endian. In an encrypted store the whole file is sealed with the
+//! stream's key (`crypt.rs`).
 //!
 //! It is trusted only when intact and when every block file has exactly
 //! the length it records: any append, tombstone, new or deleted block
@@ -22,7 +24,9 @@ use highway::Key;
 
 use super::{Block, FileStore, PerSubject, block};
 
-const MAGIC: &[u8; 8] = b"RNJSIX01";
+const MAGIC: &[u8; 8] = b"RNJSIX02";
+/// The first version, without the compressed length of each block.
+const MAGIC_V1: &[u8; 8] = b"RNJSIX01";
 
 /// What `index.db` restores.
 pub(crate) struct Decoded {
@@ -43,7 +47,7 @@ impl Decoded {
                 .blocks
                 .iter()
                 .zip(files)
-                .all(|(b, (index, len))| b.index == *index && b.len == *len)
+                .all(|(b, (index, len))| b.index == *index && b.disk_len() == *len)
     }
 }
 
@@ -60,7 +64,9 @@ impl Decoded {
                 .zip(files)
                 .enumerate()
                 .all(|(i, (b, (index, len)))| {
-                    b.index == *index && (b.len == *len || (i + 1 == n && b.len < *len))
+                    b.index == *index
+                        && (b.disk_len() == *len
+                            || (i + 1 == n && b.disk.is_none() && b.len < *len))
                 })
     }
 }
@@ -86,6 +92,7 @@ pub(crate) fn encode(store: &FileStore, key: Key) -> Vec<u8> {
             b.msgs,
             b.bytes,
             b.tomb_lo,
+            b.disk.unwrap_or(0),
             b.dmap.len() as u64,
         ] {
             put64(&mut buf, v);
@@ -145,16 +152,17 @@ impl<'a> Reader<'a> {
 
 /// Whether `buf` starts as rnats's index.db does.
 pub(crate) fn is_ours(buf: &[u8]) -> bool {
-    buf.starts_with(MAGIC)
+    buf.starts_with(MAGIC) || buf.starts_with(MAGIC_V1)
 }
 
 /// None when the file is not an intact index of this stream.
 pub(crate) fn decode(buf: &[u8], key: Key, name: &str) -> Option<Decoded> {
     let body_len = buf.len().checked_sub(block::HASH_LEN)?;
     let (body, sum) = buf.split_at(body_len);
-    if block::checksum(key, &[body]) != sum || !body.starts_with(MAGIC) {
+    if block::checksum(key, &[body]) != sum || !is_ours(body) {
         return None;
     }
+    let v1 = body.starts_with(MAGIC_V1);
     let mut r = Reader {
         buf: &body[MAGIC.len()..],
     };
@@ -164,7 +172,7 @@ pub(crate) fn decode(buf: &[u8], key: Key, name: &str) -> Option<Decoded> {
     }
     let last_time = r.u64()? as i64;
     let first_time = r.u64()? as i64;
-    let n = r.count(68)?;
+    let n = r.count(if v1 { 68 } else { 76 })?;
     let mut blocks = Vec::with_capacity(n);
     for _ in 0..n {
         let index = r.u32()?;
@@ -176,6 +184,9 @@ pub(crate) fn decode(buf: &[u8], key: Key, name: &str) -> Option<Decoded> {
         b.msgs = r.u64()?;
         b.bytes = r.u64()?;
         b.tomb_lo = r.u64()?;
+        if !v1 {
+            b.disk = Some(r.u64()?).filter(|d| *d > 0);
+        }
         let ndel = r.count(8)?;
         let mut dmap = BTreeSet::new();
         for _ in 0..ndel {

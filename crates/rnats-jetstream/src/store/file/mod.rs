@@ -35,13 +35,21 @@
 //! back to its last valid record and skipping a corrupt record in the
 //! middle (each loss logged with `tracing::warn!`).
 //!
-//! **Owns**: `msgs/` under the stream directory. **May not touch**:
-//! `meta.inf`/`meta.sum` except through [`write_meta`]/[`read_meta`].
-//! Encryption at rest (`cipher`, `meta.key`, per-block keys) and S2
-//! compression are not implemented; they would sit between [`block`]'s
-//! codec and the files.
+//! **Encryption and compression** sit between [`block`]'s codec and the
+//! files: everything in memory (write buffer, cached blocks, offsets) is
+//! plain; a block file is XORed with its key stream at the same offsets
+//! (`crypt.rs`: nats-server's keys, key files and ciphers), and a sealed
+//! block may be compressed whole (`compress.rs`, when a new block takes
+//! over), its file then replaced atomically. `index.db` is sealed with
+//! the stream's key.
+//!
+//! **Owns**: `msgs/` under the stream directory, and `meta.key` beside
+//! it. **May not touch**: `meta.inf`/`meta.sum` except through
+//! [`write_meta`]/[`read_meta`].
 
 pub mod block;
+mod compress;
+pub mod crypt;
 mod index;
 mod meta;
 mod recover;
@@ -57,6 +65,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use highway::Key;
 
+pub use crypt::{Cipher, Encryption};
 pub use meta::{read_meta, write_meta};
 
 use super::{
@@ -76,7 +85,21 @@ pub const MIN_BLOCK_SIZE: u64 = 32_000;
 /// is set (a quarter of it, rounded up to 100 bytes; the minimum below
 /// that, the 8 MiB maximum above it, else 4 MiB), else 8 MiB for limits
 /// retention and 4 MiB for work-queue and interest retention.
-pub fn block_size_for(limits_retention: bool, max_bytes: i64) -> u64 {
+///
+/// Encrypted streams' blocks are at most 2 MiB, as nats-server makes them.
+pub fn block_size_for(limits_retention: bool, max_bytes: i64, encrypted: bool) -> u64 {
+    let size = plain_block_size(limits_retention, max_bytes);
+    if encrypted {
+        size.min(MAX_ENCRYPTED_BLOCK_SIZE)
+    } else {
+        size
+    }
+}
+
+/// nats-server's cap on the blocks of encrypted streams (2 MiB).
+pub const MAX_ENCRYPTED_BLOCK_SIZE: u64 = 2 * 1024 * 1024;
+
+fn plain_block_size(limits_retention: bool, max_bytes: i64) -> u64 {
     if max_bytes > 0 {
         let quarter = (max_bytes as u64 / 4 + 1).div_ceil(100) * 100;
         if quarter <= MIN_BLOCK_SIZE {
@@ -99,6 +122,10 @@ pub const MAX_SEQ: u64 = (1 << 62) - 1;
 pub const CACHE_BLOCKS: usize = 2;
 const MSGS_DIR: &str = "msgs";
 const INDEX_FILE: &str = "index.db";
+/// Sealed blocks of one store compressed at the same time, at most.
+const MAX_COMPRESSING: usize = 2;
+/// A block re-encrypted for a new cipher, before it takes the block's place.
+const CONVERTED_SUFFIX: &str = ".blk.cnv";
 /// A write buffer whose capacity grew past this is shrunk after a flush.
 const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
 
@@ -111,6 +138,10 @@ pub struct FileStoreConfig {
     pub block_size: u64,
     /// `fdatasync` on every flush (`sync_always`).
     pub sync_always: bool,
+    /// Encryption at rest, when configured.
+    pub encryption: Option<Encryption>,
+    /// Compress blocks with S2 when they are sealed (`compression: s2`).
+    pub compress: bool,
 }
 
 impl FileStoreConfig {
@@ -119,6 +150,8 @@ impl FileStoreConfig {
             name: name.into(),
             block_size: DEFAULT_BLOCK_SIZE,
             sync_always: false,
+            encryption: None,
+            compress: false,
         }
     }
 }
@@ -139,8 +172,15 @@ pub(crate) struct Block {
     pub dmap: BTreeSet<u64>,
     pub msgs: u64,
     pub bytes: u64,
-    /// Bytes on disk (everything flushed).
+    /// Plain bytes of the block's records on disk (everything flushed).
     pub len: u64,
+    /// The file's length when it is compressed (then never written to).
+    pub disk: Option<u64>,
+    /// The key of its key stream, when the store is encrypted.
+    pub crypt: Option<crypt::BlockKey>,
+    /// Bumped by every write inside the flushed bytes (an erase): a
+    /// compressed copy made before it is stale.
+    pub generation: u32,
     /// Records appended since the last flush.
     pub wbuf: Vec<u8>,
     /// The lowest sequence this block holds a tombstone for that lies in
@@ -161,9 +201,16 @@ impl Block {
             msgs: 0,
             bytes: 0,
             len: 0,
+            disk: None,
+            crypt: None,
+            generation: 0,
             wbuf: Vec::new(),
             tomb_lo: 0,
         }
+    }
+    /// The length of its file.
+    fn disk_len(&self) -> u64 {
+        self.disk.unwrap_or(self.len)
     }
     fn has_recs(&self) -> bool {
         self.rec_first <= self.rec_last
@@ -312,9 +359,10 @@ fn load_block(cache: &mut Vec<Cached>, mdir: &Path, b: &Block) -> Result<usize, 
         return Ok(0);
     }
     let mut data = Vec::with_capacity(b.size() as usize);
-    if b.len > 0 {
-        let file = File::open(block_path(mdir, b.index))?;
-        file.take(b.len).read_to_end(&mut data)?;
+    if b.disk.is_some() {
+        data = read_block(mdir, b.index, b.crypt.as_ref(), None)?.0;
+    } else if b.len > 0 {
+        data = read_block(mdir, b.index, b.crypt.as_ref(), Some(b.len))?.0;
         if (data.len() as u64) < b.len {
             tracing::warn!(
                 block = b.index,
@@ -337,6 +385,132 @@ fn load_block(cache: &mut Vec<Cached>, mdir: &Path, b: &Block) -> Result<usize, 
     );
     cache.truncate(CACHE_BLOCKS);
     Ok(0)
+}
+
+/// Block `index`'s plain content: decrypted with `key`, and decompressed
+/// when compressed (then also the file's length). `len` reads at most
+/// that many bytes of a file known not to be compressed.
+pub(crate) fn read_block(
+    mdir: &Path,
+    index: u32,
+    key: Option<&crypt::BlockKey>,
+    len: Option<u64>,
+) -> io::Result<(Vec<u8>, Option<u64>)> {
+    let mut data = Vec::new();
+    let file = File::open(block_path(mdir, index))?;
+    match len {
+        Some(len) => file.take(len).read_to_end(&mut data)?,
+        None => (&file).read_to_end(&mut data)?,
+    };
+    if let Some(key) = key {
+        key.apply(0, &mut data);
+    }
+    if len.is_none() && compress::is_compressed(&data) {
+        let disk = data.len() as u64;
+        let plain = compress::decompress(&data).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("block {index}: {e}"))
+        })?;
+        return Ok((plain, Some(disk)));
+    }
+    Ok((data, None))
+}
+
+/// A sealed block being compressed on a thread of its own: as it was when
+/// the copy started (generation, length), and the thread making the copy.
+struct Compressing {
+    index: u32,
+    generation: u32,
+    len: u64,
+    handle: std::thread::JoinHandle<io::Result<Option<(PathBuf, u64)>>>,
+}
+
+/// Writes a compressed (and encrypted) copy of sealed block `index`
+/// beside it (`<n>.blk.s2.tmp`, fsynced): its path and length, or None
+/// when compression did not round-trip. A leftover copy is removed by the
+/// next open, like every `.tmp` file.
+fn compress_copy(
+    mdir: &Path,
+    index: u32,
+    key: Option<&crypt::BlockKey>,
+    len: u64,
+) -> io::Result<Option<(PathBuf, u64)>> {
+    let (plain, _) = read_block(mdir, index, key, Some(len))?;
+    if plain.len() as u64 != len {
+        return Ok(None);
+    }
+    let Some(mut buf) = compress::compress(&plain) else {
+        tracing::warn!(
+            block = index,
+            "JetStream block compression did not round-trip; kept uncompressed"
+        );
+        return Ok(None);
+    };
+    if let Some(key) = key {
+        key.apply(0, &mut buf);
+    }
+    let tmp = mdir.join(format!("{index}.blk.s2.tmp"));
+    let written = (|| {
+        let f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all_at(&buf, 0)?;
+        f.sync_data()
+    })();
+    match written {
+        Ok(()) => Ok(Some((tmp, buf.len() as u64))),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Replaces block `index`'s file with `plain` (compressed when
+/// `compress`, then encrypted with `key`): temporary file, fsync, rename.
+/// Returns the new file's length when it is compressed, None when plain.
+pub(crate) fn rewrite_block(
+    mdir: &Path,
+    index: u32,
+    key: Option<&crypt::BlockKey>,
+    plain: &[u8],
+    compress: bool,
+) -> io::Result<Option<u64>> {
+    let compressed = if compress {
+        let c = compress::compress(plain);
+        if c.is_none() {
+            tracing::warn!(
+                block = index,
+                "JetStream block compression did not round-trip; kept uncompressed"
+            );
+        }
+        c
+    } else {
+        None
+    };
+    let is_compressed = compressed.is_some();
+    let mut buf = compressed.unwrap_or_else(|| plain.to_vec());
+    if let Some(key) = key {
+        key.apply(0, &mut buf);
+    }
+    let path = block_path(mdir, index);
+    let tmp = mdir.join(format!("{index}.blk.tmp"));
+    let result = (|| {
+        let f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all_at(&buf, 0)?;
+        f.sync_data()?;
+        fs::rename(&tmp, &path)?;
+        sync_dir(mdir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| is_compressed.then_some(buf.len() as u64))
 }
 
 fn is_out_of_space(e: &io::Error) -> bool {
@@ -372,9 +546,24 @@ pub struct FileStore {
     pending_skip: Option<(u64, i64)>,
     /// Blocks written without an fsync since the last `sync_to_disk`.
     unsynced: Vec<u32>,
+    /// Block key files written without an fsync since then.
+    unsynced_keys: Vec<u32>,
     /// A block emptied since the last flush (to delete at the next).
     reap_due: bool,
     scratch: Vec<u8>,
+    /// The stream's key (`meta.key`), sealing `index.db`, when encrypted.
+    skey: Option<crypt::StreamKey>,
+    /// Block keys read at open, by block, for recovery (then moved to the
+    /// blocks).
+    keys: HashMap<u32, crypt::BlockKey>,
+    /// Sealed blocks to compress after the next successful flush.
+    compress_due: Vec<u32>,
+    /// Blocks being compressed on threads of their own.
+    compressing: Vec<Compressing>,
+    /// Compressed blocks renamed into place since the last directory sync.
+    dir_unsynced: bool,
+    /// The encrypted copy of a write buffer.
+    ebuf: Vec<u8>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -394,6 +583,8 @@ impl FileStore {
         let mdir = dir.join(MSGS_DIR);
         create_private_dirs(&mdir)?;
         let mut files = Vec::new();
+        let mut key_files = Vec::new();
+        let mut converted = Vec::new();
         for entry in fs::read_dir(&mdir)? {
             let entry = entry?;
             let name = entry.file_name();
@@ -404,13 +595,35 @@ impl FileStore {
                 && let Ok(index) = n.parse::<u32>()
             {
                 files.push((index, entry.metadata()?.len()));
+            } else if let Some(n) = name.strip_suffix(".key")
+                && let Ok(index) = n.parse::<u32>()
+            {
+                key_files.push(index);
+            } else if let Some(n) = name.strip_suffix(CONVERTED_SUFFIX)
+                && let Ok(index) = n.parse::<u32>()
+            {
+                converted.push(index);
             }
         }
         files.sort_unstable();
         let mut store = FileStore::empty(dir, mdir, cfg);
+        store.setup_encryption(&files, &key_files, &converted)?;
         let index_key = block::key_of(store.cfg.name.as_bytes());
         let name = store.cfg.name.clone();
-        let from_index = match fs::read(store.mdir.join(INDEX_FILE)) {
+        let index_buf = match fs::read(store.mdir.join(INDEX_FILE)) {
+            Ok(buf) => match &store.skey {
+                None => Ok(buf),
+                Some(key) => match key.open(&buf) {
+                    Some(plain) => Ok(plain),
+                    None => {
+                        tracing::warn!(stream = %name, "JetStream index.db cannot be decrypted, rebuilding from the blocks");
+                        Err(io::Error::from(io::ErrorKind::NotFound))
+                    }
+                },
+            },
+            Err(e) => Err(e),
+        };
+        let from_index = match index_buf {
             Ok(buf) if !index::is_ours(&buf) => {
                 tracing::info!(stream = %name, "JetStream index.db not written by rnats (nats-server's?), rebuilding from the blocks");
                 None
@@ -440,22 +653,213 @@ impl FileStore {
                 store.install(decoded);
                 if !recover::catch_up(&mut store, &files)? {
                     tracing::info!(stream = %name, "JetStream index.db does not fit the blocks, rebuilding from them");
-                    let FileStore { dir, mdir, cfg, .. } = store;
+                    let FileStore {
+                        dir,
+                        mdir,
+                        cfg,
+                        skey,
+                        keys,
+                        ..
+                    } = store;
                     store = FileStore::empty(&dir, mdir, cfg);
-                    store.install(recover::rebuild(&store.mdir, &name, &files)?);
+                    (store.skey, store.keys) = (skey, keys);
+                    store.install(recover::rebuild(&store.mdir, &name, &files, &store.keys)?);
                 }
                 true
             }
             None => {
-                store.install(recover::rebuild(&store.mdir, &name, &files)?);
+                store.install(recover::rebuild(&store.mdir, &name, &files, &store.keys)?);
                 !files.is_empty()
             }
         };
+        store.keys = HashMap::new();
         if rewrite && let Err(e) = store.write_index() {
             // The next open reads the blocks again; nothing is lost.
             tracing::warn!(stream = %name, error = %e, "JetStream could not write index.db");
         }
         Ok(store)
+    }
+
+    /// Refuses an encrypted store without a key; with a key, reads the
+    /// stream's and the blocks' keys, encrypting plain blocks in place
+    /// first (encryption turned on for a plain store, as nats-server
+    /// does: `meta.key` is written last, so a conversion cut short is
+    /// taken up again at the next open).
+    fn setup_encryption(
+        &mut self,
+        files: &[(u32, u64)],
+        key_files: &[u32],
+        converted: &[u32],
+    ) -> Result<(), StoreError> {
+        let meta_key = self.dir.join(crypt::META_KEY_FILE);
+        let Some(enc) = self.cfg.encryption.clone() else {
+            if meta_key.exists() {
+                tracing::warn!(stream = %self.cfg.name, "JetStream stream is encrypted but no key is configured");
+                return Err(StoreError::Encryption(crypt::NO_MAIN_KEY));
+            }
+            return Ok(());
+        };
+        for index in key_files {
+            if files.binary_search_by_key(index, |(i, _)| *i).is_err() {
+                let _ = fs::remove_file(crypt::key_path(&self.mdir, *index));
+            }
+        }
+        // Opened first: a wrong key is refused before anything is touched.
+        enc.settle_stream_key(&self.dir, &self.cfg.name)?;
+        let skey = enc.stream_key(&self.dir, &self.cfg.name, false);
+        // A store written with the other cipher (a change of `cipher`) is
+        // converted, as nats-server does.
+        let mut old = None;
+        let converting = match skey {
+            Ok(Some(key)) => {
+                self.skey = Some(key);
+                false
+            }
+            Ok(None) => true,
+            Err(StoreError::Encryption(crypt::KEY_INVALID))
+                if matches!(
+                    enc.with_cipher(enc.cipher().other()).stream_key(
+                        &self.dir,
+                        &self.cfg.name,
+                        false
+                    ),
+                    Ok(Some(_))
+                ) =>
+            {
+                tracing::info!(stream = %self.cfg.name, "JetStream converting the stream to the configured cipher");
+                old = Some(enc.with_cipher(enc.cipher().other()));
+                true
+            }
+            Err(e) => {
+                tracing::warn!(stream = %self.cfg.name, "JetStream cannot open the stream's key: {e}");
+                return Err(e);
+            }
+        };
+        // A block converted to the new cipher but not yet in place: in
+        // place when its new key file made it, else forgotten.
+        for &index in converted {
+            let tmp = self.mdir.join(format!("{index}{CONVERTED_SUFFIX}"));
+            if matches!(
+                enc.block_key(&self.mdir, &self.cfg.name, index),
+                Ok(Some(_))
+            ) {
+                fs::rename(&tmp, block_path(&self.mdir, index))?;
+                sync_dir(&self.mdir)?;
+            } else {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+        if converting && !files.is_empty() {
+            tracing::info!(stream = %self.cfg.name, "JetStream encrypting the blocks of a plain stream");
+            let _ = fs::remove_file(self.mdir.join(INDEX_FILE));
+        }
+        for &(index, len) in files {
+            let key = match enc.block_key(&self.mdir, &self.cfg.name, index) {
+                Ok(Some(key)) => {
+                    if converting && len > 0 {
+                        self.encrypt_if_plain(index, &key)?;
+                    }
+                    key
+                }
+                Ok(None) => {
+                    let (raw, _) = read_block(&self.mdir, index, None, Some(len))?;
+                    if len > 0 && !self.looks_plain(index, &raw) {
+                        // Neither plain nor openable: its records are
+                        // reported lost when the blocks are read.
+                        tracing::warn!(stream = %self.cfg.name, block = index, "JetStream encrypted block without its key file");
+                        continue;
+                    }
+                    let key = enc.new_block_key(&self.mdir, &self.cfg.name, index, true)?;
+                    if len > 0 {
+                        rewrite_block(&self.mdir, index, Some(&key), &raw, false)?;
+                    }
+                    key
+                }
+                Err(StoreError::Encryption(crypt::KEY_INVALID)) if old.is_some() => {
+                    self.convert_block(&enc, old.as_ref(), index, len)?
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %self.cfg.name, block = index, "JetStream cannot open a block's key: {e}");
+                    return Err(e);
+                }
+            };
+            self.keys.insert(index, key);
+        }
+        if let Some(old) = &old {
+            self.convert_stream_key(&enc, old)?;
+        }
+        if self.skey.is_none() {
+            self.skey = enc.stream_key(&self.dir, &self.cfg.name, true)?;
+        }
+        Ok(())
+    }
+
+    /// Re-encrypts block `index` from the `old` cipher to `enc`'s: the new
+    /// bytes are written beside it (`<n>.blk.cnv`, fsynced), then its new
+    /// key file, then they take the block's place; an open after a crash
+    /// finishes or forgets the step by the key file.
+    fn convert_block(
+        &self,
+        enc: &Encryption,
+        old: Option<&Encryption>,
+        index: u32,
+        len: u64,
+    ) -> Result<crypt::BlockKey, StoreError> {
+        let old_key = old
+            .map(|o| o.block_key(&self.mdir, &self.cfg.name, index))
+            .transpose()?
+            .flatten()
+            .ok_or(StoreError::Encryption(crypt::KEY_INVALID))?;
+        let (mut data, _) = read_block(&self.mdir, index, None, Some(len))?;
+        old_key.apply(0, &mut data);
+        let (key, key_file) = enc.new_block_key_unwritten(&self.cfg.name, index);
+        key.apply(0, &mut data);
+        let tmp = self.mdir.join(format!("{index}{CONVERTED_SUFFIX}"));
+        let f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all_at(&data, 0)?;
+        f.sync_data()?;
+        crypt::write_block_key(&self.mdir, index, &key_file)?;
+        fs::rename(&tmp, block_path(&self.mdir, index))?;
+        sync_dir(&self.mdir)?;
+        Ok(key)
+    }
+
+    /// The stream's key after its blocks were converted: `meta.inf` sealed
+    /// with a new key of the configured cipher (`meta.key.new`), which then
+    /// replaces `meta.key` (see [`Encryption::settle_stream_key`]).
+    fn convert_stream_key(&mut self, enc: &Encryption, old: &Encryption) -> Result<(), StoreError> {
+        if self.dir.join(meta::META_FILE).exists() {
+            let (json, _) = read_meta(&self.dir, Some(old))?;
+            let new = enc.new_stream_key(&self.dir, &self.cfg.name)?;
+            meta::write_meta_with(&self.dir, &json, Some(&new))?;
+            enc.settle_stream_key(&self.dir, &self.cfg.name)?;
+        } else {
+            fs::remove_file(self.dir.join(crypt::META_KEY_FILE))?;
+        }
+        Ok(())
+    }
+
+    /// A block whose key file exists but whose bytes are still plain (a
+    /// conversion cut short between the two) is encrypted now.
+    fn encrypt_if_plain(&self, index: u32, key: &crypt::BlockKey) -> Result<(), StoreError> {
+        let (raw, _) = read_block(&self.mdir, index, None, Some(u64::MAX))?;
+        let mut dec = raw.clone();
+        key.apply(0, &mut dec);
+        if !self.looks_plain(index, &dec) && self.looks_plain(index, &raw) {
+            rewrite_block(&self.mdir, index, Some(key), &raw, false)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `buf` is plain block `index`: compressed, or its first
+    /// record verifies.
+    fn looks_plain(&self, index: u32, buf: &[u8]) -> bool {
+        let bkey = block::block_key(&self.cfg.name, index);
+        compress::is_compressed(buf) || block::parse(buf, 0).is_some_and(|r| r.verify(bkey))
     }
 
     fn empty(dir: &Path, mdir: PathBuf, cfg: FileStoreConfig) -> FileStore {
@@ -474,8 +878,15 @@ impl FileStore {
             pending_tombs: Vec::new(),
             pending_skip: None,
             unsynced: Vec::new(),
+            unsynced_keys: Vec::new(),
             reap_due: true,
             scratch: Vec::new(),
+            skey: None,
+            keys: HashMap::new(),
+            compress_due: Vec::new(),
+            compressing: Vec::new(),
+            dir_unsynced: false,
+            ebuf: Vec::new(),
         }
     }
 
@@ -517,6 +928,9 @@ impl FileStore {
 
     fn install(&mut self, d: index::Decoded) {
         self.blocks = d.blocks;
+        for b in &mut self.blocks {
+            b.crypt = self.keys.get(&b.index).cloned();
+        }
         self.subjects = d.subjects;
         for (expiry, seq) in d.ttls {
             self.ttls.insert((expiry, seq));
@@ -554,7 +968,8 @@ impl FileStore {
         let roll = match self.blocks.last() {
             None => true,
             Some(b) => {
-                (b.size() > 0 && b.size() + len as u64 > self.cfg.block_size)
+                b.disk.is_some()
+                    || (b.size() > 0 && b.size() + len as u64 > self.cfg.block_size)
                     || msg_seq.is_some_and(|seq| b.has_recs() && b.rec_last + 1 != seq)
             }
         };
@@ -576,6 +991,25 @@ impl FileStore {
             None => 1,
         };
         let mut b = Block::new(&self.cfg.name, index, self.state.last_seq + 1);
+        if let Some(enc) = &self.cfg.encryption {
+            // On the disk no later than the block's first bytes: with
+            // `sync_always` now, else at the next `sync_to_disk`, which
+            // syncs it before the blocks (a block whose key was lost could
+            // never be read again).
+            let sync = self.cfg.sync_always;
+            b.crypt = Some(enc.new_block_key(&self.mdir, &self.cfg.name, index, sync)?);
+            if sync {
+                sync_dir(&self.mdir)?;
+            } else {
+                self.unsynced_keys.push(index);
+            }
+        }
+        if self.cfg.compress
+            && let Some(prev) = self.blocks.last()
+            && prev.disk.is_none()
+        {
+            self.compress_due.push(prev.index);
+        }
         if with_skip && self.state.last_seq > 0 {
             block::encode(
                 &mut b.wbuf,
@@ -944,7 +1378,21 @@ impl FileStore {
             (None, None) => return Err(io::Error::other("no block file")),
         };
         let b = &self.blocks[pos];
-        file.write_all_at(&b.wbuf, b.len)?;
+        match &b.crypt {
+            Some(key) => {
+                let mut ebuf = std::mem::take(&mut self.ebuf);
+                ebuf.clear();
+                ebuf.extend_from_slice(&b.wbuf);
+                key.apply(b.len, &mut ebuf);
+                let wrote = file.write_all_at(&ebuf, b.len);
+                if ebuf.capacity() > KEEP_WRITE_CAPACITY {
+                    ebuf = Vec::new();
+                }
+                self.ebuf = ebuf;
+                wrote?;
+            }
+            None => file.write_all_at(&b.wbuf, b.len)?,
+        }
         if self.cfg.sync_always {
             file.sync_data()?;
             if b.len == 0 {
@@ -1003,6 +1451,9 @@ impl FileStore {
                 {
                     tracing::warn!(path = %path.display(), error = %e, "JetStream could not remove a block");
                 }
+                if self.blocks[pos].crypt.is_some() {
+                    let _ = fs::remove_file(crypt::key_path(&self.mdir, index));
+                }
                 self.blocks.remove(pos);
                 continue;
             }
@@ -1058,6 +1509,113 @@ impl FileStore {
         }
     }
 
+    /// Fsyncs the block key files written since the last sync.
+    fn sync_keys(&mut self) -> Result<(), StoreError> {
+        let keys = std::mem::take(&mut self.unsynced_keys);
+        for index in &keys {
+            match File::open(crypt::key_path(&self.mdir, *index)).and_then(|f| f.sync_all()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.unsynced_keys = keys;
+                    return Err(e.into());
+                }
+            }
+        }
+        if !keys.is_empty() {
+            sync_dir(&self.mdir)?;
+        }
+        Ok(())
+    }
+
+    /// Starts compressing the blocks sealed since the last flush
+    /// (nats-server compresses a block when a new one takes over), each on
+    /// a thread of its own, so no append waits for it.
+    fn compress_sealed(&mut self) {
+        let last = self.blocks.last().map(|b| b.index);
+        let due = std::mem::take(&mut self.compress_due);
+        for (n, &index) in due.iter().enumerate() {
+            if self.compressing.len() >= MAX_COMPRESSING {
+                // The rest wait for a later flush.
+                self.compress_due.extend_from_slice(&due[n..]);
+                break;
+            }
+            let Some(b) = self.blocks.iter().find(|b| b.index == index) else {
+                continue;
+            };
+            if Some(index) == last
+                || b.disk.is_some()
+                || !b.wbuf.is_empty()
+                || b.len == 0
+                || self.compressing.iter().any(|c| c.index == index)
+            {
+                continue;
+            }
+            let (mdir, key, len) = (self.mdir.clone(), b.crypt.clone(), b.len);
+            let spawned = std::thread::Builder::new()
+                .name("rnats-js-compress".into())
+                .spawn(move || compress_copy(&mdir, index, key.as_ref(), len));
+            match spawned {
+                Ok(handle) => self.compressing.push(Compressing {
+                    index,
+                    generation: b.generation,
+                    len,
+                    handle,
+                }),
+                Err(e) => {
+                    tracing::warn!(stream = %self.cfg.name, block = index, error = %e, "JetStream could not start compressing a block");
+                }
+            }
+        }
+    }
+
+    /// Puts the compressed copies made since in place of their blocks
+    /// (rename, directory sync), unless the block changed or went in the
+    /// meantime; with `wait`, waits for those still being made.
+    fn collect_compressed(&mut self, wait: bool) {
+        let mut i = 0;
+        while i < self.compressing.len() {
+            if !wait && !self.compressing[i].handle.is_finished() {
+                i += 1;
+                continue;
+            }
+            let job = self.compressing.swap_remove(i);
+            let made = match job.handle.join() {
+                Ok(Ok(made)) => made,
+                Ok(Err(e)) => {
+                    tracing::warn!(stream = %self.cfg.name, block = job.index, error = %e, "JetStream could not compress a block");
+                    None
+                }
+                Err(_) => None,
+            };
+            let Some((tmp, disk)) = made else { continue };
+            let pos = self.blocks.iter().position(|b| b.index == job.index);
+            let current = pos.is_some_and(|p| {
+                let b = &self.blocks[p];
+                b.generation == job.generation && b.len == job.len && b.disk.is_none()
+            });
+            // The copy is fsynced; the rename is made durable by the next
+            // `sync_to_disk` (until then a crash leaves either file, each a
+            // whole block), so no flush waits for a directory sync.
+            let placed = current && fs::rename(&tmp, block_path(&self.mdir, job.index)).is_ok();
+            match pos {
+                Some(p) if placed => {
+                    self.blocks[p].disk = Some(disk);
+                    if self.wfile.as_ref().is_some_and(|(i, _)| *i == job.index) {
+                        self.wfile = None;
+                    }
+                    self.dir_unsynced = true;
+                }
+                _ => {
+                    let _ = fs::remove_file(&tmp);
+                    if pos.is_some_and(|p| self.blocks[p].disk.is_none()) {
+                        self.compress_due.push(job.index);
+                    }
+                }
+            }
+        }
+    }
+
     fn write_skip(&mut self, seq: u64, ts: i64) -> Result<(), StoreError> {
         self.write_marker(seq | EBIT, ts)?;
         self.pending_skip = Some((seq, ts));
@@ -1084,6 +1642,9 @@ impl FileStore {
                     break;
                 }
             }
+            if b.crypt.is_some() {
+                let _ = fs::remove_file(crypt::key_path(&self.mdir, b.index));
+            }
             gone.insert(b.index);
         }
         self.blocks.retain(|b| !gone.contains(&b.index));
@@ -1099,7 +1660,10 @@ impl FileStore {
     /// Writes `index.db` (atomically: a temporary file renamed over it).
     fn write_index(&mut self) -> Result<(), StoreError> {
         let key = block::key_of(self.cfg.name.as_bytes());
-        let buf = index::encode(self, key);
+        let mut buf = index::encode(self, key);
+        if let Some(skey) = &self.skey {
+            buf = skey.seal(&buf);
+        }
         let tmp = self.mdir.join("index.db.tmp");
         let result = (|| -> io::Result<()> {
             let f = private_file()
@@ -1157,11 +1721,26 @@ impl FileStore {
         let mut filler = vec![0u8; rl - EMPTY_RECORD];
         rand::Rng::fill(&mut rand::rng(), &mut filler[..]);
         let b = &mut self.blocks[pos];
+        b.generation = b.generation.wrapping_add(1);
         let rec = block::encode_erased(b.key, seq, &filler);
         if (at as u64) >= b.len {
             let i = at - b.len as usize;
             b.wbuf[i..i + rl].copy_from_slice(&rec);
+        } else if b.disk.is_some() {
+            // A compressed block is rewritten whole.
+            let (mut plain, _) = read_block(&self.mdir, b.index, b.crypt.as_ref(), None)?;
+            let Some(dst) = plain.get_mut(at..at + rl) else {
+                return Err(StoreError::Corrupt(format!(
+                    "message {seq} outside its block"
+                )));
+            };
+            dst.copy_from_slice(&rec);
+            b.disk = rewrite_block(&self.mdir, b.index, b.crypt.as_ref(), &plain, true)?;
         } else {
+            let mut rec = rec.clone();
+            if let Some(key) = &b.crypt {
+                key.apply(at as u64, &mut rec);
+            }
             let f = OpenOptions::new()
                 .write(true)
                 .open(block_path(&self.mdir, b.index))?;
@@ -1292,11 +1871,21 @@ impl Store for FileStore {
             self.reap_due = false;
             self.reap();
         }
+        if !self.compressing.is_empty() {
+            self.collect_compressed(false);
+        }
+        if !self.compress_due.is_empty() {
+            self.compress_sealed();
+        }
         Ok(())
     }
 
     fn sync_to_disk(&mut self) -> Result<(), StoreError> {
         self.flush()?;
+        self.sync_keys()?;
+        if std::mem::take(&mut self.dir_unsynced) {
+            sync_dir(&self.mdir)?;
+        }
         for index in std::mem::take(&mut self.unsynced) {
             let path = block_path(&self.mdir, index);
             match File::open(&path).and_then(|f| f.sync_data()) {
@@ -1516,15 +2105,38 @@ impl Store for FileStore {
 
     fn close(&mut self) -> Result<(), StoreError> {
         self.flush()?;
+        // The blocks waiting for compression are compressed, a few at a
+        // time; a copy found stale is made again, and nothing changes the
+        // blocks meanwhile, so each needs two rounds at most.
+        for _ in 0..2 * self.blocks.len() + 2 {
+            self.collect_compressed(true);
+            if self.compress_due.is_empty() {
+                break;
+            }
+            self.compress_sealed();
+        }
+        self.collect_compressed(true);
         self.write_index()?;
         self.wfile = None;
         self.cache.clear();
         self.unsynced.clear();
+        self.sync_keys()?;
+        if std::mem::take(&mut self.dir_unsynced) {
+            sync_dir(&self.mdir)?;
+        }
         Ok(())
     }
 
     fn destroy(self: Box<Self>) -> Result<(), StoreError> {
-        let FileStore { dir, mdir, .. } = *self;
+        let FileStore {
+            dir,
+            mdir,
+            compressing,
+            ..
+        } = *self;
+        for job in compressing {
+            let _ = job.handle.join();
+        }
         match fs::remove_dir_all(&mdir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -14,15 +14,19 @@
 //! plus only the records appended to the blocks since.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::Path;
 
 use bytes::Bytes;
 use highway::Key;
 
 use super::block::{self, Record};
+use super::crypt::BlockKey;
 use super::index::Decoded;
-use super::{Block, FileStore, PerSubject, StoreError, block_path, ttl_from_headers};
+use super::{
+    Block, FileStore, PerSubject, StoreError, block_path, read_block, rewrite_block,
+    ttl_from_headers,
+};
 
 /// Sequences above this are taken for garbage when searching past a bad
 /// record.
@@ -74,6 +78,7 @@ pub(crate) fn rebuild(
     mdir: &Path,
     name: &str,
     files: &[(u32, u64)],
+    keys: &HashMap<u32, BlockKey>,
 ) -> Result<Decoded, StoreError> {
     tracing::info!(
         stream = name,
@@ -90,9 +95,23 @@ pub(crate) fn rebuild(
     // The highest sequence of any record, and its time.
     let (mut last_seq, mut last_time) = (0u64, 0i64);
     let mut first: Option<(u64, i64)> = None;
-    for &(index, _) in files.iter().rev() {
+    for &(index, file_len) in files.iter().rev() {
         let path = block_path(mdir, index);
-        let buf = fs::read(&path)?;
+        let crypt = keys.get(&index);
+        let (buf, mut disk) = match read_block(mdir, index, crypt, None) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                // A compressed block that does not decompress: kept as it
+                // is (no record of it is served), and said.
+                tracing::warn!(path = %path.display(), error = %e, "JetStream block cannot be decompressed; its records are lost");
+                let mut b = Block::new(name, index, 1);
+                (b.rec_first, b.rec_last, b.first) = (u64::MAX, 0, 1);
+                (b.len, b.disk, b.crypt) = (file_len, Some(file_len), crypt.cloned());
+                blocks_rev.push(b);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let key = block::block_key(name, index);
         let mut block_tombs = Vec::new();
         let mut msgs: Vec<(u64, usize)> = Vec::new();
@@ -117,14 +136,19 @@ pub(crate) fn rebuild(
                 len = buf.len(),
                 "JetStream block torn; cut back to its last valid record"
             );
-            OpenOptions::new()
-                .write(true)
-                .open(&path)?
-                .set_len(scanned.valid_end as u64)?;
+            if disk.is_some() {
+                disk = rewrite_block(mdir, index, crypt, &buf[..scanned.valid_end], true)?;
+            } else {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(scanned.valid_end as u64)?;
+            }
         }
         tombs.extend(block_tombs.iter().copied());
         let mut b = Block::new(name, index, 1);
         b.len = scanned.valid_end as u64;
+        (b.disk, b.crypt) = (disk, crypt.cloned());
         if let (Some((lo, _)), Some((hi, _))) = (msgs.first(), msgs.last()) {
             b.rec_first = *lo;
             b.rec_last = *hi;
@@ -247,17 +271,29 @@ pub(crate) fn catch_up(store: &mut FileStore, files: &[(u32, u64)]) -> Result<bo
         let pos = match store.blocks.iter().position(|b| b.index == index) {
             Some(pos) => pos,
             None => {
-                let b = Block::new(&store.cfg.name, index, store.state.last_seq + 1);
+                let mut b = Block::new(&store.cfg.name, index, store.state.last_seq + 1);
+                b.crypt = store.keys.get(&index).cloned();
                 store.blocks.push(b);
                 store.blocks.len() - 1
             }
         };
-        let from = store.blocks[pos].len as usize;
-        if file_len as usize == from {
+        if file_len == store.blocks[pos].disk_len() {
             continue;
         }
+        let from = store.blocks[pos].len as usize;
         let path = block_path(&store.mdir, index);
-        let buf = fs::read(&path)?;
+        let (buf, disk) =
+            match read_block(&store.mdir, index, store.blocks[pos].crypt.as_ref(), None) {
+                Ok(read) => read,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Ok(false),
+                Err(e) => return Err(e.into()),
+            };
+        if disk.is_some() {
+            if from != 0 {
+                return Ok(false);
+            }
+            store.blocks[pos].disk = disk;
+        }
         let Some(tail) = buf.get(from..) else {
             return Ok(false);
         };
@@ -283,6 +319,9 @@ pub(crate) fn catch_up(store: &mut FileStore, files: &[(u32, u64)]) -> Result<bo
             return Ok(false);
         }
         if scanned.valid_end < tail.len() {
+            if disk.is_some() {
+                return Ok(false);
+            }
             tracing::warn!(
                 path = %path.display(),
                 valid = from + scanned.valid_end,
