@@ -343,7 +343,11 @@ impl Session {
             };
             pos += frame_len;
             self.received.count(payload.end - payload.start);
-            self.publish(chunk, subject, reply, Sizes::Msg(size.of(chunk)), payload);
+            // The fast path read it single-spaced: from the reply (or the
+            // size) on, the frame is what a MSG of it ends with.
+            let tail = Some(subject.end + 1);
+            let sizes = Sizes::Msg(size.of(chunk));
+            self.publish(chunk, subject, reply, sizes, payload, tail);
         }
         pos
     }
@@ -375,7 +379,7 @@ impl Session {
             } => {
                 let sizes = Sizes::Msg(size.of(chunk));
                 self.received.count(payload.end - payload.start);
-                self.publish(chunk, subject, reply, sizes, payload);
+                self.publish(chunk, subject, reply, sizes, payload, None);
                 Ok(())
             }
             op => self.process_other(op, chunk),
@@ -394,7 +398,7 @@ impl Session {
             } => {
                 let sizes = Sizes::Msg(size.of(chunk));
                 self.received.count(payload.end - payload.start);
-                self.publish(chunk, subject, reply, sizes, payload);
+                self.publish(chunk, subject, reply, sizes, payload, None);
                 Ok(())
             }
             ClientOp::HPub {
@@ -418,7 +422,7 @@ impl Session {
                     _ => Sizes::HMsg(header_size.of(chunk), total_size.of(chunk)),
                 };
                 self.received.count(message.end - message.start);
-                self.publish(chunk, subject, reply, sizes, message);
+                self.publish(chunk, subject, reply, sizes, message, None);
                 Ok(())
             }
             ClientOp::Sub {
@@ -849,6 +853,7 @@ impl Session {
         reply: Option<Span>,
         sizes: Sizes<'_>,
         message: Span,
+        tail: Option<usize>,
     ) {
         let subj = subject.of(chunk);
         if self.pedantic && !subject::is_valid_literal_subject(subj) {
@@ -858,9 +863,9 @@ impl Session {
         // Subject mappings apply first, as on nats-server: permissions and
         // routing see the mapped subject.
         if self.account.has_mappings() {
-            self.publish_mapped(chunk, subj, reply, sizes, message);
+            self.publish_mapped(chunk, subj, reply, sizes, message, tail);
         } else {
-            self.route_published(chunk, subj, reply, sizes, message);
+            self.route_published(chunk, subj, reply, sizes, message, tail);
         }
     }
 
@@ -872,11 +877,12 @@ impl Session {
         reply: Option<Span>,
         sizes: Sizes<'_>,
         message: Span,
+        tail: Option<usize>,
     ) {
         let mut mappings = std::mem::take(&mut self.mappings);
         let cluster = || self.server.cluster.as_ref().map(|c| c.name());
         let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
-        self.route_published(chunk, to, reply, sizes, message);
+        self.route_published(chunk, to, reply, sizes, message, tail);
         self.mappings = mappings;
     }
 
@@ -893,6 +899,7 @@ impl Session {
         reply: Option<Span>,
         sizes: Sizes<'_>,
         message: Span,
+        tail: Option<usize>,
     ) {
         if self.permissions.is_some() && !self.may_publish(subj) {
             self.publish_denied(subj);
@@ -906,6 +913,7 @@ impl Session {
             reply: reply.map(|r| r.of(chunk)),
             sizes,
             body: message,
+            tail,
         };
         if self.account.has_routes() {
             self.route_with_imports(&msg);
@@ -1031,6 +1039,7 @@ impl Session {
                 start: 0,
                 end: header.len(),
             },
+            tail: None,
         };
         self.out.deliver(sub, &msg);
     }

@@ -253,6 +253,7 @@ impl Deliveries {
             let routed = Message {
                 subject: remote,
                 reply: reply.as_deref(),
+                tail: None,
                 ..*msg
             };
             let matches = target.sublist.matches(remote);
@@ -272,6 +273,7 @@ impl Deliveries {
         let routed = Message {
             subject: &reply,
             reply: None,
+            tail: None,
             ..*msg
         };
         let matches = requester.sublist.matches(&reply);
@@ -368,22 +370,7 @@ impl Deliveries {
             return self.deliver_without_headers(sub, msg, header);
         }
         let size = msg.body.end - msg.body.start;
-        let queued = client.enqueue_message(size, |batch| {
-            match msg.sizes {
-                Sizes::Msg(size) => {
-                    encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size)
-                }
-                Sizes::HMsg(header, total) => encode::hmsg_header(
-                    batch.buf_mut(),
-                    msg.subject,
-                    &sub.sid,
-                    msg.reply,
-                    header,
-                    total,
-                ),
-            }
-            put_body(batch, msg);
-        });
+        let queued = client.enqueue_message(size, |batch| put_msg(batch, sub, msg));
         self.queued(client, queued);
         true
     }
@@ -490,8 +477,76 @@ fn without_headers<'a>(
     Message {
         sizes: Sizes::Msg(size.format(body.len()).as_bytes()),
         body,
+        tail: None,
         ..*msg
     }
+}
+
+/// Appends the `MSG` (or `HMSG`) frame of `msg` for `sub`, in as few
+/// copies as its parts allow: the subscription's own line start when its
+/// subject is literal, then the publisher's frame from its reply on, as
+/// it is, when [`Message::tail`] says that is what the line ends with.
+#[inline(always)]
+fn put_msg(batch: &mut Batch, sub: &Subscription, msg: &Message<'_>) {
+    let headers = matches!(msg.sizes, Sizes::HMsg(..));
+    match sub.line_start(headers) {
+        Some(start) => {
+            debug_assert_eq!(&sub.subject[..], msg.subject, "a literal subscription");
+            batch.put(start);
+        }
+        None => {
+            batch.put(if headers { b"HMSG " } else { b"MSG " });
+            batch.put(msg.subject);
+            batch.put(b" ");
+            batch.put(&sub.sid);
+            batch.put(b" ");
+        }
+    }
+    let Some(from) = msg.tail else {
+        if let Some(reply) = msg.reply {
+            batch.put(reply);
+            batch.put(b" ");
+        }
+        match msg.sizes {
+            Sizes::Msg(size) => batch.put(size),
+            Sizes::HMsg(header, total) => {
+                batch.put(header);
+                batch.put(b" ");
+                batch.put(total);
+            }
+        }
+        batch.put(b"\r\n");
+        put_body(batch, msg);
+        return;
+    };
+    debug_assert_eq!(msg.chunk[from..msg.body.start], line_end(msg)[..]);
+    if msg.body.len() >= crate::connection::outbound::SHARE_THRESHOLD {
+        batch.put(&msg.chunk[from..msg.body.start]);
+        put_body(batch, msg);
+    } else {
+        // The line's end, the body and its CRLF: one copy.
+        batch.put(&msg.chunk[from..msg.body.end + 2]);
+    }
+}
+
+/// What a `MSG`/`HMSG` line has after the sid, built from its parts (to
+/// check [`Message::tail`] against).
+fn line_end(msg: &Message<'_>) -> Vec<u8> {
+    let mut end = Vec::new();
+    if let Some(reply) = msg.reply {
+        end.extend_from_slice(reply);
+        end.push(b' ');
+    }
+    match msg.sizes {
+        Sizes::Msg(size) => end.extend_from_slice(size),
+        Sizes::HMsg(header, total) => {
+            end.extend_from_slice(header);
+            end.push(b' ');
+            end.extend_from_slice(total);
+        }
+    }
+    end.extend_from_slice(b"\r\n");
+    end
 }
 
 /// Appends a message's body and the closing CRLF: large payloads by
@@ -515,6 +570,13 @@ pub struct Message<'a> {
     pub reply: Option<&'a [u8]>,
     pub sizes: Sizes<'a>,
     pub body: Span,
+    /// Where in `chunk` the publisher's frame goes on exactly as a `MSG`
+    /// (or `HMSG`) delivery of it ends: the reply if any, the sizes, single
+    /// spaces, the CRLF, then `body` and its CRLF — so a delivery copies it
+    /// whole. `None` when any of that differs (another reply, other sizes,
+    /// another body, a frame written unusually): whoever changes one of
+    /// those in a copy of a `Message` sets it to `None`.
+    pub tail: Option<usize>,
 }
 
 /// The sizes a delivery announces, as the publisher wrote them.

@@ -368,6 +368,7 @@ impl RouteSession {
                     reply: reply.map(|r| r.of(chunk)),
                     sizes,
                     body: *message,
+                    tail: None,
                 };
                 let queues = queues.map(|q| q.of(chunk));
                 if !self
@@ -454,6 +455,7 @@ impl RouteSession {
         let answer = Message {
             subject: &reply,
             reply: None,
+            tail: None,
             ..*msg
         };
         let matches = requester.sublist.matches(&reply);
