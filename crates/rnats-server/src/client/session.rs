@@ -347,7 +347,7 @@ impl Session {
             // size) on, the frame is what a MSG of it ends with.
             let tail = Some(subject.end + 1);
             let sizes = Sizes::Msg(size.of(chunk));
-            self.publish(chunk, subject, reply, sizes, payload, tail);
+            self.publish_inlined(chunk, subject, reply, sizes, payload, tail);
         }
         pos
     }
@@ -847,6 +847,21 @@ impl Session {
     /// Routes one message to every matching subscription.
     #[inline]
     fn publish(
+        &mut self,
+        chunk: &Bytes,
+        subject: Span,
+        reply: Option<Span>,
+        sizes: Sizes<'_>,
+        message: Span,
+        tail: Option<usize>,
+    ) {
+        self.publish_inlined(chunk, subject, reply, sizes, message, tail);
+    }
+
+    /// [`Session::publish`], inlined into [`Session::publish_run`]'s loop
+    /// (a call per message there costs more than its own checks).
+    #[inline(always)]
+    fn publish_inlined(
         &mut self,
         chunk: &Bytes,
         subject: Span,
