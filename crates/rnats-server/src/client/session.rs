@@ -27,7 +27,7 @@ use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
 use crate::auth::{AuthFailure, Identity};
 use crate::connection::closed::{Closed, ClosedSub};
-use crate::connection::delivery::{Deliveries, Message, Sizes};
+use crate::connection::delivery::{Deliveries, Message, Sizes, verbatim_tail};
 use crate::connection::reader::{Outcome, Role, read_loop};
 use crate::connection::{Client, CloseReason, Details};
 use crate::server::ServerShared;
@@ -326,21 +326,23 @@ impl Session {
         if (self.auth_required && !self.connected) || self.skipping.is_some() {
             return pos;
         }
-        while !enabled!(Level::TRACE) {
-            let Some(Parsed::Op {
-                op:
-                    ClientOp::Pub {
-                        subject,
-                        reply,
-                        size,
-                        payload,
-                    },
-                frame_len,
-                ..
-            }) = parser::parse_fast(chunk, pos, &self.limits)
-            else {
-                break;
-            };
+        // Tracing is looked at once per run: a change of the log level
+        // applies from the next read on.
+        if enabled!(Level::TRACE) {
+            return pos;
+        }
+        while let Some(Parsed::Op {
+            op:
+                ClientOp::Pub {
+                    subject,
+                    reply,
+                    size,
+                    payload,
+                },
+            frame_len,
+            ..
+        }) = parser::parse_fast(chunk, pos, &self.limits)
+        {
             pos += frame_len;
             self.received.count(payload.end - payload.start);
             // The fast path read it single-spaced: from the reply (or the
@@ -378,8 +380,9 @@ impl Session {
                 payload,
             } => {
                 let sizes = Sizes::Msg(size.of(chunk));
+                let tail = verbatim_tail(chunk, subject, reply, &[size], payload);
                 self.received.count(payload.end - payload.start);
-                self.publish(chunk, subject, reply, sizes, payload, None);
+                self.publish(chunk, subject, reply, sizes, payload, tail);
                 Ok(())
             }
             op => self.process_other(op, chunk),
@@ -397,8 +400,9 @@ impl Session {
                 payload,
             } => {
                 let sizes = Sizes::Msg(size.of(chunk));
+                let tail = verbatim_tail(chunk, subject, reply, &[size], payload);
                 self.received.count(payload.end - payload.start);
-                self.publish(chunk, subject, reply, sizes, payload, None);
+                self.publish(chunk, subject, reply, sizes, payload, tail);
                 Ok(())
             }
             ClientOp::HPub {
@@ -417,12 +421,15 @@ impl Session {
                     return Err(CloseReason::ProtocolViolation);
                 }
                 // An empty header block is a plain message, as on nats-server.
-                let sizes = match header_len {
-                    0 => Sizes::Msg(total_size.of(chunk)),
-                    _ => Sizes::HMsg(header_size.of(chunk), total_size.of(chunk)),
+                let (sizes, tail) = match header_len {
+                    0 => (Sizes::Msg(total_size.of(chunk)), None),
+                    _ => (
+                        Sizes::HMsg(header_size.of(chunk), total_size.of(chunk)),
+                        verbatim_tail(chunk, subject, reply, &[header_size, total_size], message),
+                    ),
                 };
                 self.received.count(message.end - message.start);
-                self.publish(chunk, subject, reply, sizes, message, None);
+                self.publish(chunk, subject, reply, sizes, message, tail);
                 Ok(())
             }
             ClientOp::Sub {

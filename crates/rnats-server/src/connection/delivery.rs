@@ -369,8 +369,7 @@ impl Deliveries {
         {
             return self.deliver_without_headers(sub, msg, header);
         }
-        let size = msg.body.end - msg.body.start;
-        let queued = client.enqueue_message(size, |batch| put_msg(batch, sub, msg));
+        let queued = enqueue_msg(client, sub, msg);
         self.queued(client, queued);
         true
     }
@@ -482,6 +481,17 @@ fn without_headers<'a>(
     }
 }
 
+/// Queues the `MSG` (or `HMSG`) frame of `msg` for `sub` on its client.
+/// Out of line on purpose: small enough that the lock, the encoding and the
+/// checks are inlined into it, however large the publish loop that calls it
+/// grows (inlined there, the compiler kept the lock and the encoding as
+/// calls of their own, and which it did changed from build to build).
+#[inline(never)]
+fn enqueue_msg(client: &Client, sub: &Subscription, msg: &Message<'_>) -> Queued {
+    let size = msg.body.end - msg.body.start;
+    client.enqueue_message(size, |batch| put_msg(batch, sub, msg))
+}
+
 /// Appends the `MSG` (or `HMSG`) frame of `msg` for `sub`, in as few
 /// copies as its parts allow: the subscription's own line start when its
 /// subject is literal, then the publisher's frame from its reply on, as
@@ -489,6 +499,25 @@ fn without_headers<'a>(
 #[inline(always)]
 fn put_msg(batch: &mut Batch, sub: &Subscription, msg: &Message<'_>) {
     let headers = matches!(msg.sizes, Sizes::HMsg(..));
+    // The usual case, two copies; the rest out of line, so that this
+    // function (and the lock around it) stays small.
+    if let (Some(start), Some(from)) = (sub.line_start(headers), msg.tail)
+        && msg.body.len() < crate::connection::outbound::SHARE_THRESHOLD
+    {
+        debug_assert_eq!(&sub.subject[..], msg.subject, "a literal subscription");
+        debug_assert_eq!(msg.chunk[from..msg.body.start], line_end(msg)[..]);
+        batch.put(start);
+        // The line's end, the body and its CRLF: one copy.
+        batch.put(&msg.chunk[from..msg.body.end + 2]);
+        return;
+    }
+    put_msg_in_parts(batch, sub, msg, headers);
+}
+
+/// [`put_msg`] for a wildcard subscription, a frame that is not the line's
+/// end as it is, or a payload shared by reference.
+#[inline(never)]
+fn put_msg_in_parts(batch: &mut Batch, sub: &Subscription, msg: &Message<'_>, headers: bool) {
     match sub.line_start(headers) {
         Some(start) => {
             debug_assert_eq!(&sub.subject[..], msg.subject, "a literal subscription");
@@ -502,31 +531,28 @@ fn put_msg(batch: &mut Batch, sub: &Subscription, msg: &Message<'_>) {
             batch.put(b" ");
         }
     }
-    let Some(from) = msg.tail else {
-        if let Some(reply) = msg.reply {
-            batch.put(reply);
-            batch.put(b" ");
+    match msg.tail {
+        Some(from) => {
+            debug_assert_eq!(msg.chunk[from..msg.body.start], line_end(msg)[..]);
+            batch.put(&msg.chunk[from..msg.body.start]);
         }
-        match msg.sizes {
-            Sizes::Msg(size) => batch.put(size),
-            Sizes::HMsg(header, total) => {
-                batch.put(header);
+        None => {
+            if let Some(reply) = msg.reply {
+                batch.put(reply);
                 batch.put(b" ");
-                batch.put(total);
             }
+            match msg.sizes {
+                Sizes::Msg(size) => batch.put(size),
+                Sizes::HMsg(header, total) => {
+                    batch.put(header);
+                    batch.put(b" ");
+                    batch.put(total);
+                }
+            }
+            batch.put(b"\r\n");
         }
-        batch.put(b"\r\n");
-        put_body(batch, msg);
-        return;
-    };
-    debug_assert_eq!(msg.chunk[from..msg.body.start], line_end(msg)[..]);
-    if msg.body.len() >= crate::connection::outbound::SHARE_THRESHOLD {
-        batch.put(&msg.chunk[from..msg.body.start]);
-        put_body(batch, msg);
-    } else {
-        // The line's end, the body and its CRLF: one copy.
-        batch.put(&msg.chunk[from..msg.body.end + 2]);
     }
+    put_body(batch, msg);
 }
 
 /// What a `MSG`/`HMSG` line has after the sid, built from its parts (to
@@ -577,6 +603,29 @@ pub struct Message<'a> {
     /// another body, a frame written unusually): whoever changes one of
     /// those in a copy of a `Message` sets it to `None`.
     pub tail: Option<usize>,
+}
+
+/// [`Message::tail`] for a frame whose reply (if any) and sizes are at
+/// these spans of `chunk`: where the reply (or the first size) starts, if
+/// each of them follows the one before (the subject first) after a single
+/// space and the line's CRLF follows the last, right before `body`.
+#[inline]
+pub fn verbatim_tail(
+    chunk: &[u8],
+    subject: Span,
+    reply: Option<Span>,
+    sizes: &[Span],
+    body: Span,
+) -> Option<usize> {
+    let mut at = subject.end;
+    for span in reply.iter().chain(sizes) {
+        if span.start != at + 1 || chunk.get(at) != Some(&b' ') {
+            return None;
+        }
+        at = span.end;
+    }
+    (at + 2 == body.start && chunk.get(at..body.start) == Some(&b"\r\n"[..]))
+        .then_some(subject.end + 1)
 }
 
 /// The sizes a delivery announces, as the publisher wrote them.
