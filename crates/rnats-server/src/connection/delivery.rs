@@ -618,14 +618,20 @@ pub fn verbatim_tail(
     body: Span,
 ) -> Option<usize> {
     let mut at = subject.end;
-    for span in reply.iter().chain(sizes) {
-        if span.start != at + 1 || chunk.get(at) != Some(&b' ') {
-            return None;
-        }
-        at = span.end;
+    if let Some(reply) = reply {
+        at = after_one_space(chunk, at, reply)?;
     }
-    (at + 2 == body.start && chunk.get(at..body.start) == Some(&b"\r\n"[..]))
-        .then_some(subject.end + 1)
+    for &size in sizes {
+        at = after_one_space(chunk, at, size)?;
+    }
+    let crlf = chunk.get(at..body.start)?;
+    (crlf == b"\r\n").then_some(subject.end + 1)
+}
+
+/// Where `span` ends, if it starts one space after `at`.
+#[inline(always)]
+fn after_one_space(chunk: &[u8], at: usize, span: Span) -> Option<usize> {
+    (span.start == at + 1 && chunk.get(at) == Some(&b' ')).then_some(span.end)
 }
 
 /// The sizes a delivery announces, as the publisher wrote them.
