@@ -74,7 +74,7 @@ impl Subscription {
         };
         let (line_start, subject, sid) = match sink {
             Sink::Connection if rnats_proto::subject::is_literal(&subject) => {
-                line_start(&subject, &sid)
+                build_line_start(&subject, &sid)
             }
             _ => (Bytes::new(), subject, sid),
         };
@@ -163,7 +163,7 @@ impl Subscription {
 }
 
 /// `HMSG <subject> <sid> `, and the subject and sid as slices of it.
-fn line_start(subject: &[u8], sid: &[u8]) -> (Bytes, Bytes, Bytes) {
+fn build_line_start(subject: &[u8], sid: &[u8]) -> (Bytes, Bytes, Bytes) {
     const VERB: &[u8] = b"HMSG ";
     let mut line = Vec::with_capacity(VERB.len() + subject.len() + sid.len() + 2);
     line.extend_from_slice(VERB);

@@ -682,3 +682,76 @@ fn denied(sub: &Subscription, msg: &Message<'_>) -> bool {
         .as_ref()
         .is_some_and(|deny| deny.denies(msg.subject))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spans of `frame`'s arguments after the verb (split at blanks)
+    /// and of its body, as a parser gives them.
+    fn spans(frame: &[u8]) -> (Vec<Span>, Span) {
+        let line_end = frame.iter().position(|&b| b == b'\n').unwrap();
+        let mut args = Vec::new();
+        let mut start = None;
+        for (i, &b) in frame[..=line_end].iter().enumerate() {
+            let blank = b <= b' ';
+            match (start, blank) {
+                (None, false) => start = Some(i),
+                (Some(s), true) => {
+                    args.push(Span { start: s, end: i });
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        let body = Span {
+            start: line_end + 1,
+            end: frame.len() - 2,
+        };
+        (args[1..].to_vec(), body)
+    }
+
+    fn tail(frame: &[u8], with_reply: bool) -> Option<Vec<u8>> {
+        let (args, body) = spans(frame);
+        let subject = args[0];
+        let (reply, sizes) = match with_reply {
+            true => (Some(args[1]), &args[2..]),
+            false => (None, &args[1..]),
+        };
+        verbatim_tail(frame, subject, reply, sizes, body).map(|from| frame[from..].to_vec())
+    }
+
+    #[test]
+    fn a_single_spaced_frame_is_its_msg_lines_end_as_it_is() {
+        assert_eq!(tail(b"PUB a.b 2\r\nhi\r\n", false).unwrap(), b"2\r\nhi\r\n");
+        assert_eq!(
+            tail(b"PUB a r 02\r\nhi\r\n", true).unwrap(),
+            b"r 02\r\nhi\r\n"
+        );
+        assert_eq!(
+            tail(b"HPUB a r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", true).unwrap(),
+            b"r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+        );
+    }
+
+    #[test]
+    fn other_blanks_are_not_copied() {
+        for frame in [
+            &b"PUB a\t2\r\nhi\r\n"[..],
+            b"PUB a  2\r\nhi\r\n",
+            b"PUB a 2 \r\nhi\r\n",
+            b"PUB a 2\nhi\r\n",
+            b"HPUB a 12\t14\r\nNATS/1.0\r\n\r\nhi\r\n",
+        ] {
+            let sizes = if frame.starts_with(b"H") { 3 } else { 2 };
+            let (args, body) = spans(frame);
+            assert_eq!(args.len(), sizes, "{frame:?}");
+            assert_eq!(
+                verbatim_tail(frame, args[0], None, &args[1..], body),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(frame)
+            );
+        }
+    }
+}
