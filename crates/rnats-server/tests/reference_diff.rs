@@ -401,6 +401,43 @@ fn normal_cases() -> Vec<Case> {
             0,
         ),
         open("a long stream of many ops", LONG_STREAM, 1),
+        // How a delivery's MSG line is built: from a literal subscription's
+        // own line start or from its parts (a wildcard), and from the
+        // publisher's frame as it is or from its parts (blanks to drop).
+        open(
+            "literal subscriptions, replies, odd blanks",
+            "CONNECT {\"verbose\":false}\r\nSUB foo.bar 1\r\nSUB foo.bar q 333\r\n\
+             PUB foo.bar r.1 2\r\nhi\r\npub\tfoo.bar\tr.2\t2\r\nhi\r\n\
+             PUB  foo.bar   r.3  2\r\nhi\r\nPUB foo.bar 02 \r\nhi\r\n",
+            0,
+        ),
+        open(
+            "a wildcard subscription, replies, odd blanks",
+            "CONNECT {\"verbose\":false}\r\nSUB foo.* 22\r\n\
+             PUB foo.bar r.1 2\r\nhi\r\npub\tfoo.bar\tr.2\t2\r\nhi\r\n\
+             PUB  foo.bar   r.3  2\r\nhi\r\nPUB foo.bar 02 \r\nhi\r\n",
+            0,
+        ),
+        open(
+            "headers to literal and wildcard subscriptions, with a reply, odd blanks",
+            "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB foo 1\r\nSUB b.* 2\r\n\
+             HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nHPUB b.x r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+             HPUB\tfoo\tr\t12\t14\r\nNATS/1.0\r\n\r\nhi\r\n\
+             HPUB\tb.x\tr\t12\t14\r\nNATS/1.0\r\n\r\nhi\r\n\
+             HPUB foo 0 2\r\nhi\r\nHPUB b.x 0 2\r\nhi\r\n",
+            0,
+        ),
+        open(
+            "a shared payload with a reply, to literal and wildcard subscriptions",
+            cat(&[
+                b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nSUB > 2\r\nPUB foo r 5000\r\n",
+                &many(b'x', 5000),
+                b"\r\nPUB\tfoo\t5000\r\n",
+                &many(b'y', 5000),
+                b"\r\n",
+            ]),
+            0,
+        ),
     ]
 }
 

@@ -24,6 +24,12 @@ pub struct Subscription {
     pub subject: Bytes,
     pub queue: Option<Bytes>,
     pub sid: Bytes,
+    /// `HMSG <subject> <sid> ` for a client connection's subscription to a
+    /// literal subject (every message it gets has that subject), so a
+    /// delivery starts its line with one copy (`MSG ...` is the same bytes
+    /// from the second on); empty for the others. `subject` and `sid` are
+    /// slices of it, so it costs no extra allocation.
+    line_start: Bytes,
     /// Deliveries after which the subscription ends (`UNSUB <sid> <max>`); 0 = none.
     max: AtomicU64,
     delivered: AtomicU64,
@@ -66,6 +72,12 @@ impl Subscription {
             true => Sink::Route,
             false => Sink::Connection,
         };
+        let (line_start, subject, sid) = match sink {
+            Sink::Connection if rnats_proto::subject::is_literal(&subject) => {
+                build_line_start(&subject, &sid)
+            }
+            _ => (Bytes::new(), subject, sid),
+        };
         Subscription {
             client,
             sink,
@@ -74,9 +86,22 @@ impl Subscription {
             subject,
             queue,
             sid,
+            line_start,
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             weight: AtomicU32::new(1),
+        }
+    }
+
+    /// How a delivery's `MSG` line (`HMSG` with `headers`) starts, up to and
+    /// with the space after the sid, when it is the same for every message
+    /// (see `line_start`).
+    #[inline(always)]
+    pub fn line_start(&self, headers: bool) -> Option<&[u8]> {
+        match (self.line_start.is_empty(), headers) {
+            (true, _) => None,
+            (false, true) => Some(&self.line_start),
+            (false, false) => self.line_start.get(1..),
         }
     }
 
@@ -135,6 +160,23 @@ impl Subscription {
             std::cmp::Ordering::Greater => Delivery::Exhausted,
         }
     }
+}
+
+/// `HMSG <subject> <sid> `, and the subject and sid as slices of it.
+fn build_line_start(subject: &[u8], sid: &[u8]) -> (Bytes, Bytes, Bytes) {
+    const VERB: &[u8] = b"HMSG ";
+    let mut line = Vec::with_capacity(VERB.len() + subject.len() + sid.len() + 2);
+    line.extend_from_slice(VERB);
+    line.extend_from_slice(subject);
+    line.push(b' ');
+    line.extend_from_slice(sid);
+    line.push(b' ');
+    let line = Bytes::from(line);
+    let subject_at = VERB.len();
+    let sid_at = subject_at + subject.len() + 1;
+    let subject = line.slice(subject_at..sid_at - 1);
+    let sid = line.slice(sid_at..sid_at + sid.len());
+    (line, subject, sid)
 }
 
 impl Subscription {

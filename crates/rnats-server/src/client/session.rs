@@ -27,7 +27,7 @@ use crate::accounts::{Account, RESPONSE_PREFIX};
 use crate::auth::permissions::{Permissions, Rule};
 use crate::auth::{AuthFailure, Identity};
 use crate::connection::closed::{Closed, ClosedSub};
-use crate::connection::delivery::{Deliveries, Message, Sizes};
+use crate::connection::delivery::{Deliveries, Message, Sizes, verbatim_tail};
 use crate::connection::reader::{Outcome, Role, read_loop};
 use crate::connection::{Client, CloseReason, Details};
 use crate::server::ServerShared;
@@ -333,24 +333,30 @@ impl Session {
         if (self.auth_required && !self.connected) || self.skipping.is_some() {
             return pos;
         }
-        while !enabled!(Level::TRACE) {
-            let Some(Parsed::Op {
-                op:
-                    ClientOp::Pub {
-                        subject,
-                        reply,
-                        size,
-                        payload,
-                    },
-                frame_len,
-                ..
-            }) = parser::parse_fast(chunk, pos, &self.limits)
-            else {
-                break;
-            };
+        // Tracing is looked at once per run: a change of the log level
+        // applies from the next read on.
+        if enabled!(Level::TRACE) {
+            return pos;
+        }
+        while let Some(Parsed::Op {
+            op:
+                ClientOp::Pub {
+                    subject,
+                    reply,
+                    size,
+                    payload,
+                },
+            frame_len,
+            ..
+        }) = parser::parse_fast(chunk, pos, &self.limits)
+        {
             pos += frame_len;
             self.received.count(payload.end - payload.start);
-            self.publish(chunk, subject, reply, Sizes::Msg(size.of(chunk)), payload);
+            // The fast path read it single-spaced: from the reply (or the
+            // size) on, the frame is what a MSG of it ends with.
+            let tail = Some(subject.end + 1);
+            let sizes = Sizes::Msg(size.of(chunk));
+            self.publish_inlined(chunk, subject, reply, sizes, payload, tail);
         }
         pos
     }
@@ -381,8 +387,9 @@ impl Session {
                 payload,
             } => {
                 let sizes = Sizes::Msg(size.of(chunk));
+                let tail = verbatim_tail(chunk, subject, reply, &[size], payload);
                 self.received.count(payload.end - payload.start);
-                self.publish(chunk, subject, reply, sizes, payload);
+                self.publish(chunk, subject, reply, sizes, payload, tail);
                 Ok(())
             }
             op => self.process_other(op, chunk),
@@ -400,8 +407,9 @@ impl Session {
                 payload,
             } => {
                 let sizes = Sizes::Msg(size.of(chunk));
+                let tail = verbatim_tail(chunk, subject, reply, &[size], payload);
                 self.received.count(payload.end - payload.start);
-                self.publish(chunk, subject, reply, sizes, payload);
+                self.publish(chunk, subject, reply, sizes, payload, tail);
                 Ok(())
             }
             ClientOp::HPub {
@@ -420,12 +428,15 @@ impl Session {
                     return Err(CloseReason::ProtocolViolation);
                 }
                 // An empty header block is a plain message, as on nats-server.
-                let sizes = match header_len {
-                    0 => Sizes::Msg(total_size.of(chunk)),
-                    _ => Sizes::HMsg(header_size.of(chunk), total_size.of(chunk)),
+                let (sizes, tail) = match header_len {
+                    0 => (Sizes::Msg(total_size.of(chunk)), None),
+                    _ => (
+                        Sizes::HMsg(header_size.of(chunk), total_size.of(chunk)),
+                        verbatim_tail(chunk, subject, reply, &[header_size, total_size], message),
+                    ),
                 };
                 self.received.count(message.end - message.start);
-                self.publish(chunk, subject, reply, sizes, message);
+                self.publish(chunk, subject, reply, sizes, message, tail);
                 Ok(())
             }
             ClientOp::Sub {
@@ -884,6 +895,22 @@ impl Session {
         reply: Option<Span>,
         sizes: Sizes<'_>,
         message: Span,
+        tail: Option<usize>,
+    ) {
+        self.publish_inlined(chunk, subject, reply, sizes, message, tail);
+    }
+
+    /// [`Session::publish`], inlined into [`Session::publish_run`]'s loop
+    /// (a call per message there costs more than its own checks).
+    #[inline(always)]
+    fn publish_inlined(
+        &mut self,
+        chunk: &Bytes,
+        subject: Span,
+        reply: Option<Span>,
+        sizes: Sizes<'_>,
+        message: Span,
+        tail: Option<usize>,
     ) {
         let subj = subject.of(chunk);
         if self.pedantic && !subject::is_valid_literal_subject(subj) {
@@ -893,9 +920,9 @@ impl Session {
         // Subject mappings apply first, as on nats-server: permissions and
         // routing see the mapped subject.
         if self.account.has_mappings() {
-            self.publish_mapped(chunk, subj, reply, sizes, message);
+            self.publish_mapped(chunk, subj, reply, sizes, message, tail);
         } else {
-            self.route_published(chunk, subj, reply, sizes, message);
+            self.route_published(chunk, subj, reply, sizes, message, tail);
         }
     }
 
@@ -907,11 +934,12 @@ impl Session {
         reply: Option<Span>,
         sizes: Sizes<'_>,
         message: Span,
+        tail: Option<usize>,
     ) {
         let mut mappings = std::mem::take(&mut self.mappings);
         let cluster = || self.server.cluster.as_ref().map(|c| c.name());
         let to = mappings.map(&self.account, subj, cluster).unwrap_or(subj);
-        self.route_published(chunk, to, reply, sizes, message);
+        self.route_published(chunk, to, reply, sizes, message, tail);
         self.mappings = mappings;
     }
 
@@ -928,6 +956,7 @@ impl Session {
         reply: Option<Span>,
         sizes: Sizes<'_>,
         message: Span,
+        tail: Option<usize>,
     ) {
         if self.permissions.is_some() && !self.may_publish(subj) {
             self.publish_denied(subj);
@@ -941,6 +970,7 @@ impl Session {
             reply: reply.map(|r| r.of(chunk)),
             sizes,
             body: message,
+            tail,
         };
         if self.account.routes_apply_to(subj) {
             self.route_with_imports(&msg);
@@ -1066,6 +1096,7 @@ impl Session {
                 start: 0,
                 end: header.len(),
             },
+            tail: None,
         };
         self.out.deliver(sub, &msg);
     }

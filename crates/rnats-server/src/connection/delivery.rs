@@ -269,6 +269,7 @@ impl Deliveries {
             let routed = Message {
                 subject: remote,
                 reply: reply.as_deref(),
+                tail: None,
                 ..*msg
             };
             let matches = target.sublist.matches(remote);
@@ -288,6 +289,7 @@ impl Deliveries {
         let routed = Message {
             subject: &reply,
             reply: None,
+            tail: None,
             ..*msg
         };
         let matches = requester.sublist.matches(&reply);
@@ -383,23 +385,7 @@ impl Deliveries {
         {
             return self.deliver_without_headers(sub, msg, header);
         }
-        let size = msg.body.end - msg.body.start;
-        let queued = client.enqueue_message(size, |batch| {
-            match msg.sizes {
-                Sizes::Msg(size) => {
-                    encode::msg_header(batch.buf_mut(), msg.subject, &sub.sid, msg.reply, size)
-                }
-                Sizes::HMsg(header, total) => encode::hmsg_header(
-                    batch.buf_mut(),
-                    msg.subject,
-                    &sub.sid,
-                    msg.reply,
-                    header,
-                    total,
-                ),
-            }
-            put_body(batch, msg);
-        });
+        let queued = enqueue_msg(client, sub, msg);
         self.queued(client, queued);
         true
     }
@@ -506,8 +492,103 @@ fn without_headers<'a>(
     Message {
         sizes: Sizes::Msg(size.format(body.len()).as_bytes()),
         body,
+        tail: None,
         ..*msg
     }
+}
+
+/// Queues the `MSG` (or `HMSG`) frame of `msg` for `sub` on its client.
+/// Out of line on purpose: small enough that the lock, the encoding and the
+/// checks are inlined into it, however large the publish loop that calls it
+/// grows (inlined there, the compiler kept the lock and the encoding as
+/// calls of their own, and which it did changed from build to build).
+#[inline(never)]
+fn enqueue_msg(client: &Client, sub: &Subscription, msg: &Message<'_>) -> Queued {
+    let size = msg.body.end - msg.body.start;
+    client.enqueue_message(size, |batch| put_msg(batch, sub, msg))
+}
+
+/// Appends the `MSG` (or `HMSG`) frame of `msg` for `sub`, in as few
+/// copies as its parts allow: the subscription's own line start when its
+/// subject is literal, then the publisher's frame from its reply on, as
+/// it is, when [`Message::tail`] says that is what the line ends with.
+#[inline(always)]
+fn put_msg(batch: &mut Batch, sub: &Subscription, msg: &Message<'_>) {
+    let headers = matches!(msg.sizes, Sizes::HMsg(..));
+    // The usual case, two copies; the rest out of line, so that this
+    // function (and the lock around it) stays small.
+    if let (Some(start), Some(from)) = (sub.line_start(headers), msg.tail)
+        && msg.body.len() < crate::connection::outbound::SHARE_THRESHOLD
+    {
+        debug_assert_eq!(&sub.subject[..], msg.subject, "a literal subscription");
+        debug_assert_eq!(msg.chunk[from..msg.body.start], line_end(msg)[..]);
+        batch.put(start);
+        // The line's end, the body and its CRLF: one copy.
+        batch.put(&msg.chunk[from..msg.body.end + 2]);
+        return;
+    }
+    put_msg_in_parts(batch, sub, msg, headers);
+}
+
+/// [`put_msg`] for a wildcard subscription, a frame that is not the line's
+/// end as it is, or a payload shared by reference.
+#[inline(never)]
+fn put_msg_in_parts(batch: &mut Batch, sub: &Subscription, msg: &Message<'_>, headers: bool) {
+    match sub.line_start(headers) {
+        Some(start) => {
+            debug_assert_eq!(&sub.subject[..], msg.subject, "a literal subscription");
+            batch.put(start);
+        }
+        None => {
+            batch.put(if headers { b"HMSG " } else { b"MSG " });
+            batch.put(msg.subject);
+            batch.put(b" ");
+            batch.put(&sub.sid);
+            batch.put(b" ");
+        }
+    }
+    match msg.tail {
+        Some(from) => {
+            debug_assert_eq!(msg.chunk[from..msg.body.start], line_end(msg)[..]);
+            batch.put(&msg.chunk[from..msg.body.start]);
+        }
+        None => {
+            if let Some(reply) = msg.reply {
+                batch.put(reply);
+                batch.put(b" ");
+            }
+            match msg.sizes {
+                Sizes::Msg(size) => batch.put(size),
+                Sizes::HMsg(header, total) => {
+                    batch.put(header);
+                    batch.put(b" ");
+                    batch.put(total);
+                }
+            }
+            batch.put(b"\r\n");
+        }
+    }
+    put_body(batch, msg);
+}
+
+/// What a `MSG`/`HMSG` line has after the sid, built from its parts (to
+/// check [`Message::tail`] against).
+fn line_end(msg: &Message<'_>) -> Vec<u8> {
+    let mut end = Vec::new();
+    if let Some(reply) = msg.reply {
+        end.extend_from_slice(reply);
+        end.push(b' ');
+    }
+    match msg.sizes {
+        Sizes::Msg(size) => end.extend_from_slice(size),
+        Sizes::HMsg(header, total) => {
+            end.extend_from_slice(header);
+            end.push(b' ');
+            end.extend_from_slice(total);
+        }
+    }
+    end.extend_from_slice(b"\r\n");
+    end
 }
 
 /// Appends a message's body and the closing CRLF: large payloads by
@@ -531,6 +612,42 @@ pub struct Message<'a> {
     pub reply: Option<&'a [u8]>,
     pub sizes: Sizes<'a>,
     pub body: Span,
+    /// Where in `chunk` the publisher's frame goes on exactly as a `MSG`
+    /// (or `HMSG`) delivery of it ends: the reply if any, the sizes, single
+    /// spaces, the CRLF, then `body` and its CRLF — so a delivery copies it
+    /// whole. `None` when any of that differs (another reply, other sizes,
+    /// another body, a frame written unusually): whoever changes one of
+    /// those in a copy of a `Message` sets it to `None`.
+    pub tail: Option<usize>,
+}
+
+/// [`Message::tail`] for a frame whose reply (if any) and sizes are at
+/// these spans of `chunk`: where the reply (or the first size) starts, if
+/// each of them follows the one before (the subject first) after a single
+/// space and the line's CRLF follows the last, right before `body`.
+#[inline]
+pub fn verbatim_tail(
+    chunk: &[u8],
+    subject: Span,
+    reply: Option<Span>,
+    sizes: &[Span],
+    body: Span,
+) -> Option<usize> {
+    let mut at = subject.end;
+    if let Some(reply) = reply {
+        at = after_one_space(chunk, at, reply)?;
+    }
+    for &size in sizes {
+        at = after_one_space(chunk, at, size)?;
+    }
+    let crlf = chunk.get(at..body.start)?;
+    (crlf == b"\r\n").then_some(subject.end + 1)
+}
+
+/// Where `span` ends, if it starts one space after `at`.
+#[inline(always)]
+fn after_one_space(chunk: &[u8], at: usize, span: Span) -> Option<usize> {
+    (span.start == at + 1 && chunk.get(at) == Some(&b' ')).then_some(span.end)
 }
 
 /// The sizes a delivery announces, as the publisher wrote them.
@@ -580,4 +697,77 @@ fn denied(sub: &Subscription, msg: &Message<'_>) -> bool {
     sub.deny
         .as_ref()
         .is_some_and(|deny| deny.denies(msg.subject))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spans of `frame`'s arguments after the verb (split at blanks)
+    /// and of its body, as a parser gives them.
+    fn spans(frame: &[u8]) -> (Vec<Span>, Span) {
+        let line_end = frame.iter().position(|&b| b == b'\n').unwrap();
+        let mut args = Vec::new();
+        let mut start = None;
+        for (i, &b) in frame[..=line_end].iter().enumerate() {
+            let blank = b <= b' ';
+            match (start, blank) {
+                (None, false) => start = Some(i),
+                (Some(s), true) => {
+                    args.push(Span { start: s, end: i });
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        let body = Span {
+            start: line_end + 1,
+            end: frame.len() - 2,
+        };
+        (args[1..].to_vec(), body)
+    }
+
+    fn tail(frame: &[u8], with_reply: bool) -> Option<Vec<u8>> {
+        let (args, body) = spans(frame);
+        let subject = args[0];
+        let (reply, sizes) = match with_reply {
+            true => (Some(args[1]), &args[2..]),
+            false => (None, &args[1..]),
+        };
+        verbatim_tail(frame, subject, reply, sizes, body).map(|from| frame[from..].to_vec())
+    }
+
+    #[test]
+    fn a_single_spaced_frame_is_its_msg_lines_end_as_it_is() {
+        assert_eq!(tail(b"PUB a.b 2\r\nhi\r\n", false).unwrap(), b"2\r\nhi\r\n");
+        assert_eq!(
+            tail(b"PUB a r 02\r\nhi\r\n", true).unwrap(),
+            b"r 02\r\nhi\r\n"
+        );
+        assert_eq!(
+            tail(b"HPUB a r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", true).unwrap(),
+            b"r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+        );
+    }
+
+    #[test]
+    fn other_blanks_are_not_copied() {
+        for frame in [
+            &b"PUB a\t2\r\nhi\r\n"[..],
+            b"PUB a  2\r\nhi\r\n",
+            b"PUB a 2 \r\nhi\r\n",
+            b"PUB a 2\nhi\r\n",
+            b"HPUB a 12\t14\r\nNATS/1.0\r\n\r\nhi\r\n",
+        ] {
+            let sizes = if frame.starts_with(b"H") { 3 } else { 2 };
+            let (args, body) = spans(frame);
+            assert_eq!(args.len(), sizes, "{frame:?}");
+            assert_eq!(
+                verbatim_tail(frame, args[0], None, &args[1..], body),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(frame)
+            );
+        }
+    }
 }

@@ -20,7 +20,7 @@ use tracing::{Level, debug, enabled, error, info, trace};
 use crate::accounts::match_cache::MatchCache;
 use crate::accounts::subscription::Subscription;
 use crate::accounts::{Account, RESPONSE_PREFIX, Routes};
-use crate::connection::delivery::{Deliveries, Message, Sizes};
+use crate::connection::delivery::{Deliveries, Message, Sizes, verbatim_tail};
 use crate::connection::reader::{Outcome, Role, read_loop};
 use crate::connection::{Client, CloseReason};
 use crate::server::ServerShared;
@@ -358,9 +358,18 @@ impl RouteSession {
                 if !self.rules.imports_message(subject.of(chunk)) {
                     return Ok(());
                 }
-                let sizes = match header_size {
-                    Some(h) if *header_len > 0 => Sizes::HMsg(h.of(chunk), total_size.of(chunk)),
-                    _ => Sizes::Msg(total_size.of(chunk)),
+                let (sizes, tail) = match header_size {
+                    Some(h) if *header_len > 0 => (
+                        Sizes::HMsg(h.of(chunk), total_size.of(chunk)),
+                        verbatim_tail(chunk, *subject, *reply, &[*h, *total_size], *message),
+                    ),
+                    // An empty header block goes out as a plain MSG: the
+                    // frame's sizes are not that line's.
+                    Some(_) => (Sizes::Msg(total_size.of(chunk)), None),
+                    None => (
+                        Sizes::Msg(total_size.of(chunk)),
+                        verbatim_tail(chunk, *subject, *reply, &[*total_size], *message),
+                    ),
                 };
                 let msg = Message {
                     chunk,
@@ -368,6 +377,8 @@ impl RouteSession {
                     reply: reply.map(|r| r.of(chunk)),
                     sizes,
                     body: *message,
+                    // Queue names sit between the subject and the reply.
+                    tail: if queues.is_some() { None } else { tail },
                 };
                 let queues = queues.map(|q| q.of(chunk));
                 if !self
@@ -456,6 +467,7 @@ impl RouteSession {
         let answer = Message {
             subject: &reply,
             reply: None,
+            tail: None,
             ..*msg
         };
         let matches = requester.sublist.matches(&reply);

@@ -192,6 +192,7 @@ mod tests {
                 start: 0,
                 end: chunk.len(),
             },
+            tail: None,
         }
     }
 

@@ -287,6 +287,7 @@ impl SystemClient {
                 start: 0,
                 end: chunk.len(),
             },
+            tail: None,
         };
         // A fresh seed each time, so queue groups are served in turn.
         let mut out = Deliveries::new(rand::random());
