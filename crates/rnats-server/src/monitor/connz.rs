@@ -212,9 +212,11 @@ struct Entry {
 
 impl Entry {
     fn open(client: &Client) -> Entry {
+        let snapshot = Snapshot::of(client);
+        // After the snapshot: the PING is not this look's pending bytes.
         client.measure_rtt_if_unknown();
         Entry {
-            snapshot: Snapshot::of(client),
+            snapshot,
             stopped: None,
         }
     }
