@@ -273,13 +273,14 @@ impl Account {
     }
 
     /// Whether its imports and exports may act on a message published to
-    /// `subject`: one atomic load, and a comparison when it has only the
-    /// system account's imports.
+    /// `subject`: one atomic load, and one byte compared when it has only
+    /// the system account's imports (all under `$SYS.`; a subject that
+    /// starts with `$` but is not one of theirs matches none of them).
     #[inline]
     pub fn routes_apply_to(&self, subject: &[u8]) -> bool {
         match self.route_scope.load(Ordering::Acquire) {
             NO_ROUTES => false,
-            SYSTEM_ROUTES => subject.starts_with(SYSTEM_PREFIX),
+            SYSTEM_ROUTES => subject.first() == Some(&SYSTEM_PREFIX[0]),
             _ => true,
         }
     }
