@@ -80,6 +80,36 @@ async fn publish(js: &jetstream::Context, subject: &str, from: u64, to: u64) {
     }
 }
 
+/// A compressed stream `name` (subject `<name in lower case>.x`) of 32 kB
+/// blocks (from `max_bytes`), with 200 messages of 300 `byte`s: several
+/// blocks are sealed, so compressed.
+async fn fill_compressed(js: &jetstream::Context, name: &str, byte: u8) {
+    js.create_stream(stream::Config {
+        max_bytes: 120_000,
+        ..stream_config(name, true)
+    })
+    .await
+    .unwrap();
+    let subject = format!("{}.x", name.to_lowercase());
+    for _ in 0..200 {
+        js.publish(subject.clone(), Bytes::from(vec![byte; 300]))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+}
+
+/// What [`fill_compressed`] stored is all there.
+async fn read_compressed(js: &jetstream::Context, name: &str, byte: u8) {
+    let stream = js.get_stream(name).await.unwrap();
+    assert_eq!(stream.get_info().await.unwrap().state.messages, 200);
+    for seq in [1, 100, 200] {
+        let msg = stream.get_raw_message(seq).await.unwrap();
+        assert_eq!(&msg.payload[..], &[byte; 300][..], "{name} seq {seq}");
+    }
+}
+
 async fn read_back(js: &jetstream::Context, name: &str, n: u64) {
     let stream = js.get_stream(name).await.unwrap();
     let info = stream.get_info().await.unwrap();
@@ -177,19 +207,7 @@ async fn encrypted_stores_move_between_nats_server_and_rnats() {
         publish(&js, "fromgo.x", 1, 50).await;
         // And compressed by nats-server (S2 with its extensions): 32 kB
         // blocks, each compressed once the next one takes over.
-        js.create_stream(stream::Config {
-            max_bytes: 120_000,
-            ..stream_config("GOZIP", true)
-        })
-        .await
-        .unwrap();
-        for _ in 0..200 {
-            js.publish("gozip.x", Bytes::from(vec![b'g'; 300]))
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
+        fill_compressed(&js, "GOZIP", b'g').await;
         let first = dir
             .path()
             .join("store/jetstream/$G/streams/GOZIP/msgs/1.blk");
@@ -210,12 +228,7 @@ async fn encrypted_stores_move_between_nats_server_and_rnats() {
         let js = jetstream::new(client.clone());
         read_back(&js, "FROMGO", 50).await;
         publish(&js, "fromgo.x", 51, 60).await;
-        let stream = js.get_stream("GOZIP").await.unwrap();
-        assert_eq!(stream.get_info().await.unwrap().state.messages, 200);
-        for seq in [1, 100, 200] {
-            let msg = stream.get_raw_message(seq).await.unwrap();
-            assert_eq!(&msg.payload[..], &[b'g'; 300][..], "seq {seq}");
-        }
+        read_compressed(&js, "GOZIP", b'g').await;
         drop(client);
         server.shutdown().await;
 
@@ -230,19 +243,7 @@ async fn encrypted_stores_move_between_nats_server_and_rnats() {
             .unwrap();
         publish(&js, "fromrs.x", 1, 50).await;
         // And compressed: 32 kB blocks (from max_bytes), several sealed.
-        js.create_stream(stream::Config {
-            max_bytes: 120_000,
-            ..stream_config("ZIPPED", true)
-        })
-        .await
-        .unwrap();
-        for _ in 0..200 {
-            js.publish("zipped.x", Bytes::from(vec![b'z'; 300]))
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
+        fill_compressed(&js, "ZIPPED", b'z').await;
         drop(client);
         server.shutdown().await;
         let reference = support::ReferenceServer::start_latest_with_config(&reference_config(
@@ -262,12 +263,7 @@ async fn encrypted_stores_move_between_nats_server_and_rnats() {
             .join("store/jetstream/$G/streams/ZIPPED/msgs/1.blk");
         let size = std::fs::metadata(&zipped).unwrap().len();
         assert!(size < 8_000, "1.blk was compressed: {size} bytes");
-        let stream = js.get_stream("ZIPPED").await.unwrap();
-        assert_eq!(stream.get_info().await.unwrap().state.messages, 200);
-        for seq in [1, 100, 200] {
-            let msg = stream.get_raw_message(seq).await.unwrap();
-            assert_eq!(&msg.payload[..], &[b'z'; 300][..], "seq {seq}");
-        }
+        read_compressed(&js, "ZIPPED", b'z').await;
         drop(client);
         drop(reference);
     }

@@ -449,22 +449,26 @@ fn compress_copy(
         key.apply(0, &mut buf);
     }
     let tmp = mdir.join(format!("{index}.blk.s2.tmp"));
+    write_synced(&tmp, &buf)?;
+    Ok(Some((tmp, buf.len() as u64)))
+}
+
+/// Writes `buf` to a new private file at `tmp` and syncs its data; on
+/// failure nothing is left behind.
+fn write_synced(tmp: &Path, buf: &[u8]) -> io::Result<()> {
     let written = (|| {
         let f = private_file()
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&tmp)?;
-        f.write_all_at(&buf, 0)?;
+            .open(tmp)?;
+        f.write_all_at(buf, 0)?;
         f.sync_data()
     })();
-    match written {
-        Ok(()) => Ok(Some((tmp, buf.len() as u64))),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
+    if written.is_err() {
+        let _ = fs::remove_file(tmp);
     }
+    written
 }
 
 /// Replaces block `index`'s file with `plain` (compressed when
@@ -496,17 +500,8 @@ pub(crate) fn rewrite_block(
     }
     let path = block_path(mdir, index);
     let tmp = mdir.join(format!("{index}.blk.tmp"));
-    let result = (|| {
-        let f = private_file()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all_at(&buf, 0)?;
-        f.sync_data()?;
-        fs::rename(&tmp, &path)?;
-        sync_dir(mdir)
-    })();
+    write_synced(&tmp, &buf)?;
+    let result = fs::rename(&tmp, &path).and_then(|()| sync_dir(mdir));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
