@@ -146,13 +146,18 @@ where
     }
     let mut claims: Claims<N> =
         serde_json::from_value(v.claims).map_err(|e| Error::Claims(e.to_string()))?;
-    if !claims.v1_kind.is_empty() {
+    // The top-level fields of JWT v1 are moved into `nats`; in a later
+    // version they mean nothing (as to the NATS `jwt` library) and are
+    // dropped, so the claims hold only what they say.
+    let v1_kind = std::mem::take(&mut claims.v1_kind);
+    let v1_tags = std::mem::take(&mut claims.v1_tags);
+    let v1_issuer_account = std::mem::take(&mut claims.v1_issuer_account);
+    if !v1_kind.is_empty() {
         let generic = claims.nats.generic_mut();
-        generic.kind = std::mem::take(&mut claims.v1_kind);
-        generic.tags = std::mem::take(&mut claims.v1_tags);
+        generic.kind = v1_kind;
+        generic.tags = v1_tags;
         generic.version = 1;
-        let issuer_account = std::mem::take(&mut claims.v1_issuer_account);
-        claims.nats.migrate_v1(issuer_account);
+        claims.nats.migrate_v1(v1_issuer_account);
     }
     if !N::ISSUERS
         .iter()
