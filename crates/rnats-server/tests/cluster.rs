@@ -977,6 +977,89 @@ async fn reload_changes_route_permissions() {
     .await;
 }
 
+/// Options for a node named `name` with these `accounts {}` and this
+/// cluster block.
+fn with_accounts(name: &str, accounts: &str, cluster: ClusterOptions) -> Options {
+    let mut opts = Options::for_tests();
+    let root = rnats_conf::parse_str(accounts, "accounts.conf").unwrap();
+    rnats_server::config::apply(&mut opts, &root).unwrap();
+    opts.server_name = Some(name.into());
+    opts.cluster = Some(cluster);
+    opts
+}
+
+/// A reload that gives an account a stream import tells the routes at once
+/// what the account's subscriptions already there now stand for in the
+/// exporting account, and withdraws it when the import goes (nats-server
+/// redoes its shadow subscriptions on such a reload); a subscription that
+/// leaves afterwards withdraws what it stands for then.
+#[tokio::test]
+async fn a_reloaded_stream_import_reaches_subscribers_already_there() {
+    const WITHOUT: &str = r#"
+accounts {
+  A { users: [ {user: alice, password: apw} ], exports: [ {stream: "events.>"} ] }
+  B { users: [ {user: bob, password: bpw} ] }
+}
+"#;
+    const WITH: &str = r#"
+accounts {
+  A { users: [ {user: alice, password: apw} ], exports: [ {stream: "events.>"} ] }
+  B {
+    users: [ {user: bob, password: bpw} ]
+    imports: [ {stream: {account: A, subject: "events.>"}} ]
+  }
+}
+"#;
+    let x_opts = |accounts| with_accounts("X", accounts, cluster_opts(-1, vec![], true));
+    let x = start_server(x_opts(WITHOUT)).await;
+    let y = start_server(with_accounts(
+        "Y",
+        WITHOUT,
+        cluster_opts(-1, vec![route_to(&x)], true),
+    ))
+    .await;
+    wait_routes(&x, 1).await;
+    wait_routes(&y, 1).await;
+    let login = |url: String, user: &str, pass: &str| {
+        async_nats::ConnectOptions::new()
+            .user_and_password(user.into(), pass.into())
+            .connect(url)
+    };
+    let bob = login(x.client_url(), "bob", "bpw").await.unwrap();
+    let alice = login(y.client_url(), "alice", "apw").await.unwrap();
+    let mut events = bob.subscribe("events.>").await.unwrap();
+    // What Y holds of X's interest in an account.
+    let interest_in = |account| y.shared().accounts.get(account).unwrap().sublist.count();
+    let interest_in_a = || interest_in("A");
+    // The subscription is made (and counted) before the reload.
+    wait_until("Y to hear of bob's subscription", || interest_in("B") == 1).await;
+    assert_eq!(interest_in_a(), 0);
+
+    x.reload(&x_opts(WITH)).unwrap();
+    let m = probe_until_received(&alice, "events.probe", &mut events).await;
+    assert_eq!(m.subject.as_str(), "events.probe");
+    eprintln!(
+        "DEBUG after probe {} connects={}",
+        interest_in_a(),
+        bob.statistics()
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert_eq!(interest_in_a(), 1);
+
+    x.reload(&x_opts(WITHOUT)).unwrap();
+    wait_until("Y to hear RS- for the import gone", || interest_in_a() == 0).await;
+
+    x.reload(&x_opts(WITH)).unwrap();
+    wait_until("Y to hear RS+ for the import back", || interest_in_a() == 1).await;
+    events.unsubscribe().await.unwrap();
+    bob.flush().await.unwrap();
+    wait_until("Y to hear RS- for the subscription gone", || {
+        interest_in_a() == 0
+    })
+    .await;
+}
+
 /// New route credentials on a reload: the route that logged in with the
 /// old ones is closed, and comes back once its server is given the new
 /// ones (its route URL changes, so the old route is dropped, the new one

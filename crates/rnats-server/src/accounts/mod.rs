@@ -119,6 +119,16 @@ pub struct ImportedStream {
     pub prefix: Option<Box<[u8]>>,
 }
 
+/// The same import: from the same account, of the same subjects, under
+/// the same prefix.
+impl PartialEq for ImportedStream {
+    fn eq(&self, other: &Self) -> bool {
+        self.from.ptr_eq(&other.from)
+            && self.pattern == other.pattern
+            && self.prefix == other.prefix
+    }
+}
+
 impl ImportedStream {
     /// The subject in the exporting account to announce interest in for a
     /// subscription on `subject` here (nats-server's shadow subscription):

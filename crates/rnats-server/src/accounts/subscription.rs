@@ -183,6 +183,7 @@ impl Subscription {
     /// Ends the subscription: out of its account's index and its client's
     /// table (unless the sid was reused for a newer subscription).
     pub fn cancel(self: &Arc<Self>) {
+        let _hold = crate::route::hold_interest(&self.client.cluster);
         if self.account.sublist.remove(self)
             && let Some(cluster) = &self.client.cluster
         {

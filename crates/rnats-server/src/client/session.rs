@@ -708,6 +708,8 @@ impl Session {
     /// Puts a new subscription in place of `old` (same subject, queue and
     /// sid) in `to`, with the deny filter the current permissions give it.
     fn replace_subscription(&mut self, old: &Arc<Subscription>, to: &Arc<Account>) {
+        let cluster = self.client.cluster.clone();
+        let _hold = crate::route::hold_interest(&cluster);
         if old.account.sublist.remove(old)
             && let Some(cluster) = &self.client.cluster
         {
@@ -851,6 +853,8 @@ impl Session {
         }
         // A sid already in use is ignored, as nats-server ignores it.
         if !subs.contains_key(sid) {
+            let cluster = self.client.cluster.clone();
+            let _hold = crate::route::hold_interest(&cluster);
             let mut sub = Subscription::new(
                 self.client.clone(),
                 self.account.clone(),
@@ -1177,6 +1181,8 @@ impl Session {
         // In chunks, each under the index's write lock once: a client leaving
         // with 300 000 subscriptions must not hold every publisher of the
         // account up until the last one is gone.
+        let cluster = self.client.cluster.clone();
+        let hold = crate::route::hold_interest(&cluster);
         let mut subs = Vec::with_capacity(left.len());
         while !left.is_empty() {
             let mut chunk = left.split_off(left.len().saturating_sub(REMOVE_CHUNK));
@@ -1186,6 +1192,7 @@ impl Session {
         if let Some(cluster) = &self.client.cluster {
             cluster.local_unsubs(&subs);
         }
+        drop(hold);
         if enabled!(Level::TRACE) {
             for sub in &subs {
                 trace!(

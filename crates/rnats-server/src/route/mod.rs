@@ -15,6 +15,9 @@
 //! reference-counted here (`Cluster::local_sub`) so a route hears `RS+`
 //! for the first plain subscription on a subject and `RS-` for the last;
 //! queue subscriptions announce their new weight each time.
+//! A subscription also stands for subjects in the accounts its account
+//! imports streams from; a reload that changes those imports recounts it
+//! (`Cluster::rewire`).
 //!
 //! Routes are solicited (configured `routes`, retried with backoff for as
 //! long as the server runs, and implicit ones learned from peers' gossip) or
@@ -44,7 +47,7 @@ pub use url::RouteUrl;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -56,8 +59,8 @@ use tokio::task::JoinHandle;
 use tokio::time::sleep;
 use tracing::{Level, debug, enabled, error, info, trace, warn};
 
-use crate::accounts::Account;
 use crate::accounts::subscription::Subscription;
+use crate::accounts::{Account, ImportedStream, Routes};
 use crate::connection::{Client, CloseReason};
 use crate::options::ClusterOptions;
 use crate::server::{COMPATIBLE_VERSION, ServerShared, VERSION};
@@ -70,6 +73,35 @@ use url::{first_host_name, route_urls};
 
 /// Local interest announced to routes: (account, subject, queue) -> count.
 type InterestKey = (Arc<str>, Bytes, Option<Bytes>);
+
+/// What `sub` stands for in the accounts it imports `imports` from: the
+/// subject there, for each import it meets.
+fn imported_interest(
+    sub: &Subscription,
+    imports: &[ImportedStream],
+    mut each: impl FnMut(InterestKey),
+) {
+    for import in imports {
+        let (Some(from), Some(subject)) = (
+            import.from.upgrade(),
+            import.interest_in_exporter(&sub.subject),
+        ) else {
+            continue;
+        };
+        each((from.name.as_str().into(), subject.into(), sub.queue.clone()));
+    }
+}
+
+/// The stream imports of an account's routes (none without routes).
+fn stream_imports(routes: &Option<Arc<Routes>>) -> &[ImportedStream] {
+    routes.as_deref().map_or(&[], |r| &r.imported)
+}
+
+/// Holds off a rewiring of stream imports while a subscription enters or
+/// leaves (see [`Cluster::hold_interest`]); nothing when not clustered.
+pub(crate) fn hold_interest(cluster: &Option<Arc<Cluster>>) -> Option<RwLockReadGuard<'_, ()>> {
+    cluster.as_deref().map(Cluster::hold_interest)
+}
 
 /// A registered route.
 struct RouteEntry {
@@ -120,6 +152,10 @@ pub struct Cluster {
     routes: Mutex<HashMap<String, RouteEntry>>,
     /// Local interest, counted; the lock also orders what routes are told.
     interest: Mutex<HashMap<InterestKey, u32>>,
+    /// Held (shared) while a subscription enters or leaves both its
+    /// account's index and `interest`, and (exclusively) while stream
+    /// imports are rewired: see [`Cluster::rewire`].
+    rewiring: RwLock<()>,
     stopping: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Implicit routes being tried, by URL (not to try one twice at once).
@@ -166,6 +202,7 @@ impl Cluster {
             peers_advertised: AtomicBool::new(false),
             routes: Mutex::new(HashMap::new()),
             interest: Mutex::new(HashMap::new()),
+            rewiring: RwLock::new(()),
             stopping: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
             trying: Mutex::new(Vec::new()),
@@ -304,18 +341,85 @@ impl Cluster {
             sub.subject.clone(),
             sub.queue.clone(),
         ));
-        let Some(routes) = sub.account.routes() else {
-            return;
-        };
-        for import in &routes.imported {
-            let (Some(from), Some(subject)) = (
-                import.from.upgrade(),
-                import.interest_in_exporter(&sub.subject),
-            ) else {
-                continue;
-            };
-            each((from.name.as_str().into(), subject.into(), sub.queue.clone()));
+        if let Some(routes) = sub.account.routes() {
+            imported_interest(sub, &routes.imported, each);
         }
+    }
+
+    /// Keeps a rewiring of stream imports ([`Cluster::rewire`]) off while
+    /// the caller puts a subscription in (or takes it out of) its
+    /// account's index and then counts it here (`local_sub`,
+    /// `local_unsubs`): so a rewiring finds every counted subscription in
+    /// an index and no uncounted one there.
+    pub(crate) fn hold_interest(&self) -> RwLockReadGuard<'_, ()> {
+        read_lock(&self.rewiring)
+    }
+
+    /// Puts a new wiring of `accounts` in force with `apply`, and tells the
+    /// routes what their local subscriptions stand for now: in an account
+    /// whose stream imports changed, each subscription withdraws its
+    /// interest in the old exporters and announces it in the new ones, as
+    /// if it had been made again (nats-server redoes its shadow
+    /// subscriptions on such a reload). Without this a peer would not send
+    /// a newly imported stream to subscribers already here, and the counts
+    /// would drift when they leave.
+    pub(crate) fn rewire<R>(&self, accounts: &[Arc<Account>], apply: impl FnOnce() -> R) -> R {
+        let _rewiring = write_lock(&self.rewiring);
+        let before: Vec<_> = accounts.iter().map(|a| (a, a.routes())).collect();
+        let result = apply();
+        let mut delta: HashMap<InterestKey, i64> = HashMap::new();
+        for (account, old) in before {
+            let new = account.routes();
+            let (old, new) = (stream_imports(&old), stream_imports(&new));
+            if old == new {
+                continue;
+            }
+            account.sublist.for_each(|sub| {
+                // Routes' interest, and internal subscriptions the cluster
+                // never hears of, were not counted.
+                if sub.is_route() || sub.client.cluster.is_none() {
+                    return;
+                }
+                imported_interest(sub, old, |key| *delta.entry(key).or_default() -= 1);
+                imported_interest(sub, new, |key| *delta.entry(key).or_default() += 1);
+            });
+        }
+        let mut interest = lock(&self.interest);
+        let rules = self.rules();
+        let mut lines = BytesMut::new();
+        for (key, change) in delta {
+            let was = interest.get(&key).copied().unwrap_or(0);
+            let now = u32::try_from((i64::from(was) + change).max(0)).unwrap_or(u32::MAX);
+            if now == was {
+                continue;
+            }
+            if now == 0 {
+                interest.remove(&key);
+            } else {
+                interest.insert(key.clone(), now);
+            }
+            let (account, subject, queue) = &key;
+            if !rules.imports(subject) {
+                continue;
+            }
+            match queue.as_deref() {
+                Some(queue) if now > 0 => {
+                    proto::rs_plus(&mut lines, account.as_bytes(), subject, Some((queue, now)));
+                }
+                None if now > 0 && was == 0 => {
+                    proto::rs_plus(&mut lines, account.as_bytes(), subject, None);
+                }
+                _ if now == 0 => {
+                    proto::rs_minus(&mut lines, account.as_bytes(), subject, queue.as_deref());
+                }
+                _ => {}
+            }
+        }
+        if !lines.is_empty() {
+            self.send_to_all(&lines, None);
+        }
+        drop(interest);
+        result
     }
 
     /// A local subscription was added: routes hear `RS+` for the first

@@ -506,7 +506,14 @@ impl Server {
         if let Some(trust) = &trust {
             reload_preloaded_accounts(trust, &old, opts);
         } else {
-            for gone in shared.accounts.apply(plan) {
+            let apply = || shared.accounts.apply(plan);
+            let gone = match &shared.cluster {
+                // Subscriptions of an account whose stream imports changed
+                // now stand for other subjects on the routes.
+                Some(cluster) => cluster.rewire(&shared.accounts.all(), apply),
+                None => apply(),
+            };
+            for gone in gone {
                 debug!("Reloaded: account {:?} removed", gone.name);
             }
         }

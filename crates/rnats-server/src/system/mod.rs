@@ -213,6 +213,7 @@ impl SystemClient {
         );
         sub.sink = Sink::Internal(inbox.clone());
         let sub = Arc::new(sub);
+        let _hold = crate::route::hold_interest(&self.client.cluster);
         // Under the client's table lock, so `close` cannot miss it.
         let mut subs = lock(&self.client.subs);
         if self.client.is_closing() {
