@@ -635,6 +635,96 @@ async fn exports_and_imports_between_jwt_accounts() {
     server.shutdown().await;
 }
 
+/// Imports and exports follow account JWTs that arrive or change at run
+/// time, as nats-server applies new claims: an update that adds an import
+/// reaches the account's subscriptions already there, an account pushed
+/// later may import at once, and an export taken away takes its imports
+/// with it.
+#[tokio::test]
+async fn imports_and_exports_follow_account_updates() {
+    let mut chain = Chain::new();
+    let (a, b, c) = (
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+    );
+    let export = |subject: &str, kind| Export {
+        subject: subject.into(),
+        kind,
+        ..Export::default()
+    };
+    let import = |subject: &str, to: &str, kind| Import {
+        subject: subject.into(),
+        account: a.public_key(),
+        to: to.into(),
+        kind,
+        ..Import::default()
+    };
+    let a_claims = |c: &mut AccountClaims, stream: bool| {
+        c.nats.exports.push(export("help", ExportType::Service));
+        if stream {
+            c.nats.exports.push(export("news.>", ExportType::Stream));
+        }
+    };
+    chain.add_account(&a, |c| a_claims(c, true));
+    chain.add_account(&b, |_| {});
+    let server = chain.start().await;
+    let (ua, ub, uc) = (
+        KeyPair::new_user(),
+        KeyPair::new_user(),
+        KeyPair::new_user(),
+    );
+    let mut in_a = login(&server, &user_jwt(&a, &ua, |_| {}), &ua).await;
+    let mut in_b = login(&server, &user_jwt(&b, &ub, |_| {}), &ub).await;
+    in_b.send(b"SUB a.news.> 1\r\n").await;
+    in_b.assert_open().await;
+    in_a.send(b"SUB help 7\r\nPUB news.before 1\r\n1\r\n").await;
+    in_a.assert_open().await;
+    in_b.assert_open().await; // B imports nothing yet
+
+    // B now imports A's news under the prefix "a".
+    let update = account_jwt(&chain.op, &b, |c| {
+        c.nats
+            .imports
+            .push(import("news.>", "a", ExportType::Stream));
+        c.issued_at = now() + 1;
+    });
+    let answer = push_update(&server, &chain, &update).await;
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    in_a.send(b"PUB news.after 1\r\n2\r\n").await;
+    in_b.expect(b"MSG a.news.after 1 1\r\n2\r\n").await;
+
+    // C, pushed now, asks A's service through its import.
+    let c_jwt = account_jwt(&chain.op, &c, |c| {
+        c.nats
+            .imports
+            .push(import("help", "ask.a", ExportType::Service));
+    });
+    let answer = push_update(&server, &chain, &c_jwt).await;
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    let mut in_c = login(&server, &user_jwt(&c, &uc, |_| {}), &uc).await;
+    in_c.send(b"SUB _INBOX.c 1\r\nPUB ask.a _INBOX.c 1\r\n?\r\n")
+        .await;
+    let request = in_a.next_msg().await;
+    assert_eq!(request.subject, "help");
+    let reply = request.reply.expect("a reply subject");
+    in_a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
+        .await;
+    in_c.expect(b"MSG _INBOX.c 1 2\r\nok\r\n").await;
+
+    // A stops exporting its news: B's import goes with it.
+    let update = account_jwt(&chain.op, &a, |c| {
+        a_claims(c, false);
+        c.issued_at = now() + 2;
+    });
+    let answer = push_update(&server, &chain, &update).await;
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    in_a.send(b"PUB news.gone 1\r\n3\r\n").await;
+    in_a.assert_open().await;
+    in_b.assert_open().await;
+    server.shutdown().await;
+}
+
 /// A system account user pushes an account JWT to `$SYS.REQ.CLAIMS.UPDATE`.
 async fn push_update(server: &Server, chain: &Chain, jwt: &str) -> serde_json::Value {
     let su = KeyPair::new_user();

@@ -501,6 +501,34 @@ impl Accounts {
             .collect()
     }
 
+    /// Registers an account made elsewhere (an account JWT fetched at
+    /// run time) under its name, unless one is registered there already.
+    pub fn adopt(&self, account: &Arc<Account>) {
+        write_lock(&self.by_name)
+            .entry(account.name.to_string())
+            .or_insert_with(|| account.clone());
+    }
+
+    /// Puts a plan's imports and exports in force, and only those: in
+    /// operator mode the trust keeps the accounts and their mappings, and
+    /// an account JWT that arrives or changes rewires the imports and
+    /// exports of all of them (an importer's import may now find its export,
+    /// or lose it).
+    pub fn apply_routes(&self, plan: AccountsPlan) {
+        let AccountsPlan {
+            by_name,
+            mut routes,
+            ..
+        } = plan;
+        for (name, account) in &by_name {
+            account.set_routes(routes.remove(name.as_str()));
+        }
+        let mut registered = write_lock(&self.by_name);
+        for (name, account) in by_name {
+            registered.entry(name).or_insert(account);
+        }
+    }
+
     pub fn global(&self) -> &Arc<Account> {
         &self.global
     }

@@ -204,10 +204,10 @@ fn refuse(reason: impl Into<String>) -> JwtRefusal {
     }
 }
 
-/// Trusted operators and the accounts they vouch for.
 /// Who is told of account claims that arrive at run time.
 pub type ClaimsHook = Box<dyn Fn(&AccountClaims) + Send + Sync>;
 
+/// Trusted operators and the accounts they vouch for.
 pub struct Trust {
     operators: Vec<OperatorClaims>,
     pub system_account: Option<String>,
@@ -220,8 +220,9 @@ pub struct Trust {
     /// shows them).
     tokens: RwLock<HashMap<String, Arc<str>>>,
     /// Told of each account whose claims arrive at run time (fetched or
-    /// pushed): how JetStream learns of accounts it is enabled in.
-    on_claims: std::sync::OnceLock<ClaimsHook>,
+    /// pushed): how the server wires imports and exports again, and how
+    /// JetStream learns of accounts it is enabled in.
+    on_claims: RwLock<Vec<ClaimsHook>>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -269,7 +270,7 @@ impl Trust {
             initial: Vec::new(),
             accounts: RwLock::new(HashMap::new()),
             tokens: RwLock::new(HashMap::new()),
-            on_claims: std::sync::OnceLock::new(),
+            on_claims: RwLock::new(Vec::new()),
         };
         let mut by_key: HashMap<String, (AccountClaims, String)> = HashMap::new();
         for (key, jwt) in &opts.preload {
@@ -469,8 +470,8 @@ impl Trust {
             })
             .clone();
         drop(map);
-        if let (Some(claims), Some(hook)) = (added, self.on_claims.get()) {
-            hook(&claims);
+        if let Some(claims) = added {
+            self.tell(&claims);
         }
         account
     }
@@ -490,6 +491,14 @@ impl Trust {
         read_lock(&self.accounts).get(key).cloned()
     }
 
+    /// The [`Account`] of every account JWT known now.
+    pub fn known_accounts(&self) -> Vec<Arc<Account>> {
+        read_lock(&self.accounts)
+            .values()
+            .map(|a| a.account.clone())
+            .collect()
+    }
+
     /// The claims of every account known now.
     pub fn known_claims(&self) -> Vec<Arc<AccountClaims>> {
         read_lock(&self.accounts)
@@ -498,9 +507,16 @@ impl Trust {
             .collect()
     }
 
-    /// Sets who is told of account claims arriving at run time (once).
+    /// Adds one to those told of account claims arriving at run time.
     pub fn on_claims(&self, hook: ClaimsHook) {
-        let _ = self.on_claims.set(hook);
+        write_lock(&self.on_claims).push(hook);
+    }
+
+    /// Tells every hook of claims that arrived, in the order they were set.
+    fn tell(&self, claims: &AccountClaims) {
+        for hook in read_lock(&self.on_claims).iter() {
+            hook(claims);
+        }
     }
 
     /// An account JWT pushed at run time (`$SYS.REQ.CLAIMS.UPDATE`): checked,
@@ -530,9 +546,7 @@ impl Trust {
                 *write_lock(&account.claims) = Arc::new(claims.clone());
                 self.enforce(&account);
                 account.schedule_expiry();
-                if let Some(hook) = self.on_claims.get() {
-                    hook(&claims);
-                }
+                self.tell(&claims);
             }
             None => {
                 self.install(claims);

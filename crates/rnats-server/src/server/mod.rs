@@ -86,6 +86,9 @@ pub struct ServerShared {
     pub(crate) http_requests: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     /// JetStream, when enabled (see [`crate::jetstream`]).
     pub jetstream: std::sync::OnceLock<rnats_jetstream::JetStream<crate::jetstream::ServerHost>>,
+    /// One rewiring of the account JWTs' imports and exports at a time
+    /// (see [`ServerShared::rewire_jwt_accounts`]).
+    jwt_wiring: std::sync::Mutex<()>,
 }
 
 /// The TLS options in force and the acceptor built from them.
@@ -230,6 +233,33 @@ impl ServerShared {
         }
     }
 
+    /// Operator mode: wires the imports and exports of every account JWT
+    /// known now again, after one arrived or changed at run time (pushed,
+    /// fetched from the resolver, or reloaded), as nats-server applies an
+    /// account's new claims and refreshes the accounts importing from it.
+    /// Subscriptions already made follow on the routes too.
+    fn rewire_jwt_accounts(&self) {
+        let Some(trust) = self.auth().trust().cloned() else {
+            return;
+        };
+        let _one_at_a_time = lock(&self.jwt_wiring);
+        for account in trust.known_accounts() {
+            self.accounts.adopt(&account);
+        }
+        let plan = match self.accounts.plan(&self.account_configs()) {
+            Ok(plan) => plan,
+            Err(e) => {
+                error!("Could not wire the accounts' imports and exports: {e}");
+                return;
+            }
+        };
+        let apply = || self.accounts.apply_routes(plan);
+        match &self.cluster {
+            Some(cluster) => cluster.rewire(&self.accounts.all(), apply),
+            None => apply(),
+        }
+    }
+
     /// When the configuration in force was loaded.
     pub fn config_loaded(&self) -> std::time::SystemTime {
         *lock(&self.config_loaded)
@@ -370,7 +400,16 @@ impl Server {
             http_requests: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             monitor_addrs: std::sync::OnceLock::new(),
             jetstream: std::sync::OnceLock::new(),
+            jwt_wiring: std::sync::Mutex::new(()),
         });
+        if let Some(trust) = shared.auth().trust() {
+            let weak = Arc::downgrade(&shared);
+            trust.on_claims(Box::new(move |_| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.rewire_jwt_accounts();
+                }
+            }));
+        }
         if let Some(trust) = shared.auth().trust()
             && let Some(sys) = trust.system_account()
         {
