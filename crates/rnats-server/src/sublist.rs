@@ -652,11 +652,16 @@ impl<S: Subscriber> Level<S> {
         false
     }
 
-    /// Everything matching the literal `subject`, which has no empty token.
+    /// Everything matching the literal `subject`, which has no empty token,
+    /// in nats-server's order (a connection with several matching
+    /// subscriptions gets its copies in that order): at each level `>`
+    /// first, then what lies under `*`, then what lies under the literal
+    /// token; at the last token the literal subscriptions before `*`.
     fn matches(&self, subject: &[u8]) -> Matches<S> {
         let mut result = Matches::default();
         // Branches still to walk: a level and the subject left to match at
-        // it. `*` nodes push a branch; the literal branch is followed inline.
+        // it. A literal branch waits here while the `*` branch beside it is
+        // walked; otherwise the walk goes on inline.
         let mut pending: Vec<(&Level<S>, &[u8])> = vec![(self, subject)];
         while let Some((mut level, mut rest)) = pending.pop() {
             loop {
@@ -664,25 +669,26 @@ impl<S: Subscriber> Level<S> {
                 if let Some(fwc) = &level.fwc {
                     fwc.add_to(&mut result);
                 }
-                if let Some(pwc) = &level.pwc {
-                    match more {
-                        Some(more) => pending.push((&pwc.next, more)),
-                        None => pwc.add_to(&mut result),
+                let literal = level.literals.get(token);
+                let Some(more) = more else {
+                    if let Some(node) = literal {
+                        node.add_to(&mut result);
                     }
-                }
-                let Some(node) = level.literals.get(token) else {
+                    if let Some(pwc) = &level.pwc {
+                        pwc.add_to(&mut result);
+                    }
                     break;
                 };
-                match more {
-                    Some(more) => {
-                        level = &node.next;
-                        rest = more;
+                level = match (&level.pwc, literal) {
+                    (Some(pwc), Some(node)) => {
+                        pending.push((&node.next, more));
+                        &pwc.next
                     }
-                    None => {
-                        node.add_to(&mut result);
-                        break;
-                    }
-                }
+                    (Some(pwc), None) => &pwc.next,
+                    (None, Some(node)) => &node.next,
+                    (None, None) => break,
+                };
+                rest = more;
             }
         }
         result
@@ -910,6 +916,39 @@ mod tests {
         assert_eq!(plain_ids(&sl, "baz.bar"), [2, 3, 4]);
         assert_eq!(plain_ids(&sl, "a.b.c.d"), [3]);
         assert_eq!(plain_ids(&sl, "x"), [3]);
+    }
+
+    /// A connection with several matching subscriptions gets its copies
+    /// in this order, so it is nats-server's: `>` first at each level,
+    /// what lies under `*` before what lies under the literal token, and
+    /// at the last token the literal subscriptions before `*`.
+    #[test]
+    fn matches_come_in_nats_servers_order() {
+        let sl = Sublist::new();
+        for (id, s) in [
+            "foo.*",
+            "foo.>",
+            "*.bar",
+            ">",
+            "*.*",
+            "foo.*.baz",
+            "foo.bar",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sl.insert(sub(id, s)).unwrap();
+        }
+        let order = |subject: &str| -> Vec<usize> {
+            sl.matches(subject.as_bytes())
+                .plain
+                .iter()
+                .map(|s| s.id)
+                .collect()
+        };
+        // ids: 0 foo.*  1 foo.>  2 *.bar  3 >  4 *.*  5 foo.*.baz  6 foo.bar
+        assert_eq!(order("foo.bar"), [3, 2, 4, 1, 6, 0]);
+        assert_eq!(order("foo.x.baz"), [3, 1, 5]);
     }
 
     #[test]

@@ -244,6 +244,13 @@ fn normal_cases() -> Vec<Case> {
             0,
         ),
         open(
+            "one connection's overlapping subscriptions, in the reference's order",
+            "CONNECT {\"verbose\":false}\r\nSUB foo.* 1\r\nSUB foo.> 2\r\nSUB *.bar 3\r\n\
+             SUB > 4\r\nSUB *.* 5\r\nSUB foo.*.baz 6\r\nSUB foo.bar 7\r\n\
+             PUB foo.bar 1\r\nx\r\nPUB foo.x.baz 1\r\ny\r\n",
+            0,
+        ),
+        open(
             "empty payload",
             "CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nPUB foo 0\r\n\r\n",
             0,
