@@ -591,28 +591,36 @@ impl Stream {
         })
     }
 
+    /// Calls `each`, oldest first, with every message `max_age` has aged
+    /// out by `now` but those that live forever (`Nats-TTL: never`, kept
+    /// however old, as on nats-server). Returns when the oldest message
+    /// still young will age out, if any.
+    fn aged_out(&mut self, now: i64, mut each: impl FnMut(StoredMsg)) -> Option<i64> {
+        let cutoff = now - self.config.max_age;
+        let mut seq = self.store.state().first_seq;
+        while let Ok(m) = self.store.next_matching(seq, ">") {
+            if m.time >= cutoff {
+                return Some(m.time + self.config.max_age);
+            }
+            seq = m.seq + 1;
+            if !lives_forever(&m.headers) {
+                each(m);
+            }
+        }
+        None
+    }
+
     /// `max_age` with `subject_delete_marker_ttl`: a subject whose last
     /// message ages out is not left without a trace; a marker takes its
     /// place (`Nats-Marker-Reason: MaxAge`, its own `Nats-TTL`, and a
     /// subject rollup that removes what is older), stored like any publish.
     /// Returns when the oldest message that may still age out will.
     fn expire_with_markers(&mut self, now: i64) -> Result<Option<i64>, StoreError> {
-        let cutoff = now - self.config.max_age;
         let mut old = Vec::new();
-        let mut seq = self.store.state().first_seq;
-        let mut next = None;
-        while let Ok(m) = self.store.next_matching(seq, ">") {
-            if m.time >= cutoff {
-                next = Some(m.time + self.config.max_age);
-                break;
-            }
-            seq = m.seq + 1;
-            if lives_forever(&m.headers) {
-                continue;
-            }
+        let next = self.aged_out(now, |m| {
             let marker = headers::get(&m.headers, headers::MARKER_REASON).is_some();
             old.push((m.seq, m.subject, marker));
-        }
+        });
         let ttl = std::time::Duration::from_nanos(self.config.subject_delete_marker_ttl as u64);
         let marker_headers = headers::Builder::new(None)
             .add(headers::MARKER_REASON, "MaxAge")
@@ -637,25 +645,12 @@ impl Stream {
         Ok(next)
     }
 
-    /// `max_age` where a message may say `Nats-TTL: never`: those stay
-    /// however old, as on nats-server, and the others older than the
-    /// cutoff go. Returns when the oldest message that may still age out
-    /// will.
+    /// `max_age` where a message may say `Nats-TTL: never`: the others
+    /// older than the cutoff go. Returns when the oldest message that may
+    /// still age out will.
     fn expire_sparing_the_immortal(&mut self, now: i64) -> Result<Option<i64>, StoreError> {
-        let cutoff = now - self.config.max_age;
-        let mut seq = self.store.state().first_seq;
         let mut doomed = Vec::new();
-        let mut next = None;
-        while let Ok(m) = self.store.next_matching(seq, ">") {
-            if m.time >= cutoff {
-                next = Some(m.time + self.config.max_age);
-                break;
-            }
-            seq = m.seq + 1;
-            if !lives_forever(&m.headers) {
-                doomed.push(m.seq);
-            }
-        }
+        let next = self.aged_out(now, |m| doomed.push(m.seq));
         for seq in doomed {
             self.store.remove(seq, false)?;
         }
