@@ -890,8 +890,9 @@ mod tests {
         assert_eq!(sl.count(), 3);
     }
 
-    #[test]
-    fn wildcards_match() {
+    /// Subscriptions that overlap every way, ids in this order:
+    /// 0 `foo.*`, 1 `foo.>`, 2 `*.bar`, 3 `>`, 4 `*.*`, 5 `foo.*.baz`, 6 `foo.bar`.
+    fn overlapping_wildcards() -> Sublist<Sub> {
         let sl = Sublist::new();
         for (id, s) in [
             "foo.*",
@@ -907,6 +908,12 @@ mod tests {
         {
             sl.insert(sub(id, s)).unwrap();
         }
+        sl
+    }
+
+    #[test]
+    fn wildcards_match() {
+        let sl = overlapping_wildcards();
         // ids: 0 foo.*  1 foo.>  2 *.bar  3 >  4 *.*  5 foo.*.baz  6 foo.bar
         assert_eq!(plain_ids(&sl, "foo.bar"), [0, 1, 2, 3, 4, 6]);
         assert_eq!(plain_ids(&sl, "foo.baz"), [0, 1, 3, 4]);
@@ -924,21 +931,7 @@ mod tests {
     /// at the last token the literal subscriptions before `*`.
     #[test]
     fn matches_come_in_nats_servers_order() {
-        let sl = Sublist::new();
-        for (id, s) in [
-            "foo.*",
-            "foo.>",
-            "*.bar",
-            ">",
-            "*.*",
-            "foo.*.baz",
-            "foo.bar",
-        ]
-        .iter()
-        .enumerate()
-        {
-            sl.insert(sub(id, s)).unwrap();
-        }
+        let sl = overlapping_wildcards();
         let order = |subject: &str| -> Vec<usize> {
             sl.matches(subject.as_bytes())
                 .plain
