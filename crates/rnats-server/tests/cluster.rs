@@ -988,20 +988,16 @@ fn with_accounts(name: &str, accounts: &str, cluster: ClusterOptions) -> Options
     opts
 }
 
-/// A reload that gives an account a stream import tells the routes at once
-/// what the account's subscriptions already there now stand for in the
-/// exporting account, and withdraws it when the import goes (nats-server
-/// redoes its shadow subscriptions on such a reload); a subscription that
-/// leaves afterwards withdraws what it stands for then.
-#[tokio::test]
-async fn a_reloaded_stream_import_reaches_subscribers_already_there() {
-    const WITHOUT: &str = r#"
+/// Account A exports a stream that B does not import (yet).
+const IMPORT_WITHOUT: &str = r#"
 accounts {
   A { users: [ {user: alice, password: apw} ], exports: [ {stream: "events.>"} ] }
   B { users: [ {user: bob, password: bpw} ] }
 }
 "#;
-    const WITH: &str = r#"
+
+/// B imports A's stream.
+const IMPORT_WITH: &str = r#"
 accounts {
   A { users: [ {user: alice, password: apw} ], exports: [ {stream: "events.>"} ] }
   B {
@@ -1010,23 +1006,35 @@ accounts {
   }
 }
 "#;
+
+/// A client logged in with a user and password.
+async fn log_in(url: String, user: &str, pass: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::new()
+        .user_and_password(user.into(), pass.into())
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+/// A reload that gives an account a stream import tells the routes at once
+/// what the account's subscriptions already there now stand for in the
+/// exporting account, and withdraws it when the import goes (nats-server
+/// redoes its shadow subscriptions on such a reload); a subscription that
+/// leaves afterwards withdraws what it stands for then.
+#[tokio::test]
+async fn a_reloaded_stream_import_reaches_subscribers_already_there() {
     let x_opts = |accounts| with_accounts("X", accounts, cluster_opts(-1, vec![], true));
-    let x = start_server(x_opts(WITHOUT)).await;
+    let x = start_server(x_opts(IMPORT_WITHOUT)).await;
     let y = start_server(with_accounts(
         "Y",
-        WITHOUT,
+        IMPORT_WITHOUT,
         cluster_opts(-1, vec![route_to(&x)], true),
     ))
     .await;
     wait_routes(&x, 1).await;
     wait_routes(&y, 1).await;
-    let login = |url: String, user: &str, pass: &str| {
-        async_nats::ConnectOptions::new()
-            .user_and_password(user.into(), pass.into())
-            .connect(url)
-    };
-    let bob = login(x.client_url(), "bob", "bpw").await.unwrap();
-    let alice = login(y.client_url(), "alice", "apw").await.unwrap();
+    let bob = log_in(x.client_url(), "bob", "bpw").await;
+    let alice = log_in(y.client_url(), "alice", "apw").await;
     let mut events = bob.subscribe("events.>").await.unwrap();
     // What Y holds of X's interest in an account.
     let interest_in = |account| y.shared().accounts.get(account).unwrap().sublist.count();
@@ -1035,7 +1043,7 @@ accounts {
     wait_until("Y to hear of bob's subscription", || interest_in("B") == 1).await;
     assert_eq!(interest_in_a(), 0);
 
-    x.reload(&x_opts(WITH)).unwrap();
+    x.reload(&x_opts(IMPORT_WITH)).unwrap();
     let m = probe_until_received(&alice, "events.probe", &mut events).await;
     assert_eq!(m.subject.as_str(), "events.probe");
     eprintln!(
@@ -1047,10 +1055,10 @@ accounts {
     );
     assert_eq!(interest_in_a(), 1);
 
-    x.reload(&x_opts(WITHOUT)).unwrap();
+    x.reload(&x_opts(IMPORT_WITHOUT)).unwrap();
     wait_until("Y to hear RS- for the import gone", || interest_in_a() == 0).await;
 
-    x.reload(&x_opts(WITH)).unwrap();
+    x.reload(&x_opts(IMPORT_WITH)).unwrap();
     wait_until("Y to hear RS+ for the import back", || interest_in_a() == 1).await;
     events.unsubscribe().await.unwrap();
     bob.flush().await.unwrap();
@@ -1394,6 +1402,36 @@ accounts {
         assert_eq!(m.subject.as_str(), "from_a.events.real");
         nothing_more(&mut imported).await;
     }
+    drop(reference);
+}
+
+/// The reloaded stream import of `a_reloaded_stream_import_reaches_subscribers_already_there`
+/// with nats-server 2.9.10 as the publisher's server: it hears the new
+/// interest in the exporting account and sends the stream.
+#[tokio::test]
+async fn a_reloaded_stream_import_is_announced_to_a_reference_peer() {
+    let x_opts = |accounts| with_accounts("X", accounts, cluster_opts(-1, vec![], false));
+    let x = start_server(x_opts(IMPORT_WITHOUT)).await;
+    let config = format!(
+        "{IMPORT_WITHOUT}\ncluster {{\n  name: test\n  listen: 127.0.0.1:{}\n  routes: [ \"nats-route://{}\" ]\n}}\n",
+        free_port(),
+        x.cluster_addr().unwrap()
+    );
+    let Some(reference) = ReferenceServer::start_with_config(&config).await else {
+        return;
+    };
+    wait_routes(&x, 1).await;
+    let bob = log_in(x.client_url(), "bob", "bpw").await;
+    let alice = log_in(format!("nats://{}", reference.addr()), "alice", "apw").await;
+    let mut events = bob.subscribe("events.>").await.unwrap();
+    wait_until("bob's subscription", || {
+        x.shared().accounts.get("B").unwrap().sublist.count() == 1
+    })
+    .await;
+
+    x.reload(&x_opts(IMPORT_WITH)).unwrap();
+    let m = probe_until_received(&alice, "events.probe", &mut events).await;
+    assert_eq!(m.subject.as_str(), "events.probe");
     drop(reference);
 }
 
