@@ -39,6 +39,8 @@ fanout-1to4  | --pub 1 --sub 4 --size 16
 queue-4      | --pub 1 --sub 4 --queue q --size 16
 pub-1k       | --pub 1 --size 1024
 pubsub-1k    | --pub 1 --sub 1 --size 1024
+pubsub-8k    | --pub 1 --sub 1 --size 8192
+fanout-8k    | --pub 1 --sub 4 --size 8192
 route-1to1   | --pub 1 --sub 1 --size 16
 '
 SCENARIOS=${SCENARIOS:-$(echo "$TABLE" | awk -F'|' 'NF>1 {gsub(/ /,"",$1); print $1}')}

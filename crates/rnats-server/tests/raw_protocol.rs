@@ -213,6 +213,54 @@ async fn payload_of_exactly_max_payload_is_delivered_and_one_more_byte_is_reject
     scene.finish().await;
 }
 
+/// Large payloads sent in one write, packed with small ones, reach every
+/// subscriber intact: the first subscriber of each gets a copy, the others
+/// share one (none keeps the publisher's read buffer; see
+/// `delivery::large_payload`).
+#[tokio::test]
+async fn large_payloads_packed_in_one_read_reach_every_subscriber_intact() {
+    let mut scene = Scene::new().await;
+    let addr = scene.server.local_addr();
+    let mut one = RawClient::connect_quiet(addr).await;
+    one.send(b"SUB big 1\r\nSUB big.> 2\r\nSUB big 3\r\n").await;
+    one.assert_open().await;
+    let mut two = RawClient::connect_quiet(addr).await;
+    two.send(b"SUB big 9\r\n").await;
+    two.assert_open().await;
+    let payloads: Vec<Vec<u8>> = [5000usize, 9000, 4096, 70_000]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (0..n).map(|j| b'a' + ((i * 7 + j) % 26) as u8).collect())
+        .collect();
+    let mut frames = Vec::new();
+    for (i, p) in payloads.iter().enumerate() {
+        frames.extend_from_slice(format!("PUB big {}\r\n", p.len()).as_bytes());
+        frames.extend_from_slice(p);
+        frames.extend_from_slice(format!("\r\nPUB big 1\r\n{i}\r\n").as_bytes());
+    }
+    let mut publisher = RawClient::connect_quiet(addr).await;
+    publisher.send(&frames).await;
+    publisher.assert_open().await;
+    for (i, p) in payloads.iter().enumerate() {
+        let small = i.to_string().into_bytes();
+        for expected in [p, &small] {
+            for sid in ["1", "3"] {
+                let m = one.next_msg().await;
+                assert_eq!((m.sid.as_str(), m.payload.len()), (sid, expected.len()));
+                assert!(m.payload == *expected, "payload {i} to sid {sid} changed");
+            }
+            let m = two.next_msg().await;
+            assert!(
+                m.payload == *expected,
+                "payload {i} to the second client changed"
+            );
+        }
+    }
+    one.assert_open().await;
+    two.assert_open().await;
+    scene.finish().await;
+}
+
 // ---------------------------------------------------------------------------
 // Incomplete frames
 // ---------------------------------------------------------------------------

@@ -591,17 +591,55 @@ fn line_end(msg: &Message<'_>) -> Vec<u8> {
     end
 }
 
-/// Appends a message's body and the closing CRLF: large payloads by
-/// reference to the publisher's buffer, small ones copied.
+/// Appends a message's body and the closing CRLF: see [`large_payload`]
+/// for a large one; a small one is copied.
 #[inline(always)]
 fn put_body(batch: &mut Batch, msg: &Message<'_>) {
     let payload = msg.body.of(msg.chunk);
     if payload.len() >= crate::connection::outbound::SHARE_THRESHOLD {
-        batch.put_payload(&msg.chunk.slice(msg.body.range()));
+        match large_payload(msg.chunk, msg.body) {
+            Some(copy) => batch.put_payload(&copy),
+            None => batch.put(payload),
+        }
     } else {
         batch.put(payload);
     }
     batch.put(b"\r\n");
+}
+
+thread_local! {
+    /// The large payload this thread delivered last, as a slice of its
+    /// publisher's buffer, and its copy once a second subscriber wanted it.
+    static LAST_LARGE: std::cell::RefCell<Option<(Bytes, Option<Bytes>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// How a large payload is delivered without pinning its publisher's read
+/// buffer: a slice of it would keep the whole buffer (a read's worth of
+/// other frames, and the room after them) alive for as long as a slow
+/// subscriber holds the message, far beyond what `max_pending` counts.
+/// So the first subscriber of a message gets a plain copy (`None`: copy it
+/// into the batch), and the second makes one copy of exactly the payload
+/// that it and every further subscriber share (a fan-out still copies it
+/// at most twice). A message is recognised by its place in the publisher's
+/// buffer, which the remembered slice keeps alive so the place cannot be
+/// reused by other bytes; it pins one buffer per thread at most, until the
+/// next large payload.
+fn large_payload(chunk: &Bytes, body: Span) -> Option<Bytes> {
+    let payload = &chunk[body.range()];
+    LAST_LARGE.with_borrow_mut(|last| {
+        if let Some((seen, copy)) = last
+            && seen.as_ptr() == payload.as_ptr()
+            && seen.len() == payload.len()
+        {
+            return Some(
+                copy.get_or_insert_with(|| Bytes::copy_from_slice(payload))
+                    .clone(),
+            );
+        }
+        *last = Some((chunk.slice(body.range()), None));
+        None
+    })
 }
 
 /// A message being routed: where its parts are in the publisher's buffer.
@@ -768,6 +806,60 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(frame)
             );
+        }
+    }
+
+    /// Issue 13, item 10: a large payload delivered to a slow subscriber
+    /// must not keep its publisher's whole read buffer alive. Its first
+    /// subscriber gets a copy, the others share one more, and once this
+    /// thread has delivered another large payload nothing refers to the
+    /// buffer any longer.
+    #[tokio::test]
+    async fn a_large_payload_never_pins_its_publishers_buffer() {
+        let payload = vec![b'p'; 5000];
+        let mut frame = b"PUB big 5000\r\n".to_vec();
+        frame.extend_from_slice(&payload);
+        frame.extend_from_slice(b"\r\nPUB other 0\r\n\r\n");
+        // The rest of a read's worth of buffer.
+        frame.resize(256 * 1024, b' ');
+        let chunk = Bytes::from(frame);
+        let body = Span {
+            start: 14,
+            end: 14 + payload.len(),
+        };
+        let msg = Message {
+            chunk: &chunk,
+            subject: b"big",
+            reply: None,
+            sizes: Sizes::Msg(b"5000"),
+            body,
+            tail: None,
+        };
+        let mut batches: Vec<Batch> = (0..3).map(|_| Batch::default()).collect();
+        for batch in &mut batches {
+            put_body(batch, &msg);
+        }
+        let next = Bytes::from(vec![b'n'; 8192]);
+        assert!(
+            large_payload(
+                &next,
+                Span {
+                    start: 0,
+                    end: 8192
+                }
+            )
+            .is_none()
+        );
+        assert!(
+            chunk.is_unique(),
+            "a delivery still holds the publisher's buffer"
+        );
+        let mut expected = payload.clone();
+        expected.extend_from_slice(b"\r\n");
+        for batch in &batches {
+            let mut out = Vec::new();
+            batch.write_to(&mut out).await.unwrap();
+            assert_eq!(out, expected);
         }
     }
 }

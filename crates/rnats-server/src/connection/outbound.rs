@@ -2,9 +2,10 @@
 //!
 //! Publishers append protocol bytes to a client's [`Outbound`] under a short
 //! lock and never wait for the socket. Small payloads are copied (cheaper
-//! than sharing them); payloads of [`SHARE_THRESHOLD`] bytes or more are kept
-//! as reference-counted [`Bytes`] slices of the publisher's read buffer, so
-//! a fan-out to many subscribers shares one copy. The client's writer task
+//! than sharing them); payloads of [`SHARE_THRESHOLD`] bytes or more may be
+//! appended as reference-counted [`Bytes`], so a fan-out to many
+//! subscribers shares one copy (made of exactly the payload, never a slice
+//! of the publisher's read buffer: see `delivery::large_payload`). The client's writer task
 //! swaps the whole batch out (double buffering: no allocation in steady
 //! state) and writes it with vectored writes, many messages per syscall.
 

@@ -10,7 +10,6 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use crate::connection::delivery::{Message, Sizes};
-use crate::connection::outbound::SHARE_THRESHOLD;
 use crate::sync::lock;
 
 use super::InboundMessage;
@@ -147,15 +146,10 @@ impl Inbox {
 }
 
 /// The structured form of a delivery. The body (headers and payload) is
-/// shared with the publisher's buffer when large, as a connection's output
-/// shares it; copied when small, so a small message does not keep a whole
-/// read buffer alive.
+/// copied, whatever its size: a slice of the publisher's buffer would keep
+/// the whole buffer alive for as long as the message waits in the inbox.
 fn inbound(msg: &Message<'_>, publisher: u64) -> InboundMessage {
-    let body = if msg.body.len() >= SHARE_THRESHOLD {
-        msg.chunk.slice(msg.body.range())
-    } else {
-        Bytes::copy_from_slice(msg.body.of(msg.chunk))
-    };
+    let body = Bytes::copy_from_slice(msg.body.of(msg.chunk));
     let header_len = match msg.sizes {
         Sizes::Msg(_) => 0,
         Sizes::HMsg(header, _) => parse_size(header).filter(|&h| h <= body.len()).unwrap_or(0),
