@@ -219,7 +219,7 @@ async fn payload_of_exactly_max_payload_is_delivered_and_one_more_byte_is_reject
 /// `delivery::large_payload`).
 #[tokio::test]
 async fn large_payloads_packed_in_one_read_reach_every_subscriber_intact() {
-    let mut scene = Scene::new().await;
+    let scene = Scene::new().await;
     let addr = scene.server.local_addr();
     let mut one = RawClient::connect_quiet(addr).await;
     one.send(b"SUB big 1\r\nSUB big.> 2\r\nSUB big 3\r\n").await;
