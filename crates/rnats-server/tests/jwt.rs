@@ -639,96 +639,161 @@ async fn exports_and_imports_between_jwt_accounts() {
 /// time, as nats-server applies new claims: an update that adds an import
 /// reaches the account's subscriptions already there, an account pushed
 /// later may import at once, and an export taken away takes its imports
-/// with it.
+/// with it. The same steps run against rnats and nats-server 2.15.1, each
+/// with a full resolver directory.
 #[tokio::test]
 async fn imports_and_exports_follow_account_updates() {
     let mut chain = Chain::new();
-    let (a, b, c) = (
-        KeyPair::new_account(),
-        KeyPair::new_account(),
-        KeyPair::new_account(),
+    let accounts = UpdatedAccounts::new(&mut chain);
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = chain.options();
+    opts.auth.trust.as_mut().unwrap().resolver = ResolverOptions::Dir {
+        dir: dir.path().to_path_buf(),
+        full: true,
+        allow_delete: false,
+    };
+    let server = start_server(opts).await;
+    accounts.run(server.local_addr(), &chain).await;
+    server.shutdown().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    for (key, jwt) in &chain.preload {
+        std::fs::write(dir.path().join(format!("{key}.jwt")), jwt).unwrap();
+    }
+    let config = format!(
+        "operator: {}\nsystem_account: {}\nresolver: {{ type: full, dir: {:?} }}\n",
+        chain.op_jwt,
+        chain.sys.public_key(),
+        dir.path()
     );
-    let export = |subject: &str, kind| Export {
-        subject: subject.into(),
-        kind,
-        ..Export::default()
+    let Some(reference) = support::ReferenceServer::start_latest_with_config(&config).await else {
+        return;
     };
-    let import = |subject: &str, to: &str, kind| Import {
-        subject: subject.into(),
-        account: a.public_key(),
-        to: to.into(),
-        kind,
-        ..Import::default()
-    };
-    let a_claims = |c: &mut AccountClaims, stream: bool| {
+    accounts.run(reference.addr(), &chain).await;
+}
+
+/// The accounts of [`imports_and_exports_follow_account_updates`]: A
+/// exports a service and a stream, B imports nothing at first, C comes
+/// later.
+struct UpdatedAccounts {
+    a: KeyPair,
+    b: KeyPair,
+    c: KeyPair,
+}
+
+impl UpdatedAccounts {
+    fn new(chain: &mut Chain) -> UpdatedAccounts {
+        let accounts = UpdatedAccounts {
+            a: KeyPair::new_account(),
+            b: KeyPair::new_account(),
+            c: KeyPair::new_account(),
+        };
+        chain.add_account(&accounts.a, |c| accounts.a_claims(c, true));
+        chain.add_account(&accounts.b, |_| {});
+        accounts
+    }
+
+    fn a_claims(&self, c: &mut AccountClaims, stream: bool) {
+        let export = |subject: &str, kind| Export {
+            subject: subject.into(),
+            kind,
+            ..Export::default()
+        };
         c.nats.exports.push(export("help", ExportType::Service));
         if stream {
             c.nats.exports.push(export("news.>", ExportType::Stream));
         }
-    };
-    chain.add_account(&a, |c| a_claims(c, true));
-    chain.add_account(&b, |_| {});
-    let server = chain.start().await;
-    let (ua, ub, uc) = (
-        KeyPair::new_user(),
-        KeyPair::new_user(),
-        KeyPair::new_user(),
-    );
-    let mut in_a = login(&server, &user_jwt(&a, &ua, |_| {}), &ua).await;
-    let mut in_b = login(&server, &user_jwt(&b, &ub, |_| {}), &ub).await;
-    in_b.send(b"SUB a.news.> 1\r\n").await;
-    in_b.assert_open().await;
-    in_a.send(b"SUB help 7\r\nPUB news.before 1\r\n1\r\n").await;
-    in_a.assert_open().await;
-    in_b.assert_open().await; // B imports nothing yet
+    }
 
-    // B now imports A's news under the prefix "a".
-    let update = account_jwt(&chain.op, &b, |c| {
-        c.nats
-            .imports
-            .push(import("news.>", "a", ExportType::Stream));
-        c.issued_at = now() + 1;
-    });
-    let answer = push_update(&server, &chain, &update).await;
-    assert_eq!(answer["data"]["code"], 200, "{answer}");
-    in_a.send(b"PUB news.after 1\r\n2\r\n").await;
-    in_b.expect(b"MSG a.news.after 1 1\r\n2\r\n").await;
+    /// An import from A: a stream's prefix is `to`, a service's local
+    /// subject `local_subject` (nats-server 2.15 reads a service's `to` no
+    /// longer).
+    fn import(&self, subject: &str, to: &str, kind: ExportType) -> Import {
+        let (prefix, local) = match kind {
+            ExportType::Stream => (to, ""),
+            _ => ("", to),
+        };
+        Import {
+            subject: subject.into(),
+            account: self.a.public_key(),
+            to: prefix.into(),
+            local_subject: local.into(),
+            kind,
+            ..Import::default()
+        }
+    }
 
-    // C, pushed now, asks A's service through its import.
-    let c_jwt = account_jwt(&chain.op, &c, |c| {
-        c.nats
-            .imports
-            .push(import("help", "ask.a", ExportType::Service));
-    });
-    let answer = push_update(&server, &chain, &c_jwt).await;
-    assert_eq!(answer["data"]["code"], 200, "{answer}");
-    let mut in_c = login(&server, &user_jwt(&c, &uc, |_| {}), &uc).await;
-    in_c.send(b"SUB _INBOX.c 1\r\nPUB ask.a _INBOX.c 1\r\n?\r\n")
-        .await;
-    let request = in_a.next_msg().await;
-    assert_eq!(request.subject, "help");
-    let reply = request.reply.expect("a reply subject");
-    in_a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
-        .await;
-    in_c.expect(b"MSG _INBOX.c 1 2\r\nok\r\n").await;
+    async fn run(&self, addr: std::net::SocketAddr, chain: &Chain) {
+        let user = |account: &KeyPair| {
+            let key = KeyPair::new_user();
+            (user_jwt(account, &key, |_| {}), key)
+        };
+        let login = |(jwt, key): (String, KeyPair)| async move {
+            let mut c = connect_jwt_at(addr, &jwt, Some(&key)).await;
+            c.expect(b"PONG\r\n").await;
+            c
+        };
+        let mut in_a = login(user(&self.a)).await;
+        let mut in_b = login(user(&self.b)).await;
+        in_b.send(b"SUB a.news.> 1\r\n").await;
+        in_b.assert_open().await;
+        in_a.send(b"SUB help 7\r\nPUB news.before 1\r\n1\r\n").await;
+        in_a.assert_open().await;
+        in_b.assert_open().await; // B imports nothing yet
 
-    // A stops exporting its news: B's import goes with it.
-    let update = account_jwt(&chain.op, &a, |c| {
-        a_claims(c, false);
-        c.issued_at = now() + 2;
-    });
-    let answer = push_update(&server, &chain, &update).await;
-    assert_eq!(answer["data"]["code"], 200, "{answer}");
-    in_a.send(b"PUB news.gone 1\r\n3\r\n").await;
-    in_a.assert_open().await;
-    in_b.assert_open().await;
-    server.shutdown().await;
+        // B now imports A's news under the prefix "a".
+        let update = account_jwt(&chain.op, &self.b, |c| {
+            c.nats
+                .imports
+                .push(self.import("news.>", "a", ExportType::Stream));
+            c.issued_at = now() + 1;
+        });
+        let answer = push_update_at(addr, chain, &update).await;
+        assert_eq!(answer["data"]["code"], 200, "{answer}");
+        in_a.send(b"PUB news.after 1\r\n2\r\n").await;
+        in_b.expect(b"MSG a.news.after 1 1\r\n2\r\n").await;
+
+        // C, pushed now, asks A's service through its import.
+        let c_jwt = account_jwt(&chain.op, &self.c, |c| {
+            c.nats
+                .imports
+                .push(self.import("help", "ask.a", ExportType::Service));
+        });
+        let answer = push_update_at(addr, chain, &c_jwt).await;
+        assert_eq!(answer["data"]["code"], 200, "{answer}");
+        let mut in_c = login(user(&self.c)).await;
+        in_c.send(b"SUB _INBOX.c 1\r\nPUB ask.a _INBOX.c 1\r\n?\r\n")
+            .await;
+        let request = in_a.next_msg().await;
+        assert_eq!(request.subject, "help");
+        let reply = request.reply.expect("a reply subject");
+        in_a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
+            .await;
+        in_c.expect(b"MSG _INBOX.c 1 2\r\nok\r\n").await;
+
+        // A stops exporting its news: B's import goes with it.
+        let update = account_jwt(&chain.op, &self.a, |c| {
+            self.a_claims(c, false);
+            c.issued_at = now() + 2;
+        });
+        let answer = push_update_at(addr, chain, &update).await;
+        assert_eq!(answer["data"]["code"], 200, "{answer}");
+        in_a.send(b"PUB news.gone 1\r\n3\r\n").await;
+        in_a.assert_open().await;
+        in_b.assert_open().await;
+    }
 }
 
 /// A system account user pushes an account JWT to `$SYS.REQ.CLAIMS.UPDATE`.
 async fn push_update(server: &Server, chain: &Chain, jwt: &str) -> serde_json::Value {
+    push_update_at(server.local_addr(), chain, jwt).await
+}
+
+/// [`push_update`] to any server's address (the reference's too).
+async fn push_update_at(addr: std::net::SocketAddr, chain: &Chain, jwt: &str) -> serde_json::Value {
     let su = KeyPair::new_user();
-    let mut sys = login(server, &user_jwt(&chain.sys, &su, |_| {}), &su).await;
+    let mut sys = connect_jwt_at(addr, &user_jwt(&chain.sys, &su, |_| {}), Some(&su)).await;
+    sys.expect(b"PONG\r\n").await;
     sys.send(b"SUB _INBOX.upd 1\r\n").await;
     sys.send(
         format!(
