@@ -706,8 +706,8 @@ impl UpdatedAccounts {
     }
 
     /// An import from A: a stream's prefix is `to`, a service's local
-    /// subject `local_subject` (nats-server 2.15 reads a service's `to` no
-    /// longer).
+    /// subject `local_subject` (a service's `to` names the subject in the
+    /// exporter).
     fn import(&self, subject: &str, to: &str, kind: ExportType) -> Import {
         let (prefix, local) = match kind {
             ExportType::Stream => (to, ""),
@@ -753,23 +753,35 @@ impl UpdatedAccounts {
         in_a.send(b"PUB news.after 1\r\n2\r\n").await;
         in_b.expect(b"MSG a.news.after 1 1\r\n2\r\n").await;
 
-        // C, pushed now, asks A's service through its import.
+        // C, pushed now, asks A's service through its imports: one with
+        // `local_subject`, one with the old `to`, which names the subject
+        // in the exporter (C publishes to the import's `subject`).
         let c_jwt = account_jwt(&chain.op, &self.c, |c| {
             c.nats
                 .imports
                 .push(self.import("help", "ask.a", ExportType::Service));
+            c.nats.imports.push(Import {
+                subject: "ask.legacy".into(),
+                account: self.a.public_key(),
+                to: "help".into(),
+                kind: ExportType::Service,
+                ..Import::default()
+            });
         });
         let answer = push_update_at(addr, chain, &c_jwt).await;
         assert_eq!(answer["data"]["code"], 200, "{answer}");
         let mut in_c = login(user(&self.c)).await;
-        in_c.send(b"SUB _INBOX.c 1\r\nPUB ask.a _INBOX.c 1\r\n?\r\n")
-            .await;
-        let request = in_a.next_msg().await;
-        assert_eq!(request.subject, "help");
-        let reply = request.reply.expect("a reply subject");
-        in_a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
-            .await;
-        in_c.expect(b"MSG _INBOX.c 1 2\r\nok\r\n").await;
+        in_c.send(b"SUB _INBOX.c 1\r\n").await;
+        for asked in ["ask.a", "ask.legacy"] {
+            in_c.send(format!("PUB {asked} _INBOX.c 1\r\n?\r\n").as_bytes())
+                .await;
+            let request = in_a.next_msg().await;
+            assert_eq!(request.subject, "help", "asked on {asked}");
+            let reply = request.reply.expect("a reply subject");
+            in_a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
+                .await;
+            in_c.expect(b"MSG _INBOX.c 1 2\r\nok\r\n").await;
+        }
 
         // A stops exporting its news: B's import goes with it.
         let update = account_jwt(&chain.op, &self.a, |c| {

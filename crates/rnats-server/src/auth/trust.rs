@@ -812,17 +812,21 @@ fn import_config(i: &rnats_jwt::Import) -> ImportConfig {
             share: false,
         },
         ExportType::Service => {
-            // `subject` is the exported service; the importer publishes to
-            // `local_subject` (or the old `to`) when it renames it.
-            let local = if !i.local_subject.is_empty() {
-                Some(i.local_subject.clone())
+            // As nats-server reads a service import: with `local_subject`,
+            // the importer publishes there and `subject` is the exported
+            // service; without it, the importer publishes to `subject`,
+            // which the old `to` (when set) names in the exporter.
+            let (exported, local) = if !i.local_subject.is_empty() {
+                (i.subject.clone(), Some(i.local_subject.clone()))
+            } else if !i.to.is_empty() {
+                (i.to.clone(), Some(i.subject.clone()))
             } else {
-                non_empty(&i.to)
+                (i.subject.clone(), None)
             };
             ImportConfig {
                 kind: ExportKind::Service,
                 account: i.account.clone(),
-                subject: i.subject.clone(),
+                subject: exported,
                 prefix: None,
                 to: local,
                 share: false,
