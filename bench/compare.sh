@@ -22,6 +22,12 @@
 # OUT (removed after the scenario) and the same sync setting, JS_SYNC (default 2m, both
 # servers' default: fsync every 2 minutes, not per message; `always` syncs every write).
 #
+# CPU_LATENCY=N (µs; needs root) holds the kernel's CPU wake-up latency limit
+# (/dev/cpu_dma_latency) at N for the whole run, for both servers alike; 0 keeps idle cores
+# polling instead of halting. On a virtual machine that halts idle cores, a quiet round trip
+# is mostly waking them (see bench/RESULTS.md): latency scenarios then measure the machine more
+# than the servers. Unset (the default), the machine is measured as it is.
+#
 # It kills only the processes it started. Raw JSON of every run, the servers' logs and the
 # summary (summary.txt) are left in OUT.
 set -euo pipefail
@@ -37,6 +43,12 @@ if [ -z "${NATS_SERVER:-}" ]; then
     [ -n "$NATS_SERVER" ] || NATS_SERVER=/usr/sbin/nats-server
 fi
 JS_SYNC=${JS_SYNC:-2m}
+if [ -n "${CPU_LATENCY:-}" ]; then
+    # Held while file descriptor 9 stays open, that is until this script exits.
+    exec 9>/dev/cpu_dma_latency
+    printf '0x%08x' "$CPU_LATENCY" >&9
+    echo "holding /dev/cpu_dma_latency at ${CPU_LATENCY} µs" >&2
+fi
 
 # One scenario a line: name | server flags (given to both servers) | rnats bench flags | targets.
 # Targets are ratios rnats/nats-server that the issue asks for (throughput, cpu, p50, p99,

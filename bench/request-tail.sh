@@ -8,7 +8,8 @@
 #   ROUNDS=3 N=4000 bench/request-tail.sh
 #
 # Environment: ROUNDS (7), N (8000), RNATS_SERVER (target/release/rnats-server),
-# NATS_SERVER (nats-server on PATH). Needs golang-go and golang-github-nats-io-go-nats-dev
+# NATS_SERVER (nats-server on PATH), CPU_LATENCY (µs, root: holds /dev/cpu_dma_latency there
+# during the run, as bench/compare.sh explains). Needs golang-go and golang-github-nats-io-go-nats-dev
 # (apt-get install); builds the client in GOPATH mode, offline. Kills only what it started.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,10 @@ N=${N:-8000}
 RNATS_SERVER=${RNATS_SERVER:-$ROOT/target/release/rnats-server}
 NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 WORK=$(mktemp -d /tmp/rnats-request-tail.XXXXXX)
+if [ -n "${CPU_LATENCY:-}" ]; then
+    exec 9>/dev/cpu_dma_latency
+    printf '0x%08x' "$CPU_LATENCY" >&9
+fi
 
 command -v go >/dev/null || { echo "request-tail.sh: needs golang-go and golang-github-nats-io-go-nats-dev" >&2; exit 1; }
 GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="$WORK/gocache" \
