@@ -71,6 +71,18 @@ impl Chain {
         opts
     }
 
+    /// [`Chain::options`] with a full resolver directory instead of preloads
+    /// only (what is preloaded is still read).
+    fn options_with_full_resolver(&self, dir: &std::path::Path) -> Options {
+        let mut opts = self.options();
+        opts.auth.trust.as_mut().unwrap().resolver = ResolverOptions::Dir {
+            dir: dir.to_path_buf(),
+            full: true,
+            allow_delete: false,
+        };
+        opts
+    }
+
     async fn start(&self) -> Server {
         start_server(self.options()).await
     }
@@ -646,13 +658,7 @@ async fn imports_and_exports_follow_account_updates() {
     let mut chain = Chain::new();
     let accounts = UpdatedAccounts::new(&mut chain);
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = chain.options();
-    opts.auth.trust.as_mut().unwrap().resolver = ResolverOptions::Dir {
-        dir: dir.path().to_path_buf(),
-        full: true,
-        allow_delete: false,
-    };
-    let server = start_server(opts).await;
+    let server = start_server(chain.options_with_full_resolver(dir.path())).await;
     accounts.run(server.local_addr(), &chain).await;
     server.shutdown().await;
 
@@ -889,13 +895,7 @@ async fn directory_resolver_reads_and_stores_account_jwts() {
     )
     .unwrap();
     std::fs::write(dir.path().join("junk.jwt"), "not a jwt").unwrap();
-    let mut opts = chain.options();
-    opts.auth.trust.as_mut().unwrap().resolver = ResolverOptions::Dir {
-        dir: dir.path().to_path_buf(),
-        full: true,
-        allow_delete: false,
-    };
-    let server = start_server(opts).await;
+    let server = start_server(chain.options_with_full_resolver(dir.path())).await;
     let u = KeyPair::new_user();
     login(&server, &user_jwt(&a, &u, |_| {}), &u).await;
     // An account added to the directory later is found at its first login.
