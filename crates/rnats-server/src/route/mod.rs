@@ -92,6 +92,38 @@ fn imported_interest(
     }
 }
 
+/// Moves the count of local interest in `key` by `change` and writes what
+/// the routes must hear of it (when `import` lets them): `RS+` when a
+/// plain subject's count leaves 0, a queue group's new weight whenever it
+/// moves, `RS-` when a count reaches 0. A count never goes below 0.
+fn recount(
+    interest: &mut HashMap<InterestKey, u32>,
+    rules: &RouteRules,
+    lines: &mut BytesMut,
+    key: InterestKey,
+    change: i64,
+) {
+    let was = interest.get(&key).copied().unwrap_or(0);
+    let now = u32::try_from((i64::from(was) + change).max(0)).unwrap_or(u32::MAX);
+    if now == was {
+        return;
+    }
+    let (account, subject, queue) = &key;
+    if rules.imports(subject) {
+        match queue.as_deref() {
+            _ if now == 0 => proto::rs_minus(lines, account.as_bytes(), subject, queue.as_deref()),
+            Some(queue) => proto::rs_plus(lines, account.as_bytes(), subject, Some((queue, now))),
+            None if was == 0 => proto::rs_plus(lines, account.as_bytes(), subject, None),
+            None => {}
+        }
+    }
+    if now == 0 {
+        interest.remove(&key);
+    } else {
+        interest.insert(key, now);
+    }
+}
+
 /// The stream imports of an account's routes (none without routes).
 fn stream_imports(routes: &Option<Arc<Routes>>) -> &[ImportedStream] {
     routes.as_deref().map_or(&[], |r| &r.imported)
@@ -388,32 +420,7 @@ impl Cluster {
         let rules = self.rules();
         let mut lines = BytesMut::new();
         for (key, change) in delta {
-            let was = interest.get(&key).copied().unwrap_or(0);
-            let now = u32::try_from((i64::from(was) + change).max(0)).unwrap_or(u32::MAX);
-            if now == was {
-                continue;
-            }
-            if now == 0 {
-                interest.remove(&key);
-            } else {
-                interest.insert(key.clone(), now);
-            }
-            let (account, subject, queue) = &key;
-            if !rules.imports(subject) {
-                continue;
-            }
-            match queue.as_deref() {
-                Some(queue) if now > 0 => {
-                    proto::rs_plus(&mut lines, account.as_bytes(), subject, Some((queue, now)));
-                }
-                None if now > 0 && was == 0 => {
-                    proto::rs_plus(&mut lines, account.as_bytes(), subject, None);
-                }
-                _ if now == 0 => {
-                    proto::rs_minus(&mut lines, account.as_bytes(), subject, queue.as_deref());
-                }
-                _ => {}
-            }
+            recount(&mut interest, &rules, &mut lines, key, change);
         }
         if !lines.is_empty() {
             self.send_to_all(&lines, None);
@@ -429,19 +436,7 @@ impl Cluster {
         let rules = self.rules();
         let mut lines = BytesMut::new();
         self.interest_of(sub, |key| {
-            let (account, subject, queue) = key.clone();
-            let count = interest.entry(key).or_insert(0);
-            *count += 1;
-            if (queue.is_none() && *count > 1) || !rules.imports(&subject) {
-                return;
-            }
-            let weight = *count;
-            proto::rs_plus(
-                &mut lines,
-                account.as_bytes(),
-                &subject,
-                queue.as_deref().map(|q| (q, weight)),
-            );
+            recount(&mut interest, &rules, &mut lines, key, 1)
         });
         if !lines.is_empty() {
             self.send_to_all(&lines, None);
@@ -479,27 +474,7 @@ impl Cluster {
         let mut lines = BytesMut::new();
         for sub in subs {
             self.interest_of(sub, |key| {
-                let Some(count) = interest.get_mut(&key) else {
-                    return;
-                };
-                *count -= 1;
-                let (account, subject, queue) = &key;
-                let told = rules.imports(subject);
-                if *count == 0 {
-                    interest.remove(&key);
-                    if told {
-                        proto::rs_minus(&mut lines, account.as_bytes(), subject, queue.as_deref());
-                    }
-                } else if let Some(queue) = queue.as_deref()
-                    && told
-                {
-                    proto::rs_plus(
-                        &mut lines,
-                        account.as_bytes(),
-                        subject,
-                        Some((queue, *count)),
-                    );
-                }
+                recount(&mut interest, &rules, &mut lines, key, -1)
             });
         }
         if !lines.is_empty() {
