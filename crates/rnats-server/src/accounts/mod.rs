@@ -510,10 +510,11 @@ impl Accounts {
     }
 
     /// Puts a plan's imports and exports in force, and only those: in
-    /// operator mode the trust keeps the accounts and their mappings, and
-    /// an account JWT that arrives or changes rewires the imports and
-    /// exports of all of them (an importer's import may now find its export,
-    /// or lose it).
+    /// operator mode the trust keeps the accounts (registered here with
+    /// [`Accounts::adopt`] before planning) and their mappings, and an
+    /// account JWT that arrives or changes rewires the imports and exports
+    /// of all of them (an importer's import may now find its export, or
+    /// lose it).
     pub fn apply_routes(&self, plan: AccountsPlan) {
         let AccountsPlan {
             by_name,
@@ -522,10 +523,6 @@ impl Accounts {
         } = plan;
         for (name, account) in &by_name {
             account.set_routes(routes.remove(name.as_str()));
-        }
-        let mut registered = write_lock(&self.by_name);
-        for (name, account) in by_name {
-            registered.entry(name).or_insert(account);
         }
     }
 

@@ -253,7 +253,14 @@ impl ServerShared {
                 return;
             }
         };
-        let apply = || self.accounts.apply_routes(plan);
+        self.rewire_accounts(|| self.accounts.apply_routes(plan));
+    }
+
+    /// Puts new account wiring in force with `apply`; when clustered,
+    /// through [`crate::route::Cluster::rewire`], so that subscriptions of an
+    /// account whose stream imports changed stand for their new subjects on
+    /// the routes.
+    fn rewire_accounts<R>(&self, apply: impl FnOnce() -> R) -> R {
         match &self.cluster {
             Some(cluster) => cluster.rewire(&self.accounts.all(), apply),
             None => apply(),
@@ -545,14 +552,7 @@ impl Server {
         if let Some(trust) = &trust {
             reload_preloaded_accounts(trust, &old, opts);
         } else {
-            let apply = || shared.accounts.apply(plan);
-            let gone = match &shared.cluster {
-                // Subscriptions of an account whose stream imports changed
-                // now stand for other subjects on the routes.
-                Some(cluster) => cluster.rewire(&shared.accounts.all(), apply),
-                None => apply(),
-            };
-            for gone in gone {
+            for gone in shared.rewire_accounts(|| shared.accounts.apply(plan)) {
                 debug!("Reloaded: account {:?} removed", gone.name);
             }
         }
