@@ -155,7 +155,7 @@ impl Encryption {
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 let (seed, _, file) = self.new_seed(name.as_bytes());
                 super::create_private_dirs(dir)?;
-                write_atomically(&path, &file, true)?;
+                super::write_atomically(&path, &file, true)?;
                 Ok(Some(StreamKey(Aead::new(self.cipher, &seed))))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -168,7 +168,7 @@ impl Encryption {
     /// `meta.inf` is sealed with it.
     pub fn new_stream_key(&self, dir: &Path, name: &str) -> io::Result<StreamKey> {
         let (seed, _, file) = self.new_seed(name.as_bytes());
-        write_atomically(&dir.join(NEW_META_KEY_FILE), &file, true)?;
+        super::write_atomically(&dir.join(NEW_META_KEY_FILE), &file, true)?;
         Ok(StreamKey(Aead::new(self.cipher, &seed)))
     }
 
@@ -225,7 +225,7 @@ impl Encryption {
         sync: bool,
     ) -> io::Result<BlockKey> {
         let (key, file) = self.new_block_key_unwritten(name, index);
-        write_atomically(&key_path(mdir, index), &file, sync)?;
+        super::write_atomically(&key_path(mdir, index), &file, sync)?;
         Ok(key)
     }
 
@@ -239,35 +239,12 @@ impl Encryption {
 
 /// Writes block `index`'s key file (atomically, fsynced).
 pub fn write_block_key(mdir: &Path, index: u32, file: &[u8]) -> io::Result<()> {
-    write_atomically(&key_path(mdir, index), file, true)
+    super::write_atomically(&key_path(mdir, index), file, true)
 }
 
 /// Where block `index`'s key is kept.
 pub fn key_path(mdir: &Path, index: u32) -> PathBuf {
     mdir.join(format!("{index}.key"))
-}
-
-fn write_atomically(path: &Path, data: &[u8], sync: bool) -> io::Result<()> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let result = (|| {
-        let mut f = super::private_file()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        if sync {
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// The AEAD of a cipher: XChaCha20-Poly1305, or AES-256-GCM with 16-byte

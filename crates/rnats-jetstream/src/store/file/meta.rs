@@ -8,7 +8,6 @@
 //! `meta.sum` the checksum of the sealed bytes, as nats-server does.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
 use std::path::Path;
 
 use super::{block, crypt};
@@ -31,24 +30,6 @@ fn name_of(json: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let result = (|| {
-        let mut f = super::private_file()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, dir.join(name))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Writes a stream's configuration `json` to `dir/meta.inf` (sealed when
@@ -91,8 +72,8 @@ pub(crate) fn write_meta_with(
     };
     let key = block::key_of(name.as_bytes());
     let sum = hex(&block::checksum(key, &[data]));
-    write_atomically(dir, META_FILE, data)?;
-    write_atomically(dir, META_SUM_FILE, sum.as_bytes())?;
+    super::write_atomically(&dir.join(META_FILE), data, true)?;
+    super::write_atomically(&dir.join(META_SUM_FILE), sum.as_bytes(), true)?;
     File::open(dir)?.sync_all()?;
     Ok(())
 }

@@ -340,6 +340,32 @@ pub(crate) fn private_file() -> OpenOptions {
     o
 }
 
+/// Writes `data` to `path` whole or not at all: into `path.tmp` (a
+/// private file, synced when `sync`), then renamed over `path`; the
+/// temporary file is removed if anything fails.
+pub(crate) fn write_atomically(path: &Path, data: &[u8], sync: bool) -> io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        if sync {
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 pub(crate) fn create_private_dirs(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new()
