@@ -93,8 +93,9 @@ pub enum NkeyCommand {
     /// Verify a signature with a public key (or a seed file).
     Verify {
         key: String,
-        /// The signature, base64url (or standard base64).
-        #[arg(long)]
+        /// The signature, base64url (or standard base64). It may start
+        /// with `-`, as one in 64 that `sign` prints do.
+        #[arg(long, allow_hyphen_values = true)]
         sig: String,
         #[command(flatten)]
         input: Input,

@@ -141,6 +141,37 @@ async fn bad_creds_files_fail_cleanly() {
     server.shutdown().await;
 }
 
+/// A base64url signature starts with `-` once in 64 signatures (its first
+/// byte's top six bits are 62); `verify --sig` takes it as a value, not a
+/// flag.
+#[test]
+fn a_signature_that_starts_with_a_hyphen_verifies() {
+    use rnats_jwt::nkeys::{KeyPair, KeyPairType};
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let key = KeyPair::new_from_raw(KeyPairType::User, [7; 32]).unwrap();
+    std::fs::write(dir.join("u.nk"), key.seed().unwrap()).unwrap();
+    let data = (0..10_000)
+        .map(|i| format!("nonce-{i}"))
+        .find(|d| key.sign(d.as_bytes()).unwrap()[0] >> 2 == 62)
+        .expect("one in 64 signatures starts with '-'");
+    let sig = rnats(dir, &["nkey", "sign", "u.nk", "--data", &data]);
+    assert!(sig.starts_with('-'), "{sig}");
+    let public = key.public_key();
+    rnats(
+        dir,
+        &[
+            "nkey",
+            "verify",
+            &public,
+            "--sig",
+            sig.trim(),
+            "--data",
+            &data,
+        ],
+    );
+}
+
 #[test]
 fn nkey_sign_and_verify_and_tool_errors() {
     let dir = tempfile::tempdir().unwrap();
